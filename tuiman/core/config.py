@@ -1,0 +1,119 @@
+"""The validated, immutable configuration the core runs from.
+
+The loader (`tuiman.core.loader`) builds these from TOML (or Circus INI); everything here is
+already checked, expanded where it can be at load time, and resolved (hook callables, absolute
+paths). The core never re-validates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+HOOK_NAMES: tuple[str, ...] = (
+    "before_start",
+    "after_start",
+    "before_spawn",
+    "after_spawn",
+    "before_stop",
+    "after_stop",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
+)
+
+# Hooks whose failures are ignored unless the config says otherwise (as Circus).
+IGNORED_FAILURE_HOOKS: frozenset[str] = frozenset(
+    {"before_stop", "after_stop", "before_signal", "after_signal", "extended_stats"}
+)
+
+RespawnPolicy = bool | Literal["on-failure"]
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    name: str  # one of HOOK_NAMES
+    path: str  # dotted path as written in the config
+    func: Callable[..., Any]  # resolved at load time
+    ignore_failure: bool
+    timeout: float  # seconds
+
+
+@dataclass(frozen=True)
+class RestartConfig:
+    backoff_initial: float = 0.1
+    backoff_max: float = 10.0
+    reset_after: float = 10.0
+    flap_attempts: int = 5
+    flap_window: float = 10.0
+    retry_in: float = 7.0
+    flap_max_retry: int = 5  # -1 = forever
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    file: Path | None = None  # stdout+stderr together
+    stdout_file: Path | None = None
+    stderr_file: Path | None = None
+    max_bytes: int = 10 * 1024 * 1024
+    backup_count: int = 5
+
+
+@dataclass(frozen=True)
+class WatcherConfig:
+    name: str
+    cmd: tuple[str, ...]  # argv before per-spawn expansion; cmd + args already joined
+    numprocesses: int = 1
+    priority: int = 0
+    working_dir: Path = Path(".")
+    # Final environment template: copy_env + [env] + watcher env, with $VAR expanded.
+    # Values may still contain $(tuiman.wid) which is expanded per spawn.
+    env: dict[str, str] = field(default_factory=dict)
+    copy_env: bool = True
+    stop_signal: int = 15
+    graceful_timeout: float = 30.0
+    stop_children: bool = True
+    respawn: RespawnPolicy = True
+    success_exit_codes: frozenset[int] = frozenset({0})
+    autostart: bool = True
+    warmup_delay: float = 0.0
+    max_retry: int = 5
+    singleton: bool = False
+    shell: bool = False
+    uid: int | None = None
+    gid: int | None = None
+    rlimits: dict[str, int] = field(default_factory=dict)
+    max_age: float = 0.0
+    max_age_variance: float = 30.0
+    restart: RestartConfig = field(default_factory=RestartConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    hooks: dict[str, HookSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArbiterConfig:
+    hook_timeout: float = 30.0
+    hook_threads: int = 8
+    stats_interval: float = 1.0
+    output_lines: int = 5000
+    output_bytes: int = 4 * 1024 * 1024
+    warmup_delay: float = 0.0
+    control_socket: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str  # the config file's real path, or "demo:<cwd>" for the embedded demo
+    arbiter: ArbiterConfig
+    watchers: tuple[WatcherConfig, ...]
+    warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+
+    def watcher(self, name: str) -> WatcherConfig:
+        for watcher_config in self.watchers:
+            if watcher_config.name == name:
+                return watcher_config
+        raise KeyError(name)
