@@ -1,0 +1,184 @@
+"""psutil sampling (SPEC §6.2) of real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import psutil
+import pytest
+
+from tuiman.core.stats import ProcessStats, StatsSampler, bytes2human
+
+CIRCUS_KEYS = {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "wid", "children"}
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*argv: str) -> subprocess.Popen[bytes]:
+        # Own group, so the finally below also takes grandchildren.
+        proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
+        started.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:  # not reaped, so neither pid nor pgid can be recycled
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _poll(
+    fn: Callable[[], ProcessStats | None], ok: Callable[[ProcessStats], bool]
+) -> ProcessStats:
+    deadline = time.monotonic() + 10
+    while True:
+        stats = fn()
+        if stats is not None and ok(stats):
+            return stats
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.02)
+
+
+@pytest.mark.timeout(30)
+def test_busy_child_has_cpu_and_memory(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    busy = spawn(sys.executable, "-c", "while True: pass")
+    sampler = StatsSampler()
+    first = sampler.sample([busy.pid])[busy.pid]
+    assert first.cpu_percent == 0.0  # psutil's first reading has no interval to span
+    stats = _poll(lambda: sampler.sample([busy.pid]).get(busy.pid), lambda s: s.cpu_percent > 0)
+    assert stats.pid == busy.pid
+    assert stats.rss > 0 and stats.vms >= stats.rss
+    assert 0 < stats.memory_percent < 100
+    assert stats.num_threads >= 1
+    assert 0 <= stats.age < 60
+    assert stats.children == ()
+
+
+@pytest.mark.timeout(30)
+def test_children_come_from_one_tree(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    parent = spawn("sh", "-c", "sleep 300 & sleep 300 & wait")
+    sampler = StatsSampler()
+    stats = _poll(
+        lambda: sampler.sample([parent.pid]).get(parent.pid), lambda s: len(s.children) == 2
+    )
+    expected = {p.pid for p in psutil.Process(parent.pid).children()}
+    assert set(stats.children) == expected
+    assert {c.pid for c in stats.children_stats} == expected
+    assert all(c.rss > 0 for c in stats.children_stats)
+
+    info = stats.as_circus_dict(wid=3)
+    assert info.keys() >= CIRCUS_KEYS
+    assert info["wid"] == 3 and info["pid"] == parent.pid
+    assert {c["pid"] for c in info["children"]} == expected
+    for child in info["children"]:
+        assert {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age"} <= child.keys()
+    assert info["mem_info1"] == bytes2human(stats.rss)
+    assert isinstance(info["cpu"], float) and isinstance(info["mem"], float)
+
+
+@pytest.mark.timeout(30)
+def test_vanished_pids_are_absent_and_evicted(
+    spawn: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    alive = spawn("sleep", "300")
+    gone = spawn("true")
+    gone.wait()
+    sampler = StatsSampler()
+    result = sampler.sample([alive.pid, gone.pid, -1, 0])
+    assert set(result) == {alive.pid}
+
+    other = spawn("sleep", "300")
+    sampler.sample([alive.pid, other.pid])
+    assert set(sampler._procs) == {alive.pid, other.pid}
+    sampler.sample([alive.pid])
+    assert set(sampler._procs) == {alive.pid}  # no longer asked for: dropped
+
+
+@pytest.mark.timeout(30)
+def test_zombie_is_absent(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    zombie = spawn("true")
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+    assert psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE
+    assert StatsSampler().sample([zombie.pid]) == {}
+
+
+def test_bytes2human_matches_circus() -> None:
+    assert bytes2human(0) == "0B"
+    assert bytes2human(1023) == "1023B"
+    assert bytes2human(10000) == "9K"
+    assert bytes2human(100001221) == "95M"
+    assert bytes2human(3 << 30) == "3G"
+
+
+class _Slow(StatsSampler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[frozenset[int]] = []
+        self.running = 0
+        self.max_running = 0
+        self.gate = threading.Event()
+        self._count = threading.Lock()
+
+    def sample(self, pids: Iterable[int]) -> dict[int, ProcessStats]:
+        wanted = frozenset(pids)
+        with self._count:
+            self.calls.append(wanted)
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        self.gate.wait(10)
+        with self._count:
+            self.running -= 1
+        return {pid: _fake_stats(pid) for pid in wanted}
+
+
+def _fake_stats(pid: int) -> ProcessStats:
+    return ProcessStats(pid, 0.0, 1, 1, 0.0, 1, (), 0.0)
+
+
+async def test_sample_async_keeps_one_sample_in_flight() -> None:
+    sampler = _Slow()
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(sampler.sample_async([1, 2, 3]))
+    await asyncio.sleep(0)
+    joiner = asyncio.create_task(sampler.sample_async([2]))  # covered: joins the first
+    other = asyncio.create_task(sampler.sample_async([4]))  # not covered: waits, then runs
+    await asyncio.sleep(0.05)
+    assert sampler.calls == [frozenset({1, 2, 3})]
+    loop.call_soon(sampler.gate.set)
+    assert set(await first) == {1, 2, 3}
+    assert set(await joiner) == {2}
+    assert set(await other) == {4}
+    assert sampler.calls == [frozenset({1, 2, 3}), frozenset({4})]
+    assert sampler.max_running == 1
+
+
+async def test_cancelled_caller_does_not_free_the_slot() -> None:
+    sampler = _Slow()
+    first = asyncio.create_task(sampler.sample_async([1]))
+    await asyncio.sleep(0.02)
+    first.cancel()
+    second = asyncio.create_task(sampler.sample_async([5]))
+    await asyncio.sleep(0.05)
+    assert sampler.calls == [frozenset({1})]  # still in flight in its thread
+    sampler.gate.set()
+    assert set(await second) == {5}
+    assert sampler.max_running == 1
+
+
+async def test_sample_async_real_process(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    proc = spawn("sleep", "300")
+    result = await StatsSampler().sample_async([proc.pid])
+    assert result[proc.pid].rss > 0

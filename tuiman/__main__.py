@@ -1,0 +1,7 @@
+"""`python -m tuiman`."""
+
+from __future__ import annotations
+
+from tuiman.cli import entry
+
+entry()

@@ -1,0 +1,81 @@
+"""Command line entry point: `tuiman`, `tuiman --headless`, `tuiman check`.
+
+Kept import-light: `--version`, `check` and headless mode never import Textual or Rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tuiman import __version__
+
+SUBCOMMANDS = ("check",)
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line naming the problem, exit 2 (argparse prints the whole usage otherwise).
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tuiman",
+        description="Interactive terminal process manager with Circus-style lifecycle hooks.",
+        epilog="Subcommands: tuiman check [-c CONFIG]",
+    )
+    parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
+    parser.add_argument("-c", "--config", help="config file (.toml, or a Circus .ini)")
+    parser.add_argument("--headless", action="store_true", help="no UI: print events on stdout")
+    parser.add_argument("--json", action="store_true", help="headless: one JSON object per line")
+    parser.add_argument("--no-output", action="store_true", help="headless: hide process output")
+    parser.add_argument("--run", metavar="CMD", help="headless: run CMD once services are ready")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=60.0, metavar="SECONDS", help="with --run (default 60)"
+    )
+    return parser
+
+
+def check_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tuiman check", description="Validate a config and exit 0 (valid) or 2.")
+    parser.add_argument("-c", "--config", help="config file (default ./tuiman.toml, else the demo)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "check":
+        return run_check(check_parser().parse_args(args[1:]))
+    options = main_parser().parse_args(args)
+    if options.ready_timeout <= 0:
+        main_parser().error("--ready-timeout must be > 0")
+    from tuiman.run import run_tuiman
+
+    return run_tuiman(options)
+
+
+def run_check(options: argparse.Namespace) -> int:
+    from tuiman.core.loader import ConfigError, load_config
+
+    try:
+        config = load_config(options.config)
+    except ConfigError as error:
+        for line in error.errors:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    names = ", ".join(w.name for w in config.watchers) or "none"
+    print(f"{options.config or config.source}: ok ({len(config.watchers)} watchers: {names})")
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,316 @@
+"""The arbiter: owns the watchers, the hook runner and the bus (§1, §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tuiman.core.bus import Bus
+from tuiman.core.config import Config, WatcherConfig
+from tuiman.core.events import Kind
+from tuiman.core.facade import HookArbiter, HookWatcher
+from tuiman.core.hooks import HookCallToken, HookRunner
+from tuiman.core.output import OutputFileSink, OutputWriterThread
+from tuiman.core.reaper import OrphanReaper
+from tuiman.core.states import Reason, WatcherState
+from tuiman.core.stats import ProcessStats, StatsSampler
+from tuiman.core.watcher import CommandResult, Watcher
+from tuiman.core.watchdog import Watchdog, new_marker
+
+
+class UnknownWatcher(KeyError):
+    pass
+
+
+class Arbiter:
+    def __init__(self, config: Config, *, watchdog: Watchdog | None = None, marker: str | None = None) -> None:
+        self.config = config
+        self.bus = Bus()
+        self.bus.set_snapshot_provider(self.snapshot)
+        self.hooks = HookRunner(self.bus, config.arbiter.hook_threads)
+        self.marker = marker or new_marker()
+        self.watchdog = watchdog
+        self.started_at = time.time()
+        self.failures: list[str] = []  # sticky: any entry makes headless exit 1 (§8)
+        self.forced = False  # a second quit: SIGKILL everything, skip hooks not yet started
+        self.quit_requested = asyncio.Event()
+        self.all_done = asyncio.Event()  # every watcher done on its own (§8)
+        self.stopped = asyncio.Event()
+        self._writer: OutputWriterThread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._start_all_finished = False
+        self._stopping_all = False
+        self._stats_consumers = 0
+        self._stats_task: asyncio.Task[None] | None = None
+        self.sampler = StatsSampler()
+        self.last_stats: dict[int, ProcessStats] = {}
+        self.watchers: dict[str, Watcher] = {}
+        self.reaper: OrphanReaper | None = None
+        for watcher_config in config.watchers:
+            self.watchers[watcher_config.name] = Watcher(watcher_config, self)
+
+    # -- wiring -------------------------------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("arbiter not started")
+        return self._loop
+
+    def bind(self) -> None:
+        """Attach to the running loop (called by `run`/`start`)."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self.bus.bind_loop(self._loop)
+        self.hooks.loop_thread_id = threading.get_ident()
+        self.reaper = OrphanReaper(self._loop, self._managed_pids)
+        self.reaper.install()
+
+    def call_on_loop(self, callback: Callable[[], None]) -> None:
+        if threading.get_ident() == self.hooks.loop_thread_id:
+            callback()
+        else:
+            self.loop.call_soon_threadsafe(callback)
+
+    def facades_for(self, watcher: Watcher) -> Callable[[HookCallToken], tuple[HookWatcher, HookArbiter]]:
+        def make(token: HookCallToken) -> tuple[HookWatcher, HookArbiter]:
+            return HookWatcher(watcher, token), HookArbiter(self, token)
+
+        return make
+
+    def make_file_sink(self, config: WatcherConfig) -> OutputFileSink:
+        if self._writer is None:
+            self._writer = OutputWriterThread()
+        return OutputFileSink(config.output, writer=self._writer)
+
+    def track_group(self, pgid: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.track(pgid)
+
+    def untrack_group(self, pgid: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.untrack(pgid)
+
+    def _managed_pids(self) -> set[int]:
+        pids = {pid for watcher in self.watchers.values() for pid in watcher.processes}
+        if self.watchdog is not None:
+            pids.add(self.watchdog.pid)
+        return pids
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1 / `ctl reopen-logs`: reopen output files after an external logrotate."""
+        for watcher in self.watchers.values():
+            if watcher.file_sink is not None:
+                watcher.file_sink.reopen()
+
+    # -- lookups ------------------------------------------------------------------------------
+    def get(self, name: str) -> Watcher:
+        watcher = self.watchers.get(name)
+        if watcher is None:
+            raise UnknownWatcher(name)
+        return watcher
+
+    def _targets(self, name: str | None) -> list[Watcher]:
+        return list(self.watchers.values()) if name is None else [self.get(name)]
+
+    def start_order(self) -> list[Watcher]:
+        return sorted(self.watchers.values(), key=lambda w: (-w.config.priority, w.name))
+
+    def stop_levels(self) -> list[list[Watcher]]:
+        ordered = sorted(self.watchers.values(), key=lambda w: (w.config.priority, w.name))
+        return [list(group) for _, group in itertools.groupby(ordered, key=lambda w: w.config.priority)]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start every autostart watcher by priority, highest first (§3.1)."""
+        self.bind()
+        await self.start_all(autostart_only=True)
+        self._start_all_finished = True
+        self._check_all_done()
+
+    async def start_all(self, autostart_only: bool = False) -> list[CommandResult]:
+        results: list[CommandResult] = []
+        for watcher in self.start_order():
+            if autostart_only and not watcher.config.autostart:
+                continue
+            if self._stopping_all:
+                break
+            epoch = watcher.command_epoch
+            await asyncio.sleep(0)
+            if watcher.command_epoch != epoch:
+                continue  # a per-watcher command took it out of this start-all
+            results.append(await watcher.start())
+            if self.config.arbiter.warmup_delay:
+                await asyncio.sleep(self.config.arbiter.warmup_delay)
+        return results
+
+    async def stop_all(self, reason: str = Reason.COMMAND, by_command: bool = True) -> None:
+        """Ascending priority, one level at a time; watchers of one level concurrently (§3.5)."""
+        for level in self.stop_levels():
+            await asyncio.gather(*(w.stop(by_command=by_command, reason=reason) for w in level))
+
+    async def quit(self) -> None:
+        """Stop everything gracefully (or as forced), then release resources."""
+        if self._stopping_all:
+            await self.stopped.wait()
+            return
+        self._stopping_all = True
+        self.quit_requested.set()
+        try:
+            await self.stop_all(Reason.QUIT)
+        finally:
+            await self.shutdown()
+
+    def request_quit(self) -> None:
+        """Thread-safe-by-loop entry point used by hooks and signal handlers."""
+        if not self._stopping_all:
+            asyncio.ensure_future(self.quit())
+
+    def force(self) -> None:
+        """Second quit: SIGKILL every process and group at once."""
+        self.forced = True
+        for watcher in self.watchers.values():
+            for process in list(watcher.processes.values()):
+                if process.alive:
+                    process.stop_requested = True
+                    process.signal_group(signal.SIGKILL)
+                    process.send_signal(signal.SIGKILL)
+
+    async def shutdown(self) -> None:
+        self.stop_stats()
+        for watcher in self.watchers.values():
+            for process in list(watcher.processes.values()):
+                process.close_streams()
+            if watcher.file_sink is not None:
+                await asyncio.to_thread(watcher.file_sink.close, 2.0)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop, 2.0)
+        if self.reaper is not None:
+            self.reaper.uninstall()
+        self.stopped.set()
+
+    # -- commands (the one API for UI, ctl and hooks) -----------------------------------------
+    async def start_watchers(self, name: str | None = None) -> list[CommandResult]:
+        if name is None:
+            return await self.start_all()
+        return [await self.get(name).start()]
+
+    async def stop_watchers(self, name: str | None = None) -> list[CommandResult]:
+        if name is None:
+            await self.stop_all()
+            return [CommandResult(True)]
+        return [await self.get(name).stop()]
+
+    async def restart_watchers(self, name: str | None = None) -> list[CommandResult]:
+        if name is None:
+            await self.stop_all()
+            return await self.start_all()
+        return [await self.get(name).restart()]
+
+    # -- observers ----------------------------------------------------------------------------
+    def note_failure(self, watcher_name: str, detail: str) -> None:
+        self.failures.append(f"{watcher_name}: {detail}")
+
+    def watcher_state_changed(self, watcher: Watcher) -> None:
+        if watcher.state in (WatcherState.STOPPED, WatcherState.FAILED):
+            self._check_all_done()
+
+    def watcher_settled(self, watcher: Watcher) -> None:
+        self._check_all_done()
+
+    def is_done(self, watcher: Watcher) -> bool:
+        if not watcher.started_ever:
+            return not watcher.config.autostart
+        if watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED):
+            return False
+        return not watcher.stopped_by_command and not watcher.pending_timers
+
+    def _check_all_done(self) -> None:
+        if self._start_all_finished and not self._stopping_all:
+            if all(self.is_done(w) for w in self.watchers.values()):
+                self.all_done.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "config": self.config.source,
+            "started": self.started_at,
+            "pid": os.getpid(),
+            "watchers": [w.snapshot() for w in self.start_order()],
+        }
+
+    # -- stats (§6.2): sampled only while someone is subscribed -------------------------------
+    def acquire_stats(self) -> None:
+        self._stats_consumers += 1
+        if self._stats_task is None:
+            self._stats_task = self.loop.create_task(self._stats_loop())
+
+    def release_stats(self) -> None:
+        self._stats_consumers = max(self._stats_consumers - 1, 0)
+        if self._stats_consumers == 0:
+            self.stop_stats()
+
+    def stop_stats(self) -> None:
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+            self._stats_task = None
+
+    async def _stats_loop(self) -> None:
+        interval = self.config.arbiter.stats_interval
+        while self._stats_consumers > 0:
+            await self.sample_stats()
+            await asyncio.sleep(interval)
+
+    async def sample_stats(self, names: Iterable[str] | None = None) -> dict[int, ProcessStats]:
+        watchers = self._targets(None) if names is None else [self.get(n) for n in names]
+        pids = [pid for w in watchers for pid, p in w.processes.items() if p.alive]
+        stats = await self.sampler.sample_async(pids)
+        self.last_stats.update(stats)
+        for gone in set(self.last_stats) - self._managed_pids():
+            self.last_stats.pop(gone, None)
+        for watcher in watchers:
+            per_process = {pid: stats[pid] for pid in watcher.processes if pid in stats}
+            self.bus.publish(
+                Kind.STATS,
+                watcher.name,
+                cpu=round(sum(s.cpu_percent for s in per_process.values()), 2),
+                rss=sum(s.rss for s in per_process.values()),
+                processes={str(pid): s.as_circus_dict(watcher.processes[pid].wid) for pid, s in per_process.items()},
+            )
+        return stats
+
+    async def extended_stats(self, name: str) -> dict[int, dict[str, Any]]:
+        """Stats of one watcher's processes, extended by its extended_stats hook (§4.7)."""
+        watcher = self.get(name)
+        stats = await self.sample_stats([name])
+        result: dict[int, dict[str, Any]] = {}
+        for pid, process in list(watcher.processes.items()):
+            if pid not in stats:
+                continue
+            entry = stats[pid].as_circus_dict(process.wid)
+            spec = watcher.config.hooks.get("extended_stats")
+            if spec is not None:
+                working = dict(entry)
+                outcome = await self.hooks.call(
+                    spec, name, self.facades_for(watcher), {"pid": pid, "stats": working}, result_ignored=True
+                )
+                if not outcome.failed:
+                    entry = working
+            result[pid] = entry
+        return result
+
+
+def raise_nofile_limit() -> None:
+    """Each process costs ~3 fds; 500 processes exceed the usual soft limit of 1024 (§3.2)."""
+    import resource
+
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

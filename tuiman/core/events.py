@@ -1,0 +1,64 @@
+"""Typed events published on the bus (§5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    SPAWN = "spawn"
+    REAP = "reap"
+    KILL = "kill"
+    SIGNAL = "signal"
+    START = "start"
+    STOP = "stop"
+    STATE = "state"
+    FLAPPING = "flapping"
+    FAILED = "failed"
+    SPAWN_ERROR = "spawn_error"
+    RELOAD = "reload"
+    UPDATED = "updated"
+    ADD = "add"
+    REMOVE = "remove"
+    HOOK_SUCCESS = "hook_success"
+    HOOK_FAILURE = "hook_failure"
+    OUTPUT = "output"
+    STATS = "stats"
+    SNAPSHOT = "snapshot"
+    RESYNC = "resync"
+    DROPPED = "dropped"  # tells a slow subscriber how many droppable events it lost
+    CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
+
+
+RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    time: float  # wall clock, for display only
+    kind: str  # a Kind value, or a custom kind published by a hook
+    watcher: str | None  # None for arbiter events
+    payload: dict[str, Any] = field(default_factory=dict)
+    droppable: bool = False
+
+    @property
+    def topic(self) -> str:
+        if self.watcher is None:
+            return f"arbiter.{self.kind}"
+        return f"watcher.{self.watcher}.{self.kind}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The §8 JSON shape: seq, time, topic, kind, watcher (if any), then the payload."""
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "time": self.time,
+            "topic": self.topic,
+            "kind": self.kind,
+        }
+        if self.watcher is not None:
+            data["watcher"] = self.watcher
+        data.update(self.payload)
+        return data

@@ -1,0 +1,184 @@
+"""The `watcher` and `arbiter` objects handed to hooks (§4.6), with Circus' names.
+
+Hooks run on other threads: everything here is safe to call from a hook thread. Commands are
+queued on the core loop and return at once; `send_signal` runs its nested signal hooks inline
+in the calling thread (the uWSGI lossless-reload pattern) and never waits on the core loop,
+so it cannot deadlock. Once a call is abandoned (timed out), its facades stop acting.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tuiman.core.events import Kind
+from tuiman.core.hooks import HookCallToken
+from tuiman.core.states import DEAD_OR_ZOMBIE, RUNNING, WatcherState
+
+if TYPE_CHECKING:
+    from tuiman.core.arbiter import Arbiter
+    from tuiman.core.process import ManagedProcess
+    from tuiman.core.watcher import Watcher
+
+
+@dataclass(frozen=True, slots=True)
+class HookProcess:
+    """A read-only view of one process, as Circus' Process offers it."""
+
+    pid: int
+    wid: int
+    started: float
+    status: int  # circus.process constants
+    state: str
+    _started_monotonic: float
+
+    def age(self) -> float:
+        return time.monotonic() - self._started_monotonic
+
+
+def _view(process: ManagedProcess) -> HookProcess:
+    return HookProcess(
+        pid=process.pid,
+        wid=process.wid,
+        started=process.started,
+        status=RUNNING if process.alive else DEAD_OR_ZOMBIE,
+        state=str(process.state),
+        _started_monotonic=process.started_monotonic,
+    )
+
+
+class HookWatcher:
+    def __init__(self, watcher: Watcher, token: HookCallToken) -> None:
+        self._watcher = watcher
+        self._token = token
+
+    @property
+    def name(self) -> str:
+        return self._watcher.name
+
+    @property
+    def numprocesses(self) -> int:
+        return self._watcher.numprocesses
+
+    @property
+    def priority(self) -> int:
+        return self._watcher.config.priority
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self._watcher.config.env)
+
+    @property
+    def cmd(self) -> str:
+        return " ".join(self._watcher.config.cmd)
+
+    def status(self) -> str:
+        return str(self._watcher.state)
+
+    @property
+    def processes(self) -> dict[int, HookProcess]:
+        return {pid: _view(process) for pid, process in dict(self._watcher.processes).items()}
+
+    @property
+    def pids(self) -> list[int]:
+        return list(dict(self._watcher.processes))
+
+    def send_signal(self, pid: int, signum: int) -> bool:
+        """Signal one process now, running before_signal/after_signal inline. True if sent."""
+        if self._token.revoked:
+            return False
+        process = self._watcher.processes.get(pid)
+        if process is None or not process.alive:
+            return False
+        arbiter = self._watcher.arbiter
+        facades = arbiter.facades_for(self._watcher)
+        before = self._watcher.config.hooks.get("before_signal")
+        is_kill = signum == signal.SIGKILL
+        if before is not None:
+            outcome = arbiter.hooks.call_inline(before, self.name, facades, {"pid": pid, "signum": signum})
+            if not outcome.proceed and not is_kill:
+                return False
+        process.tuiman_signal_at = time.monotonic()
+        sent = process.send_signal(signum)
+        after = self._watcher.config.hooks.get("after_signal")
+        if after is not None:
+            arbiter.hooks.call_inline(after, self.name, facades, {"pid": pid, "signum": signum})
+        if sent:
+            arbiter.bus.publish_threadsafe(Kind.SIGNAL, self.name, process_pid=pid, pid=pid, signum=signum)
+        return sent
+
+    def _queue(self, action: str, *args: int) -> None:
+        if self._token.revoked:
+            return
+        watcher = self._watcher
+
+        def run() -> None:
+            if action == "stop":
+                watcher.stop(by_command=False)
+            elif action == "start":
+                watcher.start()
+            elif action == "restart":
+                watcher.restart()
+            elif action == "incr":
+                watcher.incr(args[0])
+            elif action == "decr":
+                watcher.decr(args[0])
+
+        watcher.arbiter.call_on_loop(run)
+
+    def stop(self) -> None:
+        self._queue("stop")
+
+    def start(self) -> None:
+        self._queue("start")
+
+    def restart(self) -> None:
+        self._queue("restart")
+
+    def incr(self, nb: int = 1, n: int | None = None) -> int:
+        count = n if n is not None else nb
+        self._queue("incr", count)
+        return self._watcher.numprocesses + count
+
+    def decr(self, nb: int = 1, n: int | None = None) -> int:
+        count = n if n is not None else nb
+        self._queue("decr", count)
+        return max(self._watcher.numprocesses - count, 0)
+
+    def is_active(self) -> bool:
+        return self._watcher.state in (WatcherState.ACTIVE, WatcherState.FLAPPING)
+
+    def __repr__(self) -> str:
+        return f"<watcher {self.name} {self.status()}>"
+
+
+class HookArbiter:
+    def __init__(self, arbiter: Arbiter, token: HookCallToken) -> None:
+        self._arbiter = arbiter
+        self._token = token
+
+    @property
+    def watchers(self) -> list[HookWatcher]:
+        return [HookWatcher(w, self._token) for w in list(self._arbiter.watchers.values())]
+
+    def get_watcher(self, name: str) -> HookWatcher | None:
+        watcher = self._arbiter.watchers.get(name)
+        return HookWatcher(watcher, self._token) if watcher is not None else None
+
+    def stop(self) -> None:
+        if not self._token.revoked:
+            self._arbiter.call_on_loop(self._arbiter.request_quit)
+
+    def publish(self, kind: str, **payload: Any) -> None:
+        """Publish a custom event (`arbiter.<kind>` unless `watcher=` names one)."""
+        if self._token.revoked:
+            return
+        watcher_name = payload.pop("watcher", None)
+        safe_payload = {k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")}
+        if threading.get_ident() == self._arbiter.hooks.loop_thread_id:
+            self._arbiter.bus.publish(kind, watcher_name, **safe_payload)
+        else:
+            self._arbiter.bus.publish_threadsafe(kind, watcher_name, **safe_payload)

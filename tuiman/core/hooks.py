@@ -1,0 +1,267 @@
+"""The hook runner (§4): calls user hooks off the core loop, bounded in time and threads.
+
+Sync hooks each get a daemon thread (at most `hook_threads` alive at once, abandoned ones
+included); async hooks run on one dedicated hook loop thread. The core loop only awaits a
+future, so reaping, the UI and every other watcher keep going while a hook runs. Each call
+publishes `hook_success` or `hook_failure` (§4.7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tuiman.core.bus import Bus
+from tuiman.core.config import HookSpec
+from tuiman.core.events import Kind
+
+# Hooks whose return value never changes what tuiman does (§4.3).
+RESULT_IGNORED_HOOKS = frozenset(
+    {"before_stop", "after_stop", "after_signal", "before_reap", "after_reap", "extended_stats"}
+)
+SIGKILL_HOOK_TIMEOUT = 1.0
+
+
+class HookCallToken:
+    """Shared by the facades handed to one call; revoked when the call is abandoned."""
+
+    __slots__ = ("revoked",)
+
+    def __init__(self) -> None:
+        self.revoked = False
+
+
+@dataclass(frozen=True, slots=True)
+class HookOutcome:
+    proceed: bool  # False: the action the hook guards must not happen
+    vetoed: bool
+    failed: bool
+    error: str | None = None
+    result: Any = None
+
+
+FacadeFactory = Callable[[HookCallToken], tuple[Any, Any]]
+
+
+class _HookLoopThread:
+    """One event loop in its own thread, for async hooks (never the core loop)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._loop.run_forever, name="tuiman-async-hooks", daemon=True
+                )
+                thread.start()
+            return self._loop
+
+
+class HookRunner:
+    def __init__(self, bus: Bus, max_threads: int) -> None:
+        self._bus = bus
+        self._max_threads = max_threads
+        self._threads_alive = 0
+        self._threads_lock = threading.Lock()
+        self._hook_loop = _HookLoopThread()
+        self.loop_thread_id: int | None = None
+
+    @property
+    def threads_alive(self) -> int:
+        return self._threads_alive
+
+    async def call(
+        self,
+        spec: HookSpec,
+        watcher_name: str,
+        facades: FacadeFactory,
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        result_ignored: bool = False,
+    ) -> HookOutcome:
+        """Run one hook on the core loop's behalf and publish its hook event."""
+        token = HookCallToken()
+        watcher_facade, arbiter_facade = facades(token)
+        call_kwargs = {"watcher": watcher_facade, "arbiter": arbiter_facade, "hook_name": spec.name}
+        call_kwargs.update(kwargs)
+        limit = spec.timeout if timeout is None else min(timeout, spec.timeout)
+        started = time.monotonic()
+        try:
+            result = await asyncio.wait_for(self._dispatch(spec, call_kwargs), limit)
+        except TimeoutError:
+            token.revoked = True
+            error = f"timed out after {limit}s"
+            return self._failure(spec, watcher_name, kwargs, started, error, result_ignored)
+        except asyncio.CancelledError:
+            token.revoked = True  # the command was cancelled: the hook's result no longer matters
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit in user code is a failure too
+            return self._failure(spec, watcher_name, kwargs, started, describe(exc), result_ignored)
+        ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
+        vetoed = not ignored and not result
+        self._publish(Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed)
+        return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
+
+    def call_inline(
+        self,
+        spec: HookSpec,
+        watcher_name: str,
+        facades: FacadeFactory,
+        kwargs: dict[str, Any],
+        *,
+        result_ignored: bool = False,
+    ) -> HookOutcome:
+        """Run a hook synchronously in the calling (hook) thread: nested signal hooks (§4.5)."""
+        token = HookCallToken()
+        watcher_facade, arbiter_facade = facades(token)
+        call_kwargs = {"watcher": watcher_facade, "arbiter": arbiter_facade, "hook_name": spec.name}
+        call_kwargs.update(kwargs)
+        started = time.monotonic()
+        try:
+            if inspect.iscoroutinefunction(spec.func):
+                future = asyncio.run_coroutine_threadsafe(
+                    spec.func(**call_kwargs), self._hook_loop.loop()
+                )
+                result = future.result(spec.timeout)
+            else:
+                result = spec.func(**call_kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, concurrent.futures.TimeoutError):
+                token.revoked = True
+                exc_text = f"timed out after {spec.timeout}s"
+            else:
+                exc_text = describe(exc)
+            return self._failure(
+                spec, watcher_name, kwargs, started, exc_text, result_ignored, threadsafe=True
+            )
+        ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
+        vetoed = not ignored and not result
+        self._publish(
+            Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed, threadsafe=True
+        )
+        return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
+
+    async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> Any:
+        if inspect.iscoroutinefunction(spec.func):
+            future = asyncio.run_coroutine_threadsafe(spec.func(**call_kwargs), self._hook_loop.loop())
+            try:
+                return await asyncio.wrap_future(future)
+            finally:
+                future.cancel()
+        return await self._run_in_thread(spec, call_kwargs)
+
+    async def _run_in_thread(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> Any:
+        with self._threads_lock:
+            if self._threads_alive >= self._max_threads:
+                raise HookThreadsExhausted(
+                    f"all {self._max_threads} hook threads are busy (stuck hooks?)"
+                )
+            self._threads_alive += 1
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+
+        def deliver(outcome: Callable[[], None]) -> None:
+            if not done.done():
+                outcome()
+
+        def work() -> None:
+            try:
+                result = spec.func(**call_kwargs)
+            except BaseException as exc:  # noqa: BLE001
+                error = exc
+                loop.call_soon_threadsafe(deliver, lambda: done.set_exception(_Carrier(error)))
+            else:
+                loop.call_soon_threadsafe(deliver, lambda: done.set_result(result))
+            finally:
+                with self._threads_lock:
+                    self._threads_alive -= 1
+
+        threading.Thread(target=work, name=f"tuiman-hook-{spec.name}", daemon=True).start()
+        try:
+            return await done
+        except _Carrier as carrier:
+            raise carrier.original from None
+
+    def _failure(
+        self,
+        spec: HookSpec,
+        watcher_name: str,
+        kwargs: dict[str, Any],
+        started: float,
+        error: str,
+        result_ignored: bool,
+        *,
+        threadsafe: bool = False,
+    ) -> HookOutcome:
+        ignored = result_ignored or spec.ignore_failure
+        vetoed = not ignored and spec.name not in RESULT_IGNORED_HOOKS
+        self._publish(
+            Kind.HOOK_FAILURE,
+            spec,
+            watcher_name,
+            kwargs,
+            started,
+            vetoed=vetoed,
+            error=error,
+            threadsafe=threadsafe,
+        )
+        return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=True, error=error)
+
+    def _publish(
+        self,
+        kind: Kind,
+        spec: HookSpec,
+        watcher_name: str,
+        kwargs: dict[str, Any],
+        started: float,
+        *,
+        vetoed: bool,
+        error: str | None = None,
+        threadsafe: bool = False,
+    ) -> None:
+        payload: dict[str, Any] = {
+            "name": spec.name,
+            "duration": round(time.monotonic() - started, 6),
+            "vetoed": vetoed,
+        }
+        pid = kwargs.get("pid", kwargs.get("process_pid"))
+        if pid is not None:
+            payload["pid"] = pid
+        if "signum" in kwargs:
+            payload["signum"] = kwargs["signum"]
+        if error is not None:
+            payload["error"] = error
+        if spec.name == "extended_stats":
+            payload["_droppable"] = True
+        if threadsafe and threading.get_ident() != self.loop_thread_id:
+            self._bus.publish_threadsafe(kind, watcher_name, **payload)
+        else:
+            self._bus.publish(kind, watcher_name, **payload)
+
+
+class HookThreadsExhausted(RuntimeError):
+    pass
+
+
+class _Carrier(Exception):
+    """Carries a BaseException (SystemExit, KeyboardInterrupt) through a Future safely."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,209 @@
+"""Load and validate a tuiman TOML config (§2) into the frozen `Config` model.
+
+Everything is checked before anything starts: every problem becomes one line
+`FILE: dotted.key: problem`, all of them are collected, and `ConfigError` carries the list.
+Hooks are imported and their signatures checked here (§4.1), so the core never meets a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tuiman.core.config import ArbiterConfig, Config
+from tuiman.core.loader_watcher import LoadContext, absolute_path, read_env_table, read_watchers
+from tuiman.core.validate import (
+    Problems,
+    TableReader,
+    as_str,
+    integer_in_range,
+    number_in_range,
+)
+
+DEFAULT_CONFIG_NAME = "tuiman.toml"
+DEMO_CONFIG_NAME = "demo.toml"
+
+_TOML_ERROR_POSITION = re.compile(
+    r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$"
+)
+_IGNORED_TOP_LEVEL_KEYS = ("$schema",)
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `errors` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
+    """Load `path`; without one, `./tuiman.toml` if it exists, else the embedded demo (§2.1)."""
+    working_dir = Path(cwd) if cwd is not None else Path.cwd()
+    if path is None:
+        default_path = working_dir / DEFAULT_CONFIG_NAME
+        if not os.path.isfile(default_path):
+            return load_demo_config(cwd=working_dir)
+        path = DEFAULT_CONFIG_NAME
+    file_label = str(path)
+    file_path = Path(os.path.expanduser(path))
+    if not file_path.is_absolute():
+        file_path = working_dir / file_path
+    if file_path.suffix.lower() == ".ini":
+        raise ConfigError([f"{file_label}: Circus INI configs are not supported by this loader"])
+    text = _read_text(file_path, file_label)
+    return load_config_text(text, file_path, display_name=file_label, cwd=working_dir)
+
+
+def load_config_text(
+    text: str,
+    source_path: Path,
+    *,
+    display_name: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    source: str | None = None,
+) -> Config:
+    """Validate TOML `text` as if read from `source_path` (relative paths start at its directory).
+
+    `display_name` prefixes every error (default: `source_path` as given); `environ` is tuiman's
+    environment (default `os.environ`); `source` overrides `Config.source` (default: the real
+    path of `source_path`).
+    """
+    file_label = display_name if display_name is not None else str(source_path)
+    problems = Problems(file_label)
+    document = _parse_toml(text, file_label)
+    working_dir = Path(cwd) if cwd is not None else Path.cwd()
+    absolute_source = Path(os.path.abspath(working_dir / source_path))
+    config = _build_config(
+        document,
+        problems,
+        config_dir=absolute_source.parent,
+        cwd=working_dir,
+        environ=os.environ if environ is None else environ,
+        source=source if source is not None else _real_path(absolute_source),
+    )
+    if problems.errors:
+        raise ConfigError(problems.errors)
+    return config
+
+
+def load_demo_config(*, cwd: Path | None = None) -> Config:
+    """The embedded demo config (`tuiman/demo.toml`), with source `demo:<cwd>`."""
+    working_dir = Path(cwd) if cwd is not None else Path.cwd()
+    demo_resource = resources.files("tuiman").joinpath(DEMO_CONFIG_NAME)
+    try:
+        text = demo_resource.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            [f"{DEMO_CONFIG_NAME}: embedded demo config unavailable: {error}"]
+        ) from None
+    return load_config_text(
+        text,
+        Path(str(demo_resource)),
+        display_name=DEMO_CONFIG_NAME,
+        cwd=working_dir,
+        source=f"demo:{working_dir}",
+    )
+
+
+def _real_path(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: keep the absolute path
+        return str(path)
+
+
+def _read_text(file_path: Path, file_label: str) -> str:
+    try:
+        raw_bytes = file_path.read_bytes()
+    except OSError as error:
+        raise ConfigError([f"{file_label}: cannot read: {error.strerror or error}"]) from None
+    except ValueError as error:  # e.g. an embedded NUL byte in the path
+        raise ConfigError([f"{file_label}: cannot read: {error}"]) from None
+    try:
+        return raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line_number = raw_bytes[: error.start].count(b"\n") + 1
+        raise ConfigError([f"{file_label}: line {line_number}: not valid UTF-8"]) from None
+
+
+def _parse_toml(text: str, file_label: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([_format_toml_error(str(error), text, file_label)]) from None
+
+
+def _format_toml_error(message: str, text: str, file_label: str) -> str:
+    match = _TOML_ERROR_POSITION.match(message)
+    if match is None:
+        return f"{file_label}: {message}"
+    where = match.group("where")
+    if where == "end of document":
+        lines = text.split("\n")
+        where = f"line {len(lines)}, column {len(lines[-1]) + 1}"
+    return f"{file_label}: {where}: {match.group('message')}"
+
+
+# --- document ----------------------------------------------------------------------------------
+
+
+def _build_config(
+    document: dict[str, Any],
+    problems: Problems,
+    *,
+    config_dir: Path,
+    cwd: Path,
+    environ: Mapping[str, str],
+    source: str,
+) -> Config:
+    top_level = TableReader(document, (), problems)
+    arbiter_table = top_level.get_table("tuiman")
+    env_table = top_level.get_table("env")
+    watchers_table = top_level.get_table("watchers")
+    top_level.report_unknown_keys(ignored=_IGNORED_TOP_LEVEL_KEYS)
+
+    arbiter = _read_arbiter(TableReader(arbiter_table, ("tuiman",), problems), config_dir)
+    context = LoadContext(
+        problems=problems,
+        config_dir=config_dir,
+        cwd=cwd,
+        environ=environ,
+        arbiter=arbiter,
+        global_env=read_env_table(env_table, ("env",), problems, environ, cwd),
+    )
+    return Config(
+        source=source,
+        arbiter=arbiter,
+        watchers=tuple(read_watchers(watchers_table, context)),
+        warnings=tuple(problems.warnings),
+    )
+
+
+def _read_arbiter(reader: TableReader, config_dir: Path) -> ArbiterConfig:
+    defaults = ArbiterConfig()
+    control_socket = reader.get_optional("control_socket", as_str)
+    arbiter = ArbiterConfig(
+        hook_timeout=reader.get(
+            "hook_timeout", number_in_range(0, allow_minimum=False), defaults.hook_timeout
+        ),
+        hook_threads=reader.get("hook_threads", integer_in_range(1), defaults.hook_threads),
+        stats_interval=reader.get(
+            "stats_interval", number_in_range(0, allow_minimum=False), defaults.stats_interval
+        ),
+        output_lines=reader.get("output_lines", integer_in_range(0), defaults.output_lines),
+        output_bytes=reader.get("output_bytes", integer_in_range(0), defaults.output_bytes),
+        warmup_delay=reader.get("warmup_delay", number_in_range(0), defaults.warmup_delay),
+        control_socket=absolute_path(control_socket, config_dir) if control_socket else None,
+    )
+    reader.report_unknown_keys()
+    return arbiter

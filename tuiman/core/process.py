@@ -1,0 +1,225 @@
+"""One managed child process: spawn, output pumping and event-driven exit detection (§3.2).
+
+Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec) in a new
+session. Exit is detected through a pidfd registered with the loop and collected with
+`waitid(P_PIDFD)`, so no thread per child and never `waitpid(-1)`. Output pipes are read with
+non-blocking chunked reads; exit detection never depends on them closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from tuiman.core.output import LineSplitter
+from tuiman.core.states import ProcessState
+
+READ_CHUNK = 65536
+# Bound on one process' reads per loop iteration, so a flood cannot starve everything else.
+MAX_READS_PER_WAKE = 4
+
+OutputCallback = Callable[["ManagedProcess", str, list[tuple[str, bool]]], None]
+ExitCallback = Callable[["ManagedProcess"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnSpec:
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: str
+    uid: int | None = None
+    gid: int | None = None
+    rlimits: Mapping[str, int] | None = None
+
+
+def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
+    # The only Python that runs between fork and exec, and only for watchers that ask for it.
+    limits = [(getattr(resource, f"RLIMIT_{name.upper()}"), value) for name, value in rlimits.items()]
+
+    def apply() -> None:
+        for limit_id, value in limits:
+            resource.setrlimit(limit_id, (value, value))
+
+    return apply
+
+
+def exit_code_from_waitid(result: os.waitid_result) -> int:
+    if result.si_code == os.CLD_EXITED:
+        return result.si_status
+    return -result.si_status  # CLD_KILLED / CLD_DUMPED carry the signal number
+
+
+class ManagedProcess:
+    """A running (or just exited) child, owned by one watcher slot."""
+
+    def __init__(
+        self,
+        spec: SpawnSpec,
+        wid: int,
+        loop: asyncio.AbstractEventLoop,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> None:
+        self.wid = wid
+        self.state = ProcessState.RUNNING
+        self.exit_code: int | None = None
+        self.started = time.time()
+        self.started_monotonic = time.monotonic()
+        self.exited_monotonic: float | None = None
+        # Monotonic time of the last stop/kill/signal tuiman sent (for the tuiman-caused rule).
+        self.tuiman_signal_at: float | None = None
+        self.stop_requested = False
+        self.replace = False  # respawn its slot after a tuiman-caused stop (kill, max_age)
+        self.group_survivors = False
+        self._loop = loop
+        self._on_output = on_output
+        self._on_exit = on_exit
+        self._popen = subprocess.Popen(
+            list(spec.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            start_new_session=True,
+            close_fds=True,
+            user=spec.uid,
+            group=spec.gid,
+            preexec_fn=_rlimit_setter(spec.rlimits) if spec.rlimits else None,
+        )
+        self.pid = self._popen.pid
+        self.pgid = self.pid  # new session: the child leads its own group
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(self.pid)
+        self._open_streams: dict[int, tuple[str, LineSplitter]] = {}
+        for stream_name, pipe in (("stdout", self._popen.stdout), ("stderr", self._popen.stderr)):
+            assert pipe is not None
+            fd = pipe.fileno()
+            os.set_blocking(fd, False)
+            self._open_streams[fd] = (stream_name, LineSplitter())
+            loop.add_reader(fd, self._read_stream, fd)
+        loop.add_reader(self._pidfd, self._on_pidfd_ready)
+
+    # -- output -------------------------------------------------------------------------------
+    def _read_stream(self, fd: int) -> None:
+        stream_name, splitter = self._open_streams[fd]
+        for _ in range(MAX_READS_PER_WAKE):
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._close_stream(fd)
+                return
+            lines = splitter.feed(chunk)
+            if lines:
+                self._on_output(self, stream_name, lines)
+            if len(chunk) < READ_CHUNK:
+                return
+
+    def _close_stream(self, fd: int) -> None:
+        stream_name, splitter = self._open_streams.pop(fd)
+        self._loop.remove_reader(fd)
+        rest = splitter.flush()
+        if rest:
+            self._on_output(self, stream_name, rest)
+        pipe = self._popen.stdout if stream_name == "stdout" else self._popen.stderr
+        if pipe is not None:
+            pipe.close()
+
+    def close_streams(self) -> None:
+        """Drain what is buffered and close both pipes (a grandchild may still hold them)."""
+        for fd in list(self._open_streams):
+            with contextlib.suppress(OSError):
+                self._read_stream(fd)
+            if fd in self._open_streams:
+                self._close_stream(fd)
+
+    @property
+    def streams_open(self) -> bool:
+        return bool(self._open_streams)
+
+    # -- exit ---------------------------------------------------------------------------------
+    def _on_pidfd_ready(self) -> None:
+        try:
+            result = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:
+            result = None  # reaped behind our back: the status is lost
+        else:
+            if result is None:
+                return  # spurious wake-up
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        # Checked right after the reap: a zombie leader would itself count as a member, and a
+        # sequential pid allocator makes reuse of the group id within microseconds unrealistic.
+        self.group_survivors = group_has_members(self.pgid)
+        code = exit_code_from_waitid(result) if result is not None else 255
+        self._popen.returncode = code  # keeps Popen from ever waiting on this pid again
+        self.exit_code = code
+        self.state = ProcessState.EXITED
+        self.exited_monotonic = time.monotonic()
+        self.exited.set_result(code)
+        self._on_exit(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.exit_code is None
+
+    def send_signal(self, signum: int) -> bool:
+        """Signal the leader through its pidfd (never a recycled pid). False if it is gone."""
+        if self._pidfd < 0:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def signal_group(self, signum: int) -> bool:
+        """Signal the process group, only while it still has members."""
+        if self.alive:
+            # The living leader pins the group id.
+            return killpg_quiet(self.pgid, signum)
+        return group_has_members(self.pgid) and killpg_quiet(self.pgid, signum)
+
+    def age(self) -> float:
+        end = self.exited_monotonic if self.exited_monotonic is not None else time.monotonic()
+        return end - self.started_monotonic
+
+
+def killpg_quiet(pgid: int, signum: int) -> bool:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def group_has_members(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def spawn_error_text(error: OSError) -> tuple[str, int]:
+    code = error.errno or 0
+    name = errno.errorcode.get(code, "") if code else ""
+    text = error.strerror or str(error)
+    return (f"{name}: {text}" if name else text), code

@@ -1,0 +1,106 @@
+"""Reaps children tuiman did not spawn itself: escapees reparented to it as a child subreaper
+(or as PID 1 in a container), by pid, never with `waitpid(-1)` (§12).
+
+An unknown zombie is only reaped once it has stayed a zombie for `ZOMBIE_GRACE` seconds, so a
+hook's own `subprocess.run` still collects its child's exit status first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import os
+import signal
+import time
+from collections.abc import Callable
+
+ZOMBIE_GRACE = 0.5
+
+
+class OrphanReaper:
+    def __init__(self, loop: asyncio.AbstractEventLoop, managed_pids: Callable[[], set[int]]) -> None:
+        self._loop = loop
+        self._managed_pids = managed_pids
+        self._zombie_since: dict[int, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._installed = False
+        self.reaped = 0
+
+    def install(self) -> None:
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            self._loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        if self._installed:
+            with contextlib.suppress(ValueError, RuntimeError):
+                self._loop.remove_signal_handler(signal.SIGCHLD)
+            self._installed = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_sigchld(self) -> None:
+        # Every wake means "something changed": signals coalesce, so sweep rather than count.
+        if self._timer is None:
+            self._timer = self._loop.call_later(ZOMBIE_GRACE / 2, self.sweep)
+
+    def sweep(self) -> None:
+        self._timer = None
+        managed = self._managed_pids()
+        now = time.monotonic()
+        zombies = {pid for pid in own_children() if pid not in managed and is_zombie(pid)}
+        for pid in list(self._zombie_since):
+            if pid not in zombies:
+                del self._zombie_since[pid]
+        for pid in zombies:
+            first_seen = self._zombie_since.setdefault(pid, now)
+            if now - first_seen >= ZOMBIE_GRACE:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                    self.reaped += 1
+                self._zombie_since.pop(pid, None)
+        if self._zombie_since:
+            self._timer = self._loop.call_later(ZOMBIE_GRACE / 2, self.sweep)
+
+
+def reap_group_zombies(pgid: int) -> int:
+    """Reap our zombie children that belong to a managed process group, without grace:
+    they are escapees of a watcher's group (reparented to us as subreaper), never a hook's."""
+    reaped = 0
+    for pid in own_children():
+        stat = read_stat(pid)
+        if stat is None or stat[0] != "Z" or stat[2] != pgid:
+            continue
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+            reaped += 1
+    return reaped
+
+
+def read_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, pgid) from /proc/<pid>/stat, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            stat = stat_file.read()
+    except OSError:
+        return None
+    # Fields after the last ')' (the command name may contain spaces and parentheses).
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[0].decode(), int(fields[1]), int(fields[2])
+
+
+def own_children() -> set[int]:
+    """Children of every thread of this process, from /proc (no psutil on the loop)."""
+    children: set[int] = set()
+    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        with contextlib.suppress(OSError):
+            with open(path) as children_file:
+                children.update(int(pid) for pid in children_file.read().split())
+    return children
+
+
+def is_zombie(pid: int) -> bool:
+    stat = read_stat(pid)
+    return stat is not None and stat[0] == "Z"

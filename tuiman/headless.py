@@ -1,0 +1,206 @@
+"""Headless mode (§8): the bus printed on stdout, from a thread of its own.
+
+No Textual and no Rich here: plain ANSI colours, honouring NO_COLOR, FORCE_COLOR and whether
+stdout is a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from tuiman.core.arbiter import Arbiter
+from tuiman.core.bus import Subscription
+from tuiman.core.events import Event, Kind
+from tuiman.core.states import WatcherState
+
+PRINTER_BACKLOG = 10_000  # lines waiting for a slow stdout before the bus starts dropping
+HIDDEN_KINDS = frozenset({Kind.SNAPSHOT, Kind.STATS})
+PALETTE = (36, 32, 33, 35, 34, 96, 92, 93, 95, 94)
+
+
+def use_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
+
+
+class LineFormatter:
+    """One human-readable line per event."""
+
+    def __init__(self, colour: bool, show_output: bool = True) -> None:
+        self.colour = colour
+        self.show_output = show_output
+
+    def paint(self, text: str, code: int) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+    def watcher_label(self, name: str) -> str:
+        return self.paint(name, PALETTE[zlib.crc32(name.encode()) % len(PALETTE)])
+
+    def format(self, event: Event) -> str | None:
+        if event.kind in HIDDEN_KINDS:
+            return None
+        payload = event.payload
+        if event.kind == Kind.OUTPUT:
+            if not self.show_output:
+                return None
+            prefix = self.watcher_label(f"{event.watcher}.{payload['wid']}")
+            return f"{prefix} | {payload['line']}"
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time % 1 * 1000):03d}"
+        who = self.watcher_label(event.watcher) if event.watcher else self.paint("tuiman", 90)
+        return f"{self.paint(stamp, 90)} {who} {self.describe(event)}"
+
+    def describe(self, event: Event) -> str:
+        payload = event.payload
+        kind = event.kind
+        if kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
+            return self._hook(event)
+        if kind == Kind.SPAWN:
+            return f"spawn pid={payload['pid']} wid={payload['wid']}"
+        if kind == Kind.REAP:
+            origin = "own exit" if payload.get("process_status") is not None else "by tuiman"
+            code = payload.get("exit_code")
+            text = f"reap pid={payload['pid']} wid={payload['wid']} exit_code={code} ({origin})"
+            return self.paint(text, 31) if code and payload.get("process_status") is not None else text
+        if kind == Kind.STATE:
+            text = f"state {payload['old']} → {payload['new']} ({payload['reason']})"
+            return self.paint(text, 31 if payload["new"] == WatcherState.FAILED else 1)
+        if kind in (Kind.KILL, Kind.SIGNAL):
+            return f"{kind} pid={payload['pid']} {signal_name(payload['signum'])}"
+        if kind == Kind.FLAPPING:
+            return self.paint(
+                f"flapping wid={payload['wid']} pause {payload['attempt']}, retry in {payload['retry_in']}s", 33
+            )
+        if kind == Kind.FAILED:
+            return self.paint(f"failed: {payload.get('detail', payload.get('reason'))}", 31)
+        if kind == Kind.SPAWN_ERROR:
+            return self.paint(f"spawn error wid={payload['wid']}: {payload['error']}", 31)
+        if kind == Kind.STOP and payload.get("leaked_pids"):
+            return self.paint(f"stop (leaked pids {payload['leaked_pids']})", 31)
+        if kind == Kind.DROPPED:
+            return self.paint(f"printer fell behind: {payload['count']} output/stats events dropped", 33)
+        details = " ".join(f"{key}={value}" for key, value in payload.items())
+        return f"{kind} {details}".rstrip()
+
+    def _hook(self, event: Event) -> str:
+        payload = event.payload
+        name = payload["name"]
+        pid = f" pid={payload['pid']}" if "pid" in payload else ""
+        duration = f"{payload.get('duration', 0.0) * 1000:.1f}ms"
+        if event.kind == Kind.HOOK_FAILURE:
+            verdict = "FAILED, vetoed" if payload.get("vetoed") else "FAILED (ignored)"
+            return self.paint(f"hook {name}{pid} {verdict} after {duration}: {payload.get('error')}", 31)
+        if payload.get("vetoed"):
+            return self.paint(f"hook {name}{pid} VETOED after {duration}", 33)
+        return self.paint(f"hook {name}{pid} ok {duration}", 32)
+
+
+def format_json(event: Event, show_output: bool) -> str | None:
+    if event.kind in HIDDEN_KINDS or (event.kind == Kind.OUTPUT and not show_output):
+        return None
+    return json.dumps(event.to_dict(), default=str, ensure_ascii=False)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+class Printer:
+    """Moves bus events into a writer thread; a slow stdout never blocks the core."""
+
+    def __init__(self, subscription: Subscription, render: Callable[[Event], str | None], stream: TextIO) -> None:
+        self._subscription = subscription
+        self._render = render
+        self._stream = stream
+        self._lines: queue.Queue[str | None] = queue.Queue(PRINTER_BACKLOG)
+        self._thread = threading.Thread(target=self._write_loop, name="tuiman-printer", daemon=True)
+        self._pump_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                event = await self._subscription.get()
+            except EOFError:
+                return
+            line = self._render(event)
+            if line is None:
+                continue
+            while self._lines.full():
+                await asyncio.sleep(0.01)  # the bus queue absorbs (and drops output) meanwhile
+            self._lines.put_nowait(line)
+
+    def _write_loop(self) -> None:
+        while True:
+            line = self._lines.get()
+            if line is None:
+                break
+            try:
+                self._stream.write(line + "\n")
+                if self._lines.empty():
+                    self._stream.flush()
+            except (OSError, ValueError):
+                continue  # stdout closed or broken: keep draining so nothing waits on us
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Print what is pending, then stop the thread."""
+        for event in self._subscription.drain():
+            line = self._render(event)
+            if line is not None:
+                await asyncio.to_thread(self._lines.put, line)
+        self._subscription.close()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+        await asyncio.to_thread(self._lines.put, None)
+        await asyncio.to_thread(self._thread.join, timeout)
+
+
+def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: TextIO) -> Printer:
+    subscription = arbiter.bus.subscribe(maxsize=50_000, name="headless")
+    if json_lines:
+        return Printer(subscription, lambda event: format_json(event, show_output), stream)
+    formatter = LineFormatter(use_colour(stream), show_output)
+    return Printer(subscription, formatter.format, stream)
+
+
+def ready_problem(arbiter: Arbiter) -> str | None:
+    """None when every autostart watcher is ready; a reason when it never will be; '' to wait."""
+    if arbiter.failures:
+        return arbiter.failures[0]
+    for watcher in arbiter.watchers.values():
+        if not watcher.config.autostart:
+            continue
+        if watcher.state == WatcherState.ACTIVE:
+            continue
+        if arbiter.is_done(watcher):
+            if any(code != 0 for code in watcher.last_exit_codes.values()):
+                return f"{watcher.name}: exited with {sorted(set(watcher.last_exit_codes.values()))}"
+            continue
+        return ""
+    return None
+
+
+def stderr_line(text: str) -> None:
+    print(f"tuiman: {text}", file=sys.stderr, flush=True)
+
+
+def describe_payload(payload: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in payload.items())

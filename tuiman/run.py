@@ -1,0 +1,153 @@
+"""Running an instance: watchdog first, then config, then the core with a headless or UI front."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+from tuiman.core.arbiter import Arbiter, raise_nofile_limit
+from tuiman.core.config import Config
+from tuiman.core.loader import ConfigError, load_config
+from tuiman.core.watchdog import Watchdog, new_marker, set_child_subreaper
+from tuiman.headless import make_printer, ready_problem, stderr_line
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def run_tuiman(options: argparse.Namespace) -> int:
+    marker = new_marker()
+    # Forked before anything can start a thread (hook modules are imported by the loader).
+    watchdog = Watchdog.start(marker)
+    try:
+        try:
+            config = load_config(options.config)
+        except ConfigError as error:
+            for line in error.errors:
+                print(line, file=sys.stderr)
+            return EXIT_USAGE
+        for warning in config.warnings:
+            stderr_line(f"warning: {warning}")
+        headless = options.headless or options.run is not None or options.json
+        if not headless and not sys.stdout.isatty():
+            stderr_line("stdout is not a terminal: running headless")
+            headless = True
+        if not headless:
+            stderr_line("the full-screen UI is not available in this build: running headless")
+        set_child_subreaper()
+        raise_nofile_limit()
+        return asyncio.run(run_headless(config, options, watchdog, marker))
+    finally:
+        watchdog.close()
+        watchdog.wait(1.0)
+
+
+async def run_headless(config: Config, options: argparse.Namespace, watchdog: Watchdog, marker: str) -> int:
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
+    arbiter.bind()
+    printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
+    printer.start()
+    forward_to: list[subprocess.Popen[bytes]] = []
+    install_signal_handlers(arbiter, forward_to)
+    start_task = asyncio.get_running_loop().create_task(arbiter.start())
+    try:
+        if options.run is not None:
+            code = await run_when_ready(arbiter, options.run, options.ready_timeout, forward_to)
+        else:
+            await first_of(arbiter.quit_requested.wait(), arbiter.all_done.wait())
+            code = EXIT_FAILURE if arbiter.failures else EXIT_OK
+    finally:
+        start_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await start_task
+        await arbiter.quit()
+        await printer.close()
+    if options.run is None and arbiter.failures:
+        code = EXIT_FAILURE
+    return code
+
+
+def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[bytes]]) -> None:
+    loop = asyncio.get_running_loop()
+    stop_signals_seen = 0
+
+    def on_stop_signal(signum: int) -> None:
+        nonlocal stop_signals_seen
+        if forward_to and forward_to[0].returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(forward_to[0].pid, signum)
+            return
+        stop_signals_seen += 1
+        if stop_signals_seen == 1:
+            stderr_line(f"{signal.Signals(signum).name}: stopping everything (again to kill at once)")
+            arbiter.request_quit()
+        else:
+            stderr_line("second stop signal: killing every process now")
+            arbiter.force()
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, on_stop_signal, signum)
+    loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
+
+
+async def first_of(*awaitables: object) -> None:
+    tasks = [asyncio.ensure_future(a) for a in awaitables]  # type: ignore[call-overload]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def run_when_ready(
+    arbiter: Arbiter, command: str, ready_timeout: float, forward_to: list[subprocess.Popen[bytes]]
+) -> int:
+    problem = await wait_ready(arbiter, ready_timeout)
+    if problem is not None:
+        stderr_line(f"services never became ready: {problem}")
+        return EXIT_FAILURE
+    if arbiter.quit_requested.is_set():
+        return EXIT_FAILURE
+    child = subprocess.Popen(["/bin/sh", "-c", command], process_group=0)
+    forward_to.append(child)
+    status = await wait_child(child)
+    return 128 - status if status < 0 else status
+
+
+async def wait_ready(arbiter: Arbiter, timeout: float) -> str | None:
+    subscription = arbiter.bus.subscribe(name="ready", snapshot=False)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            problem = ready_problem(arbiter)
+            if problem is None:
+                return None
+            if problem:
+                return problem
+            if arbiter.quit_requested.is_set():
+                return "stopped before the services were ready"
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return f"not ready after {timeout:g}s"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscription.get(), min(remaining, 0.5))
+            subscription.drain()
+    finally:
+        subscription.close()
+
+
+async def wait_child(child: subprocess.Popen[bytes]) -> int:
+    loop = asyncio.get_running_loop()
+    pidfd = os.pidfd_open(child.pid)
+    exited: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return child.wait()
