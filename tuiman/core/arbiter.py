@@ -9,12 +9,13 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tuiman.core.bus import Bus
 from tuiman.core.config import Config, WatcherConfig
-from tuiman.core.events import Kind
+from tuiman.core.events import Event, Kind
 from tuiman.core.facade import HookArbiter, HookWatcher
 from tuiman.core.hooks import HookCallToken, HookRunner
 from tuiman.core.output import OutputFileSink, OutputWriterThread
@@ -23,6 +24,9 @@ from tuiman.core.states import Reason, WatcherState
 from tuiman.core.stats import ProcessStats, StatsSampler
 from tuiman.core.watcher import CommandResult, Watcher
 from tuiman.core.watchdog import Watchdog, new_marker
+
+
+RECENT_HOOK_EVENTS = 1000
 
 
 class UnknownWatcher(KeyError):
@@ -51,6 +55,8 @@ class Arbiter:
         self._stats_task: asyncio.Task[None] | None = None
         self.sampler = StatsSampler()
         self.last_stats: dict[int, ProcessStats] = {}
+        self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
+        self.bus.add_tap(self._remember_hook_event)
         self.watchers: dict[str, Watcher] = {}
         self.reaper: OrphanReaper | None = None
         for watcher_config in config.watchers:
@@ -109,6 +115,10 @@ class Arbiter:
         for watcher in self.watchers.values():
             if watcher.file_sink is not None:
                 watcher.file_sink.reopen()
+
+    def _remember_hook_event(self, event: Event) -> None:
+        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
+            self.recent_hook_events.append(event)
 
     # -- lookups ------------------------------------------------------------------------------
     def get(self, name: str) -> Watcher:

@@ -128,7 +128,12 @@ class Bus:
         self._subscribers: list[Subscription] = []
         self._snapshot_provider = snapshot_provider
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._taps: list[Callable[[Event], None]] = []
         self.published = 0
+
+    def add_tap(self, tap: Callable[[Event], None]) -> None:
+        """A synchronous observer of every event (the core's own bookkeeping; must be cheap)."""
+        self._taps.append(tap)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -159,6 +164,8 @@ class Bus:
         if droppable and not event.droppable:
             event = Event(event.seq, event.time, kind, watcher, payload, droppable=True)
         self.published += 1
+        for tap in self._taps:
+            tap(event)
         for subscription in self._subscribers:
             subscription._deliver(event)
         return event

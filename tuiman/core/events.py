@@ -62,3 +62,17 @@ class Event:
             data["watcher"] = self.watcher
         data.update(self.payload)
         return data
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its §8 JSON shape (the remote side of the control socket)."""
+    payload = {key: value for key, value in data.items() if key not in RESERVED_KEYS}
+    kind = str(data.get("kind", ""))
+    return Event(
+        seq=int(data.get("seq", 0)),
+        time=float(data.get("time", 0.0)),
+        kind=kind,
+        watcher=data.get("watcher"),
+        payload=payload,
+        droppable=kind in (Kind.OUTPUT, Kind.STATS),
+    )

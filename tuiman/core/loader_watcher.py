@@ -162,11 +162,9 @@ def read_watchers(watchers_table: Mapping[str, Any], context: LoadContext) -> li
 def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> WatcherConfig:
     defaults = WatcherConfig(name=name, cmd=())
     shell = reader.get("shell", as_bool, defaults.shell)
-    cmd = _read_command(reader, shell)
     copy_env = reader.get("copy_env", as_bool, defaults.copy_env)
     env = _read_watcher_env(reader, copy_env, context)
-    for position, argument in enumerate(cmd):
-        _warn_unset_env_tokens(argument, reader.path("cmd", position), env, context.problems)
+    cmd = _read_command(reader, shell, env)
     singleton = reader.get("singleton", as_bool, defaults.singleton)
     numprocesses = reader.get("numprocesses", integer_in_range(0), defaults.numprocesses)
     if singleton and numprocesses > 1:
@@ -218,14 +216,14 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
     return watcher
 
 
-def _read_command(reader: TableReader, shell: bool) -> tuple[str, ...]:
+def _read_command(reader: TableReader, shell: bool, env: Mapping[str, str]) -> tuple[str, ...]:
     """`cmd` + `args` as an argv, or for a shell watcher one command line (a 1-tuple)."""
     if not reader.has("cmd"):
         reader.has("args")
         reader.problems.error(reader.path("cmd"), "missing required key")
         return ()
-    cmd_parts = _command_parts(reader, "cmd", shell)
-    args_parts = _command_parts(reader, "args", shell) if reader.has("args") else []
+    cmd_parts = _command_parts(reader, "cmd", shell, env)
+    args_parts = _command_parts(reader, "args", shell, env) if reader.has("args") else []
     if cmd_parts is not None and not "".join(cmd_parts).strip():
         reader.problems.error(reader.path("cmd"), "empty command")
         return ()
@@ -236,7 +234,9 @@ def _read_command(reader: TableReader, shell: bool) -> tuple[str, ...]:
     return tuple(cmd_parts + args_parts)
 
 
-def _command_parts(reader: TableReader, key: str, shell: bool) -> list[str] | None:
+def _command_parts(
+    reader: TableReader, key: str, shell: bool, env: Mapping[str, str]
+) -> list[str] | None:
     """A string (shlex-split unless `shell`) or a list of strings; None after an error."""
     raw_value = reader.table[key]
     if isinstance(raw_value, str):
@@ -256,6 +256,7 @@ def _command_parts(reader: TableReader, key: str, shell: bool) -> list[str] | No
             reader.problems.error(reader.path(key, position), "contains a NUL character")
             return None
         _check_tokens(part, reader.path(key), reader.problems)
+        _warn_unset_env_tokens(part, reader.path(key), env, reader.problems)
     return parts
 
 

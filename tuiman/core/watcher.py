@@ -662,6 +662,10 @@ class Watcher:
             "reason": self.reason,
             "numprocesses": self.numprocesses,
             "priority": self.config.priority,
+            "graceful_timeout": self.config.graceful_timeout,
+            "autostart": self.config.autostart,
+            "cmd": " ".join(self.config.cmd),
+            "hooks": sorted(self.config.hooks),
             "restarts": self.restarts,
             "processes": [process_snapshot(p) for p in self.processes.values()],
             "slots": [

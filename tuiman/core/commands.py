@@ -1,0 +1,264 @@
+"""The explicit table of core commands (§3.6, §9.1): the one API behind the UI, ctl and attach.
+
+A request is a dict `{"command": NAME, ...arguments}`; the reply is a dict with `ok` and either
+the command's data or `error`. No reflection and no eval: every command is listed here, with
+the arguments it takes. Nothing here can change `cmd`, `hooks`, `env`, `working_dir` or `shell`.
+Without `wait`, commands that act on watchers reply once queued (§9.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tuiman.core.arbiter import Arbiter, UnknownWatcher
+from tuiman.core.validate import InvalidValue, as_signal
+from tuiman.core.watcher import CommandResult, Watcher
+
+Reply = dict[str, Any]
+Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    handler: Handler
+    arguments: frozenset[str]
+    summary: str
+
+
+def ok(**data: Any) -> Reply:
+    return {"ok": True, **data}
+
+
+def error(message: str, **data: Any) -> Reply:
+    return {"ok": False, "error": message, **data}
+
+
+def _watcher_name(request: dict[str, Any], required: bool) -> str | None:
+    name = request.get("watcher")
+    if name is None:
+        if required:
+            raise BadRequest("missing argument: watcher")
+        return None
+    if not isinstance(name, str):
+        raise BadRequest("watcher must be a string")
+    return name
+
+
+def _int_arg(request: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = request.get(key, default)
+    if value is None:
+        raise BadRequest(f"missing argument: {key}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{key} must be an integer")
+    return value
+
+
+def _results_reply(results: list[CommandResult]) -> Reply:
+    errors = [r.error for r in results if not r.ok and r.error]
+    return error("; ".join(errors)) if errors else ok()
+
+
+async def _queue_or_wait(tasks: list[asyncio.Task[CommandResult]], wait: bool) -> Reply:
+    if not wait:
+        return ok(queued=True)
+    return _results_reply(list(await asyncio.gather(*tasks)))
+
+
+def _targets(arbiter: Arbiter, request: dict[str, Any]) -> list[Watcher]:
+    name = _watcher_name(request, required=False)
+    return list(arbiter.watchers.values()) if name is None else [arbiter.get(name)]
+
+
+async def cmd_list(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    return ok(watchers=[w.name for w in arbiter.start_order()])
+
+
+async def cmd_status(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    return ok(watchers=[w.snapshot() for w in _targets(arbiter, request)])
+
+
+async def cmd_snapshot(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    return ok(snapshot=arbiter.snapshot())
+
+
+async def cmd_start(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    wait = bool(request.get("wait", False))
+    if _watcher_name(request, required=False) is None:
+        task = asyncio.ensure_future(arbiter.start_all())
+        return _results_reply(await task) if wait else ok(queued=True)
+    return await _queue_or_wait([w.start() for w in _targets(arbiter, request)], wait)
+
+
+async def cmd_stop(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    wait = bool(request.get("wait", False))
+    if _watcher_name(request, required=False) is None:
+        task = asyncio.ensure_future(arbiter.stop_all())
+        if wait:
+            await task
+        return ok() if wait else ok(queued=True)
+    return await _queue_or_wait([w.stop() for w in _targets(arbiter, request)], wait)
+
+
+async def cmd_restart(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    wait = bool(request.get("wait", False))
+    if _watcher_name(request, required=False) is None:
+        task = asyncio.ensure_future(arbiter.restart_watchers())
+        return _results_reply(await task) if wait else ok(queued=True)
+    return await _queue_or_wait([w.restart() for w in _targets(arbiter, request)], wait)
+
+
+async def cmd_reload(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    wait = bool(request.get("wait", False))
+    return await _queue_or_wait([w.reload() for w in _targets(arbiter, request)], wait)
+
+
+async def cmd_signal(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    try:
+        signum = as_signal(request.get("signal"))
+    except (InvalidValue, ValueError) as exc:
+        raise BadRequest(f"signal: {exc}") from None
+    pid = request.get("pid")
+    if pid is not None:
+        pid = _int_arg(request, "pid")
+    task = arbiter.get(name).send_signal(signum, pid, bool(request.get("group", False)))
+    return await _queue_or_wait([task], True)
+
+
+async def cmd_kill(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    task = arbiter.get(name).kill_process(_int_arg(request, "pid"))
+    return await _queue_or_wait([task], bool(request.get("wait", False)))
+
+
+async def cmd_incr(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    count = _int_arg(request, "n", 1)
+    task = arbiter.get(name).incr(count)
+    return await _queue_or_wait([task], bool(request.get("wait", False)))
+
+
+async def cmd_decr(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    count = _int_arg(request, "n", 1)
+    task = arbiter.get(name).decr(count)
+    return await _queue_or_wait([task], bool(request.get("wait", False)))
+
+
+async def cmd_set(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    target = _int_arg(request, "numprocesses")
+    task = arbiter.get(name).set_numprocesses(target)
+    return await _queue_or_wait([task], bool(request.get("wait", False)))
+
+
+async def cmd_stats(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=False)
+    names = [w.name for w in _targets(arbiter, request)]
+    if request.get("extended"):
+        if name is None:
+            raise BadRequest("stats --extended needs a watcher")
+        extended = await arbiter.extended_stats(name)
+        return ok(watchers={name: {str(pid): entry for pid, entry in extended.items()}})
+    stats = await arbiter.sample_stats(names)
+    watchers: dict[str, dict[str, Any]] = {}
+    for watcher_name in names:
+        watcher = arbiter.get(watcher_name)
+        watchers[watcher_name] = {
+            str(pid): stats[pid].as_circus_dict(process.wid)
+            for pid, process in watcher.processes.items()
+            if pid in stats
+        }
+    return ok(watchers=watchers)
+
+
+async def cmd_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    pid = request.get("pid")
+    lines = arbiter.get(name).output.lines(
+        pid=_int_arg(request, "pid") if pid is not None else None,
+        last=_int_arg(request, "n", 100),
+    )
+    return ok(
+        lines=[
+            {"time": ln.time, "pid": ln.pid, "wid": ln.wid, "stream": ln.stream, "line": ln.text, "partial": ln.partial}
+            for ln in lines
+        ]
+    )
+
+
+async def cmd_hook_events(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    count = _int_arg(request, "n", 200)
+    events = list(arbiter.recent_hook_events)[-count:] if count > 0 else []
+    return ok(events=[event.to_dict() for event in events])
+
+
+async def cmd_reopen_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    arbiter.reopen_logs()
+    return ok()
+
+
+async def cmd_quit(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    arbiter.request_quit()
+    return ok(queued=True)
+
+
+def _spec(name: str, handler: Handler, arguments: str, summary: str) -> CommandSpec:
+    return CommandSpec(name, handler, frozenset(arguments.split()), summary)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("list", cmd_list, "", "watcher names, in start order"),
+        _spec("status", cmd_status, "watcher", "state, processes and counters"),
+        _spec("snapshot", cmd_snapshot, "", "the bus snapshot of everything"),
+        _spec("start", cmd_start, "watcher wait", "start one watcher or all"),
+        _spec("stop", cmd_stop, "watcher wait", "stop one watcher or all"),
+        _spec("restart", cmd_restart, "watcher wait", "restart one watcher or all"),
+        _spec("reload", cmd_reload, "watcher wait", "graceful reload: new processes, then stop old"),
+        _spec("signal", cmd_signal, "watcher pid signal group", "send a signal"),
+        _spec("kill", cmd_kill, "watcher pid wait", "graceful stop of one process"),
+        _spec("incr", cmd_incr, "watcher n wait", "add processes"),
+        _spec("decr", cmd_decr, "watcher n wait", "remove the oldest processes"),
+        _spec("set", cmd_set, "watcher numprocesses wait", "set numprocesses"),
+        _spec("stats", cmd_stats, "watcher extended", "psutil stats (extended: via the hook)"),
+        _spec("logs", cmd_logs, "watcher pid n", "recent output lines from the ring buffer"),
+        _spec("hook_events", cmd_hook_events, "n", "recent hook events"),
+        _spec("reopen-logs", cmd_reopen_logs, "", "reopen output files"),
+        _spec("quit", cmd_quit, "", "stop everything and exit"),
+    )
+}
+
+
+async def execute(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    """Run one request; never raises for bad input (the reply says what was wrong)."""
+    name = request.get("command")
+    if not isinstance(name, str):
+        return error("missing command")
+    spec = COMMANDS.get(name)
+    if spec is None:
+        return error(f"unknown command: {name}")
+    unknown = set(request) - spec.arguments - {"command", "id"}
+    if unknown:
+        return error(f"{name}: unknown arguments: {', '.join(sorted(unknown))}")
+    try:
+        return await spec.handler(arbiter, request)
+    except UnknownWatcher as exc:
+        return error(f"no watcher named {exc.args[0]!r}")
+    except BadRequest as exc:
+        return error(f"{name}: {exc}")
