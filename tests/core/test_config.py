@@ -678,9 +678,9 @@ def test_unknown_expansion_tokens_are_errors(tmp_path: Path) -> None:
         tmp_path,
         'args = ["$(tuiman.wdi)"]\nenv = { P = "$(circus.sockets.web)" }\n',
     ) == [
+        "tuiman.toml: watchers.web.env.P: unknown expansion $(circus.sockets.web)",
         "tuiman.toml: watchers.web.args: unknown expansion $(tuiman.wdi) "
         "(did you mean $(tuiman.wid)?)",
-        "tuiman.toml: watchers.web.env.P: unknown expansion $(circus.sockets.web)",
     ]
 
 
