@@ -307,7 +307,8 @@ class Watcher:
             self._check_all_exited()
             return
         decision = slot.history.record_exit(time.monotonic(), process.age(), caused)
-        self.restarts += 1
+        if decision.action != Action.PARK:
+            self.restarts += 1
         if decision.action == Action.RESPAWN:
             self._schedule_respawn(slot, decision.delay)
         elif decision.action == Action.PAUSE:
