@@ -188,7 +188,7 @@ def ready_problem(arbiter: Arbiter) -> str | None:
     for watcher in arbiter.watchers.values():
         if not watcher.config.autostart:
             continue
-        if watcher.state == WatcherState.ACTIVE:
+        if watcher.state == WatcherState.ACTIVE and watcher.all_running:
             continue
         if arbiter.is_done(watcher):
             if any(code != 0 for code in watcher.last_exit_codes.values()):

@@ -652,6 +652,12 @@ class Watcher:
         return task
 
     @property
+    def all_running(self) -> bool:
+        """Every wanted process is up (none waiting on a respawn timer or a retry)."""
+        running = sum(1 for slot in self.slots.values() if slot.process is not None and slot.process.alive)
+        return running >= self.numprocesses and not self.pending_timers
+
+    @property
     def pending_timers(self) -> bool:
         return any(slot.timer is not None for slot in self.slots.values())
 
