@@ -89,8 +89,18 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
             stderr_line("second stop signal: killing every process now")
             arbiter.force()
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    def on_hangup() -> None:
+        # Headless: SIGHUP means "reload the config" (§3.6).
+        async def reload() -> None:
+            applied, lines = await arbiter.reload_config()
+            for line in lines:
+                stderr_line(f"reload: {line}" if applied else f"reload refused: {line}")
+
+        loop.create_task(reload())
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop_signal, signum)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
 
 

@@ -10,6 +10,8 @@ import signal
 import threading
 import time
 from collections import deque
+from dataclasses import replace
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -223,6 +225,70 @@ class Arbiter:
             await self.stop_all()
             return await self.start_all()
         return [await self.get(name).restart()]
+
+    async def reload_config(self) -> tuple[bool, list[str]]:
+        """Apply the config file's diff (§3.6): add, remove and restart only what changed.
+
+        An invalid file is refused with its errors and the running state is kept. Hook modules
+        already imported are not re-imported (Python caches them).
+        """
+        from tuiman.core.loader import ConfigError, load_config, load_demo_config
+
+        source = self.config.source
+        try:
+            if source.startswith("demo:"):
+                new_config = await asyncio.to_thread(load_demo_config, cwd=Path(source[5:]))
+            else:
+                new_config = await asyncio.to_thread(load_config, source)
+        except ConfigError as error:
+            return False, list(error.errors)
+        changes = await self._apply_config(new_config)
+        self.bus.publish(Kind.RELOAD, None, changes=changes)
+        return True, changes
+
+    async def _apply_config(self, new_config: Config) -> list[str]:
+        old_by_name = {w.name: w for w in self.watchers.values()}
+        new_by_name = {w.name: w for w in new_config.watchers}
+        changes: list[str] = []
+        removed = [old_by_name[n] for n in old_by_name if n not in new_by_name]
+        for watcher in removed:
+            await watcher.stop()
+            await self._close_sink(watcher)
+            del self.watchers[watcher.name]
+            self.bus.publish(Kind.REMOVE, watcher.name)
+            changes.append(f"removed {watcher.name}")
+        self.config = new_config
+        for name, watcher_config in new_by_name.items():
+            watcher = old_by_name.get(name)
+            if watcher is None:
+                self.watchers[name] = Watcher(watcher_config, self)
+                self.bus.publish(Kind.ADD, name)
+                changes.append(f"added {name}")
+                if watcher_config.autostart:
+                    await self.watchers[name].start()
+            elif watcher.config != watcher_config:
+                changes.append(await self._update_watcher(watcher, watcher_config))
+        return changes
+
+    async def _update_watcher(self, watcher: Watcher, new: WatcherConfig) -> str:
+        if replace(watcher.config, numprocesses=new.numprocesses) == new:
+            watcher.config = new
+            await watcher.set_numprocesses(new.numprocesses)
+            return f"{watcher.name}: numprocesses {new.numprocesses}"
+        was_running = watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED)
+        await watcher.stop()
+        await self._close_sink(watcher)
+        replacement = Watcher(new, self)
+        self.watchers[watcher.name] = replacement
+        self.bus.publish(Kind.UPDATED, watcher.name, restarted=was_running)
+        if was_running or (new.autostart and not watcher.started_ever):
+            await replacement.start()
+        return f"{watcher.name}: restarted with the new config"
+
+    @staticmethod
+    async def _close_sink(watcher: Watcher) -> None:
+        if watcher.file_sink is not None:
+            await asyncio.to_thread(watcher.file_sink.close, 2.0)
 
     # -- observers ----------------------------------------------------------------------------
     def note_failure(self, watcher_name: str, detail: str) -> None:

@@ -212,6 +212,13 @@ async def cmd_reopen_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok()
 
 
+async def cmd_reloadconfig(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    applied, lines = await arbiter.reload_config()
+    if not applied:
+        return error("config refused, running state kept", errors=lines)
+    return ok(changes=lines)
+
+
 async def cmd_quit(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     arbiter.request_quit()
     return ok(queued=True)
@@ -239,6 +246,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("stats", cmd_stats, "watcher extended", "psutil stats (extended: via the hook)"),
         _spec("logs", cmd_logs, "watcher pid n", "recent output lines from the ring buffer"),
         _spec("hook_events", cmd_hook_events, "n", "recent hook events"),
+        _spec("reloadconfig", cmd_reloadconfig, "", "apply the config file's changes"),
         _spec("reopen-logs", cmd_reopen_logs, "", "reopen output files"),
         _spec("quit", cmd_quit, "", "stop everything and exit"),
     )

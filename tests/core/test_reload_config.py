@@ -1,0 +1,78 @@
+"""Config reload (§3.6): only what changed is touched; an invalid file changes nothing."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from tests.helpers import pid_alive
+from tuiman.core.arbiter import Arbiter
+from tuiman.core.loader import load_config
+from tuiman.core.states import WatcherState
+
+BASE = """
+[watchers.keep]
+cmd = "sleep 300"
+graceful_timeout = 2
+[watchers.scale]
+cmd = "sleep 300"
+numprocesses = 1
+graceful_timeout = 2
+[watchers.change]
+cmd = "sleep 300"
+graceful_timeout = 2
+[watchers.gone]
+cmd = "sleep 300"
+graceful_timeout = 2
+"""
+
+NEW = """
+[watchers.keep]
+cmd = "sleep 300"
+graceful_timeout = 2
+[watchers.scale]
+cmd = "sleep 300"
+numprocesses = 3
+graceful_timeout = 2
+[watchers.change]
+cmd = "sleep 301"
+graceful_timeout = 2
+[watchers.fresh]
+cmd = "sleep 300"
+graceful_timeout = 2
+"""
+
+
+def pids(arbiter: Arbiter, name: str) -> set[int]:
+    return {pid for pid, p in arbiter.get(name).processes.items() if p.alive}
+
+
+async def test_reload_applies_only_the_diff(tmp_path: Path) -> None:
+    path = tmp_path / "tuiman.toml"
+    path.write_text(textwrap.dedent(BASE))
+    arbiter = Arbiter(load_config(str(path)))
+    arbiter.bind()
+    try:
+        await arbiter.start()
+        keep, scale, change, gone = (pids(arbiter, n) for n in ("keep", "scale", "change", "gone"))
+        path.write_text(textwrap.dedent(NEW))
+        applied, changes = await arbiter.reload_config()
+        assert applied, changes
+        assert sorted(changes) == sorted(
+            ["removed gone", "added fresh", "scale: numprocesses 3", "change: restarted with the new config"]
+        )
+        assert pids(arbiter, "keep") == keep
+        assert scale <= pids(arbiter, "scale") and len(pids(arbiter, "scale")) == 3
+        assert not pids(arbiter, "change") & change and len(pids(arbiter, "change")) == 1
+        assert "gone" not in arbiter.watchers and not any(pid_alive(p) for p in gone)
+        assert arbiter.get("fresh").state == WatcherState.ACTIVE
+
+        path.write_text("[watchers.keep]\ncmd = 'sleep 300'\nbogus = 1\n")
+        applied, errors = await arbiter.reload_config()
+        assert not applied
+        assert errors == [f"{path}: watchers.keep.bogus: unknown key"]
+        assert set(arbiter.watchers) == {"keep", "scale", "change", "fresh"}
+        assert pids(arbiter, "keep") == keep
+    finally:
+        arbiter.force()
+        await arbiter.quit()
