@@ -34,7 +34,11 @@ def main_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-output", action="store_true", help="headless: hide process output")
     parser.add_argument("--run", metavar="CMD", help="headless: run CMD once services are ready")
     parser.add_argument(
-        "--ready-timeout", type=float, default=60.0, metavar="SECONDS", help="with --run (default 60)"
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --run (default 60)",
     )
     return parser
 

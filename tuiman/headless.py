@@ -58,7 +58,10 @@ class LineFormatter:
                 return None
             prefix = self.watcher_label(f"{event.watcher}.{payload['wid']}")
             return f"{prefix} | {payload['line']}"
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time % 1 * 1000):03d}"
+        stamp = (
+            time.strftime("%H:%M:%S", time.localtime(event.time))
+            + f".{int(event.time % 1 * 1000):03d}"
+        )
         who = self.watcher_label(event.watcher) if event.watcher else self.paint("tuiman", 90)
         return f"{self.paint(stamp, 90)} {who} {self.describe(event)}"
 
@@ -73,16 +76,17 @@ class LineFormatter:
             origin = "own exit" if payload.get("process_status") is not None else "by tuiman"
             code = payload.get("exit_code")
             text = f"reap pid={payload['pid']} wid={payload['wid']} exit_code={code} ({origin})"
-            return self.paint(text, 31) if code and payload.get("process_status") is not None else text
+            return (
+                self.paint(text, 31) if code and payload.get("process_status") is not None else text
+            )
         if kind == Kind.STATE:
             text = f"state {payload['old']} → {payload['new']} ({payload['reason']})"
             return self.paint(text, 31 if payload["new"] == WatcherState.FAILED else 1)
         if kind in (Kind.KILL, Kind.SIGNAL):
             return f"{kind} pid={payload['pid']} {signal_name(payload['signum'])}"
         if kind == Kind.FLAPPING:
-            return self.paint(
-                f"flapping wid={payload['wid']} pause {payload['attempt']}, retry in {payload['retry_in']}s", 33
-            )
+            pause = f"pause {payload['attempt']}, retry in {payload['retry_in']}s"
+            return self.paint(f"flapping wid={payload['wid']} {pause}", 33)
         if kind == Kind.FAILED:
             return self.paint(f"failed: {payload.get('detail', payload.get('reason'))}", 31)
         if kind == Kind.SPAWN_ERROR:
@@ -90,7 +94,9 @@ class LineFormatter:
         if kind == Kind.STOP and payload.get("leaked_pids"):
             return self.paint(f"stop (leaked pids {payload['leaked_pids']})", 31)
         if kind == Kind.DROPPED:
-            return self.paint(f"printer fell behind: {payload['count']} output/stats events dropped", 33)
+            return self.paint(
+                f"printer fell behind: {payload['count']} output/stats events dropped", 33
+            )
         details = " ".join(f"{key}={value}" for key, value in payload.items())
         return f"{kind} {details}".rstrip()
 
@@ -101,7 +107,9 @@ class LineFormatter:
         duration = f"{payload.get('duration', 0.0) * 1000:.1f}ms"
         if event.kind == Kind.HOOK_FAILURE:
             verdict = "FAILED, vetoed" if payload.get("vetoed") else "FAILED (ignored)"
-            return self.paint(f"hook {name}{pid} {verdict} after {duration}: {payload.get('error')}", 31)
+            return self.paint(
+                f"hook {name}{pid} {verdict} after {duration}: {payload.get('error')}", 31
+            )
         if payload.get("vetoed"):
             return self.paint(f"hook {name}{pid} VETOED after {duration}", 33)
         return self.paint(f"hook {name}{pid} ok {duration}", 32)
@@ -123,7 +131,9 @@ def signal_name(signum: int) -> str:
 class Printer:
     """Moves bus events into a writer thread; a slow stdout never blocks the core."""
 
-    def __init__(self, subscription: Subscription, render: Callable[[Event], str | None], stream: TextIO) -> None:
+    def __init__(
+        self, subscription: Subscription, render: Callable[[Event], str | None], stream: TextIO
+    ) -> None:
         self._subscription = subscription
         self._render = render
         self._stream = stream
@@ -192,7 +202,9 @@ def ready_problem(arbiter: Arbiter) -> str | None:
             continue
         if arbiter.is_done(watcher):
             if any(code != 0 for code in watcher.last_exit_codes.values()):
-                return f"{watcher.name}: exited with {sorted(set(watcher.last_exit_codes.values()))}"
+                return (
+                    f"{watcher.name}: exited with {sorted(set(watcher.last_exit_codes.values()))}"
+                )
             continue
         return ""
     return None

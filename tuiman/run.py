@@ -154,7 +154,11 @@ async def wait_child(child: subprocess.Popen[bytes]) -> int:
     loop = asyncio.get_running_loop()
     pidfd = os.pidfd_open(child.pid)
     exited: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, on_exit)
     try:
         await exited
     finally:

@@ -10,9 +10,9 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from tuiman.core.bus import Bus
@@ -24,9 +24,8 @@ from tuiman.core.output import OutputFileSink, OutputWriterThread
 from tuiman.core.reaper import OrphanReaper
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.stats import ProcessStats, StatsSampler
-from tuiman.core.watcher import CommandResult, Watcher
 from tuiman.core.watchdog import Watchdog, new_marker
-
+from tuiman.core.watcher import CommandResult, Watcher
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -36,7 +35,9 @@ class UnknownWatcher(KeyError):
 
 
 class Arbiter:
-    def __init__(self, config: Config, *, watchdog: Watchdog | None = None, marker: str | None = None) -> None:
+    def __init__(
+        self, config: Config, *, watchdog: Watchdog | None = None, marker: str | None = None
+    ) -> None:
         self.config = config
         self.bus = Bus()
         self.bus.set_snapshot_provider(self.snapshot)
@@ -53,6 +54,7 @@ class Arbiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_all_finished = False
         self._stopping_all = False
+        self._quit_task: asyncio.Future[None] | None = None
         self._stats_consumers = 0
         self._stats_task: asyncio.Task[None] | None = None
         self.sampler = StatsSampler()
@@ -87,7 +89,9 @@ class Arbiter:
         else:
             self.loop.call_soon_threadsafe(callback)
 
-    def facades_for(self, watcher: Watcher) -> Callable[[HookCallToken], tuple[HookWatcher, HookArbiter]]:
+    def facades_for(
+        self, watcher: Watcher
+    ) -> Callable[[HookCallToken], tuple[HookWatcher, HookArbiter]]:
         def make(token: HookCallToken) -> tuple[HookWatcher, HookArbiter]:
             return HookWatcher(watcher, token), HookArbiter(self, token)
 
@@ -137,7 +141,9 @@ class Arbiter:
 
     def stop_levels(self) -> list[list[Watcher]]:
         ordered = sorted(self.watchers.values(), key=lambda w: (w.config.priority, w.name))
-        return [list(group) for _, group in itertools.groupby(ordered, key=lambda w: w.config.priority)]
+        return [
+            list(group) for _, group in itertools.groupby(ordered, key=lambda w: w.config.priority)
+        ]
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -182,8 +188,8 @@ class Arbiter:
 
     def request_quit(self) -> None:
         """Thread-safe-by-loop entry point used by hooks and signal handlers."""
-        if not self._stopping_all:
-            asyncio.ensure_future(self.quit())
+        if not self._stopping_all and self._quit_task is None:
+            self._quit_task = asyncio.ensure_future(self.quit())
 
     def force(self) -> None:
         """Second quit: SIGKILL every process and group at once."""
@@ -259,15 +265,15 @@ class Arbiter:
             changes.append(f"removed {watcher.name}")
         self.config = new_config
         for name, watcher_config in new_by_name.items():
-            watcher = old_by_name.get(name)
-            if watcher is None:
+            existing = old_by_name.get(name)
+            if existing is None:
                 self.watchers[name] = Watcher(watcher_config, self)
                 self.bus.publish(Kind.ADD, name)
                 changes.append(f"added {name}")
                 if watcher_config.autostart:
                     await self.watchers[name].start()
-            elif watcher.config != watcher_config:
-                changes.append(await self._update_watcher(watcher, watcher_config))
+            elif existing.config != watcher_config:
+                changes.append(await self._update_watcher(existing, watcher_config))
         return changes
 
     async def _update_watcher(self, watcher: Watcher, new: WatcherConfig) -> str:
@@ -309,9 +315,9 @@ class Arbiter:
         return not watcher.stopped_by_command and not watcher.pending_timers
 
     def _check_all_done(self) -> None:
-        if self._start_all_finished and not self._stopping_all:
-            if all(self.is_done(w) for w in self.watchers.values()):
-                self.all_done.set()
+        settled = self._start_all_finished and not self._stopping_all
+        if settled and all(self.is_done(w) for w in self.watchers.values()):
+            self.all_done.set()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -357,7 +363,10 @@ class Arbiter:
                 watcher.name,
                 cpu=round(sum(s.cpu_percent for s in per_process.values()), 2),
                 rss=sum(s.rss for s in per_process.values()),
-                processes={str(pid): s.as_circus_dict(watcher.processes[pid].wid) for pid, s in per_process.items()},
+                processes={
+                    str(pid): s.as_circus_dict(watcher.processes[pid].wid)
+                    for pid, s in per_process.items()
+                },
             )
         return stats
 
@@ -374,7 +383,11 @@ class Arbiter:
             if spec is not None:
                 working = dict(entry)
                 outcome = await self.hooks.call(
-                    spec, name, self.facades_for(watcher), {"pid": pid, "stats": working}, result_ignored=True
+                    spec,
+                    name,
+                    self.facades_for(watcher),
+                    {"pid": pid, "stats": working},
+                    result_ignored=True,
                 )
                 if not outcome.failed:
                     entry = working

@@ -40,13 +40,12 @@ class Subscription:
     def _deliver(self, event: Event) -> None:
         if self.closed:
             return
-        if len(self._queue) >= self.maxsize:
-            if not self._drop_oldest_droppable():
-                if event.droppable:
-                    self._count_drop()
-                    return
+        if len(self._queue) >= self.maxsize and not self._drop_oldest_droppable():
+            if event.droppable:
+                self._count_drop()
+            else:
                 self._resync()
-                return
+            return
         self._queue.append(event)
         if event.droppable:
             self._droppable_count += 1
@@ -176,7 +175,9 @@ class Bus:
             raise RuntimeError("bus is not bound to a loop")
         self._loop.call_soon_threadsafe(lambda: self.publish(kind, watcher, **payload))
 
-    def subscribe(self, maxsize: int = 10_000, name: str = "", snapshot: bool = True) -> Subscription:
+    def subscribe(
+        self, maxsize: int = 10_000, name: str = "", snapshot: bool = True
+    ) -> Subscription:
         """Register a subscriber; its first event is a snapshot taken at the same instant."""
         subscription = Subscription(self, maxsize, name)
         if snapshot:

@@ -98,7 +98,9 @@ class HookWatcher:
         before = self._watcher.config.hooks.get("before_signal")
         is_kill = signum == signal.SIGKILL
         if before is not None:
-            outcome = arbiter.hooks.call_inline(before, self.name, facades, {"pid": pid, "signum": signum})
+            outcome = arbiter.hooks.call_inline(
+                before, self.name, facades, {"pid": pid, "signum": signum}
+            )
             if not outcome.proceed and not is_kill:
                 return False
         process.tuiman_signal_at = time.monotonic()
@@ -107,7 +109,9 @@ class HookWatcher:
         if after is not None:
             arbiter.hooks.call_inline(after, self.name, facades, {"pid": pid, "signum": signum})
         if sent:
-            arbiter.bus.publish_threadsafe(Kind.SIGNAL, self.name, process_pid=pid, pid=pid, signum=signum)
+            arbiter.bus.publish_threadsafe(
+                Kind.SIGNAL, self.name, process_pid=pid, pid=pid, signum=signum
+            )
         return sent
 
     def _queue(self, action: str, *args: int) -> None:
@@ -177,7 +181,9 @@ class HookArbiter:
         if self._token.revoked:
             return
         watcher_name = payload.pop("watcher", None)
-        safe_payload = {k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")}
+        safe_payload = {
+            k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")
+        }
         if threading.get_ident() == self._arbiter.hooks.loop_thread_id:
             self._arbiter.bus.publish(kind, watcher_name, **safe_payload)
         else:

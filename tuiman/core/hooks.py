@@ -106,7 +106,7 @@ class HookRunner:
         except asyncio.CancelledError:
             token.revoked = True  # the command was cancelled: the hook's result no longer matters
             raise
-        except BaseException as exc:  # noqa: BLE001 - SystemExit in user code is a failure too
+        except BaseException as exc:
             return self._failure(spec, watcher_name, kwargs, started, describe(exc), result_ignored)
         ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
         vetoed = not ignored and not result
@@ -136,7 +136,7 @@ class HookRunner:
                 result = future.result(spec.timeout)
             else:
                 result = spec.func(**call_kwargs)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if isinstance(exc, concurrent.futures.TimeoutError):
                 token.revoked = True
                 exc_text = f"timed out after {spec.timeout}s"
@@ -154,7 +154,9 @@ class HookRunner:
 
     async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> Any:
         if inspect.iscoroutinefunction(spec.func):
-            future = asyncio.run_coroutine_threadsafe(spec.func(**call_kwargs), self._hook_loop.loop())
+            future = asyncio.run_coroutine_threadsafe(
+                spec.func(**call_kwargs), self._hook_loop.loop()
+            )
             try:
                 return await asyncio.wrap_future(future)
             finally:
@@ -178,7 +180,7 @@ class HookRunner:
         def work() -> None:
             try:
                 result = spec.func(**call_kwargs)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 error = exc
                 loop.call_soon_threadsafe(deliver, lambda: done.set_exception(_Carrier(error)))
             else:

@@ -42,7 +42,9 @@ class SpawnSpec:
 
 def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
     # The only Python that runs between fork and exec, and only for watchers that ask for it.
-    limits = [(getattr(resource, f"RLIMIT_{name.upper()}"), value) for name, value in rlimits.items()]
+    limits = [
+        (getattr(resource, f"RLIMIT_{name.upper()}"), value) for name, value in rlimits.items()
+    ]
 
     def apply() -> None:
         for limit_id, value in limits:

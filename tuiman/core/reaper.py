@@ -19,7 +19,9 @@ ZOMBIE_GRACE = 0.5
 
 
 class OrphanReaper:
-    def __init__(self, loop: asyncio.AbstractEventLoop, managed_pids: Callable[[], set[int]]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, managed_pids: Callable[[], set[int]]
+    ) -> None:
         self._loop = loop
         self._managed_pids = managed_pids
         self._zombie_since: dict[int, float] = {}
@@ -95,9 +97,8 @@ def own_children() -> set[int]:
     """Children of every thread of this process, from /proc (no psutil on the loop)."""
     children: set[int] = set()
     for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
-        with contextlib.suppress(OSError):
-            with open(path) as children_file:
-                children.update(int(pid) for pid in children_file.read().split())
+        with contextlib.suppress(OSError), open(path) as children_file:
+            children.update(int(pid) for pid in children_file.read().split())
     return children
 
 

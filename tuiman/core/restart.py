@@ -58,7 +58,7 @@ class SlotHistory:
         exponent = self.consecutive_short - 2
         if exponent > 60:
             return self.policy.backoff_max
-        return min(self.policy.backoff_initial * 2**exponent, self.policy.backoff_max)
+        return min(self.policy.backoff_initial * 2.0**exponent, self.policy.backoff_max)
 
     def _pause(self) -> Decision:
         limit = self.policy.flap_max_retry
@@ -87,4 +87,4 @@ class SlotHistory:
         exponent = max(self.spawn_failures - 1, 0)
         if exponent > 60:
             return self.policy.backoff_max
-        return min(self.policy.backoff_initial * 2**exponent, self.policy.backoff_max)
+        return min(self.policy.backoff_initial * 2.0**exponent, self.policy.backoff_max)

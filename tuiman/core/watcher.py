@@ -76,7 +76,9 @@ class Watcher:
         self.numprocesses = config.numprocesses
         self.slots: dict[int, Slot] = {}
         self.processes: dict[int, ManagedProcess] = {}  # pid -> process, until its reap event
-        self.output = OutputBuffer(arbiter.config.arbiter.output_lines, arbiter.config.arbiter.output_bytes)
+        self.output = OutputBuffer(
+            arbiter.config.arbiter.output_lines, arbiter.config.arbiter.output_bytes
+        )
         self.file_sink = _make_sink(config, arbiter)
         self.restarts = 0
         self.last_exit_codes: dict[int, int] = {}  # wid -> exit code of its last process
@@ -119,7 +121,9 @@ class Watcher:
         self.stopped_by_command = False
         return self.submit(self._start, cancellable=True)
 
-    def stop(self, by_command: bool = True, reason: str = Reason.COMMAND) -> asyncio.Task[CommandResult]:
+    def stop(
+        self, by_command: bool = True, reason: str = Reason.COMMAND
+    ) -> asyncio.Task[CommandResult]:
         if by_command:
             self.stopped_by_command = True
         return self.submit(lambda: self._stop(reason), cancels=True)
@@ -149,7 +153,9 @@ class Watcher:
         """The graceful stop procedure on one process; its slot respawns per policy."""
         return self.submit(lambda: self._kill_one(pid))
 
-    def send_signal(self, signum: int, pid: int | None = None, group: bool = False) -> asyncio.Task[CommandResult]:
+    def send_signal(
+        self, signum: int, pid: int | None = None, group: bool = False
+    ) -> asyncio.Task[CommandResult]:
         return self.submit(lambda: self._signal_command(signum, pid, group))
 
     # -- start --------------------------------------------------------------------------------
@@ -216,10 +222,17 @@ class Watcher:
         argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
         env[MARKER_ENV] = self.arbiter.marker
         spec = SpawnSpec(
-            argv, env, str(self.config.working_dir), self.config.uid, self.config.gid, self.config.rlimits or None
+            argv,
+            env,
+            str(self.config.working_dir),
+            self.config.uid,
+            self.config.gid,
+            self.config.rlimits or None,
         )
         try:
-            process = ManagedProcess(spec, slot.wid, self.arbiter.loop, self._on_output, self._on_exit)
+            process = ManagedProcess(
+                spec, slot.wid, self.arbiter.loop, self._on_output, self._on_exit
+            )
         except OSError as error:
             self._on_spawn_error(slot, error)
             return None
@@ -227,7 +240,9 @@ class Watcher:
         slot.process = process
         self.processes[process.pid] = process
         self.arbiter.track_group(process.pgid)
-        self.bus.publish(Kind.SPAWN, self.name, process_pid=process.pid, pid=process.pid, wid=slot.wid)
+        self.bus.publish(
+            Kind.SPAWN, self.name, process_pid=process.pid, pid=process.pid, wid=slot.wid
+        )
         self._arm_timers(slot, process)
         return process
 
@@ -255,14 +270,21 @@ class Watcher:
         self._schedule_respawn(slot, slot.history.spawn_failure_delay())
 
     # -- exits and respawn --------------------------------------------------------------------
-    def _on_output(self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]) -> None:
+    def _on_output(
+        self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
+    ) -> None:
         now = time.time()
         for text, partial in lines:
             line = OutputLine(now, process.pid, process.wid, stream, text, partial)
             self.output.append(line)
             if self.file_sink is not None:
                 self.file_sink.write(line)
-            payload: dict[str, Any] = {"pid": process.pid, "wid": process.wid, "stream": stream, "line": text}
+            payload: dict[str, Any] = {
+                "pid": process.pid,
+                "wid": process.wid,
+                "stream": stream,
+                "line": text,
+            }
             if partial:
                 payload["partial"] = True
             self.bus.publish(Kind.OUTPUT, self.name, **payload)
@@ -290,14 +312,20 @@ class Watcher:
             return False
         return process.exited_monotonic - sent_at <= self.config.graceful_timeout
 
-    async def _clear_group_then(self, process: ManagedProcess, slot: Slot | None, caused: bool) -> None:
+    async def _clear_group_then(
+        self, process: ManagedProcess, slot: Slot | None, caused: bool
+    ) -> None:
         # A group leader died with members alive: stop them before its slot respawns (§3.3).
         await self._stop_group(process)
         self._after_exit(process, slot, caused)
 
     def _after_exit(self, process: ManagedProcess, slot: Slot | None, caused: bool) -> None:
         self.arbiter.loop.call_later(1.0, process.close_streams)
-        if slot is None or self.slots.get(slot.wid) is not slot or (process.stop_requested and not process.replace):
+        if (
+            slot is None
+            or self.slots.get(slot.wid) is not slot
+            or (process.stop_requested and not process.replace)
+        ):
             self._check_all_exited()
             return
         if self.state in (WatcherState.STOPPING, WatcherState.STOPPED, WatcherState.FAILED):
@@ -384,7 +412,9 @@ class Watcher:
         slot.cancel_timer()
         if all(s.history.parked for s in self.slots.values()):
             self._background_task(
-                self._give_up(Reason.FLAP_EXHAUSTED, f"gave up after {slot.history.pauses} flapping pauses")
+                self._give_up(
+                    Reason.FLAP_EXHAUSTED, f"gave up after {slot.history.pauses} flapping pauses"
+                )
             )
         else:
             self._refresh_running_state()
@@ -398,7 +428,9 @@ class Watcher:
 
     async def _give_up(self, reason: str, detail: str) -> None:
         self.arbiter.note_failure(self.name, detail)
-        await self.submit(lambda: self._stop(reason, final_state=WatcherState.FAILED, detail=detail), cancels=True)
+        await self.submit(
+            lambda: self._stop(reason, final_state=WatcherState.FAILED, detail=detail), cancels=True
+        )
 
     def _recycle(self, process: ManagedProcess) -> None:
         if process.alive and not process.stop_requested and self._accepts_respawn():
@@ -427,7 +459,11 @@ class Watcher:
         await self._run_hook("before_reap", process_pid=process.pid, time=exit_time)
         self._publish_reap(process, status)
         await self._run_hook(
-            "after_reap", process_pid=process.pid, time=exit_time, exit_code=process.exit_code, process_status=status
+            "after_reap",
+            process_pid=process.pid,
+            time=exit_time,
+            exit_code=process.exit_code,
+            process_status=status,
         )
 
     def _publish_reap(self, process: ManagedProcess, status: int | None) -> None:
@@ -445,16 +481,28 @@ class Watcher:
 
     # -- stop ---------------------------------------------------------------------------------
     async def _stop(
-        self, reason: str, *, final_state: WatcherState = WatcherState.STOPPED, detail: str | None = None
+        self,
+        reason: str,
+        *,
+        final_state: WatcherState = WatcherState.STOPPED,
+        detail: str | None = None,
     ) -> CommandResult:
-        if self.state == WatcherState.STOPPED and not self.processes and final_state == WatcherState.STOPPED:
+        if (
+            self.state == WatcherState.STOPPED
+            and not self.processes
+            and final_state == WatcherState.STOPPED
+        ):
             self._cancel_all_timers()
             return OK
         await self._run_stop_sequence(reason, final_state=final_state, detail=detail)
         return OK
 
     async def _run_stop_sequence(
-        self, reason: str, *, final_state: WatcherState = WatcherState.STOPPED, detail: str | None = None
+        self,
+        reason: str,
+        *,
+        final_state: WatcherState = WatcherState.STOPPED,
+        detail: str | None = None,
     ) -> None:
         self._cancel_all_timers()
         self._set_state(WatcherState.STOPPING, reason)
@@ -470,7 +518,9 @@ class Watcher:
         self.bus.publish(Kind.STOP, self.name, **payload)
         self._set_state(final_state, reason)
         if final_state == WatcherState.FAILED:
-            self.bus.publish(Kind.FAILED, self.name, reason=str(reason), detail=detail or str(reason))
+            self.bus.publish(
+                Kind.FAILED, self.name, reason=str(reason), detail=detail or str(reason)
+            )
         await self._run_hook("after_stop")
         self.arbiter.watcher_settled(self)
 
@@ -491,7 +541,9 @@ class Watcher:
         process.state = ProcessState.STOPPING
         stop_signal = self.config.stop_signal
         if self.config.graceful_timeout > 0:
-            await self._signal_process(process, stop_signal, kind=Kind.KILL, group=self.config.stop_children)
+            await self._signal_process(
+                process, stop_signal, kind=Kind.KILL, group=self.config.stop_children
+            )
             process.signal_group(signal.SIGCONT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.exited), self.config.graceful_timeout)
@@ -516,11 +568,16 @@ class Watcher:
             await asyncio.sleep(GROUP_POLL)
             reap_group_zombies(process.pgid)
 
-    async def _signal_process(self, process: ManagedProcess, signum: int, *, kind: Kind, group: bool) -> bool:
+    async def _signal_process(
+        self, process: ManagedProcess, signum: int, *, kind: Kind, group: bool
+    ) -> bool:
         """before_signal, the signal, after_signal, then a kill/signal event. False if vetoed."""
         is_kill = signum == signal.SIGKILL
         allowed = await self._hook_allows(
-            "before_signal", pid=process.pid, signum=signum, result_ignored=is_kill,
+            "before_signal",
+            pid=process.pid,
+            signum=signum,
+            result_ignored=is_kill,
             timeout=1.0 if is_kill else None,
         )
         if not allowed and not is_kill:
@@ -530,7 +587,9 @@ class Watcher:
         sent = process.signal_group(signum) if group else process.send_signal(signum)
         await self._run_hook("after_signal", pid=process.pid, signum=signum)
         if sent:
-            self.bus.publish(kind, self.name, process_pid=process.pid, pid=process.pid, signum=signum)
+            self.bus.publish(
+                kind, self.name, process_pid=process.pid, pid=process.pid, signum=signum
+            )
         return sent
 
     # -- other commands -----------------------------------------------------------------------
@@ -579,7 +638,9 @@ class Watcher:
                 self.slots.pop(slot.wid, None)
                 for new_slot in new_slots:
                     self.slots.pop(new_slot.wid, None)
-                await asyncio.gather(*(self._stop_process(s.process) for s in new_slots if s.process))
+                await asyncio.gather(
+                    *(self._stop_process(s.process) for s in new_slots if s.process)
+                )
                 return CommandResult.failure(self.reason or "vetoed")
             new_slots.append(slot)
         for slot in old_slots:
@@ -613,21 +674,33 @@ class Watcher:
 
     # -- hooks --------------------------------------------------------------------------------
     async def _hook_allows(
-        self, hook_name: str, *, result_ignored: bool = False, timeout: float | None = None, **kwargs: Any
+        self,
+        hook_name: str,
+        *,
+        result_ignored: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
     ) -> bool:
         spec = self.config.hooks.get(hook_name)
-        if spec is None:
-            return True
+        if spec is None or self.arbiter.forced:
+            return True  # after a second quit, hooks that have not started are skipped
         outcome = await self.arbiter.hooks.call(
-            spec, self.name, self.arbiter.facades_for(self), kwargs, timeout=timeout, result_ignored=result_ignored
+            spec,
+            self.name,
+            self.arbiter.facades_for(self),
+            kwargs,
+            timeout=timeout,
+            result_ignored=result_ignored,
         )
         if not outcome.proceed:
-            self.reason = Reason.hook_failure(hook_name) if outcome.failed else Reason.veto(hook_name)
+            self.reason = (
+                Reason.hook_failure(hook_name) if outcome.failed else Reason.veto(hook_name)
+            )
         return outcome.proceed
 
     async def _run_hook(self, hook_name: str, **kwargs: Any) -> None:
         spec = self.config.hooks.get(hook_name)
-        if spec is not None:
+        if spec is not None and not self.arbiter.forced:
             await self.arbiter.hooks.call(
                 spec, self.name, self.arbiter.facades_for(self), kwargs, result_ignored=True
             )
@@ -638,7 +711,9 @@ class Watcher:
             return
         old_state, self.state = self.state, new_state
         self.reason = str(reason)
-        self.bus.publish(Kind.STATE, self.name, old=str(old_state), new=str(new_state), reason=self.reason)
+        self.bus.publish(
+            Kind.STATE, self.name, old=str(old_state), new=str(new_state), reason=self.reason
+        )
         self.arbiter.watcher_state_changed(self)
 
     def _cancel_all_timers(self) -> None:
@@ -654,7 +729,9 @@ class Watcher:
     @property
     def all_running(self) -> bool:
         """Every wanted process is up (none waiting on a respawn timer or a retry)."""
-        running = sum(1 for slot in self.slots.values() if slot.process is not None and slot.process.alive)
+        running = sum(
+            1 for slot in self.slots.values() if slot.process is not None and slot.process.alive
+        )
         return running >= self.numprocesses and not self.pending_timers
 
     @property
