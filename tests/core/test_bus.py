@@ -77,3 +77,19 @@ async def test_get_waits_for_the_next_event_and_eof_after_close() -> None:
     sub.close()
     with pytest.raises(EOFError):
         await sub.get()
+
+
+def test_secret_env_values_are_masked_in_snapshots(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import make_config
+    from tuiman.core.arbiter import Arbiter
+    from tuiman.core.secrets import MASK, mask_text
+
+    config = make_config(
+        tmp_path,
+        '[watchers.a]\ncmd = "sleep 1"\nenv = { API_TOKEN = "tok-123456", DB_PASSWORD = "hunter22", MODE = "fast" }\n',
+    )
+    snapshot = Arbiter(config).snapshot()
+    env = snapshot["watchers"][0]["env"]
+    assert env == {"API_TOKEN": MASK, "DB_PASSWORD": MASK, "MODE": "fast"}
+    assert "hunter22" not in str(snapshot) and "tok-123456" not in str(snapshot)
+    assert mask_text("login with hunter22", {"DB_PASSWORD": "hunter22"}) == f"login with {MASK}"

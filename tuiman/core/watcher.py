@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import signal
 import time
@@ -18,6 +19,7 @@ from tuiman.core.output import OutputBuffer, OutputFileSink, OutputLine
 from tuiman.core.process import ManagedProcess, SpawnSpec, spawn_error_text
 from tuiman.core.reaper import reap_group_zombies
 from tuiman.core.restart import Action, SlotHistory
+from tuiman.core.secrets import masked_env
 from tuiman.core.states import UNEXISTING, ProcessState, Reason, WatcherState
 
 if TYPE_CHECKING:
@@ -726,6 +728,11 @@ class Watcher:
         task.add_done_callback(self._background.discard)
         return task
 
+    def _own_env(self) -> dict[str, str]:
+        """The variables the config sets for this watcher (not the whole inherited environment)."""
+        inherited = os.environ if self.config.copy_env else {}
+        return {k: v for k, v in self.config.env.items() if inherited.get(k) != v}
+
     @property
     def all_running(self) -> bool:
         """Every wanted process is up (none waiting on a respawn timer or a retry)."""
@@ -749,6 +756,7 @@ class Watcher:
             "graceful_timeout": self.config.graceful_timeout,
             "autostart": self.config.autostart,
             "cmd": " ".join(self.config.cmd),
+            "env": masked_env(self._own_env()),
             "hooks": sorted(self.config.hooks),
             "restarts": self.restarts,
             "processes": [process_snapshot(p) for p in self.processes.values()],
