@@ -194,6 +194,7 @@ class Arbiter:
     def force(self) -> None:
         """Second quit: SIGKILL every process and group at once."""
         self.forced = True
+        self.hooks.abandon_all()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):
                 if process.alive:

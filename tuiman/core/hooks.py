@@ -13,7 +13,7 @@ import concurrent.futures
 import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,7 @@ class HookRunner:
         self._threads_alive = 0
         self._threads_lock = threading.Lock()
         self._hook_loop = _HookLoopThread()
+        self._abandoned = asyncio.Event()
         self.loop_thread_id: int | None = None
 
     @property
@@ -98,20 +99,47 @@ class HookRunner:
         limit = spec.timeout if timeout is None else min(timeout, spec.timeout)
         started = time.monotonic()
         try:
-            result = await asyncio.wait_for(self._dispatch(spec, call_kwargs), limit)
+            result, truthy = await self._bounded(self._dispatch(spec, call_kwargs), limit)
         except TimeoutError:
             token.revoked = True
             error = f"timed out after {limit}s"
             return self._failure(spec, watcher_name, kwargs, started, error, result_ignored)
+        except HookAbandoned as abandoned:
+            token.revoked = True
+            return self._failure(spec, watcher_name, kwargs, started, str(abandoned), True)
         except asyncio.CancelledError:
             token.revoked = True  # the command was cancelled: the hook's result no longer matters
             raise
         except BaseException as exc:
             return self._failure(spec, watcher_name, kwargs, started, describe(exc), result_ignored)
         ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
-        vetoed = not ignored and not result
+        vetoed = not ignored and not truthy
         self._publish(Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed)
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
+
+    def abandon_all(self) -> None:
+        """A forced quit: every hook call in flight returns at once (its thread is left behind)."""
+        self._abandoned.set()
+
+    async def _bounded(self, work: Awaitable[tuple[Any, bool]], limit: float) -> tuple[Any, bool]:
+        if self._abandoned.is_set():
+            if inspect.iscoroutine(work):
+                work.close()
+            raise HookAbandoned("skipped: tuiman is being killed")
+        work_task = asyncio.ensure_future(work)
+        abandon_task = asyncio.ensure_future(self._abandoned.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {work_task, abandon_task}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            abandon_task.cancel()
+        if work_task in done:
+            return work_task.result()
+        work_task.cancel()
+        if abandon_task in done:
+            raise HookAbandoned("abandoned: tuiman is being killed")
+        raise TimeoutError
 
     def call_inline(
         self,
@@ -131,11 +159,12 @@ class HookRunner:
         try:
             if inspect.iscoroutinefunction(spec.func):
                 future = asyncio.run_coroutine_threadsafe(
-                    spec.func(**call_kwargs), self._hook_loop.loop()
+                    _await_and_judge(spec.func, call_kwargs), self._hook_loop.loop()
                 )
-                result = future.result(spec.timeout)
+                result, truthy = future.result(spec.timeout)
             else:
                 result = spec.func(**call_kwargs)
+                truthy = bool(result)
         except BaseException as exc:
             if isinstance(exc, concurrent.futures.TimeoutError):
                 token.revoked = True
@@ -146,16 +175,16 @@ class HookRunner:
                 spec, watcher_name, kwargs, started, exc_text, result_ignored, threadsafe=True
             )
         ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
-        vetoed = not ignored and not result
+        vetoed = not ignored and not truthy
         self._publish(
             Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed, threadsafe=True
         )
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
 
-    async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> Any:
+    async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> tuple[Any, bool]:
         if inspect.iscoroutinefunction(spec.func):
             future = asyncio.run_coroutine_threadsafe(
-                spec.func(**call_kwargs), self._hook_loop.loop()
+                _await_and_judge(spec.func, call_kwargs), self._hook_loop.loop()
             )
             try:
                 return await asyncio.wrap_future(future)
@@ -163,7 +192,9 @@ class HookRunner:
                 future.cancel()
         return await self._run_in_thread(spec, call_kwargs)
 
-    async def _run_in_thread(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> Any:
+    async def _run_in_thread(
+        self, spec: HookSpec, call_kwargs: dict[str, Any]
+    ) -> tuple[Any, bool]:
         with self._threads_lock:
             if self._threads_alive >= self._max_threads:
                 raise HookThreadsExhausted(
@@ -171,7 +202,7 @@ class HookRunner:
                 )
             self._threads_alive += 1
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
+        done: asyncio.Future[tuple[Any, bool]] = loop.create_future()
 
         def deliver(outcome: Callable[[], None]) -> None:
             if not done.done():
@@ -179,12 +210,14 @@ class HookRunner:
 
         def work() -> None:
             try:
+                # Truthiness is user code too (__bool__): judged here, never on the core loop.
                 result = spec.func(**call_kwargs)
+                judged = (result, bool(result))
             except BaseException as exc:
                 error = exc
                 loop.call_soon_threadsafe(deliver, lambda: done.set_exception(_Carrier(error)))
             else:
-                loop.call_soon_threadsafe(deliver, lambda: done.set_result(result))
+                loop.call_soon_threadsafe(deliver, lambda: done.set_result(judged))
             finally:
                 with self._threads_lock:
                     self._threads_alive -= 1
@@ -254,6 +287,17 @@ class HookRunner:
 
 class HookThreadsExhausted(RuntimeError):
     pass
+
+
+class HookAbandoned(RuntimeError):
+    pass
+
+
+async def _await_and_judge(
+    func: Callable[..., Any], call_kwargs: dict[str, Any]
+) -> tuple[Any, bool]:
+    result = await func(**call_kwargs)
+    return result, bool(result)
 
 
 class _Carrier(Exception):

@@ -188,7 +188,7 @@ class Watcher:
 
     async def _fill_slots(self, *, abort_watcher: bool) -> None:
         """Spawn every missing slot up to numprocesses; a veto raises CommandAborted."""
-        while len(self._live_slots()) < self.numprocesses:
+        while len(self._live_slots()) < self.numprocesses and self._accepts_respawn():
             slot = self._new_slot()
             if not await self._spawn_with_hooks(slot):
                 self.slots.pop(slot.wid, None)
@@ -212,6 +212,8 @@ class Watcher:
         """before_spawn, spawn, after_spawn. False when a hook vetoed (reason set)."""
         if not await self._hook_allows("before_spawn"):
             return False
+        if not self._accepts_respawn() or self.slots.get(slot.wid) is not slot:
+            return True  # stopped (or the slot removed) while the hook ran: spawn nothing
         process = self._spawn(slot)
         if process is None:
             return True  # a spawn error is handled by the retry ladder, not a veto
