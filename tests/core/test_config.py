@@ -159,12 +159,11 @@ def test_source_is_the_real_path(tmp_path: Path) -> None:
     assert config.source == str(real_config.resolve())
 
 
-def test_circus_ini_is_refused_for_now(tmp_path: Path) -> None:
+def test_circus_ini_goes_to_the_circus_loader(tmp_path: Path) -> None:
+    # Circus configs are covered by tests/core/test_circus_ini.py.
     with pytest.raises(ConfigError) as raised:
         load_config("circus.ini", cwd=tmp_path)
-    assert raised.value.errors == [
-        "circus.ini: Circus INI configs are not supported by this loader"
-    ]
+    assert raised.value.errors == ["circus.ini: cannot read: No such file or directory"]
 
 
 # --- keys and types ----------------------------------------------------------------------------

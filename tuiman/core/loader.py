@@ -58,7 +58,9 @@ def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
     if not file_path.is_absolute():
         file_path = working_dir / file_path
     if file_path.suffix.lower() == ".ini":
-        raise ConfigError([f"{file_label}: Circus INI configs are not supported by this loader"])
+        from tuiman.core.circus_ini import load_circus_config  # imports this module
+
+        return load_circus_config(file_path, display_name=file_label, cwd=working_dir)
     text = _read_text(file_path, file_label)
     return load_config_text(text, file_path, display_name=file_label, cwd=working_dir)
 
