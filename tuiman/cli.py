@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from tuiman import __version__
 
-SUBCOMMANDS = ("check",)
+SUBCOMMANDS = ("check", "convert")
 EXIT_USAGE = 2
 
 
@@ -49,10 +49,22 @@ def check_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def convert_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tuiman convert",
+        description="Write the tuiman TOML equivalent of a Circus INI config.",
+    )
+    parser.add_argument("config", metavar="CIRCUS.ini", help="the Circus config to convert")
+    parser.add_argument("-o", "--output", metavar="OUT.toml", help="write here (default: stdout)")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "check":
         return run_check(check_parser().parse_args(args[1:]))
+    if args and args[0] == "convert":
+        return run_convert(convert_parser().parse_args(args[1:]))
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
@@ -74,6 +86,26 @@ def run_check(options: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(w.name for w in config.watchers) or "none"
     print(f"{options.config or config.source}: ok ({len(config.watchers)} watchers: {names})")
+    return 0
+
+
+def run_convert(options: argparse.Namespace) -> int:
+    from tuiman.core.circus_ini import convert_circus_config, write_conversion
+    from tuiman.core.loader import ConfigError
+
+    try:
+        conversion = convert_circus_config(options.config)
+        for warning in conversion.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if options.output is None:
+            sys.stdout.write(conversion.toml_text)
+        else:
+            for warning in write_conversion(conversion, options.config, options.output):
+                print(f"warning: {warning}", file=sys.stderr)
+    except ConfigError as error:
+        for line in error.errors:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
