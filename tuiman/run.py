@@ -37,7 +37,11 @@ def run_tuiman(options: argparse.Namespace) -> int:
             stderr_line("stdout is not a terminal: running headless")
             headless = True
         if not headless:
-            stderr_line("the full-screen UI is not available in this build: running headless")
+            from tuiman.ui.session import run_tui  # Textual is imported only on this path
+
+            set_child_subreaper()
+            raise_nofile_limit()
+            return asyncio.run(run_tui(config, watchdog, marker))
         set_child_subreaper()
         raise_nofile_limit()
         return asyncio.run(run_headless(config, options, watchdog, marker))

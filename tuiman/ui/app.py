@@ -1,0 +1,303 @@
+"""The tuiman Textual app: bus events in through the bridge, commands out through the client."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tuiman.client import CoreClient, EventStream
+from tuiman.core.events import Event, Kind, event_from_dict
+from tuiman.ui.bridge import Bridge
+from tuiman.ui.commands import TuimanCommands
+from tuiman.ui.crash import write_crash_report
+from tuiman.ui.keymap import load_keymap, settings_path
+from tuiman.ui.messages import EventBatch, StreamEnded
+from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
+from tuiman.ui.screens.confirm import ConfirmScreen
+from tuiman.ui.screens.help import HelpScreen
+from tuiman.ui.screens.main import MainScreen
+from tuiman.ui.screens.quit_progress import QuitScreen
+
+WAITABLE = frozenset({"start", "stop", "restart", "reload", "kill", "incr", "decr", "set"})
+HOOK_HISTORY = 300
+ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
+
+
+class TuimanApp(App[int]):
+    CSS_PATH = "tuiman.tcss"
+    TITLE = "tuiman"
+    COMMANDS = App.COMMANDS | {TuimanCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual declares it)
+    NOTIFICATION_TIMEOUT = 6
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "quit",
+            show=False,
+            priority=True,
+            id="quit-ctrl-q",
+            tooltip="Stop everything and quit (again: kill at once)",
+        ),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "quit",
+            show=False,
+            priority=True,
+            id="quit-ctrl-c",
+            tooltip="Stop everything and quit (again: kill at once)",
+        ),
+    ]
+
+    def __init__(
+        self,
+        client: CoreClient,
+        *,
+        start_core: Callable[[], Awaitable[Any]] | None = None,
+        settings: Path | None = None,
+        crash_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.clock = clock  # wall clock for ages and countdowns (frozen in snapshot tests)
+        self.model = CoreModel()
+        self.start_core = start_core
+        self.settings_path = settings_path() if settings is None else settings
+        self.crash_dir = crash_dir
+        self.crash_path: Path | None = None
+        self.quitting = False
+        self.forced = False
+        self.booted = False
+        self.bridge: Bridge | None = None
+        self.keymap: dict[str, str] = {}
+        self._main = MainScreen()
+        self._stream: EventStream | None = None
+        self._recent_alerts: dict[tuple[str, str], float] = {}
+        self._counters_busy = False
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self._main
+
+    @property
+    def main(self) -> MainScreen:
+        return self._main
+
+    # -- start-up -----------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._load_keymap()
+
+    def boot(self) -> None:
+        """Subscribe and start feeding the main screen (called once it is mounted)."""
+        if self._stream is None:
+            self.run_worker(self._boot(), name="bridge", group="bridge")
+
+    def _load_keymap(self) -> None:
+        known = [b.id for b in self.all_bindings() if b.id]
+        keymap, problems = load_keymap(self.settings_path, known)
+        if keymap:
+            self.keymap = keymap
+            self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, title="settings", severity="warning", markup=False)
+
+    async def _boot(self) -> None:
+        stream = self._stream = self.client.subscribe()
+        try:
+            first = await stream.get()
+            history = await self._history(first)
+            changes = self.model.apply([first])
+            changes.log[:0] = self.model.apply(history).log
+            self._apply(changes)
+            self.client.set_stats(True)
+            self.booted = True
+            if self.start_core is not None:
+                self.run_worker(self.start_core(), name="core-start", group="core")
+            self.bridge = Bridge(stream, self)
+            await self.bridge.run()
+        finally:
+            self.client.set_stats(False)
+            stream.close()
+
+    async def _history(self, first: Event) -> list[Event]:
+        """Recent hook events, and each watcher's output ring, from before we subscribed."""
+        reply = await self.client.request("hook_events", n=HOOK_HISTORY)
+        events = [event_from_dict(data) for data in reply.get("events", [])]
+        if first.kind == Kind.SNAPSHOT:
+            events = [e for e in events if e.seq < first.seq]
+            for data in first.payload.get("watchers", []):
+                await self._output_history(str(data["name"]))
+        return events
+
+    async def _output_history(self, name: str) -> None:
+        reply = await self.client.request("logs", watcher=name, n=OUTPUT_KEEP)
+        self.model.output_of(name).extend(
+            OutputEntry(
+                float(line["time"]),
+                name,
+                int(line["pid"]),
+                int(line["wid"]),
+                str(line["stream"]),
+                str(line["line"]),
+            )
+            for line in reply.get("lines", [])
+        )
+
+    # -- events -------------------------------------------------------------------------------
+    @on(EventBatch)
+    def _event_batch(self, message: EventBatch) -> None:
+        try:
+            self._apply(self.model.apply(message.events))
+        finally:
+            message.handled.set()
+
+    def _apply(self, changes: Changes) -> None:
+        with self.batch_update():
+            self.main.apply(changes, self.clock())
+        for alert in changes.alerts:
+            self.alert(alert)
+
+    @on(StreamEnded)
+    def _stream_ended(self) -> None:
+        if self.client.is_remote and not self.quitting:
+            self.exit(1, message="tuiman: the instance went away")
+
+    def alert(self, alert: Alert) -> None:
+        now = time.monotonic()
+        key = (alert.title, alert.message)
+        if now - self._recent_alerts.get(key, -ALERT_REPEAT) < ALERT_REPEAT:
+            return
+        self._recent_alerts[key] = now
+        severity = (
+            alert.severity
+            if alert.severity in ("information", "warning", "error")
+            else "information"
+        )
+        self.notify(alert.message, title=alert.title, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def refresh_counters(self) -> None:
+        """Restart counters are not evented: ask `status` for watchers that lost processes."""
+        if self._counters_busy or not self.booted:
+            return
+        self._counters_busy = True
+        self.run_worker(self._refresh_counters(), group="counters")
+
+    async def _refresh_counters(self) -> None:
+        try:
+            names = sorted(self.model.reaped_since_status)
+            self.model.reaped_since_status.clear()
+            changed = False
+            for name in names:
+                reply = await self.client.request("status", watcher=name)
+                for data in reply.get("watchers", []):
+                    changed = self.model.merge_status(data) or changed
+            if changed:
+                self.main.sync_watchers()
+        finally:
+            self._counters_busy = False
+
+    # -- commands -----------------------------------------------------------------------------
+    def command(self, label: str, command: str, **arguments: Any) -> None:
+        """Run a core command in the background; failures become notifications."""
+        self.run_worker(self._command(label, command, arguments), group="commands")
+
+    async def _command(self, label: str, command: str, arguments: dict[str, Any]) -> None:
+        if command in WAITABLE:
+            arguments = {**arguments, "wait": True}
+        try:
+            reply = await self.client.request(command, **arguments)
+        except Exception as error:  # a remote connection can fail; the UI must not
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title=f"{label} failed",
+                severity="error",
+                markup=False,
+            )
+            return
+        error_text = str(reply.get("error") or "")
+        if reply.get("ok") or error_text.startswith(("veto:", "hook_failure:")):
+            return  # hook vetoes and failures are notified from their hook events, with the error
+        self.notify(error_text or "failed", title=f"{label} failed", severity="error", markup=False)
+
+    def select_watcher(self, name: str) -> None:
+        self.main.selected = name
+        self.main.watchers_table.select_key(name)
+
+    def pick_signal(self, name: str) -> None:
+        self.select_watcher(name)
+        self.main.watchers_table.focus()
+        self.main.action_signal()
+
+    def all_bindings(self) -> list[Binding]:
+        bindings = [*MainScreen.BINDINGS, *TuimanApp.BINDINGS]
+        return [b for b in bindings if isinstance(b, Binding)]
+
+    def show_help(self) -> None:
+        rows: list[tuple[str, Binding]] = []
+        for binding in self.all_bindings():
+            keys = self.keymap.get(binding.id or "", binding.key).split(",")
+            shown = ", ".join(
+                self.get_key_display(dataclasses.replace(binding, key=k.strip())) for k in keys
+            )
+            rows.append((shown, binding))
+        self.push_screen(HelpScreen(rows))
+
+    # -- quitting -----------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """q, ctrl+q, ctrl+c: stop everything gracefully; a second press kills at once."""
+        if self.client.is_remote:
+            self.exit(0)  # attach: detach, the instance keeps running
+            return
+        if self.quitting:
+            self.action_force_quit()
+            return
+        self.begin_quit()
+        self.run_worker(self._quit_instance(), group="quit")
+
+    def begin_quit(self) -> None:
+        """Show the stopping-progress view (also when the core quits on its own)."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self.push_screen(QuitScreen(self.model, self.clock))
+
+    async def _quit_instance(self) -> None:
+        await self.client.quit_instance()
+        self.exit(0)
+
+    def action_force_quit(self) -> None:
+        if not self.quitting:
+            self.begin_quit()
+            self.run_worker(self._quit_instance(), group="quit")
+        if self.forced:
+            return
+        self.forced = True
+        self.client.force_quit()
+        if isinstance(self.screen, QuitScreen):
+            self.screen.mark_forced()
+
+    def confirm_quit_instance(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.begin_quit()
+                self.run_worker(self._quit_instance(), group="quit")
+
+        self.push_screen(
+            ConfirmScreen("Stop every watcher and end this tuiman instance?", danger=True), answered
+        )
+
+    # -- crashes ------------------------------------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual restores the terminal and exits; the session then stops every process.
+        if self.crash_path is None:
+            self.crash_path = write_crash_report(error, self.crash_dir)
+        super()._handle_exception(error)

@@ -1,0 +1,55 @@
+"""The bus → UI bridge: drain the subscription, post one `EventBatch` per frame."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from textual.message_pump import MessagePump
+
+from tuiman.client import EventStream
+from tuiman.core.events import Event
+from tuiman.ui.messages import EventBatch, StreamEnded
+
+FRAME = 1 / 30  # at most this many batches per second reach the widgets
+MAX_BATCH = 5000  # events per batch, so that one batch never holds the UI for long
+
+
+class Bridge:
+    def __init__(self, stream: EventStream, target: MessagePump, frame: float = FRAME) -> None:
+        self._stream = stream
+        self._target = target
+        self._frame = frame
+        self._handled = asyncio.Event()
+        drain = getattr(stream, "drain", None)
+        self._drain: Callable[[int], list[Event]] | None = drain if callable(drain) else None
+        self.batches = 0
+        self.events = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                batch = await self._next_batch()
+            except EOFError:
+                self._target.post_message(StreamEnded())
+                return
+            self._handled.clear()
+            self._target.post_message(EventBatch(batch, self._handled))
+            self.batches += 1
+            self.events += len(batch)
+            await self._handled.wait()
+            await asyncio.sleep(self._frame)
+
+    async def _next_batch(self) -> list[Event]:
+        batch = [await self._stream.get()]
+        if self._drain is not None:
+            batch.extend(self._drain(MAX_BATCH - 1))
+            return batch
+        # A stream without `drain` (e.g. a socket): gather what arrives within one frame.
+        try:
+            async with asyncio.timeout(self._frame):
+                while len(batch) < MAX_BATCH:
+                    batch.append(await self._stream.get())
+        except (TimeoutError, EOFError):
+            pass  # an EOFError comes back on the next call
+        return batch

@@ -1,0 +1,89 @@
+"""Plain-text formatting of numbers, times and signals for the tables and logs."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+_UNITS = ("K", "M", "G", "T")
+
+
+def fmt_bytes(size: int | None) -> str:
+    """1536 -> '1.5K', 73400320 -> '70M'; None -> '-'."""
+    if size is None:
+        return "-"
+    if size < 1024:
+        return f"{size}B"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        if value < 1024 or unit == _UNITS[-1]:
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return f"{size}B"  # pragma: no cover - the loop always returns
+
+
+def fmt_cpu(percent: float | None) -> str:
+    if percent is None:
+        return "-"
+    return f"{percent:.1f}%" if percent < 100 else f"{percent:.0f}%"
+
+
+def fmt_age(seconds: float | None) -> str:
+    """A compact age: '42s', '3m07s', '2h05m', '3d04h'."""
+    if seconds is None:
+        return "-"
+    whole = max(int(seconds), 0)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A hook's duration: '0.4ms', '301ms', '1.20s'."""
+    if seconds is None:
+        return ""
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    return f"{seconds:.2f}s"
+
+
+def fmt_clock(timestamp: float) -> str:
+    """Wall-clock time of day, for display only."""
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+def fmt_countdown(seconds: float) -> str:
+    return f"{max(seconds, 0.0):.0f}s" if seconds >= 10 else f"{max(seconds, 0.0):.1f}s"
+
+
+def signal_name(signum: int | None) -> str:
+    if signum is None:
+        return "?"
+    try:
+        return signal.Signals(signum).name.removeprefix("SIG")
+    except ValueError:
+        return str(signum)
+
+
+def fmt_exit(code: int | None) -> str:
+    """An exit code as the tables show it: '0', '3', 'TERM' for -15."""
+    if code is None:
+        return "-"
+    if code < 0:
+        return signal_name(-code)
+    return str(code)
+
+
+def shorten(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"

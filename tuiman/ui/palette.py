@@ -1,0 +1,74 @@
+"""Colours for Rich text in cells and log lines, taken from the current Textual theme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from textual.app import App
+
+from tuiman.ui.model import Outcome
+
+STATE_ROLES = {
+    "active": "ok",
+    "starting": "accent",
+    "stopping": "warn",
+    "stopped": "muted",
+    "flapping": "warn",
+    "failed": "error",
+}
+
+
+@dataclass(frozen=True)
+class Palette:
+    ok: Style
+    warn: Style
+    error: Style
+    accent: Style
+    muted: Style
+    plain: Style
+
+    @classmethod
+    def from_variables(cls, variables: dict[str, str]) -> Palette:
+        def colour(name: str, fallback: str) -> Style:
+            return Style(color=variables.get(name, fallback))
+
+        return cls(
+            ok=colour("text-success", "green"),
+            warn=colour("text-warning", "yellow"),
+            error=colour("text-error", "red"),
+            accent=colour("text-primary", "cyan"),
+            muted=Style(dim=True),
+            plain=Style(),
+        )
+
+    def role(self, name: str) -> Style:
+        style: Style = getattr(self, name, self.plain)
+        return style
+
+    def state(self, state: str) -> Style:
+        return self.role(STATE_ROLES.get(state, "plain"))
+
+    def outcome(self, outcome: Outcome) -> Style:
+        return {
+            Outcome.OK: self.ok,
+            Outcome.VETO: self.warn + Style(bold=True),
+            Outcome.FAILURE: self.error + Style(bold=True),
+            Outcome.IGNORED: self.error,
+            Outcome.INFO: self.plain,
+            Outcome.WARN: self.warn,
+            Outcome.ERROR: self.error,
+        }[outcome]
+
+
+_palettes: dict[tuple[str, bool | None], Palette] = {}
+
+
+def palette_of(app: App[Any]) -> Palette:
+    """The palette of the app's current theme (computed once per theme)."""
+    key = (app.theme, app.ansi_color)
+    palette = _palettes.get(key)
+    if palette is None:
+        palette = _palettes[key] = Palette.from_variables(app.theme_variables)
+    return palette

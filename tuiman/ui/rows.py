@@ -1,0 +1,128 @@
+"""Table rows built from the model: pure functions of (view, now), compared cell by cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit
+from tuiman.ui.model import ProcessView, WatcherView
+from tuiman.ui.palette import STATE_ROLES
+
+Cell = tuple[str, str]
+Row = tuple[str, tuple[Cell, ...]]
+
+# Keys of a Circus stats dict that are not extended-stats additions of a hook.
+STANDARD_STATS = frozenset(
+    {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "children", "rss", "vms", "wid"}
+)
+BUILTIN_EXTENDED = ("mem", "num_threads", "children")
+EXTENDED_LABELS = {"mem": "mem%", "num_threads": "thr", "children": "kids"}
+
+
+def watcher_info(view: WatcherView, now: float) -> Cell:
+    """The last column of the watchers table: why it is in its state, and what comes next."""
+    if view.leaked:
+        return f"leaked pids {', '.join(map(str, view.leaked))}", "error"
+    if view.state == "flapping":
+        pause = view.next_retry()
+        if pause is None:
+            return "probing after a pause", "warn"
+        return f"retry in {fmt_countdown(pause.retry_at - now)} (pause {pause.attempt})", "warn"
+    if view.state == "failed":
+        return view.failure or view.reason or "failed", "error"
+    if view.state == "stopping" and view.stopping_since is not None:
+        remaining = view.stopping_since + view.graceful_timeout - now
+        return (
+            (f"SIGKILL in {fmt_countdown(remaining)}", "warn")
+            if remaining > 0
+            else ("SIGKILL sent", "error")
+        )
+    reason = view.reason or ""
+    if view.state == "stopped" and reason.startswith("veto:"):
+        return f"vetoed by {reason.removeprefix('veto:')}", "warn"
+    if view.state == "stopped" and reason.startswith("hook_failure:"):
+        return f"{reason.removeprefix('hook_failure:')} failed", "error"
+    if view.state == "stopped" and reason == "exited":
+        return "every process exited", "muted"
+    if view.state == "stopped" and not view.autostart and reason in ("", "None"):
+        return "autostart off", "muted"
+    return "", "plain"
+
+
+def watcher_row(view: WatcherView, now: float) -> Row:
+    running_role = (
+        "warn" if view.state == "active" and view.running < view.numprocesses else "plain"
+    )
+    return view.name, (
+        (view.name, "plain"),
+        (view.state, _state_role(view.state)),
+        (f"{view.running}/{view.numprocesses}", running_role),
+        (str(view.priority), "muted"),
+        (str(view.restarts), "warn" if view.restarts else "muted"),
+        (fmt_cpu(view.cpu) if view.processes else "-", "plain"),
+        (fmt_bytes(view.rss) if view.processes else "-", "plain"),
+        watcher_info(view, now),
+    )
+
+
+def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) -> list[Row]:
+    rows: list[Row] = []
+    processes = sorted(view.processes.values(), key=lambda p: (p.wid, p.started, p.pid))
+    for process in processes:
+        rows.append((str(process.pid), _process_cells(view, process, now, extended)))
+    for pause in sorted(view.pauses.values(), key=lambda p: p.wid):
+        blanks: tuple[Cell, ...] = tuple(("", "plain") for _ in extended)
+        rows.append(
+            (
+                f"slot-{pause.wid}",
+                (
+                    (f"slot {pause.wid}", "muted"),
+                    (str(pause.wid), "plain"),
+                    ("paused", "warn"),
+                    (f"retry {fmt_countdown(pause.retry_at - now)}", "warn"),
+                    ("-", "muted"),
+                    ("-", "muted"),
+                    (fmt_exit(view.last_exit.get(pause.wid)), "error"),
+                    *blanks,
+                ),
+            )
+        )
+    return rows
+
+
+def _process_cells(
+    view: WatcherView, process: ProcessView, now: float, extended: tuple[str, ...]
+) -> tuple[Cell, ...]:
+    last = view.last_exit.get(process.wid)
+    return (
+        (str(process.pid), "plain"),
+        (str(process.wid), "plain"),
+        (process.state, "ok" if process.state == "running" else "warn"),
+        (fmt_age(now - process.started), "plain"),
+        (fmt_cpu(process.cpu), "plain"),
+        (fmt_bytes(process.rss), "plain"),
+        (fmt_exit(last), "error" if last not in (None, 0) else "muted"),
+        *(_extended_cell(process.extended.get(key), key) for key in extended),
+    )
+
+
+def _extended_cell(value: Any, key: str) -> Cell:
+    if value is None:
+        return "-", "muted"
+    if key == "children" and isinstance(value, list):
+        return str(len(value)), "plain"
+    if isinstance(value, float):
+        return f"{value:.1f}", "plain"
+    return str(value), "plain"
+
+
+def extended_keys(stats: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """Columns for extended stats: the built-in extras, then whatever the hook added."""
+    extra = sorted(
+        {key for entry in stats.values() for key in entry} - STANDARD_STATS - set(BUILTIN_EXTENDED)
+    )
+    return (*BUILTIN_EXTENDED, *(key for key in extra if key != "num_threads"))
+
+
+def _state_role(state: str) -> str:
+    return STATE_ROLES.get(state, "plain")

@@ -1,0 +1,589 @@
+"""The main screen: watchers, processes, hook-event log and output, driven by keys."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import DescendantFocus
+from textual.message import Message
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from tuiman.ui.model import Changes, CoreModel, WatcherView
+from tuiman.ui.rows import extended_keys, process_rows, watcher_row
+from tuiman.ui.screens.signal_picker import SignalPicker
+from tuiman.ui.widgets.header import StatusHeader
+from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
+from tuiman.ui.widgets.output_view import OutputView
+from tuiman.ui.widgets.tables import ProcessesTable, WatchersTable
+
+if TYPE_CHECKING:
+    from tuiman.ui.app import TuimanApp
+
+TICK = 1.0  # ages, countdowns and uptime
+EXTENDED_INTERVAL = 2.0
+SCALE = Binding.Group("scale", compact=True)
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+
+
+class Panel(Vertical):
+    """A bordered, titled panel; `z` maximizes the one holding the focus."""
+
+    ALLOW_MAXIMIZE = True
+
+
+class SearchInput(Input):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "find(True)", "older match", show=False),
+        Binding("down", "find(False)", "newer match", show=False),
+    ]
+
+    class Find(Message):
+        def __init__(self, older: bool) -> None:
+            super().__init__()
+            self.older = older
+
+    def action_find(self, older: bool) -> None:
+        self.post_message(self.Find(older))
+
+
+def _binding(
+    key: str, action: str, description: str, tooltip: str, binding_id: str, **extra: object
+) -> Binding:
+    return Binding(key, action, description, tooltip=tooltip, id=binding_id, **extra)  # type: ignore[arg-type]
+
+
+class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#watchers"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        _binding(
+            "s",
+            "start",
+            "start",
+            "Start the selected watcher (retry now if flapping or failed)",
+            "start",
+        ),
+        _binding("x", "stop", "stop", "Stop the selected watcher gracefully", "stop"),
+        _binding(
+            "x",
+            "stop_process",
+            "stop proc",
+            "Stop the selected process gracefully (its slot respawns)",
+            "stop-process",
+        ),
+        _binding("r", "restart", "restart", "Restart the selected watcher", "restart"),
+        _binding(
+            "r",
+            "restart_process",
+            "restart proc",
+            "Restart the selected process (graceful stop, respawn)",
+            "restart-process",
+        ),
+        _binding(
+            "k",
+            "signal",
+            "signal",
+            "Send a signal to the watcher's processes, or to the selected one",
+            "signal",
+        ),
+        _binding(
+            "plus,equals_sign",
+            "scale(1)",
+            "+1",
+            "Add a process to the selected watcher",
+            "scale-up",
+            group=SCALE,
+        ),
+        _binding(
+            "minus",
+            "scale(-1)",
+            "-1",
+            "Remove the oldest process of the selected watcher",
+            "scale-down",
+            group=SCALE,
+        ),
+        _binding(
+            "e",
+            "extended",
+            "ext",
+            "Extended stats columns (calls the extended_stats hook)",
+            "extended-stats",
+        ),
+        _binding("slash", "filter", "filter", "Filter the watchers by name", "filter"),
+        _binding(
+            "ctrl+f",
+            "search",
+            "find",
+            "Search the output pane (enter / up: older, down: newer)",
+            "search",
+        ),
+        _binding("tab", "cycle(1)", "panel", "Move to the next panel", "next-panel", show=False),
+        _binding(
+            "shift+tab",
+            "cycle(-1)",
+            "panel",
+            "Move to the previous panel",
+            "previous-panel",
+            show=False,
+        ),
+        _binding(
+            "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+        ),
+        _binding(
+            "escape",
+            "close_inputs",
+            "close",
+            "Close the filter or search box",
+            "close-input",
+            show=False,
+        ),
+        _binding("question_mark", "help", "help", "Show every key", "help"),
+        _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
+    ]
+
+    selected: var[str | None] = var(None)
+    output_pid: var[int | None] = var(None)
+    filter_text: var[str] = var("")
+    extended_on: var[bool] = var(False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._binding_signature: object = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Horizontal(id="top"):
+            with Panel(id="watchers-panel"):
+                yield Input(
+                    placeholder="filter watchers (escape clears)", id="filter", classes="hidden"
+                )
+                yield WatchersTable(id="watchers")
+            with Panel(id="processes-panel"):
+                yield ProcessesTable(id="processes")
+        with Panel(id="hooks-panel"):
+            yield HookLogHeader(id="hooklog-header")
+            yield HookLog(id="hooklog")
+        with Panel(id="output-panel"):
+            yield OutputView(id="output")
+            yield SearchInput(
+                placeholder="search output (enter/up: older, down: newer, escape)",
+                id="search",
+                classes="hidden",
+            )
+        yield Footer(id="footer")
+
+    # -- access -------------------------------------------------------------------------------
+    @property
+    def tui(self) -> TuimanApp:
+        return cast("TuimanApp", self.app)
+
+    @property
+    def model(self) -> CoreModel:
+        return self.tui.model
+
+    @property
+    def selected_view(self) -> WatcherView | None:
+        return self.model.watchers.get(self.selected) if self.selected else None
+
+    @property
+    def watchers_table(self) -> WatchersTable:
+        return self.query_one("#watchers", WatchersTable)
+
+    @property
+    def processes_table(self) -> ProcessesTable:
+        return self.query_one("#processes", ProcessesTable)
+
+    @property
+    def output(self) -> OutputView:
+        return self.query_one("#output", OutputView)
+
+    @property
+    def hook_log(self) -> HookLog:
+        return self.query_one("#hooklog", HookLog)
+
+    @property
+    def process_focused(self) -> bool:
+        return (
+            self.focused is self.processes_table and self.processes_table.selected_pid is not None
+        )
+
+    def on_resize(self) -> None:
+        footer = self.query_one(Footer)
+        footer.compact = self.size.width < 110
+        footer.show_command_palette = self.size.width >= 100
+        self.call_after_refresh(self.fit_top)
+
+    def on_mount(self) -> None:
+        self.query_one("#watchers-panel").border_title = "watchers"
+        self.query_one("#hooks-panel").border_title = "hooks & events"
+        self.query_one(HookLogHeader).set_watcher_width(self.hook_log.watcher_width)
+        self._update_titles()
+        self.set_interval(TICK, self.tick)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.tui.boot()
+
+    # -- applying bus changes -----------------------------------------------------------------
+    def apply(self, changes: Changes, now: float) -> None:
+        selected = self.selected
+        if changes.rebuilt:
+            self._fit_watcher_column()
+        if changes.rebuilt or changes.watchers:
+            self.sync_watchers(now)
+        if (
+            selected is not None
+            and selected == self.selected
+            and (changes.rebuilt or selected in changes.processes)
+        ):
+            self.sync_processes(now)
+        if changes.log:
+            self.hook_log.append(changes.log)
+        if changes.output and self.selected:
+            self._append_output(changes)
+        if changes.dropped:
+            self.output.dropped += changes.dropped
+            self._update_output_status()
+        self.query_one(StatusHeader).show(self.model, remote=self.tui.client.is_remote, now=now)
+        if changes.rebuilt or (selected is not None and selected in changes.watchers):
+            self._update_titles()
+            self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The Footer recomposes on every refresh: only when what check_action reads changed."""
+        view = self.selected_view
+        signature = (
+            None if view is None else (view.state, bool(view.processes), view.numprocesses > 0),
+            self.process_focused,
+        )
+        if signature != self._binding_signature:
+            self._binding_signature = signature
+            self.refresh_bindings()
+
+    def _append_output(self, changes: Changes) -> None:
+        name, pid = self.selected, self.output_pid
+        lines = [e for e in changes.output if e.watcher == name and (pid is None or e.pid == pid)]
+        if lines:
+            self.output.append(lines)
+            if not self.output.follow:
+                self._update_output_status()
+
+    def tick(self) -> None:
+        now = self.tui.clock()
+        self.sync_watchers(now)
+        self.sync_processes(now)
+        self.query_one(StatusHeader).show(self.model, remote=self.tui.client.is_remote, now=now)
+        self._update_output_status()
+        if self.model.reaped_since_status:
+            self.tui.refresh_counters()
+
+    def sync_watchers(self, now: float | None = None) -> None:
+        now = self.tui.clock() if now is None else now
+        term = self.filter_text.lower()
+        rows = [
+            watcher_row(view, now)
+            for name, view in self.model.watchers.items()
+            if term in name.lower()
+        ]
+        table = self.watchers_table
+        table.sync(rows)
+        self.fit_top()
+        if self.selected is None or self.selected not in {key for key, _ in rows}:
+            self.selected = table.selected_key
+
+    def sync_processes(self, now: float | None = None) -> None:
+        now = self.tui.clock() if now is None else now
+        view = self.selected_view
+        table = self.processes_table
+        table.sync(process_rows(view, now, table.extended) if view is not None else [])
+        self.fit_top()
+
+    def fit_top(self) -> None:
+        """Wide layout: the top row is as tall as its longest table, up to 45% of the screen."""
+        top = self.query_one("#top")
+        if self.has_class("-narrow"):
+            if top.styles.height is not None:
+                top.styles.height = None
+            return
+        rows = max(self.watchers_table.row_count, self.processes_table.row_count, 2)
+        extra = 4 if self.query_one("#filter").display else 3  # borders and the header row
+        height = min(rows + extra, max(int(self.size.height * 0.45), 6))
+        if top.styles.height is None or top.styles.height.value != height:
+            top.styles.height = height
+
+    def _fit_watcher_column(self) -> None:
+        width = min(max((len(name) for name in self.model.watchers), default=8), 14)
+        self.hook_log.watcher_width = max(width, 7)
+        self.query_one(HookLogHeader).set_watcher_width(self.hook_log.watcher_width)
+        self.hook_log.invalidate()
+
+    def _theme_changed(self, _theme: object) -> None:
+        self.watchers_table.repaint_all()
+        self.processes_table.repaint_all()
+        self.hook_log.invalidate()
+        self.output.invalidate()
+
+    # -- selection ----------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#watchers")
+    def _watcher_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is not None and key != self.selected:
+            self.selected = key
+
+    @on(DataTable.RowHighlighted, "#processes")
+    def _process_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.focused is self.processes_table:
+            self.output_pid = self.processes_table.selected_pid
+            self.refresh_bindings()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if event.widget is self.processes_table:
+            self.output_pid = self.processes_table.selected_pid
+        elif event.widget is self.watchers_table:
+            self.output_pid = None
+        self.refresh_bindings()
+
+    def watch_selected(self, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        self.set_reactive(MainScreen.output_pid, None)
+        if self.processes_table.extended:
+            self.processes_table.set_extended(())
+        self.sync_processes()
+        self._reload_output()
+        self._update_titles()
+        self.refresh_bindings()
+        if self.extended_on:
+            self._poll_extended()
+
+    def watch_output_pid(self, old: int | None, new: int | None) -> None:
+        if old != new:
+            self._reload_output()
+            self._update_titles()
+
+    def _reload_output(self) -> None:
+        name, pid = self.selected, self.output_pid
+        lines = self.model.output_of(name) if name else []
+        self.output.replace([e for e in lines if pid is None or e.pid == pid])
+        self._update_output_status()
+
+    def _update_titles(self) -> None:
+        view = self.selected_view
+        name = self.selected or "—"
+        processes_panel = self.query_one("#processes-panel")
+        processes_panel.border_title = f"processes · {name}" + (
+            "  [ext]" if self.extended_on else ""
+        )
+        processes_panel.border_subtitle = _watcher_note(view)
+        target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
+        self.query_one("#output-panel").border_title = f"output · {target}"
+        watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
+        self.query_one("#watchers-panel").border_title = watchers_title
+
+    def _update_output_status(self) -> None:
+        output = self.output
+        parts: list[str] = []
+        if output.search:
+            position = output.match_position()
+            where = f"{position[0]}/{position[1]}" if position else f"{output.match_count} matches"
+            parts.append(f"“{output.search}” {where}")
+        if output.dropped:
+            parts.append(f"{output.dropped} lines dropped (UI behind)")
+        parts.append("following" if output.follow else "paused · end to follow")
+        self.query_one("#output-panel").border_subtitle = "  ".join(parts)
+
+    # -- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in WATCHER_ACTIONS and not action.endswith("_process"):
+            return True
+        view = self.selected_view
+        if view is None:
+            return None
+        on_process = self.process_focused
+        if action.endswith("_process"):
+            return on_process
+        if action in ("stop", "restart") and on_process:
+            return False
+        return _watcher_action_state(action, view, parameters)
+
+    def action_start(self) -> None:
+        self._watcher_command("start")
+
+    def action_stop(self) -> None:
+        self._watcher_command("stop")
+
+    def action_restart(self) -> None:
+        self._watcher_command("restart")
+
+    def action_stop_process(self) -> None:
+        self._process_kill("stop")
+
+    def action_restart_process(self) -> None:
+        self._process_kill("restart")
+
+    def _watcher_command(self, command: str) -> None:
+        if self.selected:
+            self.tui.command(f"{command} {self.selected}", command, watcher=self.selected)
+
+    def _process_kill(self, verb: str) -> None:
+        pid = self.processes_table.selected_pid
+        if self.selected and pid is not None:
+            self.tui.command(f"{verb} process {pid}", "kill", watcher=self.selected, pid=pid)
+
+    def action_scale(self, step: int) -> None:
+        if self.selected:
+            command = "incr" if step > 0 else "decr"
+            self.tui.command(
+                f"{command} {self.selected}", command, watcher=self.selected, n=abs(step)
+            )
+
+    def action_signal(self) -> None:
+        name = self.selected
+        if name is None:
+            return
+        pid = self.processes_table.selected_pid if self.process_focused else None
+        target = f"{name} pid {pid}" if pid is not None else f"every process of {name}"
+
+        def send(signum: int | None) -> None:
+            if signum is not None:
+                arguments: dict[str, object] = {"watcher": name, "signal": signum}
+                if pid is not None:
+                    arguments["pid"] = pid
+                self.tui.command(f"signal {target}", "signal", **arguments)
+
+        self.app.push_screen(SignalPicker(target), send)
+
+    def action_extended(self) -> None:
+        self.extended_on = not self.extended_on
+        if self.extended_on:
+            self._poll_extended()
+        else:
+            self.workers.cancel_group(self, "extended")
+            self.processes_table.set_extended(())
+            self.sync_processes()
+        self._update_titles()
+
+    @work(exclusive=True, group="extended")
+    async def _poll_extended(self) -> None:
+        while self.extended_on and self.selected:
+            name = self.selected
+            reply = await self.tui.client.request("stats", watcher=name, extended=True)
+            if not reply.get("ok"):
+                self.notify(str(reply.get("error")), title="extended stats", severity="error")
+                self.extended_on = False
+                self._update_titles()
+                return
+            stats: dict[str, dict[str, object]] = reply.get("watchers", {}).get(name, {})
+            view = self.model.watchers.get(name)
+            if view is not None and name == self.selected:
+                for pid_text, entry in stats.items():
+                    process = view.processes.get(int(pid_text))
+                    if process is not None:
+                        process.extended = dict(entry)
+                self.processes_table.set_extended(extended_keys(stats))
+                self.sync_processes()
+            await asyncio.sleep(EXTENDED_INTERVAL)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", SearchInput)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_close_inputs(self) -> None:
+        focused = self.focused
+        if isinstance(focused, SearchInput):
+            focused.value = ""
+            focused.add_class("hidden")
+            self.output.focus()
+        elif isinstance(focused, Input) and focused.id == "filter":
+            focused.value = ""
+            focused.add_class("hidden")
+            self.watchers_table.focus()
+        elif self.maximized is not None:
+            self.minimize()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.sync_watchers()
+        self._update_titles()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        if not self.filter_text:
+            self.query_one("#filter", Input).add_class("hidden")
+        self.watchers_table.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.output.search = event.value
+        self._update_output_status()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self._find(older=True)
+
+    @on(SearchInput.Find)
+    def _search_find(self, event: SearchInput.Find) -> None:
+        self._find(event.older)
+
+    def _find(self, older: bool) -> None:
+        if not self.output.find(older):
+            self.notify(f"no match for “{self.output.search}”", severity="warning", timeout=2)
+        self._update_output_status()
+
+    def action_cycle(self, step: int) -> None:
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
+
+    def action_help(self) -> None:
+        self.tui.show_help()
+
+
+def _watcher_action_state(
+    action: str, view: WatcherView, parameters: tuple[object, ...]
+) -> bool | None:
+    state = view.state
+    if action == "start":
+        return state in ("stopped", "failed", "flapping")
+    if action == "stop":
+        return None if state == "stopping" else state != "stopped" or bool(view.processes)
+    if action == "restart":
+        return None if state == "stopping" else True
+    if action == "signal":
+        return True if view.processes else None
+    if action == "extended":
+        return True if view.processes else None
+    if action == "scale":
+        step = parameters[0] if parameters else 1
+        if isinstance(step, int) and step < 0:
+            return True if view.numprocesses > 0 else None
+        return True
+    return True
+
+
+def _watcher_note(view: WatcherView | None) -> str:
+    if view is None:
+        return ""
+    if view.state == "failed":
+        return f"failed: {view.failure or view.reason or '?'}"
+    if view.cmd:
+        return view.cmd if len(view.cmd) < 60 else view.cmd[:59] + "…"
+    return ""

@@ -1,0 +1,92 @@
+"""The stopping-progress view: what is still running, and the countdown to SIGKILL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tuiman.ui.format import fmt_countdown
+from tuiman.ui.model import CoreModel, WatcherView
+from tuiman.ui.palette import Palette, palette_of
+
+REFRESH = 0.2
+
+
+class QuitScreen(ModalScreen[None]):
+    """Shown while everything stops; a second quit key kills everything at once."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "app.force_quit", "kill now", id="quit-force"),
+    ]
+
+    def __init__(self, model: CoreModel, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(classes="dialog-screen")
+        self.model = model
+        self.forced = False
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog quitting"):
+            yield Static(id="quit-title", classes="question")
+            yield Static(id="quit-table")
+            yield Static(id="quit-hint", classes="tip")
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        self.set_interval(REFRESH, self.refresh_view)
+
+    def mark_forced(self) -> None:
+        self.forced = True
+        self.refresh_view()
+
+    def refresh_view(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        palette = palette_of(self.app)
+        running = self.model.total_running()
+        title = "Killing everything (SIGKILL)…" if self.forced else "Stopping everything…"
+        self.query_one("#quit-title", Static).update(
+            Text.assemble(
+                (title, "bold"), f"  {running} process{'es' if running != 1 else ''} still running"
+            )
+        )
+        self.query_one("#quit-table", Static).update(self._table(now, palette))
+        hint = (
+            "SIGKILL sent to every process; waiting for the exits to be reaped."
+            if self.forced
+            else "Press q (or ctrl+c) again to kill everything at once with SIGKILL."
+        )
+        self.query_one("#quit-hint", Static).update(hint)
+
+    def _table(self, now: float, palette: Palette) -> Table:
+        table = Table(box=None, expand=True, header_style="bold")
+        for column in ("watcher", "state", "running", "next step"):
+            table.add_column(column, no_wrap=True)
+        for view in self.model.watchers.values():
+            table.add_row(
+                view.name,
+                Text(view.state, palette.state(view.state)),
+                str(view.running),
+                self._next_step(view, now),
+            )
+        return table
+
+    def _next_step(self, view: WatcherView, now: float) -> Text:
+        if not view.running and view.state in ("stopped", "failed"):
+            return Text("done", "dim")
+        if self.forced:
+            return Text("SIGKILL sent", "bold red")
+        if view.state == "stopping" and view.stopping_since is not None:
+            remaining = view.stopping_since + view.graceful_timeout - now
+            if remaining > 0:
+                return Text(f"SIGKILL in {fmt_countdown(remaining)}", "yellow")
+            return Text("SIGKILL sent, waiting for exit", "bold red")
+        return Text(f"waits for lower priorities (priority {view.priority})", "dim")

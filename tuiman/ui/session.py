@@ -1,0 +1,142 @@
+"""A full-screen session: the arbiter and the app on one asyncio loop (§7, §12).
+
+Whatever happens to the UI — a normal quit, an exception in UI code, the terminal going away —
+every managed process is stopped before this returns, and a crash's traceback goes to a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import termios
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from tuiman.client import LocalClient
+from tuiman.core.arbiter import Arbiter
+from tuiman.core.config import Config
+from tuiman.core.watchdog import Watchdog
+from tuiman.ui.app import TuimanApp
+from tuiman.ui.crash import write_crash_report
+
+EXIT_OK, EXIT_CRASH = 0, 1
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
+
+
+Services = Callable[[Arbiter], AbstractAsyncContextManager[object]]
+
+
+async def run_tui(
+    config: Config,
+    watchdog: Watchdog | None,
+    marker: str,
+    *,
+    services: Services | None = None,
+    headless: bool = False,
+) -> int:
+    """Run the app until it quits; `services(arbiter)` (e.g. the control socket) runs alongside."""
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
+    arbiter.bind()
+    app = TuimanApp(LocalClient(arbiter), start_core=arbiter.start)
+    install_signal_handlers(app, arbiter)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if services is not None:
+                await stack.enter_async_context(services(arbiter))
+            crash = await run_app(app, arbiter, headless)
+            crash_path = app.crash_path
+            if crash is not None and crash_path is None:
+                crash_path = write_crash_report(crash)
+            if crash_path is not None:
+                say(f"the UI crashed; the traceback is in {crash_path}")
+            if not arbiter.stopped.is_set():
+                say("stopping every process (ctrl+c again kills them at once)")
+            await arbiter.quit()
+    finally:
+        remove_signal_handlers()
+    if isinstance(crash, KeyboardInterrupt | SystemExit):
+        raise crash
+    return EXIT_CRASH if crash_path is not None else EXIT_OK
+
+
+async def run_app(app: TuimanApp, arbiter: Arbiter, headless: bool) -> BaseException | None:
+    """The app's whole run; an exception escaping Textual is returned, not raised."""
+    follower = asyncio.get_running_loop().create_task(follow_core_quit(app, arbiter))
+    try:
+        await app.run_async(headless=headless)
+    except BaseException as error:  # the app itself failed: everything is still stopped after
+        return error
+    finally:
+        follower.cancel()
+    return None
+
+
+async def follow_core_quit(app: TuimanApp, arbiter: Arbiter) -> None:
+    """A quit the UI did not ask for (ctl quit, a hook, a signal): show it, then leave."""
+    await arbiter.quit_requested.wait()
+    if app.is_running:
+        app.call_later(app.begin_quit)
+    await arbiter.stopped.wait()
+    if app.is_running:
+        app.exit(0)
+
+
+def install_signal_handlers(app: TuimanApp, arbiter: Arbiter) -> None:
+    loop = asyncio.get_running_loop()
+    stop_signals_seen = 0
+
+    def on_stop_signal() -> None:
+        nonlocal stop_signals_seen
+        stop_signals_seen += 1
+        if app.is_running:
+            app.call_later(app.action_quit)  # second one: force, like a second q
+        elif stop_signals_seen == 1:
+            arbiter.request_quit()
+        else:
+            arbiter.force()
+
+    def on_hangup() -> None:
+        if terminal_gone():
+            # Nobody is looking any more: stop everything and exit (§3.6).
+            arbiter.request_quit()
+        elif app.is_running:
+            app.call_later(reload_config, app)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_stop_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
+
+
+def remove_signal_handlers() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in HANDLED_SIGNALS:
+        loop.remove_signal_handler(signum)
+
+
+def reload_config(app: TuimanApp) -> None:
+    app.notify("SIGHUP: reloading the config", timeout=3)
+    app.command("reload config", "reloadconfig")
+
+
+def terminal_gone() -> bool:
+    """True when our controlling terminal hung up (its window closed, ssh dropped)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return True
+    try:
+        termios.tcgetattr(fd)
+    except termios.error:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"tuiman: {text}", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Widgets of the main screen: tables, the hook-event log, the output pane, the header."""

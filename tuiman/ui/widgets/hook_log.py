@@ -1,0 +1,89 @@
+"""The hook-event log: every hook call and lifecycle event, coloured by outcome, scrolling live."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from tuiman.ui.format import fmt_clock, fmt_duration, shorten
+from tuiman.ui.model import LogEntry, Outcome
+from tuiman.ui.palette import Palette
+from tuiman.ui.widgets.line_view import LineView
+
+HOOK_LOG_LINES = 2000
+TIME_W, LABEL_W, PID_W, OUTCOME_W, DURATION_W = 8, 14, 7, 7, 7
+OUTCOME_TEXT = {
+    Outcome.OK: "ok",
+    Outcome.VETO: "VETO",
+    Outcome.FAILURE: "FAILED",
+    Outcome.IGNORED: "failed",
+    Outcome.INFO: "",
+    Outcome.WARN: "",
+    Outcome.ERROR: "",
+}
+
+
+def _cells(
+    watcher_width: int, values: tuple[str, str, str, str, str, str]
+) -> list[tuple[str, int]]:
+    widths = (TIME_W, watcher_width, LABEL_W, PID_W, OUTCOME_W, DURATION_W)
+    return [(value, width) for value, width in zip(values, widths, strict=True)]
+
+
+def header_text(watcher_width: int) -> Text:
+    text = Text(style=Style(bold=True))
+    for value, width in _cells(
+        watcher_width, ("time", "watcher", "hook / event", "pid", "result", "took")
+    ):
+        text.append(value.ljust(width) + " ")
+    text.append("error / details")
+    return text
+
+
+class HookLogHeader(Static):
+    def set_watcher_width(self, watcher_width: int) -> None:
+        self.update(header_text(watcher_width))
+
+
+class HookLog(LineView[LogEntry]):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(HOOK_LOG_LINES, id=id)
+        self.watcher_width = 8
+
+    def item_width(self, item: LogEntry) -> int:
+        return (
+            TIME_W
+            + self.watcher_width
+            + LABEL_W
+            + PID_W
+            + OUTCOME_W
+            + DURATION_W
+            + 6
+            + len(item.detail)
+        )
+
+    def render_item(self, item: LogEntry, number: int, palette: Palette) -> Text:
+        style = palette.outcome(item.outcome)
+        is_hook = item.outcome in (Outcome.OK, Outcome.VETO, Outcome.FAILURE, Outcome.IGNORED)
+        values = (
+            fmt_clock(item.time),
+            shorten(item.watcher, self.watcher_width),
+            shorten(item.label, LABEL_W),
+            "" if item.pid is None else str(item.pid),
+            OUTCOME_TEXT[item.outcome],
+            fmt_duration(item.duration),
+        )
+        text = Text()
+        for index, (value, width) in enumerate(_cells(self.watcher_width, values)):
+            cell_style = (
+                palette.muted if index == 0 else style if index in (2, 4) and is_hook else Style()
+            )
+            if index == 2 and not is_hook:
+                cell_style = style
+            text.append(value.ljust(width) + " ", cell_style)
+        text.append(
+            item.detail,
+            palette.error if item.outcome in (Outcome.FAILURE, Outcome.IGNORED) else style,
+        )
+        return text

@@ -1,0 +1,150 @@
+"""A bounded, scrolling list of lines rendered lazily with the line API.
+
+Only the lines on screen are turned into Rich text (and cached), so appending thousands of
+lines per second costs a deque append each. The view follows the end until the user scrolls
+up, and follows again once they scroll back to the bottom (or press `end`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar, Generic, TypeVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuiman.ui.palette import Palette, palette_of
+
+Item = TypeVar("Item")
+
+
+class LineView(ScrollView, Generic[Item], can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end", "follow_end", "follow", show=False),
+    ]
+
+    follow: var[bool] = var(True)
+
+    def __init__(
+        self, max_lines: int, *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lines: deque[Item] = deque(maxlen=max_lines)
+        self._first = 0  # absolute number of _lines[0]: keys the render cache across trims
+        self._width = 0
+        self._cache: LRUCache[int, Strip] = LRUCache(512)
+        self._moving = False  # set while the view scrolls itself
+
+    # -- to implement -------------------------------------------------------------------------
+    def render_item(self, item: Item, number: int, palette: Palette) -> Text:
+        raise NotImplementedError
+
+    def item_width(self, item: Item) -> int:
+        return 0
+
+    # -- content ------------------------------------------------------------------------------
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    @property
+    def items(self) -> deque[Item]:
+        return self._lines
+
+    def append(self, items: Iterable[Item]) -> None:
+        lines = self._lines
+        before = len(lines)
+        maxlen = lines.maxlen or 0
+        added = 0
+        width = self._width
+        for item in items:
+            lines.append(item)
+            added += 1
+            width = max(width, self.item_width(item))
+        if not added:
+            return
+        trimmed = max(before + added - maxlen, 0) if maxlen else 0
+        self._first += trimmed
+        self._width = width
+        self.virtual_size = Size(width, len(lines))
+        if self.follow:
+            self._scroll_to_end()
+        elif trimmed:
+            # Keep the text under the reader's eyes while old lines fall off the top.
+            self._move_to(self.scroll_y - trimmed)
+        self.refresh()
+
+    def replace(self, items: Iterable[Item]) -> None:
+        self._lines.clear()
+        self._first = 0
+        self._width = 0
+        self._cache.clear()
+        self.follow = True
+        self.virtual_size = Size(0, 0)
+        self.append(items)
+        self.refresh()
+
+    def invalidate(self) -> None:
+        """Drop cached renderings (theme or highlight changed)."""
+        self._cache.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    # -- scrolling ----------------------------------------------------------------------------
+    def _move_to(self, y: float) -> None:
+        self._moving = True
+        try:
+            self.scroll_to(y=max(y, 0), animate=False, immediate=True)
+        finally:
+            self._moving = False
+
+    def _scroll_to_end(self) -> None:
+        self._move_to(max(len(self._lines) - self.scrollable_content_region.height, 0))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._moving:
+            return
+        if new_value < old_value:
+            self.follow = False
+        elif new_value >= self.max_scroll_y:
+            self.follow = True
+
+    def action_follow_end(self) -> None:
+        self.follow = True
+        self._scroll_to_end()
+
+    def scroll_to_line(self, index: int) -> None:
+        """Bring line `index` (0 = oldest kept) into the middle of the view; stop following."""
+        self.follow = False
+        self._move_to(index - self.scrollable_content_region.height // 2)
+        self.refresh()
+
+    # -- rendering ----------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        base_style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, base_style)
+        number = self._first + index
+        strip = self._cache.get(number)
+        if strip is None:
+            text = self.render_item(self._lines[index], index, palette_of(self.app))
+            text.no_wrap = True
+            text.stylize_before(base_style)
+            strip = Strip(text.render(self.app.console), text.cell_len)
+            self._cache[number] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base_style).apply_offsets(
+            scroll_x, index
+        )

@@ -1,0 +1,53 @@
+"""The watchers table and the processes table of the selected watcher."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from tuiman.ui.rows import EXTENDED_LABELS
+from tuiman.ui.widgets.live_table import ColumnSpec, LiveTable
+
+
+class WatchersTable(LiveTable):
+    COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = (
+        ColumnSpec("name", "watcher", 13),
+        ColumnSpec("state", "state", 9),
+        ColumnSpec("running", "run", 6),
+        ColumnSpec("priority", "prio", 5),
+        ColumnSpec("restarts", "rst", 4),
+        ColumnSpec("cpu", "cpu", 7),
+        ColumnSpec("rss", "rss", 6),
+        ColumnSpec("info", "info", 60),
+    )
+
+
+class ProcessesTable(LiveTable):
+    COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = (
+        ColumnSpec("pid", "pid", 8),
+        ColumnSpec("wid", "wid", 4),
+        ColumnSpec("state", "state", 9),
+        ColumnSpec("age", "age", 7),
+        ColumnSpec("cpu", "cpu", 7),
+        ColumnSpec("rss", "rss", 6),
+        ColumnSpec("exit", "exit", 5),
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.extended: tuple[str, ...] = ()
+
+    def set_extended(self, keys: tuple[str, ...]) -> None:
+        """Show exactly these extended-stats columns after the standard ones."""
+        if keys == self.extended:
+            return
+        for key in self.extended:
+            self.remove_spec(f"x:{key}")
+        for key in keys:
+            label = EXTENDED_LABELS.get(key, key)
+            self.add_spec(ColumnSpec(f"x:{key}", label, max(len(label), 6) + 1))
+        self.extended = keys
+
+    @property
+    def selected_pid(self) -> int | None:
+        key = self.selected_key
+        return int(key) if key is not None and key.isdigit() else None
