@@ -506,6 +506,30 @@ def test_unset_circus_env_token_warns(tmp_path: Path) -> None:
     ]
 
 
+def test_problems_with_env_variables_name_the_env_section(tmp_path: Path) -> None:
+    warnings = ini_warnings(
+        tmp_path,
+        """\
+        [env]
+        URL = http://$(circus.env.NOPE)/
+
+        [watcher:web]
+        cmd = app
+        """,
+    )
+    assert warnings == [
+        "circus.ini: [env] URL: $(tuiman.env.NOPE) is not in the watcher's environment "
+        "and expands to an empty string"
+    ]
+
+
+def test_absolute_includes_are_labelled_by_their_path(tmp_path: Path) -> None:
+    included = write(tmp_path / "shared" / "web.ini", "[watcher:web]\ncmd = app\nbad = 1\n")
+    assert ini_errors(tmp_path, f"[circus]\ninclude = {included.parent}/*.ini\n") == [
+        f"{included}: [watcher:web] bad: unknown option"
+    ]
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 

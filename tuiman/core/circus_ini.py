@@ -180,8 +180,12 @@ def _includes(
             if not matches:
                 problems.warn_at(location, f"{pattern} matches no file")
             for match in matches:
-                label = os.path.join(
-                    os.path.dirname(file_label), os.path.relpath(match, file_path.parent)
+                label = (
+                    match
+                    if os.path.isabs(pattern)
+                    else os.path.join(
+                        os.path.dirname(file_label), os.path.relpath(match, file_path.parent)
+                    )
                 )
                 found.append((Path(match), label))
     return found

@@ -295,6 +295,8 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
         }
         for variable, (_value, location) in env_entries.items():
             problems.origins[("watchers", name, "env", variable)] = location
+    for variable in context.global_env.keys() - env_entries.keys():
+        problems.origins[("watchers", name, "env", variable)] = problems.origins[("env", variable)]
     values.table["restart"] = _restart_table(values, context.flapping)
     translate_streams(values, context.cwd)
     translate_hooks(values)
