@@ -18,6 +18,7 @@ from tuiman.core.validate import InvalidValue, as_signal
 from tuiman.core.watcher import CommandResult, Watcher
 
 Reply = dict[str, Any]
+MAX_NUMPROCESSES = 10_000  # a typo must not become a fork bomb
 Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]
 
 
@@ -58,6 +59,13 @@ def _int_arg(request: dict[str, Any], key: str, default: int | None = None) -> i
         raise BadRequest(f"missing argument: {key}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"{key} must be an integer")
+    return value
+
+
+def _count_arg(request: dict[str, Any], key: str, default: int | None, minimum: int) -> int:
+    value = _int_arg(request, key, default)
+    if not minimum <= value <= MAX_NUMPROCESSES:
+        raise BadRequest(f"{key} must be between {minimum} and {MAX_NUMPROCESSES}")
     return value
 
 
@@ -137,22 +145,28 @@ async def cmd_signal(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
 async def cmd_kill(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     name = _watcher_name(request, required=True)
     assert name is not None
-    task = arbiter.get(name).kill_process(_int_arg(request, "pid"))
+    watcher, pid = arbiter.get(name), _int_arg(request, "pid")
+    if pid not in watcher.processes:  # refused at once, even without wait
+        raise BadRequest(f"no process {pid} in watcher {name}")
+    task = watcher.kill_process(pid)
     return await _queue_or_wait([task], bool(request.get("wait", False)))
 
 
 async def cmd_incr(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     name = _watcher_name(request, required=True)
     assert name is not None
-    count = _int_arg(request, "n", 1)
-    task = arbiter.get(name).incr(count)
+    count = _count_arg(request, "n", 1, 1)
+    watcher = arbiter.get(name)
+    if watcher.numprocesses + count > MAX_NUMPROCESSES:
+        raise BadRequest(f"numprocesses must be at most {MAX_NUMPROCESSES}")
+    task = watcher.incr(count)
     return await _queue_or_wait([task], bool(request.get("wait", False)))
 
 
 async def cmd_decr(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     name = _watcher_name(request, required=True)
     assert name is not None
-    count = _int_arg(request, "n", 1)
+    count = _count_arg(request, "n", 1, 1)
     task = arbiter.get(name).decr(count)
     return await _queue_or_wait([task], bool(request.get("wait", False)))
 
@@ -160,7 +174,7 @@ async def cmd_decr(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
 async def cmd_set(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     name = _watcher_name(request, required=True)
     assert name is not None
-    target = _int_arg(request, "numprocesses")
+    target = _count_arg(request, "numprocesses", None, 0)
     task = arbiter.get(name).set_numprocesses(target)
     return await _queue_or_wait([task], bool(request.get("wait", False)))
 
@@ -224,6 +238,11 @@ async def cmd_quit(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok(queued=True)
 
 
+async def cmd_force(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    arbiter.force()
+    return ok()
+
+
 def _spec(name: str, handler: Handler, arguments: str, summary: str) -> CommandSpec:
     return CommandSpec(name, handler, frozenset(arguments.split()), summary)
 
@@ -249,6 +268,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("reloadconfig", cmd_reloadconfig, "", "apply the config file's changes"),
         _spec("reopen-logs", cmd_reopen_logs, "", "reopen output files"),
         _spec("quit", cmd_quit, "", "stop everything and exit"),
+        _spec("force", cmd_force, "", "second quit: SIGKILL everything now"),
     )
 }
 
