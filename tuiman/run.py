@@ -10,6 +10,9 @@ import signal
 import subprocess
 import sys
 
+from tuiman.control.endpoint import ControlEndpoint
+from tuiman.control.paths import ControlSetupError
+from tuiman.control.server import ControlServer, claim_instance
 from tuiman.core.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.config import Config
 from tuiman.core.loader import ConfigError, load_config
@@ -42,17 +45,29 @@ def run_tuiman(options: argparse.Namespace) -> int:
             set_child_subreaper()
             raise_nofile_limit()
             return asyncio.run(run_tui(config, watchdog, marker))
-        set_child_subreaper()
-        raise_nofile_limit()
-        return asyncio.run(run_headless(config, options, watchdog, marker))
+        try:
+            endpoint = claim_instance(config)  # before anything starts: one instance per config
+        except ControlSetupError as error:
+            stderr_line(str(error))
+            return EXIT_USAGE
+        try:
+            set_child_subreaper()
+            raise_nofile_limit()
+            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint))
+        finally:
+            endpoint.close()
     finally:
         watchdog.close()
         watchdog.wait(1.0)
 
 
-async def run_headless(config: Config, options: argparse.Namespace, watchdog: Watchdog, marker: str) -> int:
+async def run_headless(
+    config: Config, options: argparse.Namespace, watchdog: Watchdog, marker: str, endpoint: ControlEndpoint
+) -> int:
     arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
     arbiter.bind()
+    control = ControlServer(arbiter, endpoint)
+    await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
     forward_to: list[subprocess.Popen[bytes]] = []
@@ -69,6 +84,7 @@ async def run_headless(config: Config, options: argparse.Namespace, watchdog: Wa
         with contextlib.suppress(asyncio.CancelledError):
             await start_task
         await arbiter.quit()
+        await control.close()
         await printer.close()
     if options.run is None and arbiter.failures:
         code = EXIT_FAILURE
