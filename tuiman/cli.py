@@ -1,6 +1,6 @@
-"""Command line entry point: `tuiman`, `tuiman --headless`, `tuiman check`.
+"""Command line entry point: `tuiman`, `tuiman --headless`, `tuiman check`, `tuiman ctl`.
 
-Kept import-light: `--version`, `check` and headless mode never import Textual or Rich.
+Kept import-light: `--version`, `check`, `ctl` and headless mode never import Textual or Rich.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from tuiman import __version__
 
-SUBCOMMANDS = ("check", "convert")
+SUBCOMMANDS = ("check", "ctl", "convert")
 EXIT_USAGE = 2
 
 
@@ -25,7 +25,7 @@ def main_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tuiman",
         description="Interactive terminal process manager with Circus-style lifecycle hooks.",
-        epilog="Subcommands: tuiman check [-c CONFIG]",
+        epilog="Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND (see tuiman ctl --help)",
     )
     parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
     parser.add_argument("-c", "--config", help="config file (.toml, or a Circus .ini)")
@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_check(check_parser().parse_args(args[1:]))
     if args and args[0] == "convert":
         return run_convert(convert_parser().parse_args(args[1:]))
+    if args and args[0] == "ctl":
+        from tuiman.control.ctl import main as ctl_main
+
+        return ctl_main(args[1:])
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")

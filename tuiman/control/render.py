@@ -1,0 +1,118 @@
+"""Plain-text tables for `tuiman ctl` (no Rich: ctl must start fast and import no UI code)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+# Keys of a stats entry that have their own column (or are not shown); others are extended stats.
+_STATS_KEYS = frozenset(
+    {
+        "pid",
+        "wid",
+        "cpu",
+        "mem",
+        "mem_info1",
+        "mem_info2",
+        "age",
+        "children",
+        "rss",
+        "vms",
+        "num_threads",
+    }
+)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[_cell(value) for value in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def status_table(watchers: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            w.get("name"),
+            w.get("state"),
+            f"{len(w.get('processes', []))}/{w.get('numprocesses')}",
+            w.get("priority"),
+            w.get("restarts"),
+            w.get("reason"),
+        )
+        for w in watchers
+    ]
+    return table(("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON"), rows)
+
+
+def processes_table(watcher: dict[str, Any]) -> str:
+    now = time.time()
+    rows = [
+        (
+            p.get("pid"),
+            p.get("wid"),
+            p.get("state"),
+            duration(now - float(p.get("started") or now)),
+            p.get("exit_code"),
+        )
+        for p in sorted(
+            watcher.get("processes", []), key=lambda p: (p.get("wid") or 0, p.get("pid") or 0)
+        )
+    ]
+    return table(("PID", "WID", "STATE", "AGE", "EXIT"), rows)
+
+
+def stats_table(watchers: dict[str, dict[str, dict[str, Any]]]) -> str:
+    extra_keys = sorted(
+        {key for per_pid in watchers.values() for entry in per_pid.values() for key in entry}
+        - _STATS_KEYS
+    )
+    rows: list[list[object]] = []
+    for name, per_pid in watchers.items():
+        for entry in sorted(per_pid.values(), key=lambda e: (e.get("wid") or 0, e.get("pid") or 0)):
+            rows.append(
+                [
+                    name,
+                    entry.get("pid"),
+                    entry.get("wid"),
+                    entry.get("cpu"),
+                    entry.get("mem"),
+                    entry.get("mem_info1"),
+                    entry.get("num_threads"),
+                    len(entry.get("children") or []),
+                    duration(float(entry.get("age") or 0)),
+                    *(entry.get(key) for key in extra_keys),
+                ]
+            )
+    headers = ["WATCHER", "PID", "WID", "CPU%", "MEM%", "RSS", "THREADS", "CHILDREN", "AGE"]
+    return table([*headers, *(key.upper() for key in extra_keys)], rows)
+
+
+def log_line(watcher: str, line: dict[str, Any]) -> str:
+    return f"{watcher}.{line.get('wid')} | {line.get('line')}"
