@@ -1,0 +1,111 @@
+"""RemoteClient: the CoreClient that `tuiman attach` uses, against a real headless tuiman."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.control.ctlkit import Instance, wait_for
+from tuiman.client import CoreClient, EventStream
+from tuiman.control.client import RemoteClient, RemoteEventStream, Unreachable
+from tuiman.core.events import Event
+
+pytestmark = pytest.mark.timeout(90)
+
+CONFIG = """
+stats_interval = 0.2
+
+[watchers.web]
+cmd = "sleep 300"
+numprocesses = 2
+
+[watchers.stubborn]
+cmd = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+graceful_timeout = 60
+"""
+
+
+@pytest.fixture
+def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
+    instance = start_tuiman(tuiman_dir, CONFIG)
+    wait_for(lambda: len(instance.pids("web")) == 2 and instance.pids("stubborn"), what="running")
+    return instance
+
+
+async def next_event(
+    stream: EventStream, kind: str, where: Callable[[Event], bool] = lambda e: True
+) -> Event:
+    async def find() -> Event:
+        while True:
+            event = await stream.get()
+            if event.kind == kind and where(event):
+                return event
+
+    return await asyncio.wait_for(find(), 20)
+
+
+async def test_requests_and_identity(inst: Instance) -> None:
+    client = await RemoteClient.connect(inst.socket)
+    try:
+        protocol_view: CoreClient = client  # it satisfies the UI's interface
+        assert protocol_view.is_remote
+        assert client.source == str(inst.config.resolve()) and client.pid == inst.pid
+        status = await client.request("status", watcher="web")
+        assert status["ok"] and len(status["watchers"][0]["processes"]) == 2
+        bad = await client.request("status", watcher="nope")
+        assert bad == {"ok": False, "error": "no watcher named 'nope'"}
+        replies = await asyncio.gather(*(client.request("list") for _ in range(30)))
+        assert all(r["watchers"] == ["stubborn", "web"] for r in replies)
+    finally:
+        await client.aclose()
+    assert inst.answers()  # disconnecting leaves the instance running
+
+
+async def test_subscribe_snapshot_then_events_and_stats(inst: Instance) -> None:
+    client = await RemoteClient.connect(inst.socket)
+    stream = client.subscribe()
+    try:
+        assert isinstance(stream, RemoteEventStream)
+        first = await asyncio.wait_for(stream.get(), 10)
+        assert first.kind == "snapshot"
+        assert {w["name"] for w in first.payload["watchers"]} == {"web", "stubborn"}
+        assert (await client.request("stop", watcher="web"))["ok"]
+        state = await next_event(stream, "state", lambda e: e.payload.get("new") == "stopped")
+        assert state.watcher == "web" and state.topic == "watcher.web.state"
+        client.set_stats(True)
+        assert (await client.request("start", watcher="web", wait=True))["ok"]
+        stats = await next_event(stream, "stats", lambda e: e.watcher == "web")
+        assert len(stats.payload["processes"]) == 2
+        client.set_stats(False)
+    finally:
+        stream.close()
+        await client.aclose()
+    with pytest.raises(EOFError):
+        await stream.get()
+
+
+async def test_quit_instance_then_force(inst: Instance) -> None:
+    client = await RemoteClient.connect(inst.socket)
+    stream = client.subscribe()
+    assert (await asyncio.wait_for(stream.get(), 10)).kind == "snapshot"
+    quitting = asyncio.ensure_future(client.quit_instance())
+    await next_event(
+        stream, "state", lambda e: e.watcher == "stubborn" and e.payload["new"] == "stopping"
+    )
+    assert not quitting.done()  # stubborn ignores TERM: 60 s of graceful timeout ahead
+    client.force_quit()
+    await asyncio.wait_for(quitting, 20)
+    with pytest.raises(EOFError):
+        while True:
+            await asyncio.wait_for(stream.get(), 20)
+    await asyncio.to_thread(inst.process.wait, 20)
+    stream.close()
+    await client.aclose()
+
+
+async def test_connect_to_nothing(tmp_path: Path) -> None:
+    with pytest.raises(Unreachable):
+        await RemoteClient.connect(tmp_path / "none.sock")
