@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tuiman.control.connection import Limits
+from tuiman.control.endpoint import InstanceRunning, claim_endpoint
 from tuiman.control.server import ControlServer, claim_instance, serving
 from tuiman.core.arbiter import Arbiter
 from tuiman.core.loader import load_config_text
@@ -148,3 +150,18 @@ async def test_serving_block(tmp_path: Path) -> None:
     finally:
         endpoint.close()
         await arbiter.quit()
+
+
+def test_endpoint_lock_is_exclusive_and_removed_on_close(tmp_path: Path) -> None:
+    socket_path = tmp_path / "lock.sock"
+    first = claim_endpoint(socket_path, private_dir=False)
+    try:
+        with pytest.raises(InstanceRunning) as raised:
+            claim_endpoint(socket_path, private_dir=False)
+        assert raised.value.pid == os.getpid() and raised.value.socket_path == socket_path
+        assert socket_path.exists()  # the loser never touches the winner's socket
+    finally:
+        first.close()
+    assert not socket_path.exists() and not (tmp_path / "lock.lock").exists()
+    second = claim_endpoint(socket_path, private_dir=False)
+    second.close()

@@ -369,6 +369,7 @@ def test_quit_wait_ends_the_instance(inst: Instance) -> None:
     result = inst.ctl("quit", "--wait")
     assert result.returncode == 0, result.stderr
     assert inst.process.wait(15) == 0
+    assert not inst.socket.exists() and not (inst.directory / "ctl.lock").exists()
     gone = inst.ctl("list")
     assert gone.returncode == 1 and "no tuiman listening" in gone.stderr
 

@@ -44,6 +44,7 @@ class ControlEndpoint:
 
     def __init__(self, socket_path: Path, lock_fd: int, listener: socket.socket) -> None:
         self.socket_path = socket_path
+        self.lock_path = lock_path_for(socket_path)
         self.listener = listener
         self._lock_fd: int | None = lock_fd
         self._inode = os.stat(socket_path).st_ino
@@ -60,6 +61,10 @@ class ControlEndpoint:
         with contextlib.suppress(OSError):
             self.listener.close()
         if self._lock_fd is not None:
+            # Unlinked while still held: a waiting instance notices (see _take_lock) and retries.
+            with contextlib.suppress(OSError):
+                if os.lstat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                    os.unlink(self.lock_path)
             os.close(self._lock_fd)
             self._lock_fd = None
 
@@ -82,6 +87,15 @@ def claim_endpoint(socket_path: Path, *, private_dir: bool) -> ControlEndpoint:
 
 
 def _take_lock(lock_path: Path, socket_path: Path) -> int:
+    for _ in range(10):
+        fd = _lock_once(lock_path, socket_path)
+        if fd is not None:
+            return fd
+    raise ControlSetupError(f"lock file {lock_path} keeps being replaced")
+
+
+def _lock_once(lock_path: Path, socket_path: Path) -> int | None:
+    """The locked fd; None if the file was unlinked (by an exiting owner) while we locked it."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(lock_path, flags, 0o600)
@@ -97,6 +111,13 @@ def _take_lock(lock_path: Path, socket_path: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InstanceRunning(_read_pid(fd), socket_path) from None
+        try:
+            current = os.lstat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current != info.st_ino:
+            os.close(fd)
+            return None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BaseException:
