@@ -164,7 +164,14 @@ class Arbiter:
             await asyncio.sleep(0)
             if watcher.command_epoch != epoch:
                 continue  # a per-watcher command took it out of this start-all
-            results.append(await watcher.start())
+            try:
+                results.append(await watcher.start())
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this start-all itself is cancelled
+                # a stop (e.g. queued by a hook) cancelled that watcher's start: go on (§3.1)
+                results.append(CommandResult.failure(f"{watcher.name}: start cancelled by a stop"))
             if self.config.arbiter.warmup_delay:
                 await asyncio.sleep(self.config.arbiter.warmup_delay)
         return results

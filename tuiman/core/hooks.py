@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import threading
 import time
@@ -215,18 +216,16 @@ class HookRunner:
                 judged = (result, bool(result))
             except BaseException as exc:
                 error = exc
-                loop.call_soon_threadsafe(deliver, lambda: done.set_exception(_Carrier(error)))
+                _deliver_threadsafe(loop, deliver, lambda: done.set_exception(_Carrier(error)))
             else:
-                loop.call_soon_threadsafe(deliver, lambda: done.set_result(judged))
+                _deliver_threadsafe(loop, deliver, lambda: done.set_result(judged))
             finally:
                 with self._threads_lock:
                     self._threads_alive -= 1
 
         threading.Thread(target=work, name=f"tuiman-hook-{spec.name}", daemon=True).start()
-        try:
-            return await done
-        except _Carrier as carrier:
-            raise carrier.original from None
+        # Stays wrapped: a SystemExit re-raised inside a Task would escape the core loop itself.
+        return await done
 
     def _failure(
         self,
@@ -285,6 +284,16 @@ class HookRunner:
             self._bus.publish(kind, watcher_name, **payload)
 
 
+def _deliver_threadsafe(
+    loop: asyncio.AbstractEventLoop,
+    deliver: Callable[[Callable[[], None]], None],
+    outcome: Callable[[], None],
+) -> None:
+    """Hand a hook thread's outcome to the core loop; an abandoned hook may outlive the loop."""
+    with contextlib.suppress(RuntimeError):  # "Event loop is closed": nobody waits any more
+        loop.call_soon_threadsafe(deliver, outcome)
+
+
 class HookThreadsExhausted(RuntimeError):
     pass
 
@@ -296,8 +305,11 @@ class HookAbandoned(RuntimeError):
 async def _await_and_judge(
     func: Callable[..., Any], call_kwargs: dict[str, Any]
 ) -> tuple[Any, bool]:
-    result = await func(**call_kwargs)
-    return result, bool(result)
+    try:
+        result = await func(**call_kwargs)
+        return result, bool(result)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Carrier(exc) from None  # unwrapped, it would stop the hook loop's thread
 
 
 class _Carrier(Exception):
@@ -309,5 +321,7 @@ class _Carrier(Exception):
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, _Carrier):
+        exc = exc.original
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

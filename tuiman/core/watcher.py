@@ -91,6 +91,10 @@ class Watcher:
         self._cancellable: set[asyncio.Task[CommandResult]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._reap_tail: asyncio.Future[None] | None = None
+        # pid -> its signal step (signal, after_signal, kill event) in flight: the reap waits (§5)
+        self._signal_steps: dict[int, asyncio.Future[None]] = {}
+        # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
+        self._veto_killed: set[int] = set()
         self._stopping_task: asyncio.Task[CommandResult] | None = None
 
     # -- commands (serialized per watcher) ----------------------------------------------------
@@ -184,11 +188,15 @@ class Watcher:
             return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
         self._set_state(WatcherState.ACTIVE, Reason.COMMAND)
         self.bus.publish(Kind.START, self.name)
+        self._check_all_exited()  # one-shot processes that exited while the start ran its hooks
         return OK
 
     async def _fill_slots(self, *, abort_watcher: bool) -> None:
         """Spawn every missing slot up to numprocesses; a veto raises CommandAborted."""
-        while len(self._live_slots()) < self.numprocesses and self._accepts_respawn():
+        # Counted once: a respawn=false process that exits meanwhile frees its slot for good.
+        for _ in range(self.numprocesses - len(self._live_slots())):
+            if not self._accepts_respawn():
+                break
             slot = self._new_slot()
             if not await self._spawn_with_hooks(slot):
                 self.slots.pop(slot.wid, None)
@@ -218,6 +226,7 @@ class Watcher:
         if process is None:
             return True  # a spawn error is handled by the retry ladder, not a veto
         if not await self._hook_allows("after_spawn", pid=process.pid):
+            self._veto_killed.add(process.pid)
             await self._stop_process(process)
             return False
         return True
@@ -330,6 +339,9 @@ class Watcher:
             or self.slots.get(slot.wid) is not slot
             or (process.stop_requested and not process.replace)
         ):
+            if process.pid in self._veto_killed:
+                self._veto_killed.discard(process.pid)
+                return  # not "exited": the veto's own stop follows (reason veto:after_spawn)
             self._check_all_exited()
             return
         if self.state in (WatcherState.STOPPING, WatcherState.STOPPED, WatcherState.FAILED):
@@ -360,8 +372,8 @@ class Watcher:
 
     def _check_all_exited(self) -> None:
         """respawn=false / on-failure: when nothing is left, the watcher stops (reason exited)."""
-        if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
-            return
+        if self.state != WatcherState.ACTIVE:
+            return  # a start in flight checks at its end (its stop would cancel the start)
         if any(slot.process is not None or slot.timer is not None for slot in self.slots.values()):
             return
         if self.numprocesses == 0:
@@ -445,8 +457,10 @@ class Watcher:
     def _queue_reap(self, process: ManagedProcess, caused: bool) -> None:
         """before_reap, reap event, after_reap: in exit order, never delaying the respawn."""
         status = None if caused else UNEXISTING
-        if not ("before_reap" in self.config.hooks or "after_reap" in self.config.hooks) and (
-            self._reap_tail is None or self._reap_tail.done()
+        if (
+            not ("before_reap" in self.config.hooks or "after_reap" in self.config.hooks)
+            and (self._reap_tail is None or self._reap_tail.done())
+            and process.pid not in self._signal_steps
         ):
             self._publish_reap(process, status)
             return
@@ -459,6 +473,9 @@ class Watcher:
         if previous is not None:
             with contextlib.suppress(BaseException):
                 await previous
+        step = self._signal_steps.get(process.pid)
+        if step is not None:  # its kill/signal event comes before its reap (§5)
+            await asyncio.shield(step)
         exit_time = time.time()
         await self._run_hook("before_reap", process_pid=process.pid, time=exit_time)
         self._publish_reap(process, status)
@@ -588,12 +605,18 @@ class Watcher:
             await self._run_hook("after_signal", pid=process.pid, signum=signum)
             return False
         process.tuiman_signal_at = time.monotonic()
-        sent = process.signal_group(signum) if group else process.send_signal(signum)
-        await self._run_hook("after_signal", pid=process.pid, signum=signum)
-        if sent:
-            self.bus.publish(
-                kind, self.name, process_pid=process.pid, pid=process.pid, signum=signum
-            )
+        step = self._signal_steps[process.pid] = self.arbiter.loop.create_future()
+        try:
+            sent = process.signal_group(signum) if group else process.send_signal(signum)
+            await self._run_hook("after_signal", pid=process.pid, signum=signum)
+            if sent:
+                self.bus.publish(
+                    kind, self.name, process_pid=process.pid, pid=process.pid, signum=signum
+                )
+        finally:
+            if self._signal_steps.get(process.pid) is step:
+                del self._signal_steps[process.pid]
+            step.set_result(None)
         return sent
 
     # -- other commands -----------------------------------------------------------------------
