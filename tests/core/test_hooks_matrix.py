@@ -43,14 +43,13 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> HookLab:
 
 
 def watcher_toml(
-    lab: HookLab, hook: str, outcome: str, *, numprocesses: int = 1, extra: str = ""
+    lab: HookLab, hook: str, outcome: str, *, numprocesses: int = 1, graceful: float = 2.0
 ) -> str:
     return f"""
         [watchers.w]
         cmd = "sleep 300"
         numprocesses = {numprocesses}
-        graceful_timeout = 2
-        {extra}
+        graceful_timeout = {graceful}
         [watchers.w.hooks]
         {hook} = {hook_entry(lab.path(hook), outcome)}
         """
@@ -308,7 +307,7 @@ async def test_after_stop(arbiter_factory: Factory, lab: HookLab, outcome: str) 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
 async def test_before_signal(arbiter_factory: Factory, lab: HookLab, outcome: str) -> None:
-    arbiter = build(arbiter_factory, lab, "before_signal", outcome)
+    arbiter = build(arbiter_factory, lab, "before_signal", outcome, graceful=0.6)
     watcher = arbiter.get("w")
     assert (await watcher.start()).ok
     [pid] = live_pids(arbiter)
