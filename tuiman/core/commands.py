@@ -77,7 +77,14 @@ def _results_reply(results: list[CommandResult]) -> Reply:
 async def _queue_or_wait(tasks: list[asyncio.Task[CommandResult]], wait: bool) -> Reply:
     if not wait:
         return ok(queued=True)
-    return _results_reply(list(await asyncio.gather(*tasks)))
+    await asyncio.wait(tasks)
+    # A start/restart/incr that a stop cancelled (§3.6) is a failed command, not a crash.
+    return _results_reply(
+        [
+            CommandResult.failure("cancelled by a stop") if task.cancelled() else task.result()
+            for task in tasks
+        ]
+    )
 
 
 def _targets(arbiter: Arbiter, request: dict[str, Any]) -> list[Watcher]:
