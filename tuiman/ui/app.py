@@ -78,6 +78,7 @@ class TuimanApp(App[int]):
         self.quitting = False
         self.forced = False
         self.booted = False
+        self._boot_started = False
         self.bridge: Bridge | None = None
         self.keymap: dict[str, str] = {}
         self._main = MainScreen()
@@ -98,7 +99,8 @@ class TuimanApp(App[int]):
 
     def boot(self) -> None:
         """Subscribe and start feeding the main screen (called once it is mounted)."""
-        if self._stream is None:
+        if not self._boot_started:
+            self._boot_started = True
             self.run_worker(self._boot(), name="bridge", group="bridge")
 
     def _load_keymap(self) -> None:

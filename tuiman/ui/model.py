@@ -67,6 +67,7 @@ class WatcherView:
     cpu: float | None = None
     rss: int | None = None
     failure: str | None = None  # why it is `failed`
+    veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
 
@@ -260,6 +261,10 @@ class CoreModel:
             message = error or "the hook returned a false value"
             severity = "error" if failed else "warning"
             changes.alerts.append(Alert(f"{watcher}: {name} {verb}", message, severity))
+            view = self.watchers.get(watcher)
+            if view is not None:
+                view.veto = f"{name} failed: {error}" if failed else f"vetoed by {name}"
+                changes.watchers.add(watcher)
 
     def _lifecycle(self, event: Event, changes: Changes) -> None:
         name = event.watcher or ""
@@ -304,6 +309,7 @@ class CoreModel:
             view.stopping_since = event.time
         elif new in ("starting", "active"):
             view.failure = None
+            view.veto = None
             view.leaked = []
         if new in ("stopped", "failed", "starting"):
             view.pauses.clear()

@@ -38,6 +38,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
             else ("SIGKILL sent", "error")
         )
     reason = view.reason or ""
+    if view.state == "stopped" and view.veto:
+        return view.veto, "error" if " failed: " in view.veto else "warn"
     if view.state == "stopped" and reason.startswith("veto:"):
         return f"vetoed by {reason.removeprefix('veto:')}", "warn"
     if view.state == "stopped" and reason.startswith("hook_failure:"):

@@ -155,6 +155,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._binding_signature: object = None
+        self._footer_style: tuple[bool, bool] | None = None
+        self._top_height: int | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -214,10 +216,14 @@ class MainScreen(Screen[None]):
         )
 
     def on_resize(self) -> None:
-        footer = self.query_one(Footer)
-        footer.compact = self.size.width < 110
-        footer.show_command_palette = self.size.width >= 100
-        self.call_after_refresh(self.fit_top)
+        width = self.size.width
+        footer_style = (width < 110, width >= 100)
+        if footer_style != self._footer_style:
+            # Only on a change: the Footer recomposes, which lays the screen out again.
+            self._footer_style = footer_style
+            footer = self.query_one(Footer)
+            footer.compact, footer.show_command_palette = footer_style
+        self.fit_top()
 
     def on_mount(self) -> None:
         self.query_one("#watchers-panel").border_title = "watchers"
@@ -304,15 +310,16 @@ class MainScreen(Screen[None]):
 
     def fit_top(self) -> None:
         """Wide layout: the top row is as tall as its longest table, up to 45% of the screen."""
+        # Compared with what we set last, never with styles.height (which includes the CSS):
+        # setting a style re-lays out the screen, which calls this again.
         top = self.query_one("#top")
-        if self.has_class("-narrow"):
-            if top.styles.height is not None:
-                top.styles.height = None
-            return
-        rows = max(self.watchers_table.row_count, self.processes_table.row_count, 2)
-        extra = 4 if self.query_one("#filter").display else 3  # borders and the header row
-        height = min(rows + extra, max(int(self.size.height * 0.45), 6))
-        if top.styles.height is None or top.styles.height.value != height:
+        height: int | None = None
+        if not self.has_class("-narrow"):
+            rows = max(self.watchers_table.row_count, self.processes_table.row_count, 2)
+            extra = 4 if self.query_one("#filter").display else 3  # borders and the header row
+            height = min(rows + extra, max(int(self.size.height * 0.45), 6))
+        if height != self._top_height:
+            self._top_height = height
             top.styles.height = height
 
     def _fit_watcher_column(self) -> None:

@@ -1,0 +1,260 @@
+"""Pilot tests of what the panels show: vetoes, flapping, failures, filter, search, keymap."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from uihelpers import (
+    PYTHON,
+    build_arbiter,
+    live_pids,
+    make_app,
+    running,
+    sleeper_toml,
+    wait_for,
+    watcher_cell,
+)
+
+from tuiman.ui.model import Outcome
+from tuiman.ui.screens.help import HelpScreen
+
+pytestmark = pytest.mark.timeout(60)
+
+HOOKS = textwrap.dedent(
+    """
+    def refuse(watcher, arbiter, hook_name, **kwargs):
+        return False
+
+    def explode(watcher, arbiter, hook_name, **kwargs):
+        raise RuntimeError("database unreachable")
+
+    def queue_depth(watcher, arbiter, hook_name, pid, stats, **kwargs):
+        stats["queue_depth"] = 7
+    """
+)
+
+
+def write_hooks(tmp_path: Path) -> str:
+    """The hook module, under a name unique to this test (tuiman refuses a shadowed module)."""
+    name = "uitest_hooks_" + re.sub(r"\W", "_", tmp_path.name)
+    (tmp_path / f"{name}.py").write_text(HOOKS)
+    return name
+
+
+def record_notifications(app: object) -> list[tuple[str, str]]:
+    notes: list[tuple[str, str]] = []
+
+    def notify(message: str, *, title: str = "", **options: object) -> None:
+        notes.append((title, message))
+
+    app.notify = notify  # type: ignore[attr-defined]
+    return notes
+
+
+async def test_vetoed_and_failed_starts_notify_with_hook_name_and_error(tmp_path: Path) -> None:
+    hooks = write_hooks(tmp_path)
+    toml = textwrap.dedent(
+        f"""
+        [watchers.vetoed]
+        cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
+        hooks.before_start = "{hooks}.refuse"
+        [watchers.broken]
+        cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
+        hooks.before_start = "{hooks}.explode"
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    notes = record_notifications(app)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: len(notes) >= 2, pilot=pilot, what="two notifications")
+        assert ("vetoed: before_start vetoed", "the hook returned a false value") in notes
+        assert ("broken: before_start failed", "RuntimeError: database unreachable") in notes
+        await wait_for(
+            lambda: watcher_cell(app, "vetoed", "info") == "vetoed by before_start", pilot=pilot
+        )
+        assert (
+            watcher_cell(app, "broken", "info")
+            == "before_start failed: RuntimeError: database unreachable"
+        )
+        outcomes = {(entry.watcher, entry.outcome) for entry in app.main.hook_log.items}
+        assert ("vetoed", Outcome.VETO) in outcomes
+        assert ("broken", Outcome.FAILURE) in outcomes
+        # s on the vetoed watcher: the same veto is notified again (once the repeat window is over).
+        app._recent_alerts.clear()
+        notes.clear()
+        await pilot.press("down")  # from broken to vetoed
+        assert app.main.selected == "vetoed"
+        await pilot.press("s")
+        await wait_for(lambda: bool(notes), pilot=pilot)
+        assert notes[0][0].endswith("before_start vetoed")
+        assert live_pids(arbiter, "vetoed") == []
+
+
+async def test_a_flapping_watcher_shows_the_retry_countdown(tmp_path: Path) -> None:
+    toml = textwrap.dedent(
+        f"""
+        [watchers.crasher]
+        cmd = [{PYTHON!r}, "-c", "import sys; sys.exit(3)"]
+        [watchers.crasher.restart]
+        backoff_initial = 0.01
+        flap_attempts = 2
+        retry_in = 30.0
+        flap_max_retry = -1
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: watcher_cell(app, "crasher", "state") == "flapping", pilot=pilot)
+        await wait_for(
+            lambda: watcher_cell(app, "crasher", "info").startswith("retry in"), pilot=pilot
+        )
+        info = watcher_cell(app, "crasher", "info")
+        assert info.endswith("(pause 1)")
+        seconds = float(info.split()[2].rstrip("s"))
+        assert 20 < seconds <= 30
+        assert str(app.main.processes_table.get_cell("slot-1", "state")) == "paused"
+        assert str(app.main.processes_table.get_cell("slot-1", "exit")) == "3"
+
+
+async def test_a_failed_watcher_says_why(tmp_path: Path) -> None:
+    toml = textwrap.dedent(
+        """
+        [watchers.missing]
+        cmd = "/nonexistent/program --flag"
+        max_retry = 1
+        [watchers.missing.restart]
+        backoff_initial = 0.01
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    notes = record_notifications(app)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: watcher_cell(app, "missing", "state") == "failed", pilot=pilot)
+        await wait_for(lambda: "spawn failed" in watcher_cell(app, "missing", "info"), pilot=pilot)
+        assert "No such file" in watcher_cell(app, "missing", "info")
+        assert any(title == "missing failed" for title, _ in notes)
+        subtitle = str(app.main.query_one("#processes-panel").border_subtitle)
+        assert subtitle.startswith("failed: spawn failed")
+
+
+async def test_slash_filters_the_watchers(tmp_path: Path) -> None:
+    toml = sleeper_toml(tmp_path, numprocesses=1, autostart=False) + textwrap.dedent(
+        f"""
+        [watchers.other]
+        cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
+        autostart = false
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        table = app.main.watchers_table
+        await wait_for(lambda: table.row_count == 2, pilot=pilot)
+        await pilot.press("slash", "o", "t")
+        await wait_for(lambda: table.row_count == 1, pilot=pilot)
+        assert app.main.selected == "other"
+        await pilot.press("enter")
+        assert app.focused is table
+        await pilot.press("s")  # acts on the filtered selection
+        await wait_for(lambda: len(live_pids(arbiter, "other")) == 1, pilot=pilot)
+        await pilot.press("slash", "escape")
+        await wait_for(lambda: table.row_count == 2, pilot=pilot)
+
+
+async def test_ctrl_f_searches_the_output(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        output = app.main.output
+        await wait_for(
+            lambda: sum("tick" in e.text for e in output.items) >= 2, timeout=15, pilot=pilot
+        )
+        # ANSI colours are kept in the buffer and rendered, not shown as escape codes.
+        assert any("\x1b[32m" in e.text for e in output.items)
+        await pilot.press("ctrl+f", "t", "i", "c", "k")
+        await wait_for(lambda: output.match_count >= 2, pilot=pilot)
+        await pilot.press("enter")
+        assert output.current_match is not None
+        assert not output.follow
+        first = output.current_match
+        await pilot.press("up")
+        assert output.current_match is not None and output.current_match < first
+        await pilot.press("escape")
+        assert output.search == ""
+        assert app.focused is output
+        await pilot.press("end")
+        assert output.follow
+
+
+async def test_e_shows_extended_stats_from_the_hook(tmp_path: Path) -> None:
+    hooks = write_hooks(tmp_path)
+    toml = (
+        sleeper_toml(tmp_path, numprocesses=1)
+        + f'\n[watchers.sleeper.hooks]\nextended_stats = "{hooks}.queue_depth"\n'
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        table = app.main.processes_table
+        await wait_for(lambda: table.row_count == 1, pilot=pilot)
+        await pilot.press("e")
+        await wait_for(lambda: "queue_depth" in table.extended, pilot=pilot, what="extended column")
+        [pid] = live_pids(arbiter, "sleeper")
+        await wait_for(lambda: str(table.get_cell(str(pid), "x:queue_depth")) == "7", pilot=pilot)
+        await pilot.press("e")
+        await wait_for(lambda: table.extended == (), pilot=pilot)
+
+
+async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[keymap]\nstop = "delete"\nnot-a-binding = "f5"\n')
+    arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
+    app = make_app(arbiter, tmp_path, settings=settings)
+    notes = record_notifications(app)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        assert any("not-a-binding" in message for _, message in notes)
+        await pilot.press("x")  # no longer bound
+        await pilot.pause(0.3)
+        assert arbiter.watchers["sleeper"].state == "active"
+        await pilot.press("delete")
+        await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
+
+
+async def test_help_lists_every_key(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1, autostart=False))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen), pilot=pilot)
+        ids = {binding.id for _, binding in app.screen.bindings}  # type: ignore[attr-defined]
+        assert {
+            "start",
+            "stop",
+            "restart",
+            "signal",
+            "scale-up",
+            "scale-down",
+            "quit",
+            "search",
+        } <= ids
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, HelpScreen), pilot=pilot)
+
+
+async def test_the_palette_lists_actions_for_every_watcher(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"stop sleeper")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
