@@ -251,6 +251,13 @@ class TuimanApp(App[int]):
                 self.get_key_display(dataclasses.replace(binding, key=k.strip())) for k in keys
             )
             rows.append((shown, binding))
+        palette = Binding(
+            self.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "palette",
+            tooltip="Command palette: every action for every watcher",
+        )
+        rows.append((self.get_key_display(palette), palette))
         self.push_screen(HelpScreen(rows))
 
     # -- quitting -----------------------------------------------------------------------------

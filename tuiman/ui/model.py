@@ -139,7 +139,9 @@ class CoreModel:
         return sum(w.running for w in self.watchers.values())
 
     def total_target(self) -> int:
-        return sum(w.numprocesses for w in self.watchers.values() if w.state != "stopped")
+        return sum(
+            w.numprocesses for w in self.watchers.values() if w.state not in ("stopped", "failed")
+        )
 
     def output_of(self, watcher: str) -> deque[OutputEntry]:
         lines = self.output.get(watcher)
@@ -380,8 +382,6 @@ def _load_watcher(view: WatcherView, data: dict[str, Any], at: float) -> None:
         for slot in data.get("slots", [])
         if slot.get("retry_in") is not None
     }
-    if view.state == "failed" and view.failure is None:
-        view.failure = view.reason
     if view.state != "stopping":
         view.stopping_since = None
 

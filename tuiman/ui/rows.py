@@ -29,7 +29,7 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
             return "probing after a pause", "warn"
         return f"retry in {fmt_countdown(pause.retry_at - now)} (pause {pause.attempt})", "warn"
     if view.state == "failed":
-        return view.failure or view.reason or "failed", "error"
+        return view.failure or describe_reason(view.reason) or "failed", "error"
     if view.state == "stopping" and view.stopping_since is not None:
         remaining = view.stopping_since + view.graceful_timeout - now
         return (
@@ -41,14 +41,34 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     if view.state == "stopped" and view.veto:
         return view.veto, "error" if " failed: " in view.veto else "warn"
     if view.state == "stopped" and reason.startswith("veto:"):
-        return f"vetoed by {reason.removeprefix('veto:')}", "warn"
+        return describe_reason(reason), "warn"
     if view.state == "stopped" and reason.startswith("hook_failure:"):
-        return f"{reason.removeprefix('hook_failure:')} failed", "error"
+        return describe_reason(reason), "error"
     if view.state == "stopped" and reason == "exited":
-        return "every process exited", "muted"
+        return describe_reason(reason), "muted"
     if view.state == "stopped" and not view.autostart and reason in ("", "None"):
         return "autostart off", "muted"
     return "", "plain"
+
+
+REASONS = {
+    "flap_exhausted": "gave up: it kept crashing (flapping)",
+    "spawn_error": "gave up: the program could not be started",
+    "exited": "every process exited",
+    "flap_pause": "pausing after a crash loop",
+    "quit": "stopped by quit",
+}
+
+
+def describe_reason(reason: str | None) -> str:
+    """A state-change reason code (§5) in words."""
+    if not reason:
+        return ""
+    if reason.startswith("veto:"):
+        return f"vetoed by {reason.removeprefix('veto:')}"
+    if reason.startswith("hook_failure:"):
+        return f"{reason.removeprefix('hook_failure:')} failed"
+    return REASONS.get(reason, reason)
 
 
 def watcher_row(view: WatcherView, now: float) -> Row:

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from tuiman.ui.model import Changes, CoreModel, WatcherView
-from tuiman.ui.rows import extended_keys, process_rows, watcher_row
+from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_row
 from tuiman.ui.screens.signal_picker import SignalPicker
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
@@ -239,6 +239,7 @@ class MainScreen(Screen[None]):
         selected = self.selected
         if changes.rebuilt:
             self._fit_watcher_column()
+            self.watchers_table.fit_names(list(self.model.watchers))
         if changes.rebuilt or changes.watchers:
             self.sync_watchers(now)
         if (
@@ -382,9 +383,8 @@ class MainScreen(Screen[None]):
         view = self.selected_view
         name = self.selected or "—"
         processes_panel = self.query_one("#processes-panel")
-        processes_panel.border_title = f"processes · {name}" + (
-            "  [ext]" if self.extended_on else ""
-        )
+        extended = " · extended stats" if self.extended_on else ""
+        processes_panel.border_title = f"processes · {name}{extended}"
         processes_panel.border_subtitle = _watcher_note(view)
         target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
         self.query_one("#output-panel").border_title = f"output · {target}"
@@ -466,6 +466,7 @@ class MainScreen(Screen[None]):
 
     def action_extended(self) -> None:
         self.extended_on = not self.extended_on
+        self.set_class(self.extended_on, "-extended")
         if self.extended_on:
             self._poll_extended()
         else:
@@ -590,7 +591,7 @@ def _watcher_note(view: WatcherView | None) -> str:
     if view is None:
         return ""
     if view.state == "failed":
-        return f"failed: {view.failure or view.reason or '?'}"
+        return f"failed: {view.failure or describe_reason(view.reason) or '?'}"
     if view.cmd:
         return view.cmd if len(view.cmd) < 60 else view.cmd[:59] + "…"
     return ""

@@ -68,25 +68,30 @@ class QuitScreen(ModalScreen[None]):
 
     def _table(self, now: float, palette: Palette) -> Table:
         table = Table(box=None, expand=True, header_style="bold")
-        for column in ("watcher", "state", "running", "next step"):
-            table.add_column(column, no_wrap=True)
+        for column in ("watcher", "state", "still running", "next step"):
+            table.add_column(column, no_wrap=True, min_width=8)
         for view in self.model.watchers.values():
+            state = Text(view.state, palette.state(view.state))
             table.add_row(
-                view.name,
-                Text(view.state, palette.state(view.state)),
-                str(view.running),
-                self._next_step(view, now),
+                view.name, state, _pids(sorted(view.processes)), self._next_step(view, now, palette)
             )
         return table
 
-    def _next_step(self, view: WatcherView, now: float) -> Text:
+    def _next_step(self, view: WatcherView, now: float, palette: Palette) -> Text:
         if not view.running and view.state in ("stopped", "failed"):
-            return Text("done", "dim")
+            return Text("done", palette.muted)
         if self.forced:
-            return Text("SIGKILL sent", "bold red")
+            return Text("SIGKILL sent", palette.error)
         if view.state == "stopping" and view.stopping_since is not None:
             remaining = view.stopping_since + view.graceful_timeout - now
             if remaining > 0:
-                return Text(f"SIGKILL in {fmt_countdown(remaining)}", "yellow")
-            return Text("SIGKILL sent, waiting for exit", "bold red")
-        return Text(f"waits for lower priorities (priority {view.priority})", "dim")
+                return Text(f"SIGKILL in {fmt_countdown(remaining)}", palette.warn)
+            return Text("SIGKILL sent, waiting for the exit", palette.error)
+        return Text(f"after lower priorities (its priority: {view.priority})", palette.muted)
+
+
+def _pids(pids: list[int], shown: int = 3) -> str:
+    if not pids:
+        return "-"
+    more = f" +{len(pids) - shown}" if len(pids) > shown else ""
+    return " ".join(map(str, pids[:shown])) + more

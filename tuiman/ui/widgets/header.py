@@ -1,18 +1,41 @@
-"""The one-line header: config, uptime and totals."""
+"""The one-line header: config, uptime and totals (shortened to fit narrow terminals)."""
 
 from __future__ import annotations
+
+import os
 
 from rich.text import Text
 from textual.widgets import Static
 
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_cpu
 from tuiman.ui.model import CoreModel
-from tuiman.ui.palette import palette_of
+from tuiman.ui.palette import Palette, palette_of
+
+STATE_ORDER = ("active", "starting", "stopping", "flapping", "failed", "stopped")
+QUIET_STATES = frozenset({"active", "stopped"})  # left out when space is short
+
+
+def short_path(path: str, width: int) -> str:
+    home = os.path.expanduser("~")
+    if home != "/" and path.startswith(home + os.sep):
+        path = "~" + path[len(home) :]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 class StatusHeader(Static):
     def show(self, model: CoreModel, *, remote: bool, now: float) -> None:
+        width = self.size.width or 80
         palette = palette_of(self.app)
+        for level in range(3):  # drop detail until the line fits
+            text = self._line(model, remote, now, palette, level)
+            if text.cell_len <= width:
+                break
+        self.update(text)
+
+    def _line(
+        self, model: CoreModel, remote: bool, now: float, palette: Palette, level: int
+    ) -> Text:
+        compact = level > 0
         watchers = model.watchers.values()
         states: dict[str, int] = {}
         for view in watchers:
@@ -20,14 +43,19 @@ class StatusHeader(Static):
         cpu = sum(v.cpu or 0.0 for v in watchers if v.processes)
         rss = sum(v.rss or 0 for v in watchers if v.processes)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" tuiman ", "bold reverse")
-        text.append(" attached " if remote else " ", palette.accent)
-        text.append(model.source or "…", "bold")
+        if not compact:
+            text.append(" tuiman ", "bold reverse")
+            text.append(" ")
+        if remote:
+            text.append("attached ", palette.accent)
+        text.append(short_path(model.source, 28 if compact else 60) or "…", "bold")
         if model.started is not None:
             text.append(f"  up {fmt_age(now - model.started)}", palette.muted)
         text.append(f"  procs {model.total_running()}/{model.total_target()}")
-        text.append(f"  cpu {fmt_cpu(cpu)}  rss {fmt_bytes(rss)}  ")
-        for state in ("active", "starting", "stopping", "flapping", "failed", "stopped"):
-            if states.get(state):
-                text.append(f"{states[state]} {state} ", palette.state(state))
-        self.update(text)
+        if level < 2:
+            text.append(f"  cpu {fmt_cpu(cpu)}  rss {fmt_bytes(rss)}")
+        text.append(" ")
+        for state in STATE_ORDER:
+            if states.get(state) and not (compact and state in QUIET_STATES):
+                text.append(f" {states[state]} {state}", palette.state(state))
+        return text

@@ -37,8 +37,12 @@ class LiveTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
-        self._column_keys: list[str] = []
+        self._specs: list[ColumnSpec] = []
         self.updates = 0  # cells written since mount (for tests and the bench)
+
+    @property
+    def _column_keys(self) -> list[str]:
+        return [spec.key for spec in self._specs]
 
     def on_mount(self) -> None:
         for column in self.COLUMNS:
@@ -46,14 +50,26 @@ class LiveTable(DataTable[Text]):
 
     def add_spec(self, column: ColumnSpec) -> None:
         self.add_column(column.label, width=column.width, key=column.key)
-        self._column_keys.append(column.key)
+        self._specs.append(column)
         self._shown = {key: (*cells, ("", "plain")) for key, cells in self._shown.items()}
 
     def remove_spec(self, key: str) -> None:
         index = self._column_keys.index(key)
         self.remove_column(key)
-        del self._column_keys[index]
+        del self._specs[index]
         self._shown = {k: cells[:index] + cells[index + 1 :] for k, cells in self._shown.items()}
+
+    def set_width(self, key: str, width: int) -> None:
+        """Change a column's width; rows are re-added by the next sync (names rarely change)."""
+        specs = [ColumnSpec(c.key, c.label, width) if c.key == key else c for c in self._specs]
+        if specs == self._specs:
+            return
+        self.clear(columns=True)
+        self._shown.clear()
+        self._order = []
+        self._specs = []
+        for column in specs:
+            self.add_spec(column)
 
     @property
     def selected_key(self) -> str | None:

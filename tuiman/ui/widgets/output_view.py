@@ -53,7 +53,11 @@ class OutputView(LineView[OutputEntry]):
 
     def render_item(self, item: OutputEntry, number: int, palette: Palette) -> Text:
         colour = WID_COLOURS[item.wid % len(WID_COLOURS)]
-        prefix_style = palette.error if item.stream == "stderr" else Style(color=colour, dim=True)
+        prefix_style = (
+            palette.error + Style(bold=True)
+            if item.stream == "stderr"
+            else Style(color=colour, dim=True)
+        )
         body = Text.from_ansi(clean(item.text), end="")
         term = self.search
         if term:

@@ -10,15 +10,20 @@ from tuiman.ui.widgets.live_table import ColumnSpec, LiveTable
 
 class WatchersTable(LiveTable):
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = (
-        ColumnSpec("name", "watcher", 13),
+        ColumnSpec("name", "watcher", 8),  # widened to the longest name by fit_names
         ColumnSpec("state", "state", 9),
         ColumnSpec("running", "run", 6),
         ColumnSpec("priority", "prio", 5),
         ColumnSpec("restarts", "rst", 4),
-        ColumnSpec("cpu", "cpu", 7),
+        ColumnSpec("cpu", "cpu", 6),
         ColumnSpec("rss", "rss", 6),
         ColumnSpec("info", "info", 60),
     )
+
+    def fit_names(self, names: list[str]) -> None:
+        """Make the name column as wide as the longest name (8 to 20 cells)."""
+        width = min(max([len(name) for name in names] + [7]), 19) + 1
+        self.set_width("name", width)
 
 
 class ProcessesTable(LiveTable):
