@@ -143,6 +143,8 @@ def _parse_toml(text: str, file_label: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([_format_toml_error(str(error), text, file_label)]) from None
+    except RecursionError:  # tomllib recurses once per nesting level of arrays and tables
+        raise ConfigError([f"{file_label}: arrays or tables nested too deeply"]) from None
 
 
 def _format_toml_error(message: str, text: str, file_label: str) -> str:

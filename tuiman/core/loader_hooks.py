@@ -173,7 +173,7 @@ def _import_module(module_name: str, search_dirs: list[Path]) -> object:
     importlib.invalidate_caches()
     try:
         return importlib.import_module(module_name)
-    except (Exception, SystemExit) as error:
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # a module's own code
         raise InvalidValue(
             f"cannot import {module_name}: {type(error).__name__}: {error}"
         ) from None
