@@ -165,7 +165,7 @@ class HookRunner:
                 result, truthy = future.result(spec.timeout)
             else:
                 result = spec.func(**call_kwargs)
-                truthy = bool(result)
+                truthy = _truthy(result)
         except BaseException as exc:
             if isinstance(exc, concurrent.futures.TimeoutError):
                 token.revoked = True
@@ -213,7 +213,7 @@ class HookRunner:
             try:
                 # Truthiness is user code too (__bool__): judged here, never on the core loop.
                 result = spec.func(**call_kwargs)
-                judged = (result, bool(result))
+                judged = (result, _truthy(result))
             except BaseException as exc:
                 error = exc
                 _deliver_threadsafe(loop, deliver, lambda: done.set_exception(_Carrier(error)))
@@ -294,6 +294,15 @@ def _deliver_threadsafe(
         loop.call_soon_threadsafe(deliver, outcome)
 
 
+def _truthy(result: Any) -> bool:
+    """A hook that returns normally succeeds, whatever it returned (§4.4); a result whose
+    truth value cannot be taken (its __bool__ raises) is not a yes."""
+    try:
+        return bool(result)
+    except Exception:
+        return False
+
+
 class HookThreadsExhausted(RuntimeError):
     pass
 
@@ -307,7 +316,7 @@ async def _await_and_judge(
 ) -> tuple[Any, bool]:
     try:
         result = await func(**call_kwargs)
-        return result, bool(result)
+        return result, _truthy(result)
     except (SystemExit, KeyboardInterrupt) as exc:
         raise _Carrier(exc) from None  # unwrapped, it would stop the hook loop's thread
 
@@ -323,5 +332,8 @@ class _Carrier(Exception):
 def describe(exc: BaseException) -> str:
     if isinstance(exc, _Carrier):
         exc = exc.original
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:  # user code: an exception whose __str__ raises must still be reported
+        text = "<exception not printable>"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
