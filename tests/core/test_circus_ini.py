@@ -805,9 +805,10 @@ def test_headless_runs_a_circus_config(tmp_path: Path) -> None:
     for wid, report in reports.items():
         assert report["argv"] == ["--wid", wid, "--role", "tester"]
         # copy_env defaults to false in Circus configs: only the env sections reach the child
-        # (besides tuiman's instance marker, and LC_CTYPE that Python sets in itself).
+        # (besides tuiman's instance and watcher markers, and LC_CTYPE that Python sets in itself).
         env = report["env"]
         assert isinstance(env, dict)
         env.pop("TUIMAN_INSTANCE")
+        assert env.pop("TUIMAN_WATCHER") == "probe"
         env.pop("LC_CTYPE", None)
         assert env == {"ROLE": "tester", "GREETING": "hello world ${CIRCUS_TEST_NAME}"}

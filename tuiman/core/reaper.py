@@ -105,3 +105,41 @@ def own_children() -> set[int]:
 def is_zombie(pid: int) -> bool:
     stat = read_stat(pid)
     return stat is not None and stat[0] == "Z"
+
+
+def kill_marked(entries: tuple[str, ...]) -> int:
+    """SIGKILL every process whose environment holds all of `entries` (exact `NAME=value`):
+    the `setsid` escapees of a watcher's groups, which `killpg` cannot reach (§3.5, F1).
+
+    A candidate is pinned with a pidfd and its environment read again before it is signalled,
+    so a recycled pid is never hit. Blocking /proc reads: call it off the event loop.
+    Returns how many processes were signalled.
+    """
+    needles = [b"\0" + os.fsencode(entry) + b"\0" for entry in entries]
+    me = os.getpid()
+
+    def matches(pid: str) -> bool:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                env = b"\0" + environ.read() + b"\0"
+        except OSError:
+            return False
+        return all(needle in env for needle in needles)
+
+    killed = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me or not matches(name):
+            continue
+        try:
+            pidfd = os.pidfd_open(int(name))
+        except OSError:
+            continue
+        try:
+            if matches(name):  # still the same process: the pidfd pins it from here on
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                killed += 1
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
+    return killed

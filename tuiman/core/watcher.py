@@ -17,7 +17,7 @@ from tuiman.core.events import Kind
 from tuiman.core.expand import spawn_argv_env
 from tuiman.core.output import OutputBuffer, OutputFileSink, OutputLine
 from tuiman.core.process import ManagedProcess, SpawnSpec, spawn_error_text
-from tuiman.core.reaper import reap_group_zombies
+from tuiman.core.reaper import kill_marked, reap_group_zombies
 from tuiman.core.restart import Action, SlotHistory
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import UNEXISTING, ProcessState, Reason, WatcherState
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 LEAK_GRACE = 5.0  # seconds a process may outlive SIGKILL before it is reported leaked
 GROUP_POLL = 0.05
 MARKER_ENV = "TUIMAN_INSTANCE"
+WATCHER_ENV = "TUIMAN_WATCHER"  # with the marker: finds a watcher's setsid escapees
+ESCAPEE_ROUNDS = 5  # sweeps, for escapees forked while the previous sweep ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,7 @@ class Watcher:
     def _spawn(self, slot: Slot) -> ManagedProcess | None:
         argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
         env[MARKER_ENV] = self.arbiter.marker
+        env[WATCHER_ENV] = self.name
         spec = SpawnSpec(
             argv,
             env,
@@ -532,6 +535,7 @@ class Watcher:
         results = await asyncio.gather(*(self._stop_process(p) for p in running))
         leaked = [pid for pid, ok in zip((p.pid for p in running), results, strict=True) if not ok]
         await self._wait_reaps()
+        await self._kill_escapees()
         self.slots.clear()
         payload: dict[str, Any] = {"reason": str(reason)}
         if leaked:
@@ -544,6 +548,15 @@ class Watcher:
             )
         await self._run_hook("after_stop")
         self.arbiter.watcher_settled(self)
+
+    async def _kill_escapees(self) -> None:
+        """SIGKILL what left this watcher's groups with `setsid` (§3.5): it still carries the
+        instance marker and the watcher's name in its environment."""
+        entries = (f"{MARKER_ENV}={self.arbiter.marker}", f"{WATCHER_ENV}={self.name}")
+        for _ in range(ESCAPEE_ROUNDS):
+            if not await asyncio.to_thread(kill_marked, entries):
+                return
+            await asyncio.sleep(GROUP_POLL)
 
     async def _wait_reaps(self) -> None:
         if self._reap_tail is not None and not self._reap_tail.done():
