@@ -22,6 +22,7 @@ from tuiman.core.facade import HookArbiter, HookWatcher
 from tuiman.core.hooks import HookCallToken, HookRunner
 from tuiman.core.output import OutputFileSink, OutputWriterThread
 from tuiman.core.reaper import OrphanReaper
+from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.stats import ProcessStats, StatsSampler
 from tuiman.core.watchdog import Watchdog, new_marker
@@ -65,6 +66,7 @@ class Arbiter:
         self.reaper: OrphanReaper | None = None
         for watcher_config in config.watchers:
             self.watchers[watcher_config.name] = Watcher(watcher_config, self)
+        self.bus.redactor = redactor_for(config)
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -272,6 +274,7 @@ class Arbiter:
             self.bus.publish(Kind.REMOVE, watcher.name)
             changes.append(f"removed {watcher.name}")
         self.config = new_config
+        self.bus.redactor = redactor_for(new_config)
         for name, watcher_config in new_by_name.items():
             existing = old_by_name.get(name)
             if existing is None:
@@ -401,6 +404,11 @@ class Arbiter:
                     entry = working
             result[pid] = entry
         return result
+
+
+def redactor_for(config: Config) -> Callable[[str], str] | None:
+    """Masks the watchers' secret-looking env values wherever they show up in events (§12)."""
+    return make_redactor(secret_values(w.env for w in config.watchers))
 
 
 def raise_nofile_limit() -> None:

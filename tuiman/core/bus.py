@@ -129,6 +129,8 @@ class Bus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Callable[[Event], None]] = []
         self.published = 0
+        # Masks secret values in every string of a payload's top level (§12); set by the arbiter.
+        self.redactor: Callable[[str], str] | None = None
 
     def add_tap(self, tap: Callable[[Event], None]) -> None:
         """A synchronous observer of every event (the core's own bookkeeping; must be cheap)."""
@@ -156,6 +158,9 @@ class Bus:
 
     def publish(self, kind: str, watcher: str | None = None, **payload: Any) -> Event:
         droppable = bool(payload.pop("_droppable", False))
+        if self.redactor is not None:
+            redact = self.redactor
+            payload = {k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}
         clashing = RESERVED_KEYS.intersection(payload)
         if clashing:
             raise ValueError(f"payload keys shadow event fields: {sorted(clashing)}")

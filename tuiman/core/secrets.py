@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 SECRET_PATTERNS = ("*TOKEN*", "*SECRET*", "*PASSWORD*", "*KEY*")
 MASK = "********"
@@ -25,3 +25,29 @@ def mask_text(text: str, environment: Mapping[str, str]) -> str:
         if len(value) >= 4 and looks_secret(name) and value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def secret_values(environments: Iterable[Mapping[str, str]]) -> tuple[str, ...]:
+    """The values (at least 4 characters) of secret-looking variables, longest first."""
+    found = {
+        value
+        for environment in environments
+        for name, value in environment.items()
+        if len(value) >= 4 and looks_secret(name)
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def make_redactor(values: Iterable[str]) -> Callable[[str], str] | None:
+    """A function that masks every one of `values` inside a text; None when there are none."""
+    secrets = tuple(sorted(set(values), key=len, reverse=True))
+    if not secrets:
+        return None
+
+    def redact(text: str) -> str:
+        for value in secrets:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    return redact

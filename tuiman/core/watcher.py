@@ -290,7 +290,10 @@ class Watcher:
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
         now = time.time()
+        redact = self.bus.redactor  # a child printing its secrets: masked everywhere (§12)
         for text, partial in lines:
+            if redact is not None:
+                text = redact(text)
             line = OutputLine(now, process.pid, process.wid, stream, text, partial)
             self.output.append(line)
             if self.file_sink is not None:
