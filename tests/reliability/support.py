@@ -1,0 +1,270 @@
+"""Tools for the fault-injection suite: process rosters, zombie scans, loop lag, headless runs.
+
+Processes are always found by an environment tag (`TEST_TAG=...`) or by pid, never by name, and
+every process a test starts is killed by pid / pgid / tag in a finally block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import glob
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+PY = sys.executable
+TUIMAN = [PY, "-m", "tuiman"]
+REPO = Path(__file__).resolve().parents[2]
+MAX_LOOP_LAG = 0.5  # seconds: the core loop must never be blocked longer than this
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+# -- process table ------------------------------------------------------------------------------
+def proc_state(pid: int) -> str | None:
+    """The one-letter state of `pid` from /proc (R, S, Z, ...), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            stat = stat_file.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3].decode()
+
+
+def alive(pid: int) -> bool:
+    """Running (or stopped), not a zombie and not gone."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def children_of(pid: int) -> set[int]:
+    """Children of every thread of `pid` (hook threads spawn too)."""
+    found: set[int] = set()
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError), open(path) as children_file:
+            found.update(int(child) for child in children_file.read().split())
+    return found
+
+
+def zombie_children(pid: int | None = None) -> set[int]:
+    """Zombies whose parent is `pid` (default: this test process)."""
+    parent = os.getpid() if pid is None else pid
+    return {child for child in children_of(parent) if proc_state(child) == "Z"}
+
+
+def tagged_pids(tag: str) -> list[int]:
+    """Live processes whose environment carries TEST_TAG=tag (never matched by name)."""
+    needle = f"TEST_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0") and alive(int(entry)):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def kill_quietly(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(pid, signal.SIGKILL)
+
+
+def kill_tagged(tag: str) -> None:
+    for pid in tagged_pids(tag):
+        kill_quietly(pid)
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def set_child_subreaper(on: bool) -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)) == 0
+
+
+def reap_new_zombies(baseline: Iterable[int]) -> None:
+    """Collect zombie children that appeared since `baseline` (orphans a test left behind)."""
+    known = set(baseline)
+    for pid in zombie_children() - known:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, step: float = 0.01) -> None:
+    """Synchronous polling of the real system (for tests that drive a tuiman subprocess)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)
+
+
+# -- loop lag -----------------------------------------------------------------------------------
+class LagProbe:
+    """A ticker on the core's loop: how late its wake-ups come is how long the loop was blocked."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.max_lag = 0.0
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last: float | None = None  # loop time the pending tick went to sleep
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._last = loop.time()
+            await asyncio.sleep(self.interval)
+            self.max_lag = max(self.max_lag, loop.time() - self._last - self.interval)
+            self.ticks += 1
+
+    def start(self) -> LagProbe:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run())
+        return self
+
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        return self.max_lag
+
+    async def __aenter__(self) -> LagProbe:
+        return self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def worst(self) -> float:
+        """The largest lag so far, counting the tick that is late right now."""
+        pending = 0.0
+        if self._loop is not None and self._last is not None:
+            pending = self._loop.time() - self._last - self.interval
+        return max(self.max_lag, pending)
+
+    def check(self) -> None:
+        assert self._loop is not None, "the lag probe was never started"
+        worst = self.worst()
+        assert worst < MAX_LOOP_LAG, f"event loop blocked for {worst:.3f}s"
+
+
+# -- hook modules -------------------------------------------------------------------------------
+def write_hook_module(directory: Path, source: str) -> str:
+    """Write hook code to a module with a unique name (sys.modules caches by name)."""
+    name = f"relhooks_{uuid.uuid4().hex[:10]}"
+    (directory / f"{name}.py").write_text(textwrap.dedent(source))
+    return name
+
+
+# -- a headless tuiman subprocess ---------------------------------------------------------------
+class Headless:
+    """`python -m tuiman --headless` in its own session; stdout/stderr collected by threads."""
+
+    def __init__(
+        self, config: Path, *extra: str, env: dict[str, str] | None = None, json: bool = False
+    ) -> None:
+        args = [*TUIMAN, "--headless", "-c", str(config), *(["--json"] if json else []), *extra]
+        self.proc = subprocess.Popen(
+            args,
+            cwd=config.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+            start_new_session=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _pump(self, stream: Iterable[bytes] | None, into: list[str]) -> None:
+        assert stream is not None
+        for raw in stream:
+            with self._changed:
+                into.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._changed.notify_all()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_line(
+        self, predicate: Callable[[str], bool], timeout: float = 15.0, stream: str = "out"
+    ) -> str:
+        lines = self.out if stream == "out" else self.err
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._changed:
+            while True:
+                for line in lines[seen:]:
+                    if predicate(line):
+                        return line
+                seen = len(lines)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and seen == len(lines)):
+                    tail = "\n".join([*self.out[-20:], "-- stderr --", *self.err[-20:]])
+                    raise AssertionError(f"no matching {stream} line in time:\n{tail}")
+                self._changed.wait(min(remaining, 0.1))
+
+    def send(self, signum: int) -> None:
+        os.kill(self.proc.pid, signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            kill_quietly(self.proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@contextlib.contextmanager
+def headless(
+    config: Path, *extra: str, tag: str, json: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Headless]:
+    run = Headless(config, *extra, json=json, env=env)
+    try:
+        yield run
+    finally:
+        run.close()
+        kill_tagged(tag)
