@@ -1,0 +1,3 @@
+"""A hook module that raises KeyboardInterrupt while it is imported."""
+
+raise KeyboardInterrupt
