@@ -258,3 +258,26 @@ async def test_the_palette_lists_actions_for_every_watcher(tmp_path: Path) -> No
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
+
+
+async def test_h_in_the_hook_log_shows_only_hook_calls(tmp_path: Path) -> None:
+    hooks = write_hooks(tmp_path)
+    toml = sleeper_toml(tmp_path, numprocesses=1) + textwrap.dedent(
+        f"""
+        [watchers.vetoed]
+        cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
+        hooks.before_start = "{hooks}.refuse"
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        log = app.main.hook_log
+        await wait_for(lambda: any(e.outcome is Outcome.VETO for e in log.items), pilot=pilot)
+        await wait_for(lambda: any(e.label == "spawn" for e in log.items), pilot=pilot)
+        await pilot.press("tab", "tab")
+        assert app.focused is log
+        await pilot.press("h")
+        assert [e.label for e in log.items] == ["before_start"]
+        await pilot.press("h")
+        assert any(e.label == "spawn" for e in log.items)

@@ -81,8 +81,8 @@ def watcher_row(view: WatcherView, now: float) -> Row:
         (f"{view.running}/{view.numprocesses}", running_role),
         (str(view.priority), "muted"),
         (str(view.restarts), "warn" if view.restarts else "muted"),
-        (fmt_cpu(view.cpu) if view.processes else "-", "plain"),
-        (fmt_bytes(view.rss) if view.processes else "-", "plain"),
+        (fmt_cpu(view.cpu) if view.processes and view.rss else "-", "plain"),
+        (fmt_bytes(view.rss) if view.processes and view.rss else "-", "plain"),
         watcher_info(view, now),
     )
 
@@ -143,7 +143,7 @@ def extended_keys(stats: dict[str, dict[str, Any]]) -> tuple[str, ...]:
     extra = sorted(
         {key for entry in stats.values() for key in entry} - STANDARD_STATS - set(BUILTIN_EXTENDED)
     )
-    return (*BUILTIN_EXTENDED, *(key for key in extra if key != "num_threads"))
+    return (*extra, *BUILTIN_EXTENDED)  # the hook's own columns first: they are the point of `e`
 
 
 def _state_role(state: str) -> str:

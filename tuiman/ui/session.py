@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
-import termios
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -21,9 +19,9 @@ from tuiman.core.config import Config
 from tuiman.core.watchdog import Watchdog
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.crash import write_crash_report
+from tuiman.ui.hangup import detach_from_terminal, release_stdin, terminal_gone
 
 EXIT_OK, EXIT_CRASH = 0, 1
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
 
 
 Services = Callable[[Arbiter], AbstractAsyncContextManager[object]]
@@ -80,6 +78,7 @@ async def follow_core_quit(app: TuimanApp, arbiter: Arbiter) -> None:
     if app.is_running:
         app.call_later(app.begin_quit)
     await arbiter.stopped.wait()
+    release_stdin()  # after a hangup, Textual's input thread may be blocked reading it
     if app.is_running:
         app.exit(0)
 
@@ -98,43 +97,32 @@ def install_signal_handlers(app: TuimanApp, arbiter: Arbiter) -> None:
         else:
             arbiter.force()
 
-    def on_hangup() -> None:
+    def on_hangup(signum: int, frame: object) -> None:
+        # A plain signal handler, not the loop's: it must run before Textual's SIGCONT one.
         if terminal_gone():
-            # Nobody is looking any more: stop everything and exit (§3.6).
-            arbiter.request_quit()
-        elif app.is_running:
-            app.call_later(reload_config, app)
+            detach_from_terminal(app)
+            loop.call_soon_threadsafe(arbiter.request_quit)  # nobody is looking: stop, exit
+        else:
+            loop.call_soon_threadsafe(reload_config, app)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop_signal)
-    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
+    signal.signal(signal.SIGHUP, on_hangup)
 
 
 def remove_signal_handlers() -> None:
     loop = asyncio.get_running_loop()
-    for signum in HANDLED_SIGNALS:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         loop.remove_signal_handler(signum)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def reload_config(app: TuimanApp) -> None:
-    app.notify("SIGHUP: reloading the config", timeout=3)
-    app.command("reload config", "reloadconfig")
-
-
-def terminal_gone() -> bool:
-    """True when our controlling terminal hung up (its window closed, ssh dropped)."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        return True
-    try:
-        termios.tcgetattr(fd)
-    except termios.error:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """SIGHUP while the terminal still answers: reload the config, as headless does (§3.6)."""
+    if app.is_running:
+        app.notify("SIGHUP: reloading the config", timeout=3)
+        app.command("reload config", "reloadconfig")
 
 
 def say(text: str) -> None:

@@ -136,12 +136,7 @@ class MainScreen(Screen[None]):
             "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
         ),
         _binding(
-            "escape",
-            "close_inputs",
-            "close",
-            "Close the filter or search box",
-            "close-input",
-            show=False,
+            "escape", "close_inputs", "close", "Close the filter or search box", "close-input"
         ),
         _binding("question_mark", "help", "help", "Show every key", "help"),
         _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
@@ -154,30 +149,44 @@ class MainScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        # Kept as attributes: no query per update, and still valid while the app shuts down.
+        self.header = StatusHeader(id="header")
+        self.top = Horizontal(id="top")
+        self.watchers_panel = Panel(id="watchers-panel")
+        self.processes_panel = Panel(id="processes-panel")
+        self.hooks_panel = Panel(id="hooks-panel")
+        self.output_panel = Panel(id="output-panel")
+        self.filter_box = Input(
+            placeholder="filter watchers (escape clears)", id="filter", classes="hidden"
+        )
+        self.watchers_table = WatchersTable(id="watchers")
+        self.processes_table = ProcessesTable(id="processes")
+        self.hook_log_header = HookLogHeader(id="hooklog-header")
+        self.hook_log = HookLog(id="hooklog")
+        self.output = OutputView(id="output")
+        self.search_box = SearchInput(
+            placeholder="search output (enter/up: older, down: newer, escape)",
+            id="search",
+            classes="hidden",
+        )
         self._binding_signature: object = None
         self._footer_style: tuple[bool, bool] | None = None
         self._top_height: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(id="header")
-        with Horizontal(id="top"):
-            with Panel(id="watchers-panel"):
-                yield Input(
-                    placeholder="filter watchers (escape clears)", id="filter", classes="hidden"
-                )
-                yield WatchersTable(id="watchers")
-            with Panel(id="processes-panel"):
-                yield ProcessesTable(id="processes")
-        with Panel(id="hooks-panel"):
-            yield HookLogHeader(id="hooklog-header")
-            yield HookLog(id="hooklog")
-        with Panel(id="output-panel"):
-            yield OutputView(id="output")
-            yield SearchInput(
-                placeholder="search output (enter/up: older, down: newer, escape)",
-                id="search",
-                classes="hidden",
-            )
+        yield self.header
+        with self.top:
+            with self.watchers_panel:
+                yield self.filter_box
+                yield self.watchers_table
+            with self.processes_panel:
+                yield self.processes_table
+        with self.hooks_panel:
+            yield self.hook_log_header
+            yield self.hook_log
+        with self.output_panel:
+            yield self.output
+            yield self.search_box
         yield Footer(id="footer")
 
     # -- access -------------------------------------------------------------------------------
@@ -192,22 +201,6 @@ class MainScreen(Screen[None]):
     @property
     def selected_view(self) -> WatcherView | None:
         return self.model.watchers.get(self.selected) if self.selected else None
-
-    @property
-    def watchers_table(self) -> WatchersTable:
-        return self.query_one("#watchers", WatchersTable)
-
-    @property
-    def processes_table(self) -> ProcessesTable:
-        return self.query_one("#processes", ProcessesTable)
-
-    @property
-    def output(self) -> OutputView:
-        return self.query_one("#output", OutputView)
-
-    @property
-    def hook_log(self) -> HookLog:
-        return self.query_one("#hooklog", HookLog)
 
     @property
     def process_focused(self) -> bool:
@@ -226,9 +219,9 @@ class MainScreen(Screen[None]):
         self.fit_top()
 
     def on_mount(self) -> None:
-        self.query_one("#watchers-panel").border_title = "watchers"
-        self.query_one("#hooks-panel").border_title = "hooks & events"
-        self.query_one(HookLogHeader).set_watcher_width(self.hook_log.watcher_width)
+        self.watchers_panel.border_title = "watchers"
+        self.hooks_panel.border_title = "hooks & events"
+        self.hook_log_header.set_watcher_width(self.hook_log.watcher_width)
         self._update_titles()
         self.set_interval(TICK, self.tick)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -255,7 +248,7 @@ class MainScreen(Screen[None]):
         if changes.dropped:
             self.output.dropped += changes.dropped
             self._update_output_status()
-        self.query_one(StatusHeader).show(self.model, remote=self.tui.client.is_remote, now=now)
+        self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         if changes.rebuilt or (selected is not None and selected in changes.watchers):
             self._update_titles()
             self._refresh_bindings_if_changed()
@@ -283,7 +276,7 @@ class MainScreen(Screen[None]):
         now = self.tui.clock()
         self.sync_watchers(now)
         self.sync_processes(now)
-        self.query_one(StatusHeader).show(self.model, remote=self.tui.client.is_remote, now=now)
+        self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         self._update_output_status()
         if self.model.reaped_since_status:
             self.tui.refresh_counters()
@@ -313,11 +306,11 @@ class MainScreen(Screen[None]):
         """Wide layout: the top row is as tall as its longest table, up to 45% of the screen."""
         # Compared with what we set last, never with styles.height (which includes the CSS):
         # setting a style re-lays out the screen, which calls this again.
-        top = self.query_one("#top")
+        top = self.top
         height: int | None = None
         if not self.has_class("-narrow"):
             rows = max(self.watchers_table.row_count, self.processes_table.row_count, 2)
-            extra = 4 if self.query_one("#filter").display else 3  # borders and the header row
+            extra = 4 if self.filter_box.display else 3  # borders and the header row
             height = min(rows + extra, max(int(self.size.height * 0.45), 6))
         if height != self._top_height:
             self._top_height = height
@@ -326,7 +319,7 @@ class MainScreen(Screen[None]):
     def _fit_watcher_column(self) -> None:
         width = min(max((len(name) for name in self.model.watchers), default=8), 14)
         self.hook_log.watcher_width = max(width, 7)
-        self.query_one(HookLogHeader).set_watcher_width(self.hook_log.watcher_width)
+        self.hook_log_header.set_watcher_width(self.hook_log.watcher_width)
         self.hook_log.invalidate()
 
     def _theme_changed(self, _theme: object) -> None:
@@ -382,14 +375,14 @@ class MainScreen(Screen[None]):
     def _update_titles(self) -> None:
         view = self.selected_view
         name = self.selected or "—"
-        processes_panel = self.query_one("#processes-panel")
+        processes_panel = self.processes_panel
         extended = " · extended stats" if self.extended_on else ""
         processes_panel.border_title = f"processes · {name}{extended}"
         processes_panel.border_subtitle = _watcher_note(view)
         target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
-        self.query_one("#output-panel").border_title = f"output · {target}"
+        self.output_panel.border_title = f"output · {target}"
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
-        self.query_one("#watchers-panel").border_title = watchers_title
+        self.watchers_panel.border_title = watchers_title
 
     def _update_output_status(self) -> None:
         output = self.output
@@ -401,10 +394,12 @@ class MainScreen(Screen[None]):
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
         parts.append("following" if output.follow else "paused · end to follow")
-        self.query_one("#output-panel").border_subtitle = "  ".join(parts)
+        self.output_panel.border_subtitle = "  ".join(parts)
 
     # -- actions ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_inputs":
+            return isinstance(self.focused, Input) or self.maximized is not None
         if action not in WATCHER_ACTIONS and not action.endswith("_process"):
             return True
         view = self.selected_view
@@ -497,12 +492,12 @@ class MainScreen(Screen[None]):
             await asyncio.sleep(EXTENDED_INTERVAL)
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.remove_class("hidden")
         box.focus()
 
     def action_search(self) -> None:
-        box = self.query_one("#search", SearchInput)
+        box = self.search_box
         box.remove_class("hidden")
         box.focus()
 
@@ -528,7 +523,7 @@ class MainScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
         if not self.filter_text:
-            self.query_one("#filter", Input).add_class("hidden")
+            self.filter_box.add_class("hidden")
         self.watchers_table.focus()
 
     @on(Input.Changed, "#search")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar
+
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tuiman.ui.format import fmt_clock, fmt_duration, shorten
@@ -46,10 +52,40 @@ class HookLogHeader(Static):
         self.update(header_text(watcher_width))
 
 
+HOOK_OUTCOMES = frozenset({Outcome.OK, Outcome.VETO, Outcome.FAILURE, Outcome.IGNORED})
+
+
 class HookLog(LineView[LogEntry]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "h",
+            "toggle_hooks_only",
+            "hooks only",
+            tooltip="Show only hook calls, or every event",
+            id="hooks-only",
+        ),
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(HOOK_LOG_LINES, id=id)
         self.watcher_width = 8
+        self.hooks_only = False
+        self._everything: deque[LogEntry] = deque(maxlen=HOOK_LOG_LINES)
+
+    def append(self, items: Iterable[LogEntry]) -> None:
+        entries = list(items)
+        self._everything.extend(entries)
+        if self.hooks_only:
+            entries = [entry for entry in entries if entry.outcome in HOOK_OUTCOMES]
+        super().append(entries)
+
+    def action_toggle_hooks_only(self) -> None:
+        self.hooks_only = not self.hooks_only
+        shown = [e for e in self._everything if not self.hooks_only or e.outcome in HOOK_OUTCOMES]
+        self.replace(shown)
+        panel = self.parent
+        if isinstance(panel, Widget):
+            panel.border_title = "hooks" if self.hooks_only else "hooks & events"
 
     def item_width(self, item: LogEntry) -> int:
         return (

@@ -87,7 +87,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._cache.clear()
         self.follow = True
         self.virtual_size = Size(0, 0)
-        self.append(items)
+        LineView.append(self, items)
         self.refresh()
 
     def invalidate(self) -> None:
