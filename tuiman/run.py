@@ -12,7 +12,7 @@ import sys
 
 from tuiman.control.endpoint import ControlEndpoint
 from tuiman.control.paths import ControlSetupError
-from tuiman.control.server import ControlServer, claim_instance
+from tuiman.control.server import ControlServer, claim_instance, serving
 from tuiman.core.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.config import Config
 from tuiman.core.loader import ConfigError, load_config
@@ -39,12 +39,6 @@ def run_tuiman(options: argparse.Namespace) -> int:
         if not headless and not sys.stdout.isatty():
             stderr_line("stdout is not a terminal: running headless")
             headless = True
-        if not headless:
-            from tuiman.ui.session import run_tui  # Textual is imported only on this path
-
-            set_child_subreaper()
-            raise_nofile_limit()
-            return asyncio.run(run_tui(config, watchdog, marker))
         try:
             endpoint = claim_instance(config)  # before anything starts: one instance per config
         except ControlSetupError as error:
@@ -53,6 +47,13 @@ def run_tuiman(options: argparse.Namespace) -> int:
         try:
             set_child_subreaper()
             raise_nofile_limit()
+            if not headless:
+                from tuiman.ui.session import run_tui  # Textual is imported only on this path
+
+                def control(arbiter: Arbiter) -> contextlib.AbstractAsyncContextManager[object]:
+                    return serving(arbiter, endpoint)
+
+                return asyncio.run(run_tui(config, watchdog, marker, services=control))
             return asyncio.run(run_headless(config, options, watchdog, marker, endpoint))
         finally:
             endpoint.close()
@@ -62,7 +63,11 @@ def run_tuiman(options: argparse.Namespace) -> int:
 
 
 async def run_headless(
-    config: Config, options: argparse.Namespace, watchdog: Watchdog, marker: str, endpoint: ControlEndpoint
+    config: Config,
+    options: argparse.Namespace,
+    watchdog: Watchdog,
+    marker: str,
+    endpoint: ControlEndpoint,
 ) -> int:
     arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
     arbiter.bind()
