@@ -360,3 +360,18 @@ async def test_500_processes_few_threads(arbiter_factory) -> None:  # type: igno
     assert psutil.Process().num_threads() < 20
     await arbiter.get("many").stop()
     assert not any(pid_alive(pid) for pid in arbiter.get("many").processes)
+
+
+async def test_restart_of_the_only_watcher_is_not_done_on_its_own(arbiter_factory) -> None:  # type: ignore[no-untyped-def]
+    arbiter = arbiter_factory(
+        """
+        [watchers.solo]
+        cmd = "sleep 300"
+        graceful_timeout = 2
+        """
+    )
+    await arbiter.start()
+    old = alive_pids(arbiter, "solo")
+    assert (await arbiter.get("solo").restart()).ok
+    assert not arbiter.all_done.is_set()
+    assert alive_pids(arbiter, "solo") and alive_pids(arbiter, "solo") != old

@@ -319,6 +319,8 @@ class Arbiter:
         self._check_all_done()
 
     def is_done(self, watcher: Watcher) -> bool:
+        if watcher.commands_pending:
+            return False
         if not watcher.started_ever:
             return not watcher.config.autostart
         if watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED):

@@ -89,6 +89,7 @@ class Watcher:
         self.started_ever = False
         self.stopped_by_command = False
         self.command_epoch = 0
+        self.commands_pending = 0  # queued or running commands
         self._lock = asyncio.Lock()
         self._cancellable: set[asyncio.Task[CommandResult]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -109,6 +110,7 @@ class Watcher:
     ) -> asyncio.Task[CommandResult]:
         """Queue a command behind the others on this watcher; stop/quit cancel pending starts."""
         self.command_epoch += 1
+        self.commands_pending += 1
         if cancels:
             for task in list(self._cancellable):
                 task.cancel()
@@ -119,11 +121,16 @@ class Watcher:
         return task
 
     async def _serialized(self, factory: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
-        async with self._lock:
-            try:
-                return await factory()
-            except CommandAborted as aborted:
-                return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
+        try:
+            async with self._lock:
+                try:
+                    return await factory()
+                except CommandAborted as aborted:
+                    return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
+        finally:
+            self.commands_pending -= 1
+            # Done-on-its-own is only judged between commands (a restart's stop half is not).
+            self.arbiter.watcher_settled(self)
 
     def start(self) -> asyncio.Task[CommandResult]:
         self.stopped_by_command = False
@@ -137,7 +144,6 @@ class Watcher:
         return self.submit(lambda: self._stop(reason), cancels=True)
 
     def restart(self) -> asyncio.Task[CommandResult]:
-        self.stopped_by_command = False
 
         async def restart() -> CommandResult:
             await self._stop(Reason.COMMAND)
