@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiman.core.bus import Bus
 from tuiman.core.config import Config, WatcherConfig
@@ -24,9 +24,11 @@ from tuiman.core.output import OutputFileSink, OutputWriterThread
 from tuiman.core.reaper import OrphanReaper
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
-from tuiman.core.stats import ProcessStats, StatsSampler
 from tuiman.core.watchdog import Watchdog, new_marker
 from tuiman.core.watcher import CommandResult, Watcher
+
+if TYPE_CHECKING:
+    from tuiman.core.stats import ProcessStats, StatsSampler
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -58,7 +60,7 @@ class Arbiter:
         self._quit_task: asyncio.Future[None] | None = None
         self._stats_consumers = 0
         self._stats_task: asyncio.Task[None] | None = None
-        self.sampler = StatsSampler()
+        self._sampler: StatsSampler | None = None  # psutil is imported on first use
         self.last_stats: dict[int, ProcessStats] = {}
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
@@ -341,6 +343,14 @@ class Arbiter:
         }
 
     # -- stats (§6.2): sampled only while someone is subscribed -------------------------------
+    @property
+    def sampler(self) -> StatsSampler:
+        if self._sampler is None:
+            from tuiman.core.stats import StatsSampler
+
+            self._sampler = StatsSampler()
+        return self._sampler
+
     def acquire_stats(self) -> None:
         self._stats_consumers += 1
         if self._stats_task is None:
