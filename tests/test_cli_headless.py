@@ -89,8 +89,9 @@ def test_version_and_check(tmp_path: Path) -> None:
         ('[watchers.a]\ncmd = "sleep 1"\nstop_signal = "SIGFOO"\n', "bad.toml: watchers.a.stop_signal:"),
         ('[watchers.a]\nnumprocesses = 1\n', "bad.toml: watchers.a.cmd:"),
         ('[watchers.a]\ncmd = "sleep 1"\nworking_dir = "/does/not/exist"\n', "bad.toml: watchers.a.working_dir:"),
+        ('[watchers.a]\ncmd = "sleep 1"\nnumprocesses = 99999999\n', "bad.toml: watchers.a.numprocesses: must be <= 10000"),
     ],
-    ids=["syntax", "unknown-key", "wrong-type", "bad-signal", "missing-cmd", "missing-working-dir"],
+    ids=["syntax", "unknown-key", "wrong-type", "bad-signal", "missing-cmd", "missing-working-dir", "fork-bomb"],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, toml: str, expected: str) -> None:
     bad = write_config(tmp_path, toml, "bad.toml")

@@ -28,5 +28,7 @@ def report_exit(watcher: Any, arbiter: Any, hook_name: str, **kwargs: Any) -> No
         raise RuntimeError(f"worker {kwargs['process_pid']} died with {kwargs['exit_code']}")
 
 
-def queue_depth(watcher: Any, arbiter: Any, hook_name: str, pid: int, stats: dict[str, Any], **kwargs: Any) -> None:
+def queue_depth(
+    watcher: Any, arbiter: Any, hook_name: str, pid: int, stats: dict[str, Any], **kwargs: Any
+) -> None:
     stats["queue_depth"] = (pid * 7) % 23

@@ -108,11 +108,15 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
             return
         stop_signals_seen += 1
         if stop_signals_seen == 1:
-            stderr_line(f"{signal.Signals(signum).name}: stopping everything (again to kill at once)")
+            stderr_line(
+                f"{signal.Signals(signum).name}: stopping everything (again to kill at once)"
+            )
             arbiter.request_quit()
         else:
             stderr_line("second stop signal: killing every process now")
             arbiter.force()
+
+    reloads: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak refs)
 
     def on_hangup() -> None:
         # Headless: SIGHUP means "reload the config" (§3.6).
@@ -121,7 +125,8 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
             for line in lines:
                 stderr_line(f"reload: {line}" if applied else f"reload refused: {line}")
 
-        loop.create_task(reload())
+        reloads.add(task := loop.create_task(reload()))
+        task.add_done_callback(reloads.discard)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop_signal, signum)
@@ -179,6 +184,7 @@ async def wait_child(child: subprocess.Popen[bytes]) -> int:
     loop = asyncio.get_running_loop()
     pidfd = os.pidfd_open(child.pid)
     exited: asyncio.Future[None] = loop.create_future()
+
     def on_exit() -> None:
         if not exited.done():
             exited.set_result(None)

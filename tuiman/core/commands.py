@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuiman.core.arbiter import Arbiter, UnknownWatcher
+from tuiman.core.config import MAX_NUMPROCESSES
 from tuiman.core.validate import InvalidValue, as_signal
 from tuiman.core.watcher import CommandResult, Watcher
 
 Reply = dict[str, Any]
-MAX_NUMPROCESSES = 10_000  # a typo must not become a fork bomb
 Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]
 
 
@@ -216,7 +216,14 @@ async def cmd_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     )
     return ok(
         lines=[
-            {"time": ln.time, "pid": ln.pid, "wid": ln.wid, "stream": ln.stream, "line": ln.text, "partial": ln.partial}
+            {
+                "time": ln.time,
+                "pid": ln.pid,
+                "wid": ln.wid,
+                "stream": ln.stream,
+                "line": ln.text,
+                "partial": ln.partial,
+            }
             for ln in lines
         ]
     )
@@ -263,7 +270,9 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("start", cmd_start, "watcher wait", "start one watcher or all"),
         _spec("stop", cmd_stop, "watcher wait", "stop one watcher or all"),
         _spec("restart", cmd_restart, "watcher wait", "restart one watcher or all"),
-        _spec("reload", cmd_reload, "watcher wait", "graceful reload: new processes, then stop old"),
+        _spec(
+            "reload", cmd_reload, "watcher wait", "graceful reload: new processes, then stop old"
+        ),
         _spec("signal", cmd_signal, "watcher pid signal group", "send a signal"),
         _spec("kill", cmd_kill, "watcher pid wait", "graceful stop of one process"),
         _spec("incr", cmd_incr, "watcher n wait", "add processes"),

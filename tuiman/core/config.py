@@ -33,6 +33,8 @@ IGNORED_FAILURE_HOOKS: frozenset[str] = frozenset(
 
 RespawnPolicy = bool | Literal["on-failure"]
 
+MAX_NUMPROCESSES = 10_000  # per watcher, from a config or a command: a typo must not fork-bomb
+
 
 @dataclass(frozen=True)
 class HookSpec:

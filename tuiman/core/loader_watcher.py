@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.config import (
+    MAX_NUMPROCESSES,
     ArbiterConfig,
     OutputConfig,
     RestartConfig,
@@ -64,6 +65,7 @@ class LoadContext:
     environ: Mapping[str, str]  # tuiman's own environment
     arbiter: ArbiterConfig
     global_env: dict[str, str]  # [env], expanded
+
 
 
 def absolute_path(path_text: str, config_dir: Path) -> Path:
@@ -166,7 +168,9 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
     env = _read_watcher_env(reader, copy_env, context)
     cmd = _read_command(reader, shell, env)
     singleton = reader.get("singleton", as_bool, defaults.singleton)
-    numprocesses = reader.get("numprocesses", integer_in_range(0), defaults.numprocesses)
+    numprocesses = reader.get(
+        "numprocesses", integer_in_range(0, MAX_NUMPROCESSES), defaults.numprocesses
+    )
     if singleton and numprocesses > 1:
         context.problems.error(
             reader.path("numprocesses"),

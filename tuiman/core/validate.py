@@ -112,14 +112,18 @@ def as_table(value: object) -> dict[str, Any]:
     return value
 
 
-def integer_in_range(minimum: int | None = None) -> Callable[[object], int]:
-    """A converter for an integer (never a boolean) of at least `minimum`."""
+def integer_in_range(
+    minimum: int | None = None, maximum: int | None = None
+) -> Callable[[object], int]:
+    """A converter for an integer (never a boolean) of at least `minimum`, at most `maximum`."""
 
     def convert(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _expected("an integer", value)
         if minimum is not None and value < minimum:
             raise InvalidValue(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise InvalidValue(f"must be <= {maximum}, got {value}")
         return value
 
     return convert
