@@ -237,7 +237,7 @@ def main(argv: list[str]) -> int:
                     elif m == "floor_pipes":
                         d[m] = scenarios.spawn_floor(ctx, n, like_tuiman=True)
                     else:
-                        d[m] = scenarios.spawn(ctx, m, n)
+                        d[m] = scenarios.spawn(ctx, m, n, extras=n == max(cfg["sizes"]))
                 log(f"  spawn {n}: " + ", ".join(f"{m} {fmt_ms(d[m].get('seconds'))}" for m in who))
             entry["session"] = {}
             for m in order:

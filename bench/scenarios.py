@@ -173,14 +173,14 @@ def cpu_of(pids: list[int]) -> dict[int, float]:
 
 
 # ---------------------------------------------------------------------------------- 1. spawn
-def spawn(ctx: Context, manager: str, n: int) -> dict[str, Any]:
-    """Launch -> n `sleep 3600` alive. Extra figures for tuiman at the largest n."""
+def spawn(ctx: Context, manager: str, n: int, extras: bool = False) -> dict[str, Any]:
+    """Launch -> n `sleep 3600` alive; with `extras`, threads and RSS once they are."""
     result: dict[str, Any] = {"background_pct": quiet_gate(ctx)}
     running = start(ctx, manager, f"spawn{n}", [ctx.sleep, "3600"], n)
     try:
         t_all = wait_count(running, n, timeout=60 + n * 0.25)
         result["seconds"] = None if t_all is None else t_all - running.t_launch
-        if t_all is not None:
+        if t_all is not None and extras:
             pid = running.proc.pid
             result["threads"] = procfs.threads(pid)
             result["rss_kib"] = procfs.rss_kib(pid)
