@@ -7,6 +7,7 @@ the default executor so that no psutil call ever happens on the event-loop threa
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -89,7 +90,7 @@ class StatsSampler:
         with self._lock:
             if not self._total_memory:
                 self._total_memory = psutil.virtual_memory().total
-            tree = _children_map()
+            tree = _children_map(wanted)
             keep = set(wanted)
             for pid in wanted:
                 keep.update(tree.get(pid, ()))
@@ -166,8 +167,36 @@ class StatsSampler:
         )
 
 
-def _children_map() -> dict[int, list[int]]:
-    """ppid -> child pids, from one pass over the process table."""
+def _children_map(parents: Iterable[int]) -> dict[int, list[int]]:
+    """ppid -> child pids for `parents`, built once per sample.
+
+    The kernel keeps each task's children list (/proc/PID/task/TID/children), so the map costs
+    one small read per managed process instead of a scan of every process on the machine (a
+    busy host has thousands). Without that file (CONFIG_PROC_CHILDREN off), one pass over the
+    process table.
+    """
+    tree: dict[int, list[int]] = {}
+    parent_list = list(parents)
+    if parent_list and not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        return _children_map_by_scan()
+    for parent in parent_list:
+        kids: list[int] = []
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as children_file:
+                    kids.extend(int(pid) for pid in children_file.read().split())
+            except (OSError, ValueError):
+                continue
+        if kids:
+            tree[parent] = kids
+    return tree
+
+
+def _children_map_by_scan() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for proc in psutil.process_iter(["pid", "ppid"]):
         ppid = proc.info.get("ppid")
