@@ -42,6 +42,7 @@ async def settle(pilot: Pilot[Any]) -> None:
         if app.bridge is not None and app.bridge.events >= len(LIVE):
             break
         await pilot.pause(0.02)
+    app.main.tick()  # CPU/RSS figures are drawn on the 1 s tick: draw them now
     await pilot.pause()
 
 

@@ -11,7 +11,7 @@ from tuiman.client import EventStream
 from tuiman.core.events import Event
 from tuiman.ui.messages import EventBatch, StreamEnded
 
-FRAME = 1 / 30  # at most this many batches per second reach the widgets
+FRAME = 1 / 15  # at most 15 batches a second reach the widgets: a scrolling log needs no more
 MAX_BATCH = 5000  # events per batch, so that one batch never holds the UI for long
 
 

@@ -29,15 +29,19 @@ def fmt_cpu(percent: float | None) -> str:
 
 
 def fmt_age(seconds: float | None) -> str:
-    """A compact age: '42s', '3m07s', '2h05m', '3d04h'."""
+    """A compact age: '42s', '3m', '2h05m', '3d04h'.
+
+    Seconds only for the first minute: an age cell that changes every second costs a redraw
+    of the whole visible table every second (DataTable re-renders it on any update).
+    """
     if seconds is None:
         return "-"
     whole = max(int(seconds), 0)
     if whole < 60:
         return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
+    minutes = whole // 60
     if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
+        return f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{hours}h{minutes:02d}m"

@@ -229,6 +229,8 @@ class MainScreen(Screen[None]):
 
     # -- applying bus changes -----------------------------------------------------------------
     def apply(self, changes: Changes, now: float) -> None:
+        """One batch of bus events. New CPU/RSS figures alone wait for the next tick: every
+        DataTable update re-renders the whole visible table, so they are drawn once a second."""
         selected = self.selected
         if changes.rebuilt:
             self._fit_watcher_column()
@@ -248,7 +250,8 @@ class MainScreen(Screen[None]):
         if changes.dropped:
             self.output.dropped += changes.dropped
             self._update_output_status()
-        self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
+        if changes.rebuilt or changes.watchers:
+            self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         if changes.rebuilt or (selected is not None and selected in changes.watchers):
             self._update_titles()
             self._refresh_bindings_if_changed()
@@ -309,7 +312,12 @@ class MainScreen(Screen[None]):
         top = self.top
         height: int | None = None
         if not self.has_class("-narrow"):
-            rows = max(self.watchers_table.row_count, self.processes_table.row_count, 2)
+            # The longest process list of any watcher, not the selected one's: moving between
+            # watchers must not resize the panels (a full re-layout and redraw of the screen).
+            longest = max(
+                (len(v.processes) + len(v.pauses) for v in self.model.watchers.values()), default=0
+            )
+            rows = max(self.watchers_table.row_count, longest, 2)
             extra = 4 if self.filter_box.display else 3  # borders and the header row
             height = min(rows + extra, max(int(self.size.height * 0.45), 6))
         if height != self._top_height:
@@ -339,14 +347,14 @@ class MainScreen(Screen[None]):
     def _process_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.focused is self.processes_table:
             self.output_pid = self.processes_table.selected_pid
-            self.refresh_bindings()
+            self._refresh_bindings_if_changed()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self.processes_table:
             self.output_pid = self.processes_table.selected_pid
         elif event.widget is self.watchers_table:
             self.output_pid = None
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
         if old == new:
@@ -357,7 +365,7 @@ class MainScreen(Screen[None]):
         self.sync_processes()
         self._reload_output()
         self._update_titles()
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
         if self.extended_on:
             self._poll_extended()
 

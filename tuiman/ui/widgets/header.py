@@ -30,7 +30,7 @@ class StatusHeader(Static):
             text = self._line(model, remote, now, palette, level)
             if text.cell_len <= width:
                 break
-        self.update(text)
+        self.update(text, layout=False)  # one line, always: no re-layout of the screen
 
     def _line(
         self, model: CoreModel, remote: bool, now: float, palette: Palette, level: int

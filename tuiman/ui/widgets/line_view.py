@@ -18,6 +18,7 @@ from textual.geometry import Size
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from tuiman.ui.palette import Palette, palette_of
 
@@ -72,7 +73,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         trimmed = max(before + added - maxlen, 0) if maxlen else 0
         self._first += trimmed
         self._width = width
-        self.virtual_size = Size(width, len(lines))
+        self._set_virtual_size(width, len(lines))
         if self.follow:
             self._scroll_to_end()
         elif trimmed:
@@ -86,7 +87,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._width = 0
         self._cache.clear()
         self.follow = True
-        self.virtual_size = Size(0, 0)
+        self._set_virtual_size(0, 0)
         LineView.append(self, items)
         self.refresh()
 
@@ -107,8 +108,22 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         finally:
             self._moving = False
 
+    def _set_virtual_size(self, width: int, height: int) -> None:
+        # Assigning virtual_size re-lays out the whole screen (the reactive is declared with
+        # layout=True); a scroll view only needs its scrollbars updated, which _scroll_update
+        # does (Textual 8.2.8, pinned). A scrollbar appearing still triggers its own layout.
+        size = Size(width, height)
+        if size != self.virtual_size:
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+
+    @property
+    def _last_top(self) -> int:
+        """The scroll offset that shows the last line at the bottom."""
+        return max(len(self._lines) - self.scrollable_content_region.height, 0)
+
     def _scroll_to_end(self) -> None:
-        self._move_to(max(len(self._lines) - self.scrollable_content_region.height, 0))
+        self._move_to(self._last_top)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -116,7 +131,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             return
         if new_value < old_value:
             self.follow = False
-        elif new_value >= self.max_scroll_y:
+        elif new_value >= self._last_top:
             self.follow = True
 
     def action_follow_end(self) -> None:
