@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from tuiman import __version__
 
-SUBCOMMANDS = ("check", "ctl", "convert")
+SUBCOMMANDS = ("check", "ctl", "convert", "attach")
 EXIT_USAGE = 2
 
 
@@ -25,7 +25,10 @@ def main_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tuiman",
         description="Interactive terminal process manager with Circus-style lifecycle hooks.",
-        epilog="Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND (see tuiman ctl --help)",
+        epilog=(
+            "Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND, tuiman attach,"
+            " tuiman convert CIRCUS.ini [-o OUT.toml]"
+        ),
     )
     parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
     parser.add_argument("-c", "--config", help="config file (.toml, or a Circus .ini)")
@@ -65,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_check(check_parser().parse_args(args[1:]))
     if args and args[0] == "convert":
         return run_convert(convert_parser().parse_args(args[1:]))
+    if args and args[0] == "attach":
+        from tuiman.attach import main as attach_main
+
+        return attach_main(args[1:])
     if args and args[0] == "ctl":
         from tuiman.control.ctl import main as ctl_main
 

@@ -1,0 +1,95 @@
+"""`tuiman attach`: the UI drives a real headless tuiman through its control socket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import kill_quietly, pid_alive
+from tests.ui.uihelpers import wait_for, watcher_cell
+from tuiman.control.client import RemoteClient
+from tuiman.ui.app import TuimanApp
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def state_cell(app: TuimanApp) -> str | None:
+    try:
+        return watcher_cell(app, "sleeper", "state")
+    except Exception:  # the row is not there yet
+        return None
+
+
+def tagged_children(tag: str) -> list[int]:
+    found = []
+    needle = f"TEST_TAG={tag}".encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as environ:
+                    if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+async def test_a_key_in_the_attached_ui_stops_a_headless_watcher(tmp_path: Path) -> None:
+    tag = f"attach-{os.getpid()}"
+    socket_path = tmp_path / "ctl.sock"
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            [tuiman]
+            control_socket = "{socket_path}"
+            [watchers.sleeper]
+            cmd = "sleep 300"
+            numprocesses = 2
+            graceful_timeout = 3
+            env = {{ TEST_TAG = "{tag}" }}
+            """
+        )
+    )
+    instance = subprocess.Popen(
+        [sys.executable, "-m", "tuiman", "--headless", "--no-output", "-c", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (socket_path.exists() and len(tagged_children(tag)) == 2):
+            assert time.monotonic() < deadline, "headless instance did not come up"
+            time.sleep(0.05)
+        children = tagged_children(tag)
+        client = await RemoteClient.connect(socket_path)
+        try:
+            app = TuimanApp(client)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await wait_for(lambda: state_cell(app) == "active", pilot=pilot)
+                await pilot.press("x")
+                await wait_for(
+                    lambda: not any(pid_alive(pid) for pid in children), timeout=15, pilot=pilot
+                )
+                await wait_for(lambda: state_cell(app) == "stopped", pilot=pilot)
+                await pilot.press("q")  # detach: the instance keeps running
+                await pilot.pause(0.2)
+            assert app.return_code in (None, 0)
+        finally:
+            await client.aclose()
+        assert instance.poll() is None, "detaching must leave the instance running"
+        instance.send_signal(signal.SIGTERM)
+        assert instance.wait(timeout=20) == 0
+    finally:
+        kill_quietly(instance.pid)
+        for pid in tagged_children(tag):
+            kill_quietly(pid)
