@@ -172,6 +172,11 @@ def render(results: dict[str, Any]) -> str:
             f"(the harness waits up to 5 s (90 s per run) for less than 50 %; it waited "
             f"{fmt(gate.get('waited_s'))} s in all)"
         )
+    if "left_behind" in meta:
+        w(
+            f"- Processes of this run still alive after its clean-up (full `/proc` scan): "
+            f"{meta['left_behind']}"
+        )
     w(f"- Python {meta['python']} (one interpreter for all three managers)")
     w(
         f"- {meta['versions'][TUIMAN]} (checkout {meta['git']}) · "

@@ -266,6 +266,10 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         scenarios.teardown(ctx, None)
+        left = ctx.leftovers()
+        results["meta"]["left_behind"] = len(left)
+        if left:
+            log(f"ERROR: {len(left)} processes of this run are still alive: {left[:10]}")
         if options.keep:
             log(f"run directory kept: {run_dir}")
         else:
@@ -312,13 +316,14 @@ def which(name: str) -> str:
 
 def sweep_stale(procfs) -> None:  # type: ignore[no-untyped-def]
     """Kill what an earlier, interrupted harness run left behind (its harness pid is gone)."""
-    prefix = b"\0" + procfs.RUN_ENV.encode() + b"="
+    prefixes = [b"\0" + name.encode() + b"=" for name in (procfs.RUN_ENV, procfs.TAG_ENV)]
     mine = os.environ[procfs.RUN_ENV]
-    for pid in procfs.scan([], [prefix]):
+    for pid in procfs.scan([], prefixes):
         env = b"\0" + procfs.environ(pid)
+        prefix = next(p for p in prefixes if p in env)
         start = env.find(prefix) + len(prefix)
         value = env[start : env.find(b"\0", start)].decode(errors="replace")
-        if value == mine:
+        if value == mine or value.startswith(mine + "-"):
             continue
         owner = value.split("-")[0]
         if owner.isdigit() and procfs.is_alive(int(owner)):

@@ -66,6 +66,15 @@ class Context:
     def run_needle(self) -> bytes:
         return procfs.env_needle(procfs.RUN_ENV, self.run_id)
 
+    @property
+    def tag_prefix(self) -> bytes:
+        """Matches every workload tag of this run. Needed on top of run_needle: a manager may
+        give its children a fresh environment (Circus' copy_env = false), dropping RUN_ENV."""
+        return b"\0" + f"{procfs.TAG_ENV}={self.run_id}-".encode()
+
+    def leftovers(self) -> list[int]:
+        return procfs.scan([self.run_needle], [self.tag_prefix])
+
 
 @dataclass
 class Running:
@@ -118,7 +127,7 @@ def teardown(ctx: Context, running: Running | None) -> list[int]:
         ctx.popen_pids.discard(running.proc.pid)
         for f in running.files:
             f.close()
-    left = procfs.sweep([ctx.run_needle], timeout=10.0, keep=ctx.popen_pids)
+    left = procfs.sweep([ctx.run_needle], [ctx.tag_prefix], timeout=10.0, keep=ctx.popen_pids)
     procfs.reap_adopted(ctx.popen_pids)
     if left:
         log(f"WARNING: could not kill {left}")
