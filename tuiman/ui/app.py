@@ -8,14 +8,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tuiman.client import CoreClient, EventStream
 from tuiman.core.events import Event, Kind, event_from_dict
-from tuiman.ui.bridge import Bridge
+from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
@@ -155,6 +155,11 @@ class TuimanApp(App[int]):
         )
 
     # -- events -------------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown) and self.bridge is not None:
+            self.bridge.hold(INPUT_PRIORITY)  # under a flood of output, keys are drawn first
+        await super().on_event(event)
+
     @on(EventBatch)
     def _event_batch(self, message: EventBatch) -> None:
         try:

@@ -13,6 +13,7 @@ from tuiman.ui.messages import EventBatch, StreamEnded
 
 FRAME = 1 / 15  # at most 15 batches a second reach the widgets: a scrolling log needs no more
 MAX_BATCH = 5000  # events per batch, so that one batch never holds the UI for long
+INPUT_PRIORITY = 0.15  # seconds without batches after a key press or a click
 
 
 class Bridge:
@@ -25,6 +26,11 @@ class Bridge:
         self._drain: Callable[[int], list[Event]] | None = drain if callable(drain) else None
         self.batches = 0
         self.events = 0
+        self._held_until = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """Post no batch for a moment: the user just pressed a key, and its redraw goes first."""
+        self._held_until = max(self._held_until, asyncio.get_running_loop().time() + seconds)
 
     async def run(self) -> None:
         while True:
@@ -33,6 +39,10 @@ class Bridge:
             except EOFError:
                 self._target.post_message(StreamEnded())
                 return
+            delay = self._held_until - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                batch.extend(self._drain(MAX_BATCH) if self._drain is not None else ())
             self._handled.clear()
             self._target.post_message(EventBatch(batch, self._handled))
             self.batches += 1

@@ -7,20 +7,21 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.binding import BindingType
+from textual.containers import Horizontal
 from textual.events import DescendantFocus
-from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from tuiman.ui.keys import MAIN_BINDINGS, WATCHER_ACTIONS, watcher_action_state
 from tuiman.ui.model import Changes, CoreModel, WatcherView
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_row
 from tuiman.ui.screens.signal_picker import SignalPicker
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
 from tuiman.ui.widgets.output_view import OutputView
+from tuiman.ui.widgets.panels import Panel, SearchInput
 from tuiman.ui.widgets.tables import ProcessesTable, WatchersTable
 
 if TYPE_CHECKING:
@@ -28,119 +29,11 @@ if TYPE_CHECKING:
 
 TICK = 1.0  # ages, countdowns and uptime
 EXTENDED_INTERVAL = 2.0
-SCALE = Binding.Group("scale", compact=True)
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
-
-
-class Panel(Vertical):
-    """A bordered, titled panel; `z` maximizes the one holding the focus."""
-
-    ALLOW_MAXIMIZE = True
-
-
-class SearchInput(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "find(True)", "older match", show=False),
-        Binding("down", "find(False)", "newer match", show=False),
-    ]
-
-    class Find(Message):
-        def __init__(self, older: bool) -> None:
-            super().__init__()
-            self.older = older
-
-    def action_find(self, older: bool) -> None:
-        self.post_message(self.Find(older))
-
-
-def _binding(
-    key: str, action: str, description: str, tooltip: str, binding_id: str, **extra: object
-) -> Binding:
-    return Binding(key, action, description, tooltip=tooltip, id=binding_id, **extra)  # type: ignore[arg-type]
 
 
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#watchers"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        _binding(
-            "s",
-            "start",
-            "start",
-            "Start the selected watcher (retry now if flapping or failed)",
-            "start",
-        ),
-        _binding("x", "stop", "stop", "Stop the selected watcher gracefully", "stop"),
-        _binding(
-            "x",
-            "stop_process",
-            "stop proc",
-            "Stop the selected process gracefully (its slot respawns)",
-            "stop-process",
-        ),
-        _binding("r", "restart", "restart", "Restart the selected watcher", "restart"),
-        _binding(
-            "r",
-            "restart_process",
-            "restart proc",
-            "Restart the selected process (graceful stop, respawn)",
-            "restart-process",
-        ),
-        _binding(
-            "k",
-            "signal",
-            "signal",
-            "Send a signal to the watcher's processes, or to the selected one",
-            "signal",
-        ),
-        _binding(
-            "plus,equals_sign",
-            "scale(1)",
-            "+1",
-            "Add a process to the selected watcher",
-            "scale-up",
-            group=SCALE,
-        ),
-        _binding(
-            "minus",
-            "scale(-1)",
-            "-1",
-            "Remove the oldest process of the selected watcher",
-            "scale-down",
-            group=SCALE,
-        ),
-        _binding(
-            "e",
-            "extended",
-            "ext",
-            "Extended stats columns (calls the extended_stats hook)",
-            "extended-stats",
-        ),
-        _binding("slash", "filter", "filter", "Filter the watchers by name", "filter"),
-        _binding(
-            "ctrl+f",
-            "search",
-            "find",
-            "Search the output pane (enter / up: older, down: newer)",
-            "search",
-        ),
-        _binding("tab", "cycle(1)", "panel", "Move to the next panel", "next-panel", show=False),
-        _binding(
-            "shift+tab",
-            "cycle(-1)",
-            "panel",
-            "Move to the previous panel",
-            "previous-panel",
-            show=False,
-        ),
-        _binding(
-            "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
-        ),
-        _binding(
-            "escape", "close_inputs", "close", "Close the filter or search box", "close-input"
-        ),
-        _binding("question_mark", "help", "help", "Show every key", "help"),
-        _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
     selected: var[str | None] = var(None)
     output_pid: var[int | None] = var(None)
@@ -418,7 +311,7 @@ class MainScreen(Screen[None]):
             return on_process
         if action in ("stop", "restart") and on_process:
             return False
-        return _watcher_action_state(action, view, parameters)
+        return watcher_action_state(action, view, parameters)
 
     def action_start(self) -> None:
         self._watcher_command("start")
@@ -566,28 +459,6 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.tui.show_help()
-
-
-def _watcher_action_state(
-    action: str, view: WatcherView, parameters: tuple[object, ...]
-) -> bool | None:
-    state = view.state
-    if action == "start":
-        return state in ("stopped", "failed", "flapping")
-    if action == "stop":
-        return None if state == "stopping" else state != "stopped" or bool(view.processes)
-    if action == "restart":
-        return None if state == "stopping" else True
-    if action == "signal":
-        return True if view.processes else None
-    if action == "extended":
-        return True if view.processes else None
-    if action == "scale":
-        step = parameters[0] if parameters else 1
-        if isinstance(step, int) and step < 0:
-            return True if view.numprocesses > 0 else None
-        return True
-    return True
 
 
 def _watcher_note(view: WatcherView | None) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rich.text import Text
+from textual.geometry import Region, Size
+from textual.reactive import Reactive
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist, RowKey
 
 from tuiman.ui.palette import Palette, palette_of
 
@@ -31,6 +33,38 @@ class ColumnSpec:
 
 class LiveTable(DataTable[Text]):
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = ()
+    _removing = False  # inside remove_row (a class default: DataTable may refresh during __init__)
+
+    # DataTable assigns virtual_size whenever rows come or go, and Widget's reactive re-lays
+    # out the whole screen each time (a churning watcher: every batch). A table of fixed height
+    # only needs its scrollbars updated; one whose height follows its rows (the narrow layout)
+    # still asks for the layout.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
+        if self._height_follows_rows:
+            self.refresh(layout=True)
+
+    @property
+    def _height_follows_rows(self) -> bool:
+        height = self.styles.height
+        return height is not None and height.is_auto
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        # DataTable.remove_row asks for a screen-wide layout as well; see virtual_size above.
+        self._removing = True
+        try:
+            super().remove_row(row_key)
+        finally:
+            self._removing = False
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        if self._removing and not self._height_follows_rows:
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def __init__(self, *, id: str | None = None) -> None:
         # No cell padding: each column's width includes one blank separating it from the next.

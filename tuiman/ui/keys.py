@@ -1,0 +1,119 @@
+"""The keys of the main screen: stable binding ids (remappable), and when each action applies."""
+
+from __future__ import annotations
+
+from textual.binding import Binding, BindingType
+
+from tuiman.ui.model import WatcherView
+
+SCALE = Binding.Group("scale", compact=True)
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+
+
+def _binding(
+    key: str, action: str, description: str, tooltip: str, binding_id: str, **extra: object
+) -> Binding:
+    return Binding(key, action, description, tooltip=tooltip, id=binding_id, **extra)  # type: ignore[arg-type]
+
+
+MAIN_BINDINGS: list[BindingType] = [
+    _binding(
+        "s",
+        "start",
+        "start",
+        "Start the selected watcher (retry now if flapping or failed)",
+        "start",
+    ),
+    _binding("x", "stop", "stop", "Stop the selected watcher gracefully", "stop"),
+    _binding(
+        "x",
+        "stop_process",
+        "stop proc",
+        "Stop the selected process gracefully (its slot respawns)",
+        "stop-process",
+    ),
+    _binding("r", "restart", "restart", "Restart the selected watcher", "restart"),
+    _binding(
+        "r",
+        "restart_process",
+        "restart proc",
+        "Restart the selected process (graceful stop, respawn)",
+        "restart-process",
+    ),
+    _binding(
+        "k",
+        "signal",
+        "signal",
+        "Send a signal to the watcher's processes, or to the selected one",
+        "signal",
+    ),
+    _binding(
+        "plus,equals_sign",
+        "scale(1)",
+        "+1",
+        "Add a process to the selected watcher",
+        "scale-up",
+        group=SCALE,
+    ),
+    _binding(
+        "minus",
+        "scale(-1)",
+        "-1",
+        "Remove the oldest process of the selected watcher",
+        "scale-down",
+        group=SCALE,
+    ),
+    _binding(
+        "e",
+        "extended",
+        "ext",
+        "Extended stats columns (calls the extended_stats hook)",
+        "extended-stats",
+    ),
+    _binding("slash", "filter", "filter", "Filter the watchers by name", "filter"),
+    _binding(
+        "ctrl+f",
+        "search",
+        "find",
+        "Search the output pane (enter / up: older, down: newer)",
+        "search",
+    ),
+    _binding("tab", "cycle(1)", "panel", "Move to the next panel", "next-panel", show=False),
+    _binding(
+        "shift+tab",
+        "cycle(-1)",
+        "panel",
+        "Move to the previous panel",
+        "previous-panel",
+        show=False,
+    ),
+    _binding(
+        "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+    ),
+    _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
+    _binding("question_mark", "help", "help", "Show every key", "help"),
+    _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
+]
+
+
+def watcher_action_state(
+    action: str, view: WatcherView, parameters: tuple[object, ...]
+) -> bool | None:
+    """check_action's answer for a watcher action: True runs it, None dims it, False hides it."""
+    state = view.state
+    if action == "start":
+        return state in ("stopped", "failed", "flapping")
+    if action == "stop":
+        return None if state == "stopping" else state != "stopped" or bool(view.processes)
+    if action == "restart":
+        return None if state == "stopping" else True
+    if action == "signal":
+        return True if view.processes else None
+    if action == "extended":
+        return True if view.processes else None
+    if action == "scale":
+        step = parameters[0] if parameters else 1
+        if isinstance(step, int) and step < 0:
+            return True if view.numprocesses > 0 else None
+        return True
+    return True
