@@ -20,6 +20,7 @@ vary with the machine; no assertion is made on them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import fcntl
 import os
 import shutil
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -99,6 +101,7 @@ class Result:
     hooks_per_s: float | None = None
     quit_s: float = 0.0
     headless_cpu: float | None = None
+    in_process_ms: list[float] = field(default_factory=list)
 
 
 def idle_scenario(directory: Path) -> Scenario:
@@ -304,6 +307,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(round(fraction * (len(ordered) - 1)), len(ordered) - 1)]
 
 
+def _p50_p95(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.0f} / {_percentile(values, 0.95):.0f} ms"
+
+
 def headless_cpu(make: Callable[[Path], Scenario], seconds: float, settle: float) -> float:
     """tuiman --headless on the same workload, for comparison (no UI, no stats sampling)."""
     with tempfile.TemporaryDirectory(prefix="ui-bench-") as scratch:
@@ -336,11 +345,82 @@ def headless_cpu(make: Callable[[Path], Scenario], seconds: float, settle: float
             process.wait(timeout=60)
 
 
+def in_process_latency(
+    make: Callable[[Path], Scenario], presses: int, settle: float
+) -> list[float]:
+    """The UI's own share: key event → the first frame composed after it, with Textual's headless
+    driver in this process (no terminal, no second process reading it). Uses Textual 8.2.8's
+    private Compositor.render_update as the frame clock."""
+    return asyncio.run(_in_process_latency(make, presses, settle))
+
+
+async def _in_process_latency(
+    make: Callable[[Path], Scenario], presses: int, settle: float
+) -> list[float]:
+    import textual._compositor as compositor
+    from textual import events
+
+    from tuiman.client import LocalClient
+    from tuiman.core.arbiter import Arbiter, raise_nofile_limit
+    from tuiman.core.loader import load_config
+    from tuiman.ui.app import TuimanApp
+
+    frames: list[float] = []
+    original = compositor.Compositor.render_update
+
+    def render_update(self: compositor.Compositor, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        frames.append(time.perf_counter())
+        return result
+
+    raise_nofile_limit()
+    compositor.Compositor.render_update = render_update  # type: ignore[method-assign]
+    latencies: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="ui-bench-") as scratch:
+            directory = Path(scratch)
+            scenario = make(directory)
+            config = directory / "tuiman.toml"
+            config.write_text(scenario.toml)
+            os.environ["UI_BENCH_HOOK_COUNT"] = str(directory / "hooks.count")
+            arbiter = Arbiter(load_config(str(config)))
+            arbiter.bind()
+            app = TuimanApp(
+                LocalClient(arbiter), start_core=arbiter.start, settings=directory / "none"
+            )
+            try:
+                async with app.run_test(size=(120, 40)):
+                    while (
+                        sum(len(w.processes) for w in arbiter.watchers.values())
+                        < scenario.processes - 5
+                    ):
+                        await asyncio.sleep(0.2)
+                    await asyncio.sleep(settle)
+                    for index in range(presses * 2):
+                        before = app.main.selected
+                        started = time.perf_counter()
+                        app.post_message(events.Key("down" if index % 2 == 0 else "up", None))
+                        while app.main.selected == before:
+                            await asyncio.sleep(0.0005)
+                        handled = time.perf_counter()
+                        while not frames or frames[-1] < handled:
+                            await asyncio.sleep(0.0005)
+                        latencies.append((frames[-1] - started) * 1000)
+                        await asyncio.sleep(0.3)
+            finally:
+                arbiter.force()
+                await arbiter.quit()
+    finally:
+        compositor.Compositor.render_update = original  # type: ignore[method-assign]
+    return latencies
+
+
 def report(results: list[Result], seconds: float) -> str:
     lines = [
         "| scenario | tuiman CPU, TUI open | same, `--headless` | RSS | threads "
-        "| `?` → help drawn p50 / p95 | ↓/↑ → panel redrawn p50 / p95 | `q` → exit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| `?` → help drawn p50 / p95 | ↓/↑ → panel redrawn p50 / p95 | same, in-process "
+        "| `q` → exit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         headless = f"{r.headless_cpu:.1f} %" if r.headless_cpu is not None else "-"
@@ -349,10 +429,13 @@ def report(results: list[Result], seconds: float) -> str:
             f"| {r.scenario} | {r.cpu_percent:.1f} % | {headless} | {memory} | {r.threads} "
             f"| {statistics.median(r.help_ms):.0f} / {_percentile(r.help_ms, 0.95):.0f} ms "
             f"| {statistics.median(r.move_ms):.0f} / {_percentile(r.move_ms, 0.95):.0f} ms "
+            f"| {_p50_p95(r.in_process_ms)} "
             f"| {r.quit_s:.1f} s |"
         )
     lines.append(
-        f"\nCPU: % of one core, all of tuiman's threads, over {seconds:g} s with nobody typing."
+        f"\nCPU: % of one core, all of tuiman's threads, over {seconds:g} s with nobody typing. "
+        "Latency: from writing the key to the terminal until the bytes showing its effect are "
+        "read back; in-process: key event to the first frame composed after it (no terminal)."
     )
     for r in results:
         if r.hooks_per_s is not None and r.lines_per_s is not None:
@@ -375,6 +458,7 @@ def main() -> int:
         "--settle", type=float, default=65.0, help="seconds before measuring (default 65)"
     )
     parser.add_argument("--no-headless", action="store_true", help="skip the --headless comparison")
+    parser.add_argument("--no-in-process", action="store_true", help="skip the in-process latency")
     options = parser.parse_args()
     if shutil.which("setsid") is None:
         print("ui_bench needs setsid(1) (util-linux) to give tuiman a terminal", file=sys.stderr)
@@ -386,6 +470,10 @@ def main() -> int:
             result = run(make, options.seconds, options.presses, options.settle)
             if not options.no_headless:
                 result.headless_cpu = headless_cpu(make, options.seconds, min(options.settle, 10.0))
+            if not options.no_in_process:
+                result.in_process_ms = in_process_latency(
+                    make, options.presses, min(options.settle, 10.0)
+                )
             results.append(result)
     load = os.getloadavg()[0]
     print(
