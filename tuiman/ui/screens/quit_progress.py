@@ -33,12 +33,16 @@ class QuitScreen(ModalScreen[None]):
         self.model = model
         self.forced = False
         self.clock = clock
+        # Attributes, not queries: a second quit may arrive before this screen is composed.
+        self.title_line = Static(id="quit-title", classes="question")
+        self.table = Static(id="quit-table")
+        self.hint = Static(id="quit-hint", classes="tip")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog quitting"):
-            yield Static(id="quit-title", classes="question")
-            yield Static(id="quit-table")
-            yield Static(id="quit-hint", classes="tip")
+            yield self.title_line
+            yield self.table
+            yield self.hint
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -53,18 +57,18 @@ class QuitScreen(ModalScreen[None]):
         palette = palette_of(self.app)
         running = self.model.total_running()
         title = "Killing everything (SIGKILL)…" if self.forced else "Stopping everything…"
-        self.query_one("#quit-title", Static).update(
+        self.title_line.update(
             Text.assemble(
                 (title, "bold"), f"  {running} process{'es' if running != 1 else ''} still running"
             )
         )
-        self.query_one("#quit-table", Static).update(self._table(now, palette))
+        self.table.update(self._table(now, palette))
         hint = (
             "SIGKILL sent to every process; waiting for the exits to be reaped."
             if self.forced
             else "Press q (or ctrl+c) again to kill everything at once with SIGKILL."
         )
-        self.query_one("#quit-hint", Static).update(hint)
+        self.hint.update(hint)
 
     def _table(self, now: float, palette: Palette) -> Table:
         table = Table(box=None, expand=True, header_style="bold")

@@ -1,0 +1,115 @@
+"""Attach mode (a remote client: q detaches, quitting the instance asks first) and the mouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scripted import FROZEN, LIVE, ScriptedClient
+from textual import events
+from textual.pilot import Pilot
+from uihelpers import wait_for
+
+from tuiman.ui.app import TuimanApp
+from tuiman.ui.screens.confirm import ConfirmScreen
+from tuiman.ui.screens.quit_progress import QuitScreen
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class RemoteClient(ScriptedClient):
+    is_remote = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quit_requested = False
+
+    async def quit_instance(self) -> None:
+        self.quit_requested = True
+
+
+def scripted(tmp_path: Path, client: ScriptedClient) -> TuimanApp:
+    return TuimanApp(client, settings=tmp_path / "none.toml", clock=lambda: FROZEN)
+
+
+async def settled(app: TuimanApp, pilot: Pilot[int]) -> None:
+    await wait_for(lambda: app.bridge is not None and app.bridge.events >= len(LIVE))
+    await pilot.pause(0.1)  # the layout follows the new rows
+
+
+async def test_q_detaches_from_a_remote_instance(tmp_path: Path) -> None:
+    client = RemoteClient()
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        assert "attached" in str(app.main.header.render())
+        await pilot.press("q")
+        await wait_for(lambda: not app.is_running)
+    assert not client.quit_requested  # the instance keeps running
+
+
+async def test_quitting_a_remote_instance_is_a_palette_action_with_a_confirm(
+    tmp_path: Path,
+) -> None:
+    client = RemoteClient()
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("ctrl+p", *"quit the instance")
+        await pilot.pause(0.4)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await pilot.press("n")
+        await wait_for(lambda: not isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        assert not client.quit_requested
+        app.confirm_quit_instance()
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await pilot.press("y")
+        await wait_for(lambda: client.quit_requested, pilot=pilot)
+        await wait_for(lambda: not app.is_running)
+
+
+async def test_a_second_quit_forces_and_says_so(tmp_path: Path) -> None:
+    client = ScriptedClient()  # its quit_instance never finishes: the progress view stays
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("q")
+        await wait_for(lambda: isinstance(app.screen, QuitScreen), pilot=pilot)
+        assert not client.forced
+        await pilot.press("q")
+        await wait_for(lambda: client.forced, pilot=pilot)
+        assert isinstance(app.screen, QuitScreen) and app.screen.forced
+
+
+async def test_clicking_rows_selects_watchers_and_processes(tmp_path: Path) -> None:
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        table = app.main.watchers_table
+        assert app.main.selected == "web"
+        # The header row is row 0 of the widget: the second watcher is at y=2.
+        await pilot.click(table, offset=(2, 2))
+        await wait_for(lambda: app.main.selected == "worker", pilot=pilot)
+        await pilot.click(app.main.processes_table, offset=(2, 2))  # header, 4201, 4233
+        await wait_for(lambda: app.main.output_pid == 4233, pilot=pilot)
+        assert str(app.main.output_panel.border_title).endswith("pid 4233")
+
+
+async def test_the_mouse_wheel_scrolls_the_output_and_stops_following(tmp_path: Path) -> None:
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settled(app, pilot)
+        output = app.main.output
+        output.append(list(app.model.output_of("web")) * 20)  # more lines than fit
+        await pilot.pause()
+        assert output.follow and output.scroll_y > 0
+        region = output.region
+        wheel = events.MouseScrollUp(
+            output, 2, 2, 0, -1, 0, False, False, False, region.x + 2, region.y + 2
+        )
+        output.post_message(wheel)
+        await wait_for(lambda: not output.follow, pilot=pilot)
+        output.focus()
+        await pilot.press("end")
+        assert output.follow
