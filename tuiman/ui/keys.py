@@ -63,6 +63,9 @@ MAIN_BINDINGS: list[BindingType] = [
         "scale-down",
         group=SCALE,
     ),
+    # help and quit before the rest: on 80 columns the Footer cuts off its last keys
+    _binding("question_mark", "help", "help", "Show every key", "help"),
+    _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
     _binding(
         "e",
         "extended",
@@ -91,8 +94,6 @@ MAIN_BINDINGS: list[BindingType] = [
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
     ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
-    _binding("question_mark", "help", "help", "Show every key", "help"),
-    _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
 ]
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tuiman.ui.app import TuimanApp
 
 TICK = 1.0  # ages, countdowns and uptime
+NARROW = 110  # columns: below this the panels stack (the app's -narrow breakpoint)
 EXTENDED_INTERVAL = 2.0
 
 
@@ -103,7 +104,10 @@ class MainScreen(Screen[None]):
 
     def on_resize(self) -> None:
         width = self.size.width
-        footer_style = (width < 110, width >= 100)
+        panels = (self.watchers_panel, self.processes_panel, self.hooks_panel, self.output_panel)
+        for panel in panels:
+            panel.set_compact(width < NARROW)
+        footer_style = (width < NARROW, width >= 100)
         if footer_style != self._footer_style:
             # Only on a change: the Footer recomposes, which lays the screen out again.
             self._footer_style = footer_style
@@ -112,8 +116,8 @@ class MainScreen(Screen[None]):
         self.fit_top()
 
     def on_mount(self) -> None:
-        self.watchers_panel.border_title = "watchers"
-        self.hooks_panel.border_title = "hooks & events"
+        self.watchers_panel.set_labels("watchers")
+        self.hooks_panel.set_labels("hooks & events")
         self.hook_log_header.set_watcher_width(self.hook_log.watcher_width)
         self._update_titles()
         self.set_interval(TICK, self.tick)
@@ -278,12 +282,11 @@ class MainScreen(Screen[None]):
         name = self.selected or "—"
         processes_panel = self.processes_panel
         extended = " · extended stats" if self.extended_on else ""
-        processes_panel.border_title = f"processes · {name}{extended}"
-        processes_panel.border_subtitle = _watcher_note(view)
+        processes_panel.set_labels(f"processes · {name}{extended}", _watcher_note(view))
         target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
-        self.output_panel.border_title = f"output · {target}"
+        self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
-        self.watchers_panel.border_title = watchers_title
+        self.watchers_panel.set_labels(watchers_title)
 
     def _update_output_status(self) -> None:
         output = self.output
@@ -295,7 +298,7 @@ class MainScreen(Screen[None]):
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
         parts.append("following" if output.follow else "paused · end to follow")
-        self.output_panel.border_subtitle = "  ".join(parts)
+        self.output_panel.set_labels(subtitle="  ".join(parts))
 
     # -- actions ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -9,13 +9,13 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
 from textual.widgets import Static
 
 from tuiman.ui.format import fmt_clock, fmt_duration, shorten
 from tuiman.ui.model import LogEntry, Outcome
 from tuiman.ui.palette import Palette
 from tuiman.ui.widgets.line_view import LineView
+from tuiman.ui.widgets.panels import Panel
 
 HOOK_LOG_LINES = 2000
 TIME_W, LABEL_W, PID_W, OUTCOME_W, DURATION_W = 8, 14, 7, 7, 7
@@ -60,7 +60,7 @@ class HookLog(LineView[LogEntry]):
         Binding(
             "h",
             "toggle_hooks_only",
-            "hooks only",
+            "hooks",
             tooltip="Show only hook calls, or every event",
             id="hooks-only",
         ),
@@ -84,8 +84,8 @@ class HookLog(LineView[LogEntry]):
         shown = [e for e in self._everything if not self.hooks_only or e.outcome in HOOK_OUTCOMES]
         self.replace(shown)
         panel = self.parent
-        if isinstance(panel, Widget):
-            panel.border_title = "hooks" if self.hooks_only else "hooks & events"
+        if isinstance(panel, Panel):
+            panel.set_labels("hooks" if self.hooks_only else "hooks & events")
 
     def item_width(self, item: LogEntry) -> int:
         return (

@@ -11,9 +11,39 @@ from textual.widgets import Input
 
 
 class Panel(Vertical):
-    """A bordered, titled panel; `z` maximizes the one holding the focus."""
+    """A bordered, titled panel; `z` maximizes the one holding the focus.
+
+    In the narrow layout panels have only a top border, so the subtitle joins the title.
+    """
 
     ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._title = ""
+        self._subtitle = ""
+        self._compact = False
+
+    def set_labels(self, title: str | None = None, subtitle: str | None = None) -> None:
+        if title is not None:
+            self._title = title
+        if subtitle is not None:
+            self._subtitle = subtitle
+        self._show_labels()
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self._compact:
+            self._compact = compact
+            self._show_labels()
+
+    def _show_labels(self) -> None:
+        if self._compact:
+            joined = f"{self._title} · {self._subtitle}" if self._subtitle else self._title
+            self.border_title = joined
+            self.border_subtitle = ""
+        else:
+            self.border_title = self._title
+            self.border_subtitle = self._subtitle
 
 
 class SearchInput(Input):
