@@ -23,7 +23,8 @@ from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import WatcherState
 
-PRINTER_BACKLOG = 10_000  # lines waiting for a slow stdout before the bus starts dropping
+PRINTER_BACKLOG = 1_000  # chunks waiting for a slow stdout before the bus starts dropping
+PRINT_BATCH = 500  # events per chunk handed to the writer thread
 HIDDEN_KINDS = frozenset({Kind.SNAPSHOT, Kind.STATS})
 PALETTE = (36, 32, 33, 35, 34, 96, 92, 93, 95, 94)
 
@@ -148,23 +149,26 @@ class Printer:
     async def _pump(self) -> None:
         while True:
             try:
-                event = await self._subscription.get()
+                first = await self._subscription.get()
             except EOFError:
                 return
-            line = self._render(event)
-            if line is None:
+            # Everything queued since the last wake-up goes to the writer thread as one chunk:
+            # one thread hand-off per loop iteration, not one per event.
+            batch = [first, *self._subscription.drain(PRINT_BATCH)]
+            lines = [line for line in map(self._render, batch) if line is not None]
+            if not lines:
                 continue
             while self._lines.full():
                 await asyncio.sleep(0.01)  # the bus queue absorbs (and drops output) meanwhile
-            self._lines.put_nowait(line)
+            self._lines.put_nowait("\n".join(lines) + "\n")
 
     def _write_loop(self) -> None:
         while True:
-            line = self._lines.get()
-            if line is None:
+            chunk = self._lines.get()
+            if chunk is None:
                 break
             try:
-                self._stream.write(line + "\n")
+                self._stream.write(chunk)
                 if self._lines.empty():
                     self._stream.flush()
             except (OSError, ValueError):
@@ -172,10 +176,9 @@ class Printer:
 
     async def close(self, timeout: float = 2.0) -> None:
         """Print what is pending, then stop the thread."""
-        for event in self._subscription.drain():
-            line = self._render(event)
-            if line is not None:
-                await asyncio.to_thread(self._lines.put, line)
+        pending = [line for line in map(self._render, self._subscription.drain()) if line]
+        if pending:
+            await asyncio.to_thread(self._lines.put, "\n".join(pending) + "\n")
         self._subscription.close()
         if self._pump_task is not None:
             self._pump_task.cancel()

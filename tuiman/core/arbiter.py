@@ -47,6 +47,7 @@ class Arbiter:
         self.hooks = HookRunner(self.bus, config.arbiter.hook_threads)
         self.marker = marker or new_marker()
         self.watchdog = watchdog
+        self._watchdog_changes: list[tuple[bool, int]] = []
         self.started_at = time.time()
         self.failures: list[str] = []  # sticky: any entry makes headless exit 1 (§8)
         self.forced = False  # a second quit: SIGKILL everything, skip hooks not yet started
@@ -107,12 +108,24 @@ class Arbiter:
         return OutputFileSink(config.output, writer=self._writer)
 
     def track_group(self, pgid: int) -> None:
-        if self.watchdog is not None:
-            self.watchdog.track(pgid)
+        self._queue_watchdog_change(True, pgid)
 
     def untrack_group(self, pgid: int) -> None:
+        self._queue_watchdog_change(False, pgid)
+
+    def _queue_watchdog_change(self, add: bool, pgid: int) -> None:
+        # One pipe write per loop iteration, not per spawn: a burst of 500 spawns wakes the
+        # watchdog once. The flush runs before the loop next waits, microseconds later.
+        if self.watchdog is None:
+            return
+        if not self._watchdog_changes:
+            self.loop.call_soon(self._flush_watchdog)
+        self._watchdog_changes.append((add, pgid))
+
+    def _flush_watchdog(self) -> None:
+        changes, self._watchdog_changes = self._watchdog_changes, []
         if self.watchdog is not None:
-            self.watchdog.untrack(pgid)
+            self.watchdog.update(changes)
 
     def _managed_pids(self) -> set[int]:
         pids = {pid for watcher in self.watchers.values() for pid in watcher.processes}

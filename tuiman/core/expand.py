@@ -105,6 +105,9 @@ def expand_spawn_tokens(
     (the loader has already refused them).
     """
 
+    if "$" not in text:
+        return text  # the common case: nothing to expand (cheap on a big copied environment)
+
     def replace(match: re.Match[str]) -> str:
         field = match.group("field")
         if field.lower().startswith(_ENV_FIELD_PREFIX):

@@ -86,7 +86,7 @@ class ManagedProcess:
         self._on_exit = on_exit
         self._popen = subprocess.Popen(
             list(spec.argv),
-            stdin=subprocess.DEVNULL,
+            stdin=devnull_fd(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=spec.cwd,
@@ -198,6 +198,17 @@ class ManagedProcess:
     def age(self) -> float:
         end = self.exited_monotonic if self.exited_monotonic is not None else time.monotonic()
         return end - self.started_monotonic
+
+
+_devnull: int | None = None
+
+
+def devnull_fd() -> int:
+    """One read-only /dev/null for every child's stdin (Popen would open one per spawn)."""
+    global _devnull
+    if _devnull is None:
+        _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull
 
 
 def killpg_quiet(pgid: int, signum: int) -> bool:

@@ -91,6 +91,14 @@ class Watchdog:
         if pgid > 1:
             self._send(b"-%d\n" % pgid)
 
+    def update(self, changes: list[tuple[bool, int]]) -> None:
+        """Track (True) or untrack (False) several groups with one write, in order."""
+        message = b"".join(
+            b"%s%d\n" % (b"+" if add else b"-", pgid) for add, pgid in changes if pgid > 1
+        )
+        if message:
+            self._send(message)
+
     def close(self) -> None:
         """Clean shutdown: the watchdog exits without killing anything. Idempotent."""
         if self._wfd is None:
