@@ -38,6 +38,7 @@ class SpawnSpec:
     uid: int | None = None
     gid: int | None = None
     rlimits: Mapping[str, int] | None = None
+    executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
 
 
 def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
@@ -86,6 +87,7 @@ class ManagedProcess:
         self._on_exit = on_exit
         self._popen = subprocess.Popen(
             list(spec.argv),
+            executable=spec.executable,
             stdin=devnull_fd(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

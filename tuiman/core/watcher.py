@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -90,6 +91,7 @@ class Watcher:
         self.stopped_by_command = False
         self.command_epoch = 0
         self.commands_pending = 0  # queued or running commands
+        self._executables: dict[tuple[str, str | None], str | None] = {}
         self._lock = asyncio.Lock()
         self._cancellable: set[asyncio.Task[CommandResult]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -217,9 +219,11 @@ class Watcher:
         return [slot for slot in self.slots.values() if not slot.history.parked]
 
     def _new_slot(self) -> Slot:
-        wid = 1
-        while wid in self.slots:
-            wid += 1
+        wid = len(self.slots) + 1
+        if wid - 1 and max(self.slots) != wid - 1:  # not dense 1..n: find the smallest free wid
+            wid = 1
+            while wid in self.slots:
+                wid += 1
         slot = Slot(wid, SlotHistory(self.config.restart))
         self.slots[wid] = slot
         return slot
@@ -250,12 +254,14 @@ class Watcher:
             self.config.uid,
             self.config.gid,
             self.config.rlimits or None,
+            executable=self._resolve_executable(argv[0], env.get("PATH")),
         )
         try:
             process = ManagedProcess(
                 spec, slot.wid, self.arbiter.loop, self._on_output, self._on_exit
             )
         except OSError as error:
+            self._executables.clear()  # the program may have moved: look it up again next time
             self._on_spawn_error(slot, error)
             return None
         slot.history.spawn_failures = 0
@@ -267,6 +273,17 @@ class Watcher:
         )
         self._arm_timers(slot, process)
         return process
+
+    def _resolve_executable(self, program: str, search_path: str | None) -> str | None:
+        """The PATH lookup of argv[0], once per watcher instead of once per spawn (Popen's)."""
+        if "/" in program:
+            return None
+        key = (program, search_path)
+        if key not in self._executables:
+            # As Popen: the child's PATH, or the default path when its environment has none.
+            lookup_path = search_path if search_path is not None else os.defpath
+            self._executables[key] = shutil.which(program, path=lookup_path)
+        return self._executables[key]
 
     def _arm_timers(self, slot: Slot, process: ManagedProcess) -> None:
         loop = self.arbiter.loop
