@@ -86,6 +86,10 @@ def ensure_venv() -> None:
     if not launcher.exists() or launcher.read_text() != text:
         launcher.write_text(text)
         launcher.chmod(0o755)
+    # Byte-code as an installed package has it (pip compiles at install; Circus' and
+    # supervisord's are compiled in this venv): without it, and with PYTHONDONTWRITEBYTECODE
+    # set, every tuiman start-up would recompile the checkout's modules.
+    subprocess.check_call([str(VENV_PY), "-m", "compileall", "-q", str(REPO / "tuiman")])
 
 
 def reexec_in_venv(argv: list[str]) -> None:
