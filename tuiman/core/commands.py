@@ -22,6 +22,9 @@ Reply = dict[str, Any]
 Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]
 
 
+_UNAWAITED: set[asyncio.Future[Any]] = set()
+
+
 class BadRequest(ValueError):
     pass
 
@@ -104,30 +107,34 @@ async def cmd_snapshot(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok(snapshot=arbiter.snapshot())
 
 
-async def cmd_start(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+async def _all_or_each(
+    arbiter: Arbiter,
+    request: dict[str, Any],
+    everything: Callable[[], Awaitable[list[CommandResult]]],
+    each: Callable[[Watcher], asyncio.Task[CommandResult]],
+) -> Reply:
+    """One watcher's command, or the arbiter-wide one when no watcher is named."""
     wait = bool(request.get("wait", False))
-    if _watcher_name(request, required=False) is None:
-        task = asyncio.ensure_future(arbiter.start_all())
-        return _results_reply(await task) if wait else ok(queued=True)
-    return await _queue_or_wait([w.start() for w in _targets(arbiter, request)], wait)
+    if _watcher_name(request, required=False) is not None:
+        return await _queue_or_wait([each(w) for w in _targets(arbiter, request)], wait)
+    task = asyncio.ensure_future(everything())
+    if wait:
+        return _results_reply(await task)
+    _UNAWAITED.add(task)  # the loop only keeps weak references to tasks
+    task.add_done_callback(_UNAWAITED.discard)
+    return ok(queued=True)
+
+
+async def cmd_start(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    return await _all_or_each(arbiter, request, arbiter.start_all, Watcher.start)
 
 
 async def cmd_stop(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
-    wait = bool(request.get("wait", False))
-    if _watcher_name(request, required=False) is None:
-        task = asyncio.ensure_future(arbiter.stop_all())
-        if wait:
-            await task
-        return ok() if wait else ok(queued=True)
-    return await _queue_or_wait([w.stop() for w in _targets(arbiter, request)], wait)
+    return await _all_or_each(arbiter, request, arbiter.stop_watchers, Watcher.stop)
 
 
 async def cmd_restart(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
-    wait = bool(request.get("wait", False))
-    if _watcher_name(request, required=False) is None:
-        task = asyncio.ensure_future(arbiter.restart_watchers())
-        return _results_reply(await task) if wait else ok(queued=True)
-    return await _queue_or_wait([w.restart() for w in _targets(arbiter, request)], wait)
+    return await _all_or_each(arbiter, request, arbiter.restart_watchers, Watcher.restart)
 
 
 async def cmd_reload(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
