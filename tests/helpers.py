@@ -6,10 +6,9 @@ import asyncio
 import os
 import signal
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.bus import Subscription
 from tuiman.core.config import Config
 from tuiman.core.events import Event
@@ -22,7 +21,9 @@ def make_config(tmp_path: Path, toml: str) -> Config:
     return load_config_text(path.read_text(), path, cwd=tmp_path)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> None:
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.02
+) -> None:
     """Poll a condition on the real system (process table, core state) up to a deadline."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
@@ -63,3 +64,19 @@ def kill_quietly(pid: int) -> None:
             kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def tagged_pids(tag: str) -> list[int]:
+    """Live processes whose environment carries TEST_TAG=tag (never matched by name)."""
+    needle = f"TEST_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly, pid_alive
+from tests.helpers import kill_quietly, pid_alive, tagged_pids
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
 
@@ -32,20 +32,6 @@ def run_tuiman(*args: str, cwd: Path, timeout: float = 30, env: dict[str, str] |
     )
 
 
-def tagged_pids(tag: str) -> list[int]:
-    """Processes whose environment carries TEST_TAG=tag (never matched by name)."""
-    found = []
-    needle = f"TEST_TAG={tag}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import kill_quietly, pid_alive
+from tests.helpers import tagged_pids as tagged_children
 from tests.ui.uihelpers import wait_for, watcher_cell
 from tuiman.control.client import RemoteClient
 from tuiman.ui.app import TuimanApp
@@ -27,18 +28,6 @@ def state_cell(app: TuimanApp) -> str | None:
         return None
 
 
-def tagged_children(tag: str) -> list[int]:
-    found = []
-    needle = f"TEST_TAG={tag}".encode()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as environ:
-                    if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 async def test_a_key_in_the_attached_ui_stops_a_headless_watcher(tmp_path: Path) -> None:

@@ -21,26 +21,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import kill_quietly, pid_alive
+from tests.helpers import kill_quietly, pid_alive, tagged_pids
 from tests.hookkit import HookLab, new_lab
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
 
 
-def tagged_pids(tag: str) -> list[int]:
-    """Live processes whose environment carries TEST_TAG=tag (never matched by name)."""
-    needle = f"TEST_TAG={tag}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.helpers import kill_quietly, pid_alive
+from tests.helpers import kill_quietly, pid_alive, tagged_pids
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "redis"
 DEFAULT_PORT_LINE = 'REDIS_PORT = "6390"'
@@ -40,19 +40,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def tagged_pids(tag: str) -> list[int]:
-    needle = f"TEST_TAG={tag}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and pid_alive(int(entry)):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture

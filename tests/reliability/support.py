@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
+from tests.helpers import tagged_pids
+
 PY = sys.executable
 TUIMAN = [PY, "-m", "tuiman"]
 REPO = Path(__file__).resolve().parents[2]
@@ -60,20 +62,6 @@ def zombie_children(pid: int | None = None) -> set[int]:
     return {child for child in children_of(parent) if proc_state(child) == "Z"}
 
 
-def tagged_pids(tag: str) -> list[int]:
-    """Live processes whose environment carries TEST_TAG=tag (never matched by name)."""
-    needle = f"TEST_TAG={tag}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and alive(int(entry)):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def kill_quietly(pid: int) -> None:
