@@ -86,8 +86,8 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._first = 0
         self._width = 0
         self._cache.clear()
-        self.follow = True
         self._set_virtual_size(0, 0)
+        self.follow = True
         LineView.append(self, items)
         self.refresh()
 
@@ -115,7 +115,11 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         size = Size(width, height)
         if size != self.virtual_size:
             self.set_reactive(Widget.virtual_size, size)
-            self._scroll_update(size)
+            self._moving = True  # clamping the offset to the new size is not the user scrolling
+            try:
+                self._scroll_update(size)
+            finally:
+                self._moving = False
 
     @property
     def _last_top(self) -> int:
@@ -129,10 +133,14 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if self._moving:
             return
-        if new_value < old_value:
+        if new_value >= self._last_top:
+            self.follow = True  # at the last line (also after Textual clamps on a resize)
+        elif new_value < old_value:
             self.follow = False
-        elif new_value >= self._last_top:
-            self.follow = True
+
+    def on_resize(self) -> None:
+        if self.follow:
+            self._scroll_to_end()
 
     def action_follow_end(self) -> None:
         self.follow = True

@@ -32,7 +32,7 @@ class ProcessesTable(LiveTable):
         ColumnSpec("wid", "wid", 4),
         ColumnSpec("state", "state", 9),
         ColumnSpec("age", "age", 7),
-        ColumnSpec("cpu", "cpu", 7),
+        ColumnSpec("cpu", "cpu", 6),
         ColumnSpec("rss", "rss", 6),
         ColumnSpec("exit", "exit", 5),
     )
