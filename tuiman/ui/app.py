@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,7 @@ class TuimanApp(App[int]):
         self.quitting = False
         self.forced = False
         self.booted = False
+        self.ready = asyncio.Event()  # set once the first snapshot is on screen
         self._boot_started = False
         self.bridge: Bridge | None = None
         self.keymap: dict[str, str] = {}
@@ -123,6 +125,7 @@ class TuimanApp(App[int]):
             self._apply(changes)
             self.client.set_stats(True)
             self.booted = True
+            self.ready.set()
             if self.start_core is not None:
                 self.run_worker(self.start_core(), name="core-start", group="core")
             self.bridge = Bridge(stream, self)
