@@ -279,7 +279,7 @@ def _latencies(
     for _ in range(presses):
         help_ms.append(terminal.press(b"?", b"tuiman keys") * 1000)
         terminal.press(b"\x1b", b"processes")  # the main screen is drawn again
-        time.sleep(0.15)  # a lone ESC must not merge with the next key
+        time.sleep(0.4)  # the main screen is redrawn whole; a lone ESC must not merge with a key
         move_ms.append(terminal.press(b"\x1b[B", f"processes · {second}".encode()) * 1000)
         move_ms.append(terminal.press(b"\x1b[A", f"processes · {first}".encode()) * 1000)
         time.sleep(0.05)
@@ -364,6 +364,7 @@ async def _in_process_latency(
     from tuiman.core.arbiter import Arbiter, raise_nofile_limit
     from tuiman.core.loader import load_config
     from tuiman.ui.app import TuimanApp
+    from tuiman.ui.session import tune_gc
 
     frames: list[float] = []
     original = compositor.Compositor.render_update
@@ -388,6 +389,7 @@ async def _in_process_latency(
             app = TuimanApp(
                 LocalClient(arbiter), start_core=arbiter.start, settings=directory / "none"
             )
+            gc_tuning = asyncio.get_running_loop().create_task(tune_gc(app))  # as run_tui does
             try:
                 async with app.run_test(size=(120, 40)):
                     while (
@@ -408,6 +410,7 @@ async def _in_process_latency(
                         latencies.append((frames[-1] - started) * 1000)
                         await asyncio.sleep(0.3)
             finally:
+                gc_tuning.cancel()
                 arbiter.force()
                 await arbiter.quit()
     finally:
