@@ -113,3 +113,15 @@ async def test_the_mouse_wheel_scrolls_the_output_and_stops_following(tmp_path: 
         output.focus()
         await pilot.press("end")
         assert output.follow
+
+
+async def test_textual_themes_apply_to_the_tables_and_logs(tmp_path: Path) -> None:
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        dark = app.main.watchers_table.get_cell("flaky", "state").style
+        app.theme = "textual-light"
+        await pilot.pause(0.2)
+        light = app.main.watchers_table.get_cell("flaky", "state").style
+        assert str(light) != str(dark)  # the warning colour of the new theme
+        assert app.main.watchers_table.get_cell("flaky", "state").plain == "flapping"
