@@ -281,3 +281,21 @@ async def test_h_in_the_hook_log_shows_only_hook_calls(tmp_path: Path) -> None:
         assert [e.label for e in log.items] == ["before_start"]
         await pilot.press("h")
         assert any(e.label == "spawn" for e in log.items)
+
+
+async def test_ctrl_r_reloads_the_config_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    toml = sleeper_toml(tmp_path, numprocesses=1)
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        config = tmp_path / "tuiman.toml"
+        config.write_text(toml + '\n[watchers.extra]\ncmd = "sleep 300"\n')
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: "extra" in arbiter.watchers, pilot=pilot, what="extra added")
+        await wait_for(lambda: len(live_pids(arbiter, "extra")) == 1, pilot=pilot)
+        config.write_text(toml + "\nbogus = 1\n")
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.5)
+        assert "extra" in arbiter.watchers  # refused: the running state is kept
+        assert len(live_pids(arbiter, "extra")) == 1

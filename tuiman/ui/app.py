@@ -239,6 +239,30 @@ class TuimanApp(App[int]):
             return  # hook vetoes and failures are notified from their hook events, with the error
         self.notify(error_text or "failed", title=f"{label} failed", severity="error", markup=False)
 
+    def action_reload_config(self) -> None:
+        """ctrl+r: apply the config file's changes; a refused file keeps everything running."""
+        self.run_worker(self._reload_config(), group="commands")
+
+    async def _reload_config(self) -> None:
+        try:
+            reply = await self.client.request("reloadconfig")
+        except Exception as error:  # a remote connection can fail; the UI must not
+            self.notify(str(error), title="reload config failed", severity="error", markup=False)
+            return
+        if reply.get("ok"):
+            changes = [str(change) for change in reply.get("changes") or []]
+            self.notify(
+                "\n".join(changes) or "nothing changed", title="config reloaded", markup=False
+            )
+            return
+        errors = [str(line) for line in reply.get("errors") or [reply.get("error") or "failed"]]
+        self.notify(
+            "\n".join(errors),
+            title="config refused, everything keeps running",
+            severity="error",
+            markup=False,
+        )
+
     def select_watcher(self, name: str) -> None:
         self.main.selected = name
         self.main.watchers_table.select_key(name)

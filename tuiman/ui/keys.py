@@ -94,6 +94,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
     ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
+    _binding(
+        "ctrl+r",
+        "app.reload_config",
+        "reload config",
+        "Re-read the config file and apply what changed (as SIGHUP or ctl reloadconfig)",
+        "reload-config",
+        show=False,
+    ),
 ]
 
 
