@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from tuiman.core.arbiter import Arbiter
 from tuiman.core.bus import Subscription
@@ -215,7 +215,3 @@ def ready_problem(arbiter: Arbiter) -> str | None:
 
 def stderr_line(text: str) -> None:
     print(f"tuiman: {text}", file=sys.stderr, flush=True)
-
-
-def describe_payload(payload: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in payload.items())

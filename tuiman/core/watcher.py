@@ -100,7 +100,6 @@ class Watcher:
         self._signal_steps: dict[int, asyncio.Future[None]] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
-        self._stopping_task: asyncio.Task[CommandResult] | None = None
 
     # -- commands (serialized per watcher) ----------------------------------------------------
     def submit(
@@ -190,7 +189,7 @@ class Watcher:
             return CommandResult.failure(self.reason or "vetoed")
         self._set_state(WatcherState.STARTING, Reason.COMMAND)
         try:
-            await self._fill_slots(abort_watcher=True)
+            await self._fill_slots()
             if not await self._hook_allows("after_start"):
                 raise CommandAborted(self.reason or "", "after_start")
         except CommandAborted as aborted:
@@ -201,7 +200,7 @@ class Watcher:
         self._check_all_exited()  # one-shot processes that exited while the start ran its hooks
         return OK
 
-    async def _fill_slots(self, *, abort_watcher: bool) -> None:
+    async def _fill_slots(self) -> None:
         """Spawn every missing slot up to numprocesses; a veto raises CommandAborted."""
         # Counted once: a respawn=false process that exits meanwhile frees its slot for good.
         for _ in range(self.numprocesses - len(self._live_slots())):
@@ -673,7 +672,7 @@ class Watcher:
             await self._remove_oldest(len(self._live_slots()) - target)
             return OK
         try:
-            await self._fill_slots(abort_watcher=False)
+            await self._fill_slots()
         except CommandAborted as aborted:
             # A veto during incr aborts only this command and keeps what runs (§4.3).
             self.numprocesses = len(self._live_slots())
