@@ -115,6 +115,31 @@ def test_zombie_is_absent(spawn: Callable[..., subprocess.Popen[bytes]]) -> None
     assert StatsSampler().sample([zombie.pid]) == {}
 
 
+@pytest.mark.timeout(30)
+def test_figures_agree_with_psutil(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    """The sampler reads /proc/PID/stat itself: the figures are psutil's own."""
+    threaded = spawn(
+        sys.executable,
+        "-c",
+        "import threading, time\n"
+        "for _ in range(3): threading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
+        "time.sleep(300)",
+    )
+    reference = psutil.Process(threaded.pid)
+    _poll(
+        lambda: StatsSampler().sample([threaded.pid]).get(threaded.pid),
+        lambda s: s.num_threads == 4,
+    )
+    stats = StatsSampler().sample([threaded.pid])[threaded.pid]
+    memory = reference.memory_info()
+    assert stats.num_threads == reference.num_threads() == 4
+    assert stats.vms == memory.vms
+    # The kernel batches RSS counters per thread: two reads may differ by a few dozen pages.
+    assert stats.rss == pytest.approx(memory.rss, rel=0.1)
+    assert abs(stats.age - (time.time() - reference.create_time())) < 1.0
+    assert stats.memory_percent == pytest.approx(reference.memory_percent(), rel=0.05)
+
+
 def test_bytes2human_matches_circus() -> None:
     assert bytes2human(0) == "0B"
     assert bytes2human(1023) == "1023B"
