@@ -82,6 +82,7 @@ class LiveTable(DataTable[Text]):
         # Before DataTable's __init__: its reactive watchers already clear caches.
         self._row_strips: dict[RowKey, tuple[tuple[Any, ...], Strip]] = {}
         self._row_versions: dict[RowKey, int] = {}
+        self._frame_style: Style | None = None
         # No cell padding: each column's width includes one blank separating it from the next.
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: dict[str, tuple[Cell, ...]] = {}
@@ -152,14 +153,18 @@ class LiveTable(DataTable[Text]):
                 self.remove_row(key)
                 del self._shown[key]
         added = False
+        changed: list[tuple[int, int, int]] = []
         for key, cells in rows:
             previous = self._shown.get(key)
             if previous is None:
                 self.add_row(*(self._text(cell, palette) for cell in cells), key=key)
                 added = True
             elif previous != cells:
-                self._update_row(key, previous, cells, palette)
+                span = self._update_row(key, previous, cells, palette)
+                if span is not None:
+                    changed.append(span)
             self._shown[key] = cells
+        self._repaint_cells(changed)
         order = [key for key, _ in rows]
         if (added or stale) and order != self._order:
             self._reorder(order)
@@ -177,22 +182,45 @@ class LiveTable(DataTable[Text]):
 
     def _update_row(
         self, key: str, previous: tuple[Cell, ...], cells: tuple[Cell, ...], palette: Palette
-    ) -> None:
-        """Write the changed cells and repaint that one line (DataTable.update_cell would
-        repaint, and re-render, the whole table for each cell)."""
+    ) -> tuple[int, int, int] | None:
+        """Write the changed cells; return (row index, first, last changed column) to repaint.
+
+        DataTable.update_cell would repaint, and re-render, the whole table for each cell.
+        """
         row_key = RowKey(key)
         data = self._data.get(row_key)
         if data is None:
-            return
-        for column, old, new in zip(self._column_keys, previous, cells, strict=False):
+            return None
+        first = last = -1
+        for index, (column, old, new) in enumerate(
+            zip(self._column_keys, previous, cells, strict=False)
+        ):
             if old != new:
                 data[ColumnKey(column)] = self._text(new, palette)
                 self.updates += 1
+                first = index if first < 0 else first
+                last = index
         self._row_versions[row_key] = self._row_versions.get(row_key, 0) + 1
-        index = self._row_locations.get(row_key)
-        if index is not None:
-            header = self.header_height if self.show_header else 0
-            self._refresh_region(Region(0, header + index, max(self.size.width, 1), 1))
+        row_index = self._row_locations.get(row_key)
+        return None if row_index is None or first < 0 else (row_index, first, last)
+
+    def _repaint_cells(self, changed: list[tuple[int, int, int]]) -> None:
+        """Mark dirty only the changed cells that are on screen: the compositor then renders,
+        and the terminal receives, those few cells instead of whole lines."""
+        if not changed:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        width, height = self.size
+        header = self.header_height if self.show_header else 0
+        edges = [0]
+        for spec in self._specs:
+            edges.append(edges[-1] + spec.width)
+        for row_index, first, last in changed:
+            y = header + row_index - scroll_y
+            if header <= y < height:
+                x0, x1 = edges[first] - scroll_x, edges[last + 1] - scroll_x
+                if x1 > 0 and x0 < width:
+                    self.refresh(Region(max(x0, 0), y, min(x1, width) - max(x0, 0), 1))
 
     # -- rendering ----------------------------------------------------------------------------
     def _clear_caches(self) -> None:
@@ -202,6 +230,13 @@ class LiveTable(DataTable[Text]):
     def notify_style_update(self) -> None:
         self._row_strips.clear()
         super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = self.rich_style  # once per frame, not once per line
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
 
     def render_line(self, y: int) -> Strip:
         header = self.header_height if self.show_header else 0
@@ -215,7 +250,7 @@ class LiveTable(DataTable[Text]):
             return super().render_line(y)
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base_style = self.rich_style
+        base_style = self._frame_style or self.rich_style
         row_index = y - header + scroll_y
         row_key = self._row_locations.get_key(row_index)
         if row_key is None or self.rows[row_key].height != 1:

@@ -23,6 +23,7 @@ class Panel(Vertical):
         self._title = ""
         self._subtitle = ""
         self._compact = False
+        self._shown: tuple[str, str] | None = None
 
     def set_labels(self, title: str | None = None, subtitle: str | None = None) -> None:
         if title is not None:
@@ -39,11 +40,14 @@ class Panel(Vertical):
     def _show_labels(self) -> None:
         if self._compact:
             joined = f"{self._title} · {self._subtitle}" if self._subtitle else self._title
-            self.border_title = joined
-            self.border_subtitle = ""
+            title, subtitle = joined, ""
         else:
-            self.border_title = self._title
-            self.border_subtitle = self._subtitle
+            title, subtitle = self._title, self._subtitle
+        # Assigning a border label repaints the whole panel, even when it is the same text.
+        if (title, subtitle) != self._shown:
+            self._shown = (title, subtitle)
+            self.border_title = title
+            self.border_subtitle = subtitle
 
 
 class SearchInput(Input):
