@@ -85,6 +85,7 @@ class TuimanApp(App[int]):
         self.bridge: Bridge | None = None
         self.keymap: dict[str, str] = {}
         self._main = MainScreen()
+        self._help_rows: list[tuple[str, Binding]] | None = None
         self._stream: EventStream | None = None
         self._recent_alerts: dict[tuple[str, str], float] = {}
         self._counters_busy = False
@@ -291,7 +292,13 @@ class TuimanApp(App[int]):
             tooltip="Command palette: every action for every watcher",
         )
         rows.append((self.get_key_display(palette), palette))
-        self.push_screen(HelpScreen(rows))
+        # Installed once and pushed again: laying the help out costs ~100 ms under load.
+        if self._help_rows != rows:
+            if self._help_rows is not None:
+                self.uninstall_screen("help")
+            self.install_screen(HelpScreen(rows), "help")
+            self._help_rows = rows
+        self.push_screen("help")
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:

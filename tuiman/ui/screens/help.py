@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tuiman.ui.widgets.frozen import Frozen
+
 TIPS = (
     "Actions apply to the selected watcher, or to the selected process when the processes "
     "table has focus (x and r then stop or restart just that process; its slot respawns).",
@@ -30,7 +32,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(self, bindings: Iterable[tuple[str, Binding]]) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(classes="dialog-screen opaque")
         self.bindings = list(bindings)
 
     def compose(self) -> ComposeResult:
@@ -44,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
             )
         with VerticalScroll(classes="dialog help"):
             yield Static("[b]tuiman keys[/b]  (escape closes)", classes="question")
-            yield Static(table)
+            yield Static(Frozen(table))
             for tip in TIPS:
                 yield Static(tip, classes="tip", markup=False)
 
