@@ -31,6 +31,7 @@ GROUP_POLL = 0.05
 MARKER_ENV = "TUIMAN_INSTANCE"
 WATCHER_ENV = "TUIMAN_WATCHER"  # with the marker: finds a watcher's setsid escapees
 ESCAPEE_ROUNDS = 5  # sweeps, for escapees forked while the previous sweep ran
+SPAWN_SLICE = 0.01  # seconds of back-to-back spawning before yielding to the loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,8 @@ class Watcher:
 
     async def _fill_slots(self) -> None:
         """Spawn every missing slot up to numprocesses; a veto raises CommandAborted."""
+        loop = self.arbiter.loop
+        slice_started = loop.time()
         # Counted once: a respawn=false process that exits meanwhile frees its slot for good.
         for _ in range(self.numprocesses - len(self._live_slots())):
             if not self._accepts_respawn():
@@ -210,9 +213,13 @@ class Watcher:
             if not await self._spawn_with_hooks(slot):
                 self.slots.pop(slot.wid, None)
                 raise CommandAborted(self.reason or "spawn", "spawn vetoed")
-            await asyncio.sleep(0)  # let reaping and the UI run between spawns
             if self.config.warmup_delay:
                 await asyncio.sleep(self.config.warmup_delay)
+            elif loop.time() - slice_started >= SPAWN_SLICE:
+                # Let reaping, the UI and the printers run; not after every spawn: each wake-up
+                # of theirs (a watchdog write, a printer hand-off) costs about what a spawn does.
+                await asyncio.sleep(0)
+                slice_started = loop.time()
 
     def _live_slots(self) -> list[Slot]:
         return [slot for slot in self.slots.values() if not slot.history.parked]
