@@ -35,7 +35,7 @@ class CoreClient(Protocol):
         ...
 
     def set_stats(self, enabled: bool) -> None:
-        """Ask for periodic `stats` events (psutil sampling runs only while someone asks)."""
+        """Ask for periodic `stats` events (sampling runs only while someone asks)."""
         ...
 
     async def quit_instance(self) -> None:

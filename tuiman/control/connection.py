@@ -175,7 +175,7 @@ class Connection:
             return error_reply(request_id, f"{command}: {exc}")
 
     def _set_stats(self, enabled: bool) -> None:
-        """psutil sampling runs while at least one consumer asked for it (§6.2)."""
+        """Stats sampling runs while at least one consumer asked for it (§6.2)."""
         if enabled == self.stats_on:
             return
         self.stats_on = enabled

@@ -61,7 +61,7 @@ class Arbiter:
         self._quit_task: asyncio.Future[None] | None = None
         self._stats_consumers = 0
         self._stats_task: asyncio.Task[None] | None = None
-        self._sampler: StatsSampler | None = None  # psutil is imported on first use
+        self._sampler: StatsSampler | None = None  # created on first use
         self.last_stats: dict[int, ProcessStats] = {}
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)

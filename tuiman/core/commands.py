@@ -285,7 +285,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("incr", cmd_incr, "watcher n wait", "add processes"),
         _spec("decr", cmd_decr, "watcher n wait", "remove the oldest processes"),
         _spec("set", cmd_set, "watcher numprocesses wait", "set numprocesses"),
-        _spec("stats", cmd_stats, "watcher extended", "psutil stats (extended: via the hook)"),
+        _spec("stats", cmd_stats, "watcher extended", "process stats (extended: via the hook)"),
         _spec("logs", cmd_logs, "watcher pid n", "recent output lines from the ring buffer"),
         _spec("hook_events", cmd_hook_events, "n", "recent hook events"),
         _spec("reloadconfig", cmd_reloadconfig, "", "apply the config file's changes"),
