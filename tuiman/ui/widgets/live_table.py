@@ -60,6 +60,10 @@ class LiveTable(DataTable[Text]):
         height = self.styles.height
         return height is not None and height.is_auto
 
+    def clear(self, columns: bool = False) -> Self:
+        self._row_versions.clear()
+        return super().clear(columns)
+
     def remove_row(self, row_key: RowKey | str) -> None:
         # DataTable.remove_row asks for a screen-wide layout as well; see virtual_size above.
         key = RowKey(row_key) if isinstance(row_key, str) else row_key
