@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
+from textual import events
 from uihelpers import (
     alive,
     build_arbiter,
@@ -21,6 +24,7 @@ from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
 pytestmark = pytest.mark.timeout(60)
+SLEEP = shutil.which("sleep") or "/bin/sleep"
 
 STUBBORN = """
 [watchers.stubborn]
@@ -195,3 +199,34 @@ async def test_second_q_kills_at_once(tmp_path: Path) -> None:
         await pilot.press("q")
         await wait_for(lambda: not alive(pid), timeout=5, what="killed by the second q")
         await wait_for(lambda: not app.is_running, timeout=10)
+
+
+async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
+    tmp_path: Path,
+) -> None:
+    """↓ then x typed faster than the screen redraws: x stops the watcher the cursor is on."""
+    toml = sleeper_toml(tmp_path, numprocesses=1) + textwrap.dedent(
+        f"""
+        [watchers.second]
+        cmd = [{SLEEP!r}, "300"]
+        """
+    )
+    arbiter = build_arbiter(tmp_path, toml)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_for(
+            lambda: live_pids(arbiter, "sleeper") and live_pids(arbiter, "second"), pilot=pilot
+        )
+        for name in ("sleeper", "second"):
+            await wait_for(lambda n=name: watcher_cell(app, n, "state") == "active", pilot=pilot)
+        first = app.main.selected
+        below = ({"sleeper", "second"} - {first}).pop()
+        # Both keys queued at once, as the terminal driver delivers a fast typist's keys (Pilot's
+        # press would wait for the screen to settle between them).
+        assert app._driver is not None
+        for key, character in (("down", None), ("x", "x")):
+            event = events.Key(key, character)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await wait_for(lambda: arbiter.watchers[below].state == "stopped", pilot=pilot)
+        assert arbiter.watchers[first].state == "active"

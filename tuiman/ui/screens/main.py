@@ -94,7 +94,15 @@ class MainScreen(Screen[None]):
 
     @property
     def selected_view(self) -> WatcherView | None:
-        return self.model.watchers.get(self.selected) if self.selected else None
+        name = self.watchers_table.selected_key or self.selected
+        return self.model.watchers.get(name) if name else None
+
+    def _follow_cursor(self) -> None:
+        """Select the watcher under the cursor now: a key typed right after a move arrives
+        before the table's RowHighlighted message, and must act on the row the user sees."""
+        key = self.watchers_table.selected_key
+        if key is not None and key != self.selected:
+            self.selected = key
 
     @property
     def process_focused(self) -> bool:
@@ -332,15 +340,18 @@ class MainScreen(Screen[None]):
         self._process_kill("restart")
 
     def _watcher_command(self, command: str) -> None:
+        self._follow_cursor()
         if self.selected:
             self.tui.command(f"{command} {self.selected}", command, watcher=self.selected)
 
     def _process_kill(self, verb: str) -> None:
+        self._follow_cursor()
         pid = self.processes_table.selected_pid
         if self.selected and pid is not None:
             self.tui.command(f"{verb} process {pid}", "kill", watcher=self.selected, pid=pid)
 
     def action_scale(self, step: int) -> None:
+        self._follow_cursor()
         if self.selected:
             command = "incr" if step > 0 else "decr"
             self.tui.command(
@@ -348,6 +359,7 @@ class MainScreen(Screen[None]):
             )
 
     def action_signal(self) -> None:
+        self._follow_cursor()
         name = self.selected
         if name is None:
             return
