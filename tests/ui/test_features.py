@@ -119,6 +119,8 @@ async def test_a_flapping_watcher_shows_the_retry_countdown(tmp_path: Path) -> N
         assert 20 < seconds <= 30
         assert str(app.main.processes_table.get_cell("slot-1", "state")) == "paused"
         assert str(app.main.processes_table.get_cell("slot-1", "exit")) == "3"
+        countdown = str(app.main.processes_table.get_cell("slot-1", "age"))  # fits its column
+        assert countdown.startswith("in ") and 20 < int(countdown[3:].rstrip("s")) <= 30
 
 
 async def test_a_failed_watcher_says_why(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 
@@ -67,6 +68,12 @@ def fmt_clock(timestamp: float) -> str:
 
 def fmt_countdown(seconds: float) -> str:
     return f"{max(seconds, 0.0):.0f}s" if seconds >= 10 else f"{max(seconds, 0.0):.1f}s"
+
+
+def fmt_retry_in(seconds: float) -> str:
+    """A paused slot's countdown in a 6-cell column: 'in 4s', 'in 45s', 'in 12m'."""
+    whole = max(math.ceil(seconds), 0)
+    return f"in {whole}s" if whole < 100 else f"in {math.ceil(whole / 60)}m"
 
 
 def signal_name(signum: int | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit
+from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit, fmt_retry_in
 from tuiman.ui.model import ProcessView, WatcherView
 from tuiman.ui.palette import STATE_ROLES
 
@@ -101,7 +101,7 @@ def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) 
                     (f"slot {pause.wid}", "muted"),
                     (str(pause.wid), "plain"),
                     ("paused", "warn"),
-                    (f"retry {fmt_countdown(pause.retry_at - now)}", "warn"),
+                    (fmt_retry_in(pause.retry_at - now), "warn"),  # in the age column
                     ("-", "muted"),
                     ("-", "muted"),
                     (fmt_exit(view.last_exit.get(pause.wid)), "error"),
