@@ -263,6 +263,11 @@ def main(argv: list[str]) -> int:
                 c = entry["crash"][m] = scenarios.crash_loop(ctx, m, cfg["crash_window"])
                 log(f"  crash {m}: {c}")
             save(results, t_start, ctx)
+        if results["tui"]["available"]:
+            log("--- the UI under the §7 load (bench/ui_bench.py's load scenario)")
+            results["ui_load"] = scenarios.ui_load(quick)
+            log(f"  UI load: {results['ui_load']}")
+            save(results, t_start, ctx)
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         scenarios.teardown(ctx, None)

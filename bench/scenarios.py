@@ -548,6 +548,28 @@ def tui_session(ctx: Context, n: int, idle_window: float) -> dict[str, Any]:
     return result
 
 
+def ui_load(quick: bool) -> dict[str, Any]:
+    """§7 load (500 processes, 10 000 lines/s, ~100 hook events/s) with the UI open on a 120x40
+    pty: CPU, and key-to-render latency through the terminal (bench/ui_bench.py does the work).
+    The processes inherit this run's TUIMAN_BENCH_RUN, so the harness' sweep covers them."""
+    import ui_bench
+
+    result = ui_bench.run(
+        ui_bench.load_scenario,
+        seconds=5.0 if quick else 10.0,
+        presses=10 if quick else 30,
+        settle=5.0 if quick else 10.0,
+    )
+    return {
+        "cpu_pct": result.cpu_percent,
+        "processes": result.processes,
+        "lines_per_s": result.lines_per_s,
+        "hooks_per_s": result.hooks_per_s,
+        "help_ms": result.help_ms,
+        "move_ms": result.move_ms,
+    }
+
+
 def med(values: list[float | None]) -> float | None:
     clean = [v for v in values if v is not None]
     return median(clean) if clean else None
