@@ -89,3 +89,12 @@ async def test_cursor_row_is_restyled_when_the_cursor_moves() -> None:
         assert table.render_line(1).text == first_before.text
         assert list(table.render_line(1)) != list(first_before)
         assert list(table.render_line(2)) != list(second_before)
+
+
+async def test_cells_given_as_plain_strings_are_drawn_too() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 6)) as pilot:
+        table = app.query_one(ProcessesTable)
+        table.add_row("4242", "1", "running", "3s", "0.0%", "1.0M", "-", key="4242")
+        await pilot.pause()
+        assert "4242    1   running  3s" in line_text(table, 1)

@@ -315,7 +315,8 @@ class LiveTable(DataTable[Text]):
             pre = row_style + Style.from_meta({"row": row_index, "column": column_index})
             pre += component
             if text:
-                segments.append(Segment(text, pre + cell.style + post))  # type: ignore[operator]
+                own = cell.style if isinstance(cell.style, Style) else Style.parse(cell.style or "")
+                segments.append(Segment(text, pre + own + post))
             pad = width - cell_len(text)
             if pad > 0:
                 segments.append(Segment(" " * pad, pre + post))
