@@ -94,15 +94,7 @@ class MainScreen(Screen[None]):
 
     @property
     def selected_view(self) -> WatcherView | None:
-        name = self.watchers_table.selected_key or self.selected
-        return self.model.watchers.get(name) if name else None
-
-    def _follow_cursor(self) -> None:
-        """Select the watcher under the cursor now: a key typed right after a move arrives
-        before the table's RowHighlighted message, and must act on the row the user sees."""
-        key = self.watchers_table.selected_key
-        if key is not None and key != self.selected:
-            self.selected = key
+        return self.model.watchers.get(self.selected) if self.selected else None
 
     @property
     def process_focused(self) -> bool:
@@ -129,6 +121,7 @@ class MainScreen(Screen[None]):
         self.hook_log_header.set_watcher_width(self.hook_log.watcher_width)
         self._update_titles()
         self.set_interval(TICK, self.tick)
+        self.watch(self.watchers_table, "cursor_coordinate", self._watcher_cursor_moved, init=False)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.tui.boot()
 
@@ -242,8 +235,16 @@ class MainScreen(Screen[None]):
         self.output.invalidate()
 
     # -- selection ----------------------------------------------------------------------------
+    def _watcher_cursor_moved(self) -> None:
+        # Synchronously, not on the RowHighlighted message: a key typed right after a move
+        # arrives before that message, and must act on the row under the cursor.
+        key = self.watchers_table.selected_key
+        if key is not None and key != self.selected:
+            self.selected = key
+
     @on(DataTable.RowHighlighted, "#watchers")
     def _watcher_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Also rows added, removed or sorted under a cursor that stayed put."""
         key = event.row_key.value
         if key is not None and key != self.selected:
             self.selected = key
@@ -340,18 +341,15 @@ class MainScreen(Screen[None]):
         self._process_kill("restart")
 
     def _watcher_command(self, command: str) -> None:
-        self._follow_cursor()
         if self.selected:
             self.tui.command(f"{command} {self.selected}", command, watcher=self.selected)
 
     def _process_kill(self, verb: str) -> None:
-        self._follow_cursor()
         pid = self.processes_table.selected_pid
         if self.selected and pid is not None:
             self.tui.command(f"{verb} process {pid}", "kill", watcher=self.selected, pid=pid)
 
     def action_scale(self, step: int) -> None:
-        self._follow_cursor()
         if self.selected:
             command = "incr" if step > 0 else "decr"
             self.tui.command(
@@ -359,7 +357,6 @@ class MainScreen(Screen[None]):
             )
 
     def action_signal(self) -> None:
-        self._follow_cursor()
         name = self.selected
         if name is None:
             return
