@@ -108,7 +108,9 @@ class StatsSampler:
                 self._total_memory = os.sysconf("SC_PHYS_PAGES") * _PAGE_SIZE
                 self._boot_time = _boot_time()
             fields_of = {pid: _read_stat(pid) for pid in wanted}
-            single = {pid for pid, fields in fields_of.items() if fields and fields[17] == b"1"}
+            single = {
+                pid for pid, fields in fields_of.items() if fields and fields[17:18] == [b"1"]
+            }
             tree = _children_map(wanted, single_threaded=single)
             keep = set(wanted)
             for pid in wanted:
@@ -202,7 +204,7 @@ class StatsSampler:
 def _read_stat(pid: int) -> list[bytes] | None:
     """The fields of /proc/PID/stat after the command name (so fields[0] is the state)."""
     data = _read_small(f"/proc/{pid}/stat")
-    if data is None:
+    if not data or b")" not in data:
         return None
     # The name is in parentheses and may itself hold ')' or spaces: split after the last ')'.
     return data[data.rfind(b")") + 2 :].split()
