@@ -6,6 +6,8 @@ from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
 
+_KEPT_LAYOUTS = 8
+
 
 class Frozen:
     """Wraps a renderable whose content never changes (the help screen's key table).
@@ -24,6 +26,8 @@ class Frozen:
         key = (options.max_width, options.height)
         lines = self._lines.get(key)
         if lines is None:
+            if len(self._lines) >= _KEPT_LAYOUTS:  # a terminal resized again and again
+                self._lines.clear()
             lines = self._lines[key] = console.render_lines(self.renderable, options, pad=False)
         new_line = Segment.line()
         for line in lines:
@@ -33,6 +37,8 @@ class Frozen:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         measurement = self._measurements.get(options.max_width)
         if measurement is None:
+            if len(self._measurements) >= _KEPT_LAYOUTS:
+                self._measurements.clear()
             measurement = Measurement.get(console, options, self.renderable)
             self._measurements[options.max_width] = measurement
         return measurement
