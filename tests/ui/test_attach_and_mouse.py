@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.style import Style
 from scripted import FROZEN, LIVE, ScriptedClient
 from textual import events
 from textual.pilot import Pilot
@@ -119,9 +120,15 @@ async def test_textual_themes_apply_to_the_tables_and_logs(tmp_path: Path) -> No
     app = scripted(tmp_path, ScriptedClient())
     async with app.run_test(size=(120, 36)) as pilot:
         await settled(app, pilot)
-        dark = app.main.watchers_table.get_cell("flaky", "state").style
+        table = app.main.watchers_table
+        dark = table.get_cell("flaky", "state").style
         app.theme = "textual-light"
         await pilot.pause(0.2)
-        light = app.main.watchers_table.get_cell("flaky", "state").style
+        light = table.get_cell("flaky", "state").style
         assert str(light) != str(dark)  # the warning colour of the new theme
-        assert app.main.watchers_table.get_cell("flaky", "state").plain == "flapping"
+        assert table.get_cell("flaky", "state").plain == "flapping"
+        # ...and that is what is drawn (rows are drawn from cached strips: they must not linger)
+        line = table.render_line(table.get_row_index("flaky") + 1 - table.scroll_offset.y)
+        drawn = next(segment for segment in line if segment.text.startswith("flapping"))
+        assert drawn.style is not None and isinstance(light, Style)
+        assert drawn.style.color == light.color
