@@ -234,6 +234,18 @@ class MainScreen(Screen[None]):
         self.hook_log.invalidate()
         self.output.invalidate()
 
+    def on_screen_suspend(self) -> None:
+        # A dialog covers this screen: the fast panes wait for it to close (LineView.hold),
+        # unless the dialog is about them (quitting: the stop events are worth watching).
+        if getattr(self.app.screen, "LIVE_BACKGROUND", False):
+            return
+        self.hook_log.hold(True)
+        self.output.hold(True)
+
+    def on_screen_resume(self) -> None:
+        self.hook_log.hold(False)
+        self.output.hold(False)
+
     # -- selection ----------------------------------------------------------------------------
     def _watcher_cursor_moved(self) -> None:
         # Synchronously, not on the RowHighlighted message: a key typed right after a move

@@ -27,6 +27,8 @@ class QuitScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.force_quit", "kill now", id="quit-force"),
     ]
+    # The hook log under it keeps showing the stop events (see MainScreen.on_screen_suspend).
+    LIVE_BACKGROUND: ClassVar[bool] = True
 
     def __init__(self, model: CoreModel, clock: Callable[[], float] = time.time) -> None:
         super().__init__(classes="dialog-screen")

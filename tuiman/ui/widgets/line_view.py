@@ -41,6 +41,8 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._width = 0
         self._cache: LRUCache[int, Strip] = LRUCache(512)
         self._moving = False  # set while the view scrolls itself
+        self._held = False  # covered by a dialog: appends update the data, not the screen
+        self._held_trimmed = 0
 
     # -- to implement -------------------------------------------------------------------------
     def render_item(self, item: Item, number: int, palette: Palette) -> Text:
@@ -73,7 +75,13 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         trimmed = max(before + added - maxlen, 0) if maxlen else 0
         self._first += trimmed
         self._width = width
-        self._set_virtual_size(width, len(lines))
+        if self._held:
+            self._held_trimmed += trimmed
+            return
+        self._show_appended(trimmed)
+
+    def _show_appended(self, trimmed: int) -> None:
+        self._set_virtual_size(self._width, len(self._lines))
         if self.follow:
             self._scroll_to_end()
         elif trimmed:
@@ -81,10 +89,26 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             self._move_to(self.scroll_y - trimmed)
         self.refresh()
 
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self, held: bool) -> None:
+        """Stop (or resume) showing appended lines. A dialog screen dims what is under it by
+        blending it again at every repaint: a pane printing 10 000 lines/s under the signal
+        picker cost as much CPU again as the whole UI. Released, the pane catches up at once."""
+        if held == self._held:
+            return
+        self._held = held
+        if not held:
+            trimmed, self._held_trimmed = self._held_trimmed, 0
+            self._show_appended(trimmed)
+
     def replace(self, items: Iterable[Item]) -> None:
         self._lines.clear()
         self._first = 0
         self._width = 0
+        self._held_trimmed = 0
         self._cache.clear()
         self._set_virtual_size(0, 0)
         self.follow = True
