@@ -566,6 +566,7 @@ def ui_load(quick: bool) -> dict[str, Any]:
         "lines_per_s": result.lines_per_s,
         "hooks_per_s": result.hooks_per_s,
         "help_ms": result.help_ms,
+        "signal_ms": result.signal_ms,
         "move_ms": result.move_ms,
     }
 

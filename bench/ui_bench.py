@@ -13,7 +13,8 @@ pseudo-terminal, its output read (and discarded) by this script. Two scenarios:
 Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody typing; its
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
 that show its effect come back: `?` opens the help screen (wait for its title), `escape` closes
-it; `down`/`up` move between two watchers (wait for the processes panel's new title). Numbers
+it; `down`/`up` move between two watchers (wait for the processes panel's new title); `k` opens
+the signal picker (wait for its question). Numbers
 vary with the machine; no assertion is made on them.
 """
 
@@ -96,6 +97,7 @@ class Result:
     rss_mib: float = 0.0
     threads: int = 0
     help_ms: list[float] = field(default_factory=list)
+    signal_ms: list[float] = field(default_factory=list)
     move_ms: list[float] = field(default_factory=list)
     lines_per_s: float | None = None
     hooks_per_s: float | None = None
@@ -241,7 +243,9 @@ def run(make: Callable[[Path], Scenario], seconds: float, presses: int, settle: 
             time.sleep(settle)  # steady state: start-up work done, ages past their first minute
             result.processes = len(managed(tuiman.pid))
             _measure_window(result, tuiman, seconds, directory)
-            result.help_ms, result.move_ms = _latencies(terminal, presses, scenario.watchers)
+            result.help_ms, result.move_ms, result.signal_ms = _latencies(
+                terminal, presses, scenario.watchers
+            )
             quit_started = time.perf_counter()
             os.write(terminal.master, b"q")
             terminal.process.wait(timeout=60)
@@ -272,9 +276,10 @@ def _lines(directory: Path) -> int:
 
 def _latencies(
     terminal: Terminal, presses: int, watchers: tuple[str, str]
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     help_ms: list[float] = []
     move_ms: list[float] = []
+    signal_ms: list[float] = []
     first, second = watchers
     for _ in range(presses):
         help_ms.append(terminal.press(b"?", b"tuiman keys") * 1000)
@@ -283,7 +288,10 @@ def _latencies(
         move_ms.append(terminal.press(b"\x1b[B", f"processes · {second}".encode()) * 1000)
         move_ms.append(terminal.press(b"\x1b[A", f"processes · {first}".encode()) * 1000)
         time.sleep(0.05)
-    return help_ms, move_ms
+        signal_ms.append(terminal.press(b"k", b"Send a signal to") * 1000)
+        terminal.press(b"\x1b", b"processes")
+        time.sleep(0.4)
+    return help_ms, move_ms, signal_ms
 
 
 def _read_int(path: Path) -> int:
@@ -421,9 +429,9 @@ async def _in_process_latency(
 def report(results: list[Result], seconds: float) -> str:
     lines = [
         "| scenario | tuiman CPU, TUI open | same, `--headless` | RSS | threads "
-        "| `?` → help drawn p50 / p95 | ↓/↑ → panel redrawn p50 / p95 | same, in-process "
-        "| `q` → exit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| `?` → help drawn p50 / p95 | `k` → signal picker p50 / p95 "
+        "| ↓/↑ → panel redrawn p50 / p95 | same, in-process | `q` → exit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         headless = f"{r.headless_cpu:.1f} %" if r.headless_cpu is not None else "-"
@@ -431,6 +439,7 @@ def report(results: list[Result], seconds: float) -> str:
         lines.append(
             f"| {r.scenario} | {r.cpu_percent:.1f} % | {headless} | {memory} | {r.threads} "
             f"| {statistics.median(r.help_ms):.0f} / {_percentile(r.help_ms, 0.95):.0f} ms "
+            f"| {_p50_p95(r.signal_ms)} "
             f"| {statistics.median(r.move_ms):.0f} / {_percentile(r.move_ms, 0.95):.0f} ms "
             f"| {_p50_p95(r.in_process_ms)} "
             f"| {r.quit_s:.1f} s |"
