@@ -18,7 +18,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, question: str, *, danger: bool = False) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(classes="dialog-screen opaque")
         self.question = question
         self.danger = danger
 

@@ -40,7 +40,7 @@ class SignalPicker(ModalScreen[int | None]):
     ]
 
     def __init__(self, target: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(classes="dialog-screen opaque")
         self.target = target
 
     def compose(self) -> ComposeResult:
