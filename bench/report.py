@@ -405,14 +405,28 @@ def render(results: dict[str, Any]) -> str:
             f"`k` → signal picker {median(signal_ms):.0f}/{signal_p95:.0f} ms, " if signal_ms else ""
         )
         target(
-            "UI under load (§7): p95 key-to-render latency and CPU, reported "
-            "(§7: well under 100 ms)",
+            "UI under load (§7): p95 key-to-render latency and CPU, reported",
             f"`?` → help drawn p50/p95 {median(load['help_ms']):.0f}/{help_p95:.0f} ms, "
             + signal_text
             + f"↓/↑ → panel redrawn {median(load['move_ms']):.0f}/{move_p95:.0f} ms; "
             f"CPU {load['cpu_pct']:.1f} % of a core ({load['processes']} processes, "
             f"{load['lines_per_s']:,.0f} lines/s, {load['hooks_per_s']:.0f} hook calls/s)",
-            max(help_p95, move_p95, signal_p95) < 100,
+            True,  # §11 asks for the figures; §7's goal is judged on the next two rows
+        )
+        p50s = [median(load["help_ms"]), median(load["move_ms"])]
+        p95s = [help_p95, move_p95]
+        if signal_ms:
+            p50s.append(median(signal_ms))
+            p95s.append(signal_p95)
+        target(
+            "(§7) key press to updated screen well under 100 ms: every key's p50 < 100 ms",
+            f"slowest p50 {max(p50s):.0f} ms",
+            max(p50s) < 100,
+        )
+        target(
+            "(§7) … and every key's p95 < 100 ms",
+            f"slowest p95 {max(p95s):.0f} ms",
+            max(p95s) < 100,
         )
     else:
         target(
