@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import os
 import signal
 import time
 from collections.abc import Callable
+
+from tuiman.core.procfs import stat_fields, task_children
 
 ZOMBIE_GRACE = 0.5
 
@@ -83,23 +84,15 @@ def reap_group_zombies(pgid: int) -> int:
 
 def read_stat(pid: int) -> tuple[str, int, int] | None:
     """(state, ppid, pgid) from /proc/<pid>/stat, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            stat = stat_file.read()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    # Fields after the last ')' (the command name may contain spaces and parentheses).
-    fields = stat[stat.rfind(b")") + 2 :].split()
     return fields[0].decode(), int(fields[1]), int(fields[2])
 
 
 def own_children() -> set[int]:
     """Children of every thread of this process, from /proc (no psutil on the loop)."""
-    children: set[int] = set()
-    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
-        with contextlib.suppress(OSError), open(path) as children_file:
-            children.update(int(pid) for pid in children_file.read().split())
-    return children
+    return set(task_children(os.getpid()))
 
 
 def is_zombie(pid: int) -> bool:

@@ -19,6 +19,8 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tuiman.core.procfs import stat_fields, task_children
+
 __all__ = ["ProcessStats", "StatsSampler", "bytes2human"]
 
 _SYMBOLS = ("K", "M", "G", "T", "P", "E", "Z", "Y")
@@ -107,7 +109,7 @@ class StatsSampler:
             if not self._total_memory:
                 self._total_memory = os.sysconf("SC_PHYS_PAGES") * _PAGE_SIZE
                 self._boot_time = _boot_time()
-            fields_of = {pid: _read_stat(pid) for pid in wanted}
+            fields_of = {pid: stat_fields(pid) for pid in wanted}
             single = {
                 pid for pid, fields in fields_of.items() if fields and fields[17:18] == [b"1"]
             }
@@ -123,7 +125,7 @@ class StatsSampler:
 
             def once(pid: int) -> ProcessStats | None:
                 if pid not in done:
-                    fields = fields_of[pid] if pid in fields_of else _read_stat(pid)
+                    fields = fields_of[pid] if pid in fields_of else stat_fields(pid)
                     done[pid] = self._one(pid, fields, tuple(tree.get(pid, ())), now, monotonic)
                 return done[pid]
 
@@ -201,33 +203,6 @@ class StatsSampler:
         )
 
 
-def _read_stat(pid: int) -> list[bytes] | None:
-    """The fields of /proc/PID/stat after the command name (so fields[0] is the state)."""
-    data = _read_small(f"/proc/{pid}/stat")
-    if not data or b")" not in data:
-        return None
-    # The name is in parentheses and may itself hold ')' or spaces: split after the last ')'.
-    return data[data.rfind(b")") + 2 :].split()
-
-
-def _read_small(path: str) -> bytes | None:
-    """A small /proc file, usually in one read; plain os calls: `open()` costs 4x more here."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        data = chunk = os.read(fd, 4096)
-        while chunk:  # a long children list comes in several reads
-            chunk = os.read(fd, 65536)
-            data += chunk
-        return data
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _boot_time() -> float:
     with open("/proc/stat", "rb") as stat_file:
         for line in stat_file:
@@ -251,17 +226,7 @@ def _children_map(
     if parent_list and not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
         return _children_map_by_scan()
     for parent in parent_list:
-        kids: list[int] = []
-        try:
-            tasks = (
-                [str(parent)] if parent in single_threaded else os.listdir(f"/proc/{parent}/task")
-            )
-        except OSError:
-            continue
-        for task in tasks:
-            listed = _read_small(f"/proc/{parent}/task/{task}/children")
-            if listed:
-                kids.extend(int(pid) for pid in listed.split())
+        kids = task_children(parent, [str(parent)] if parent in single_threaded else None)
         if kids:
             tree[parent] = kids
     return tree
