@@ -286,17 +286,21 @@ class LiveTable(DataTable[Text]):
         if cached is not None and cached[0] == signature:
             return cached[1]
         data = self._data.get(row_key, {})
-        component, post = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )
+
+        def cursor_styles(css_priority: bool) -> tuple[Style, Style]:
+            return self._get_styles_to_render_cell(
+                False,  # not the header
+                False,  # not a row label
+                False,  # not a fixed cell
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                css_priority and self.cursor_foreground_priority == "css",
+                css_priority and self.cursor_background_priority == "css",
+            )
+
+        component, post = cursor_styles(True)
         row_style = self._get_row_style(row_index, base_style)
         segments: list[Segment] = []
         for column_index, (column, width) in enumerate(
@@ -321,17 +325,7 @@ class LiveTable(DataTable[Text]):
             if pad > 0:
                 segments.append(Segment(" " * pad, pre + post))
         remaining = max(0, self.size.width - sum(widths))
-        extend, _ = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            False,
-            False,
-        )
+        extend, _ = cursor_styles(False)  # the fill past the last column, as DataTable
         extend = (
             row_style
             + extend
