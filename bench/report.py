@@ -402,7 +402,9 @@ def render(results: dict[str, Any]) -> str:
         signal_ms = load.get("signal_ms") or []
         signal_p95 = p95(signal_ms) if signal_ms else 0.0
         signal_text = (
-            f"`k` → signal picker {median(signal_ms):.0f}/{signal_p95:.0f} ms, " if signal_ms else ""
+            f"`k` → signal picker {median(signal_ms):.0f}/{signal_p95:.0f} ms, "
+            if signal_ms
+            else ""
         )
         target(
             "UI under load (§7): p95 key-to-render latency and CPU, reported",

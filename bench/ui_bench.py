@@ -369,8 +369,8 @@ async def _in_process_latency(
     from textual import events
 
     from tuiman.client import LocalClient
-    from tuiman.core.arbiter import Arbiter, raise_nofile_limit
-    from tuiman.core.loader import load_config
+    from tuiman.core.configfile import load_config
+    from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
     from tuiman.ui.app import TuimanApp
     from tuiman.ui.session import tune_gc
 

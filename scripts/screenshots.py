@@ -19,9 +19,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tuiman.client import LocalClient
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.config import Config
-from tuiman.core.loader import load_config, load_config_text
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.config.model import Config
+from tuiman.core.configfile import load_config
+from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp
 
 ROOT = Path(__file__).resolve().parent.parent

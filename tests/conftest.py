@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import kill_quietly, make_config
-from tuiman.core.arbiter import Arbiter
+from tuiman.core.supervision.arbiter import Arbiter
 
 
 @pytest.fixture

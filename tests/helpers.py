@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tuiman.core.bus import Subscription
-from tuiman.core.config import Config
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.config.model import Config
 from tuiman.core.events import Event
-from tuiman.core.loader import load_config_text
 
 
 def make_config(tmp_path: Path, toml: str) -> Config:

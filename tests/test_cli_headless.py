@@ -25,13 +25,17 @@ def write_config(tmp_path: Path, toml: str, name: str = "tuiman.toml") -> Path:
     return path
 
 
-def run_tuiman(*args: str, cwd: Path, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_tuiman(
+    *args: str, cwd: Path, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TUIMAN, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [*TUIMAN, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
-
-
 
 
 @pytest.fixture
@@ -53,8 +57,12 @@ def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyp
 def start_headless(config: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*TUIMAN, "--headless", "-c", str(config), *extra],
-        cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"}, start_new_session=True,
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        start_new_session=True,
     )
 
 
@@ -70,14 +78,37 @@ def test_version_and_check(tmp_path: Path) -> None:
     ("toml", "expected"),
     [
         ('[watchers.a]\ncmd = "sleep 1"\nnumprocesses = [\n', "bad.toml: line 4, column 1:"),
-        ('[watchers.a]\ncmd = "sleep 1"\nnumprocess = 2\n', "bad.toml: watchers.a.numprocess: unknown key (did you mean numprocesses?)"),
-        ('[watchers.a]\ncmd = "sleep 1"\nnumprocesses = "two"\n', "bad.toml: watchers.a.numprocesses:"),
-        ('[watchers.a]\ncmd = "sleep 1"\nstop_signal = "SIGFOO"\n', "bad.toml: watchers.a.stop_signal:"),
-        ('[watchers.a]\nnumprocesses = 1\n', "bad.toml: watchers.a.cmd:"),
-        ('[watchers.a]\ncmd = "sleep 1"\nworking_dir = "/does/not/exist"\n', "bad.toml: watchers.a.working_dir:"),
-        ('[watchers.a]\ncmd = "sleep 1"\nnumprocesses = 99999999\n', "bad.toml: watchers.a.numprocesses: must be <= 10000"),
+        (
+            '[watchers.a]\ncmd = "sleep 1"\nnumprocess = 2\n',
+            "bad.toml: watchers.a.numprocess: unknown key (did you mean numprocesses?)",
+        ),
+        (
+            '[watchers.a]\ncmd = "sleep 1"\nnumprocesses = "two"\n',
+            "bad.toml: watchers.a.numprocesses:",
+        ),
+        (
+            '[watchers.a]\ncmd = "sleep 1"\nstop_signal = "SIGFOO"\n',
+            "bad.toml: watchers.a.stop_signal:",
+        ),
+        ("[watchers.a]\nnumprocesses = 1\n", "bad.toml: watchers.a.cmd:"),
+        (
+            '[watchers.a]\ncmd = "sleep 1"\nworking_dir = "/does/not/exist"\n',
+            "bad.toml: watchers.a.working_dir:",
+        ),
+        (
+            '[watchers.a]\ncmd = "sleep 1"\nnumprocesses = 99999999\n',
+            "bad.toml: watchers.a.numprocesses: must be <= 10000",
+        ),
     ],
-    ids=["syntax", "unknown-key", "wrong-type", "bad-signal", "missing-cmd", "missing-working-dir", "fork-bomb"],
+    ids=[
+        "syntax",
+        "unknown-key",
+        "wrong-type",
+        "bad-signal",
+        "missing-cmd",
+        "missing-working-dir",
+        "fork-bomb",
+    ],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, toml: str, expected: str) -> None:
     bad = write_config(tmp_path, toml, "bad.toml")
@@ -92,7 +123,11 @@ def test_bad_config_is_one_line_exit_2(tmp_path: Path, toml: str, expected: str)
 
 
 def test_all_errors_listed(tmp_path: Path) -> None:
-    write_config(tmp_path, '[watchers.a]\nnumprocesses = -1\n[watchers.b]\ncmd = "x"\nbogus = 1\n', "bad.toml")
+    write_config(
+        tmp_path,
+        '[watchers.a]\nnumprocesses = -1\n[watchers.b]\ncmd = "x"\nbogus = 1\n',
+        "bad.toml",
+    )
     result = run_tuiman("check", "-c", "bad.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 3
@@ -195,7 +230,9 @@ def test_exit_code_0_when_every_watcher_is_done(tmp_path: Path) -> None:
 
 
 def test_exit_code_1_when_a_one_shot_job_fails(tmp_path: Path) -> None:
-    config = write_config(tmp_path, '[watchers.job]\ncmd = ["sh", "-c", "exit 3"]\nrespawn = false\n')
+    config = write_config(
+        tmp_path, '[watchers.job]\ncmd = ["sh", "-c", "exit 3"]\nrespawn = false\n'
+    )
     result = run_tuiman("--headless", "-c", str(config), cwd=tmp_path)
     assert result.returncode == 1
     assert "exit_code=3" in result.stdout
@@ -211,7 +248,15 @@ def test_run_command_exit_code_and_output(tmp_path: Path, tag: str) -> None:
         graceful_timeout = 5
         """,
     )
-    result = run_tuiman("--headless", "--no-output", "-c", str(config), "--run", "echo from-cmd; exit 7", cwd=tmp_path)
+    result = run_tuiman(
+        "--headless",
+        "--no-output",
+        "-c",
+        str(config),
+        "--run",
+        "echo from-cmd; exit 7",
+        cwd=tmp_path,
+    )
     assert result.returncode == 7
     assert "from-cmd" in result.stdout
     assert tagged_pids(tag) == []
@@ -238,8 +283,12 @@ def test_run_fails_when_services_never_ready(tmp_path: Path) -> None:
 
 def test_demo_config_runs_when_no_config(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [*TUIMAN, "--headless", "--no-output"], cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [*TUIMAN, "--headless", "--no-output"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         assert proc.stdout is not None
@@ -259,11 +308,13 @@ def test_demo_config_runs_when_no_config(tmp_path: Path) -> None:
 
 def test_core_and_headless_never_import_textual_or_rich() -> None:
     code = (
-        "import sys, tuiman.core.arbiter, tuiman.core.commands, tuiman.headless, tuiman.run, tuiman.cli\n"
+        "import sys, tuiman.core.supervision.arbiter, tuiman.core.supervision.commands, tuiman.headless, tuiman.run, tuiman.cli\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for module in Path("tuiman/core").glob("*.py"):
         text = module.read_text()

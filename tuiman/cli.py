@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(options: argparse.Namespace) -> int:
-    from tuiman.core.loader import ConfigError, load_config
+    from tuiman.core.config.loader import ConfigError
+    from tuiman.core.configfile import load_config
 
     try:
         config = load_config(options.config)
@@ -101,8 +102,8 @@ def run_check(options: argparse.Namespace) -> int:
 
 
 def run_convert(options: argparse.Namespace) -> int:
-    from tuiman.core.circus_ini import convert_circus_config, write_conversion
-    from tuiman.core.loader import ConfigError
+    from tuiman.core.circus.loader import convert_circus_config, write_conversion
+    from tuiman.core.config.loader import ConfigError
 
     try:
         conversion = convert_circus_config(options.config)

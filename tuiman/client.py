@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.bus import Subscription
-from tuiman.core.commands import execute
 from tuiman.core.events import Event
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.commands import execute
 
 
 class EventStream(Protocol):
@@ -27,7 +27,7 @@ class CoreClient(Protocol):
     source: str  # the config path (or demo:...) of the instance
 
     async def request(self, command: str, **arguments: Any) -> dict[str, Any]:
-        """Run one core command (see tuiman.core.commands.COMMANDS); the reply has `ok`."""
+        """Run one core command (see tuiman.core.supervision.commands.COMMANDS); the reply has `ok`."""
         ...
 
     def subscribe(self) -> EventStream:

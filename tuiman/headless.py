@@ -18,10 +18,10 @@ import zlib
 from collections.abc import Callable
 from typing import TextIO
 
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 PRINTER_BACKLOG = 1_000  # chunks waiting for a slow stdout before the bus starts dropping
 PRINT_BATCH = 500  # events per chunk handed to the writer thread

@@ -13,10 +13,11 @@ import sys
 from tuiman.control.endpoint import ControlEndpoint
 from tuiman.control.paths import ControlSetupError
 from tuiman.control.server import ControlServer, claim_instance, serving
-from tuiman.core.arbiter import Arbiter, raise_nofile_limit
-from tuiman.core.config import Config
-from tuiman.core.loader import ConfigError, load_config
-from tuiman.core.watchdog import Watchdog, new_marker, set_child_subreaper
+from tuiman.core.config.loader import ConfigError
+from tuiman.core.config.model import Config
+from tuiman.core.configfile import load_config
+from tuiman.core.processes.watchdog import Watchdog, new_marker, set_child_subreaper
+from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.headless import make_printer, ready_problem, stderr_line
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

@@ -28,8 +28,6 @@ def state_cell(app: TuimanApp) -> str | None:
         return None
 
 
-
-
 async def test_a_key_in_the_attached_ui_stops_a_headless_watcher(tmp_path: Path) -> None:
     tag = f"attach-{os.getpid()}"
     socket_path = tmp_path / "ctl.sock"

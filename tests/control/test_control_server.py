@@ -15,8 +15,8 @@ import pytest
 from tuiman.control.connection import Limits
 from tuiman.control.endpoint import InstanceRunning, claim_endpoint
 from tuiman.control.server import ControlServer, claim_instance, serving
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.loader import load_config_text
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.supervision.arbiter import Arbiter
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -81,8 +81,8 @@ async def test_get_waits_for_the_next_event_and_eof_after_close() -> None:
 
 def test_secret_env_values_are_masked_in_snapshots(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.helpers import make_config
-    from tuiman.core.arbiter import Arbiter
     from tuiman.core.secrets import MASK, mask_text
+    from tuiman.core.supervision.arbiter import Arbiter
 
     config = make_config(
         tmp_path,

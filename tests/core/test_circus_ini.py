@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import kill_quietly
-from tuiman.core.circus_ini import convert_circus_config, load_circus_config
-from tuiman.core.config import Config, HookSpec, OutputConfig, RestartConfig, WatcherConfig
-from tuiman.core.expand import spawn_argv_env
-from tuiman.core.loader import ConfigError, load_config, load_config_text
+from tuiman.core.circus.loader import convert_circus_config, load_circus_config
+from tuiman.core.config.expand import spawn_argv_env
+from tuiman.core.config.loader import ConfigError, load_config_text
+from tuiman.core.config.model import Config, HookSpec, OutputConfig, RestartConfig, WatcherConfig
+from tuiman.core.configfile import load_config
 
 ENVIRON = {
     "HOME": "/home/tester",

@@ -16,7 +16,9 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuiman.core.config import (
+from tuiman.core.config.expand import expand_env_value, spawn_argv_env
+from tuiman.core.config.loader import ConfigError, load_config_text
+from tuiman.core.config.model import (
     HOOK_NAMES,
     IGNORED_FAILURE_HOOKS,
     ArbiterConfig,
@@ -25,8 +27,7 @@ from tuiman.core.config import (
     RestartConfig,
     WatcherConfig,
 )
-from tuiman.core.expand import expand_env_value, spawn_argv_env
-from tuiman.core.loader import ConfigError, load_config, load_config_text
+from tuiman.core.configfile import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,11 +26,11 @@ from tests.hookkit import (
     signals_received,
     trace,
 )
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.config import HOOK_NAMES
+from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
-from tuiman.core.watcher import Watcher
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.watcher import Watcher
 
 Factory = Callable[[str], Arbiter]
 

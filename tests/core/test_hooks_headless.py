@@ -27,8 +27,6 @@ from tests.hookkit import HookLab, new_lab
 TUIMAN = [sys.executable, "-m", "tuiman"]
 
 
-
-
 @pytest.fixture
 def lab(tmp_path: Path, request: pytest.FixtureRequest) -> HookLab:
     return new_lab(tmp_path, request.node.name)

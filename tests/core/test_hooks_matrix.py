@@ -28,9 +28,9 @@ from tests.hookkit import (
     trace,
     veto_label,
 )
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 Factory = Callable[[str], Arbiter]
 VETOES = ("false", "none", "raise", "timeout")

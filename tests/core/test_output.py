@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuiman.core.config import OutputConfig
-from tuiman.core.output import (
+from tuiman.core.config.model import OutputConfig
+from tuiman.core.processes.output import (
     LineSplitter,
     OutputBuffer,
     OutputFileSink,

@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 from tests.helpers import pid_alive
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.loader import load_config
+from tuiman.core.configfile import load_config
 from tuiman.core.states import WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 BASE = """
 [watchers.keep]
@@ -59,7 +59,12 @@ async def test_reload_applies_only_the_diff(tmp_path: Path) -> None:
         applied, changes = await arbiter.reload_config()
         assert applied, changes
         assert sorted(changes) == sorted(
-            ["removed gone", "added fresh", "scale: numprocesses 3", "change: restarted with the new config"]
+            [
+                "removed gone",
+                "added fresh",
+                "scale: numprocesses 3",
+                "change: restarted with the new config",
+            ]
         )
         assert pids(arbiter, "keep") == keep
         assert scale <= pids(arbiter, "scale") and len(pids(arbiter, "scale")) == 3

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tuiman.core.config import RestartConfig
-from tuiman.core.restart import Action, SlotHistory
+from tuiman.core.config.model import RestartConfig
+from tuiman.core.supervision.restart import Action, SlotHistory
 
 
 def crash(history: SlotHistory, now: float, ran: float = 0.01):  # type: ignore[no-untyped-def]

@@ -42,7 +42,7 @@ async def test_child_environment_session_fds_and_expansion(arbiter_factory, tmp_
         [env]
         LOG_LEVEL = "debug"
         [watchers.probe]
-        cmd = [{PY!r}, "{tmp_path / 'report.py'}", "--wid=$(tuiman.wid)", "--name=$(tuiman.name)", "--port=$(tuiman.env.PORT)"]
+        cmd = [{PY!r}, "{tmp_path / "report.py"}", "--wid=$(tuiman.wid)", "--name=$(tuiman.name)", "--port=$(tuiman.env.PORT)"]
         numprocesses = 2
         working_dir = "work"
         respawn = false
@@ -92,7 +92,9 @@ async def test_uid_is_applied_when_root(arbiter_factory, tmp_path: Path) -> None
     assert int(uid_line.split()[1]) == nobody.pw_uid
 
 
-async def test_output_goes_to_ring_buffer_events_and_rotated_file(arbiter_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_output_goes_to_ring_buffer_events_and_rotated_file(
+    arbiter_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     script = "import sys\nfor n in range(300): print(f'\\x1b[31mline {n:03d}\\x1b[0m ' + 'x' * 60)\nprint('err!', file=sys.stderr)\n"
     arbiter = arbiter_factory(
         f"""
@@ -107,7 +109,9 @@ async def test_output_goes_to_ring_buffer_events_and_rotated_file(arbiter_factor
     )
     sub = arbiter.bus.subscribe(snapshot=False)
     await arbiter.start()
-    err = await next_event(sub, Kind.OUTPUT, "talk", where=lambda e: e.payload["stream"] == "stderr")
+    err = await next_event(
+        sub, Kind.OUTPUT, "talk", where=lambda e: e.payload["stream"] == "stderr"
+    )
     assert err.payload["line"] == "err!"
     lines = arbiter.get("talk").output.lines()
     stdout_lines = [ln.text for ln in lines if ln.stream == "stdout"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 import psutil
 import pytest
 
-from tuiman.core.stats import ProcessStats, StatsSampler, bytes2human
+from tuiman.core.processes.stats import ProcessStats, StatsSampler, bytes2human
 
 CIRCUS_KEYS = {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "wid", "children"}
 

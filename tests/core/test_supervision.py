@@ -76,7 +76,9 @@ async def test_stop_kills_the_whole_group(arbiter_factory) -> None:  # type: ign
     assert not any(pid_alive(pid) for pid in members)
 
 
-async def test_sigterm_ignored_then_sigkill_after_graceful_timeout(arbiter_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_sigterm_ignored_then_sigkill_after_graceful_timeout(
+    arbiter_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     ready = tmp_path / "ready"
     script = f"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open({str(ready)!r}, 'w').close(); time.sleep(300)"
     arbiter = arbiter_factory(
@@ -136,7 +138,9 @@ async def test_crash_loop_flaps_then_fails(arbiter_factory) -> None:  # type: ig
     history = arbiter.bus.subscribe(snapshot=False)
     started = time.monotonic()
     await arbiter.start()
-    flapping = await next_event(sub, Kind.STATE, "crash", where=lambda e: e.payload["new"] == "flapping")
+    flapping = await next_event(
+        sub, Kind.STATE, "crash", where=lambda e: e.payload["new"] == "flapping"
+    )
     assert time.monotonic() - started < 2.0
     assert flapping.payload["reason"] == "flap_pause"
     failed = await next_event(sub, Kind.FAILED, "crash", timeout=10)
@@ -158,9 +162,7 @@ async def test_crash_loop_spawn_rate_with_defaults(arbiter_factory) -> None:  # 
     sub = arbiter.bus.subscribe(snapshot=False)
     started = time.monotonic()
     await arbiter.start()
-    flapping = await next_event(
-        sub, Kind.FLAPPING, "crash", timeout=2
-    )
+    flapping = await next_event(sub, Kind.FLAPPING, "crash", timeout=2)
     assert time.monotonic() - started < 2.0
     assert flapping.payload == {"wid": 1, "attempt": 1, "retry_in": 7.0}
     assert arbiter.get("crash").state == WatcherState.FLAPPING
@@ -297,7 +299,9 @@ async def test_scaling_and_kill_and_signal_commands(arbiter_factory, tmp_path: P
     target = alive_pids(arbiter, "w")[0]
     await wait_until(lambda: bool(watcher.output.lines(pid=target)))  # its handler is installed
     assert (await watcher.send_signal(signal.SIGHUP, target)).ok
-    await wait_until(lambda: record.exists() and f"{target} {int(signal.SIGHUP)}" in record.read_text())
+    await wait_until(
+        lambda: record.exists() and f"{target} {int(signal.SIGHUP)}" in record.read_text()
+    )
     assert [e.payload["signum"] for e in sub.drain() if e.kind == Kind.SIGNAL] == [signal.SIGHUP]
     assert (await watcher.kill_process(target)).ok
     assert not pid_alive(target)
@@ -317,7 +321,9 @@ async def test_reload_spawns_new_before_stopping_old(arbiter_factory) -> None:  
     old = set(alive_pids(arbiter, "web"))
     sub = arbiter.bus.subscribe(snapshot=False)
     assert (await arbiter.get("web").reload()).ok
-    events = [(e.kind, e.payload.get("pid")) for e in sub.drain() if e.kind in (Kind.SPAWN, Kind.KILL)]
+    events = [
+        (e.kind, e.payload.get("pid")) for e in sub.drain() if e.kind in (Kind.SPAWN, Kind.KILL)
+    ]
     kinds = [k for k, _ in events]
     assert kinds[:2] == [Kind.SPAWN, Kind.SPAWN] and kinds[2:] == [Kind.KILL, Kind.KILL]
     new = set(alive_pids(arbiter, "web"))
@@ -325,7 +331,9 @@ async def test_reload_spawns_new_before_stopping_old(arbiter_factory) -> None:  
     assert not any(pid_alive(pid) for pid in old)
 
 
-async def test_group_members_of_a_dead_leader_are_stopped_before_respawn(arbiter_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_group_members_of_a_dead_leader_are_stopped_before_respawn(
+    arbiter_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     pidfile = tmp_path / "bg.pid"
     arbiter = arbiter_factory(
         f"""

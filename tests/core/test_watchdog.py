@@ -17,13 +17,13 @@ from typing import Any
 import psutil
 import pytest
 
-from tuiman.core.watchdog import MARKER_ENV, new_marker
+from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
 
 REPO = Path(__file__).resolve().parents[2]
 
 FAKE_TUIMAN = """
 import fcntl, json, os, signal, subprocess, sys
-from tuiman.core.watchdog import MARKER_ENV, Watchdog
+from tuiman.core.processes.watchdog import MARKER_ENV, Watchdog
 
 marker, mode = sys.argv[1], sys.argv[2]
 wd = Watchdog.start(marker)
@@ -222,7 +222,7 @@ def test_new_marker_is_unique_per_call() -> None:
 
 SUBREAPER = """
 import os, signal, subprocess, sys
-from tuiman.core.watchdog import set_child_subreaper
+from tuiman.core.processes.watchdog import set_child_subreaper
 
 assert set_child_subreaper()
 out = subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],

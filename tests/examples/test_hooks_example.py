@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import next_event, pid_alive, wait_until
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.config import HOOK_NAMES
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.events import Kind
-from tuiman.core.loader import load_config_text
 from tuiman.core.states import WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

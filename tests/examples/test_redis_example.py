@@ -40,8 +40,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-
-
 @pytest.fixture
 def tag(request: pytest.FixtureRequest) -> Iterator[str]:
     value = f"{request.node.name}-{os.getpid()}"

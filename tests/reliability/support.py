@@ -62,8 +62,6 @@ def zombie_children(pid: int | None = None) -> set[int]:
     return {child for child in children_of(parent) if proc_state(child) == "Z"}
 
 
-
-
 def kill_quietly(pid: int) -> None:
     for kill in (os.killpg, os.kill):
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -30,9 +30,9 @@ from tests.reliability.support import (
     tagged_pids,
     zombie_children,
 )
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 pytestmark = pytest.mark.timeout(90)
 

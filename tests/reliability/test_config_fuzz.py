@@ -25,7 +25,8 @@ import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tuiman.core.config import (
+from tuiman.core.config.loader import ConfigError, load_config_text
+from tuiman.core.config.model import (
     HOOK_NAMES,
     ArbiterConfig,
     Config,
@@ -33,7 +34,6 @@ from tuiman.core.config import (
     RestartConfig,
     WatcherConfig,
 )
-from tuiman.core.loader import ConfigError, load_config_text
 
 LABEL = "fuzz.toml"
 EXAMPLES = int(os.environ.get("TUIMAN_FUZZ_EXAMPLES", "300"))  # raise it for a longer hunt

@@ -29,8 +29,8 @@ from tests.helpers import wait_until
 from tests.reliability.support import PY, LagProbe, fd_count, rss_bytes, zombie_children
 from tuiman.control.connection import Limits
 from tuiman.control.server import ControlServer, claim_instance
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.events import Kind
+from tuiman.core.supervision.arbiter import Arbiter
 
 pytestmark = pytest.mark.timeout(120)
 

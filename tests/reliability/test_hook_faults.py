@@ -19,10 +19,10 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.reliability.support import LagProbe, write_hook_module, zombie_children
-from tuiman.core.arbiter import Arbiter
+from tuiman.core.config.loader import ConfigError, load_config_text
 from tuiman.core.events import Event, Kind
-from tuiman.core.loader import ConfigError, load_config_text
 from tuiman.core.states import WatcherState
+from tuiman.core.supervision.arbiter import Arbiter
 
 pytestmark = pytest.mark.timeout(60)
 

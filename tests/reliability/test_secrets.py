@@ -17,10 +17,10 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.reliability.support import TUIMAN, headless, tagged_pids, wait_for, write_hook_module
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.commands import execute
 from tuiman.core.events import Kind
 from tuiman.core.secrets import MASK
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.commands import execute
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -38,9 +38,9 @@ from tests.reliability.support import (
     write_hook_module,
     zombie_children,
 )
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.commands import execute
 from tuiman.core.events import Kind
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.commands import execute
 
 SOAK_SECONDS = float(os.environ.get("TUIMAN_SOAK_SECONDS", "50"))
 WARMUP_SECONDS = min(8.0, SOAK_SECONDS / 5)

@@ -13,8 +13,8 @@ import psutil
 import pytest
 from uihelpers import PYTHON, alive, wait_for
 
-from tuiman.core.loader import load_config_text
-from tuiman.core.watchdog import MARKER_ENV, new_marker
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.main import MainScreen
 from tuiman.ui.session import run_tui

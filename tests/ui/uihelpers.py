@@ -15,8 +15,8 @@ from typing import Any
 from textual.pilot import Pilot
 
 from tuiman.client import LocalClient
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.loader import load_config_text
+from tuiman.core.config.loader import load_config_text
+from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.main import MainScreen
 

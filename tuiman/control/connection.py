@@ -26,14 +26,14 @@ from tuiman.control.protocol import (
     one_line,
     parse_request,
 )
-from tuiman.core.arbiter import Arbiter
 from tuiman.core.bus import Subscription
-from tuiman.core.commands import execute
 from tuiman.core.events import Kind
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.commands import execute
 
 STREAM_BATCH = 256  # events written to a streaming client in one go
 
-# Commands of the connection itself (everything else goes to tuiman.core.commands.COMMANDS).
+# Commands of the connection itself (everything else goes to tuiman.core.supervision.commands.COMMANDS).
 SUBSCRIBE_ARGUMENTS = frozenset({"output", "stats_stream", "logs"})
 STATS_STREAM_ARGUMENTS = frozenset({"enabled"})
 

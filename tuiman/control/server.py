@@ -22,8 +22,8 @@ from tuiman.control.connection import Connection, Limits
 from tuiman.control.endpoint import ControlEndpoint, claim_endpoint
 from tuiman.control.paths import default_socket_path
 from tuiman.control.protocol import READ_CHUNK, encode, error_reply
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.config import Config
+from tuiman.core.config.model import Config
+from tuiman.core.supervision.arbiter import Arbiter
 
 REJECTED_KIND = "control_rejected"  # an arbiter event: a peer of another uid was turned away
 

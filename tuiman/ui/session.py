@@ -15,9 +15,9 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from tuiman.client import LocalClient
-from tuiman.core.arbiter import Arbiter
-from tuiman.core.config import Config
-from tuiman.core.watchdog import Watchdog
+from tuiman.core.config.model import Config
+from tuiman.core.processes.watchdog import Watchdog
+from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.hangup import detach_from_terminal, release_stdin, terminal_gone

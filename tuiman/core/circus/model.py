@@ -6,7 +6,7 @@
   (`origins` maps its key paths back to INI locations).
 - Value converters with Circus' parsing rules, and Circus' variable-expansion rules
   (`circus.util.replace_gnu_args`, `parse_env_dict`) rewritten so tuiman's own expansion
-  (`tuiman.core.expand`, §2.3) gives the same result.
+  (`tuiman.core.config.expand`, §2.3) gives the same result.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from tuiman.core.validate import (
+from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
     Problems,

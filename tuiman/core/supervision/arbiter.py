@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuiman.core.bus import Bus
-from tuiman.core.config import Config, WatcherConfig
+from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
-from tuiman.core.facade import HookArbiter, HookWatcher
-from tuiman.core.hooks import HookCallToken, HookRunner
-from tuiman.core.output import OutputFileSink, OutputWriterThread
-from tuiman.core.reaper import OrphanReaper
+from tuiman.core.processes.output import OutputFileSink, OutputWriterThread
+from tuiman.core.processes.reaper import OrphanReaper
+from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
-from tuiman.core.watchdog import Watchdog, new_marker
-from tuiman.core.watcher import CommandResult, Watcher
+from tuiman.core.supervision.facade import HookArbiter, HookWatcher
+from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.watcher import CommandResult, Watcher
 
 if TYPE_CHECKING:
-    from tuiman.core.stats import ProcessStats, StatsSampler
+    from tuiman.core.processes.stats import ProcessStats, StatsSampler
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -263,7 +263,8 @@ class Arbiter:
         An invalid file is refused with its errors and the running state is kept. Hook modules
         already imported are not re-imported (Python caches them).
         """
-        from tuiman.core.loader import ConfigError, load_config, load_demo_config
+        from tuiman.core.config.loader import ConfigError, load_demo_config
+        from tuiman.core.configfile import load_config
 
         source = self.config.source
         try:
@@ -359,7 +360,7 @@ class Arbiter:
     @property
     def sampler(self) -> StatsSampler:
         if self._sampler is None:
-            from tuiman.core.stats import StatsSampler
+            from tuiman.core.processes.stats import StatsSampler
 
             self._sampler = StatsSampler()
         return self._sampler

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config import HOOK_NAMES, IGNORED_FAILURE_HOOKS, HookSpec
-from tuiman.core.validate import (
+from tuiman.core.config.model import HOOK_NAMES, IGNORED_FAILURE_HOOKS, HookSpec
+from tuiman.core.config.validate import (
     InvalidValue,
     TableReader,
     as_bool,

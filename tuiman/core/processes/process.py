@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tuiman.core.output import LineSplitter
+from tuiman.core.processes.output import LineSplitter
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuiman.core.bus import Bus
-from tuiman.core.config import HookSpec
+from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
 
 # Hooks whose return value never changes what tuiman does (§4.3).
@@ -193,9 +193,7 @@ class HookRunner:
                 future.cancel()
         return await self._run_in_thread(spec, call_kwargs)
 
-    async def _run_in_thread(
-        self, spec: HookSpec, call_kwargs: dict[str, Any]
-    ) -> tuple[Any, bool]:
+    async def _run_in_thread(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> tuple[Any, bool]:
         with self._threads_lock:
             if self._threads_alive >= self._max_threads:
                 raise HookThreadsExhausted(

@@ -15,15 +15,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config import ArbiterConfig, Config
-from tuiman.core.loader_watcher import LoadContext, absolute_path, read_env_table, read_watchers
-from tuiman.core.validate import (
+from tuiman.core.config.model import ArbiterConfig, Config
+from tuiman.core.config.validate import (
     Problems,
     TableReader,
     as_str,
     integer_in_range,
     number_in_range,
 )
+from tuiman.core.config.watchers import LoadContext, absolute_path, read_env_table, read_watchers
 
 DEFAULT_CONFIG_NAME = "tuiman.toml"
 DEMO_CONFIG_NAME = "demo.toml"
@@ -43,26 +43,6 @@ class ConfigError(Exception):
 
 
 # --- entry points ------------------------------------------------------------------------------
-
-
-def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
-    """Load `path`; without one, `./tuiman.toml` if it exists, else the embedded demo (§2.1)."""
-    working_dir = Path(cwd) if cwd is not None else Path.cwd()
-    if path is None:
-        default_path = working_dir / DEFAULT_CONFIG_NAME
-        if not os.path.isfile(default_path):
-            return load_demo_config(cwd=working_dir)
-        path = DEFAULT_CONFIG_NAME
-    file_label = str(path)
-    file_path = Path(os.path.expanduser(path))
-    if not file_path.is_absolute():
-        file_path = working_dir / file_path
-    if file_path.suffix.lower() == ".ini":
-        from tuiman.core.circus_ini import load_circus_config  # imports this module
-
-        return load_circus_config(file_path, display_name=file_label, cwd=working_dir)
-    text = _read_text(file_path, file_label)
-    return load_config_text(text, file_path, display_name=file_label, cwd=working_dir)
 
 
 def load_config_text(
@@ -85,13 +65,13 @@ def load_config_text(
     document = _parse_toml(text, file_label)
     working_dir = Path(cwd) if cwd is not None else Path.cwd()
     absolute_source = Path(os.path.abspath(working_dir / source_path))
-    config = _build_config(
+    config = build_config(
         document,
         problems,
         config_dir=absolute_source.parent,
         cwd=working_dir,
         environ=os.environ if environ is None else environ,
-        source=source if source is not None else _real_path(absolute_source),
+        source=source if source is not None else real_path(absolute_source),
     )
     if problems.errors:
         raise ConfigError(problems.errors)
@@ -117,14 +97,14 @@ def load_demo_config(*, cwd: Path | None = None) -> Config:
     )
 
 
-def _real_path(path: Path) -> str:
+def real_path(path: Path) -> str:
     try:
         return str(path.resolve())
     except (OSError, RuntimeError):  # a symlink loop: keep the absolute path
         return str(path)
 
 
-def _read_text(file_path: Path, file_label: str) -> str:
+def read_text(file_path: Path, file_label: str) -> str:
     try:
         raw_bytes = file_path.read_bytes()
     except OSError as error:
@@ -161,7 +141,7 @@ def _format_toml_error(message: str, text: str, file_label: str) -> str:
 # --- document ----------------------------------------------------------------------------------
 
 
-def _build_config(
+def build_config(
     document: dict[str, Any],
     problems: Problems,
     *,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from tuiman.core.config import OutputConfig
+    from tuiman.core.config.model import OutputConfig
 
 MAX_LINE_BYTES = 64 * 1024
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuiman.core.events import Kind
-from tuiman.core.hooks import HookCallToken
 from tuiman.core.states import DEAD_OR_ZOMBIE, RUNNING, WatcherState
+from tuiman.core.supervision.hooks import HookCallToken
 
 if TYPE_CHECKING:
-    from tuiman.core.arbiter import Arbiter
-    from tuiman.core.process import ManagedProcess
-    from tuiman.core.watcher import Watcher
+    from tuiman.core.processes.process import ManagedProcess
+    from tuiman.core.supervision.arbiter import Arbiter
+    from tuiman.core.supervision.watcher import Watcher
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import signal
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
-from tuiman.core.config import RespawnPolicy
+from tuiman.core.config.model import RespawnPolicy
 
 ValueT = TypeVar("ValueT")
 

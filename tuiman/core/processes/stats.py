@@ -19,7 +19,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tuiman.core.procfs import stat_fields, task_children
+from tuiman.core.processes.procfs import stat_fields, task_children
 
 __all__ = ["ProcessStats", "StatsSampler", "bytes2human"]
 

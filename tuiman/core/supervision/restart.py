@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tuiman.core.config import RestartConfig
+from tuiman.core.config.model import RestartConfig
 
 
 class Action(StrEnum):

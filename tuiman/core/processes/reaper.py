@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from tuiman.core.procfs import stat_fields, task_children
+from tuiman.core.processes.procfs import stat_fields, task_children
 
 ZOMBIE_GRACE = 0.5
 

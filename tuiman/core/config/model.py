@@ -1,6 +1,6 @@
 """The validated, immutable configuration the core runs from.
 
-The loader (`tuiman.core.loader`) builds these from TOML (or Circus INI); everything here is
+The loader (`tuiman.core.config.loader`) builds these from TOML (or Circus INI); everything here is
 already checked, expanded where it can be at load time, and resolved (hook callables, absolute
 paths). The core never re-validates.
 """

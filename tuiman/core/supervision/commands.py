@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tuiman.core.arbiter import Arbiter, UnknownWatcher
-from tuiman.core.config import MAX_NUMPROCESSES
-from tuiman.core.validate import InvalidValue, as_signal
-from tuiman.core.watcher import CommandResult, Watcher
+from tuiman.core.config.model import MAX_NUMPROCESSES
+from tuiman.core.config.validate import InvalidValue, as_signal
+from tuiman.core.supervision.arbiter import Arbiter, UnknownWatcher
+from tuiman.core.supervision.watcher import CommandResult, Watcher
 
 Reply = dict[str, Any]
 Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tuiman.core.config import WatcherConfig
+    from tuiman.core.config.model import WatcherConfig
 
 SHELL_PATH = "/bin/sh"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.circus_ini_model import (
+from tuiman.core.circus.model import (
     IniLocation,
     IniOption,
     IniProblems,
@@ -29,12 +29,12 @@ from tuiman.core.circus_ini_model import (
     expand_option,
     lowercase_env,
 )
-from tuiman.core.circus_ini_options import INCLUDE_OPTIONS
-from tuiman.core.circus_ini_translate import translate
-from tuiman.core.config import Config
+from tuiman.core.circus.options import INCLUDE_OPTIONS
+from tuiman.core.circus.translate import translate
 
 # The TOML pipeline and the loader's file reading, shared so both formats behave alike.
-from tuiman.core.loader import ConfigError, _build_config, _read_text, _real_path
+from tuiman.core.config.loader import ConfigError, build_config, read_text, real_path
+from tuiman.core.config.model import Config
 
 # configparser's DEFAULT section would apply its options to every section; Circus users
 # hardly use it, so it is read as an ordinary section (and refused by the translator).
@@ -119,13 +119,13 @@ def _load(
     problems = IniProblems(file_label)
     sections = read_circus_files(file_path, file_label, problems, environment)
     document = translate(sections, problems, cwd=working_dir, environ=environment)
-    config = _build_config(
+    config = build_config(
         document,
         problems,
         config_dir=file_path.parent,
         cwd=working_dir,
         environ=environment,
-        source=_real_path(file_path),
+        source=real_path(file_path),
     )
     if problems.errors:
         raise ConfigError(problems.errors)
@@ -219,7 +219,7 @@ def _parse_file(
     file_path: Path, file_label: str
 ) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
     """(section, [(option, value)], [options set twice]) for each section, in file order."""
-    text = _read_text(file_path, file_label)
+    text = read_text(file_path, file_label)
     repeated: list[tuple[str, str]] = []
 
     class FirstValueWins(dict[str, Any]):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.circus_ini_model import (
+from tuiman.core.circus.model import (
     IniLocation,
     IniProblems,
     OptionReader,
@@ -19,9 +19,9 @@ from tuiman.core.circus_ini_model import (
     ini_signal,
     ini_user_or_group,
 )
-from tuiman.core.config import IGNORED_FAILURE_HOOKS
-from tuiman.core.loader_watcher import absolute_path
-from tuiman.core.validate import InvalidValue
+from tuiman.core.config.model import IGNORED_FAILURE_HOOKS
+from tuiman.core.config.validate import InvalidValue
+from tuiman.core.config.watchers import absolute_path
 
 FLAPPING_PLUGIN = "circus.plugins.flapping.Flapping"
 # circus.plugins.flapping.Flapping's defaults, as restart.* keys.

@@ -13,18 +13,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuiman.core.config import WatcherConfig
+from tuiman.core.config.expand import spawn_argv_env
+from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
-from tuiman.core.expand import spawn_argv_env
-from tuiman.core.output import OutputBuffer, OutputFileSink, OutputLine
-from tuiman.core.process import ManagedProcess, SpawnSpec, spawn_error_text
-from tuiman.core.reaper import kill_marked, reap_group_zombies
-from tuiman.core.restart import Action, SlotHistory
+from tuiman.core.processes.output import OutputBuffer, OutputFileSink, OutputLine
+from tuiman.core.processes.process import ManagedProcess, SpawnSpec, spawn_error_text
+from tuiman.core.processes.reaper import kill_marked, reap_group_zombies
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import UNEXISTING, ProcessState, Reason, WatcherState
+from tuiman.core.supervision.restart import Action, SlotHistory
 
 if TYPE_CHECKING:
-    from tuiman.core.arbiter import Arbiter
+    from tuiman.core.supervision.arbiter import Arbiter
 
 LEAK_GRACE = 5.0  # seconds a process may outlive SIGKILL before it is reported leaked
 GROUP_POLL = 0.05

@@ -15,22 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config import (
-    MAX_NUMPROCESSES,
-    ArbiterConfig,
-    OutputConfig,
-    RestartConfig,
-    WatcherConfig,
-)
-from tuiman.core.expand import (
+from tuiman.core.config.expand import (
     SPAWN_TOKEN_FIELDS,
     expand_env_value,
     lookup_env,
     referenced_env_names,
     unknown_tokens,
 )
-from tuiman.core.loader_hooks import read_hooks
-from tuiman.core.validate import (
+from tuiman.core.config.hooks import read_hooks
+from tuiman.core.config.model import (
+    MAX_NUMPROCESSES,
+    ArbiterConfig,
+    OutputConfig,
+    RestartConfig,
+    WatcherConfig,
+)
+from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
     Problems,
@@ -65,7 +65,6 @@ class LoadContext:
     environ: Mapping[str, str]  # tuiman's own environment
     arbiter: ArbiterConfig
     global_env: dict[str, str]  # [env], expanded
-
 
 
 def absolute_path(path_text: str, config_dir: Path) -> Path:

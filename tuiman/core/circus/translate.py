@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.circus_ini_model import (
+from tuiman.core.circus.model import (
     IniLocation,
     IniProblems,
     IniSection,
@@ -32,7 +32,7 @@ from tuiman.core.circus_ini_model import (
     section_location,
     toml_env_value,
 )
-from tuiman.core.circus_ini_options import (
+from tuiman.core.circus.options import (
     CIRCUS_PLUMBING,
     CIRCUS_UNSUPPORTED,
     FLAPPING_DEFAULTS,
