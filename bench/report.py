@@ -291,15 +291,15 @@ def render(results: dict[str, Any]) -> str:
         said = " / ".join(tui.get("said") or []) or "no full-screen output"
         w(
             "TUI figures are n/a: `tuiman` without `--headless`, run on a 200×60 pty, did not "
-            f"open a full-screen UI (it said: “{said}”). The §7 UI-under-load figures (p95 "
+            f"open a full-screen UI (it said: “{said}”). The UI-under-load figures (p95 "
             "key-to-render latency and CPU) belong to the TUI benchmark."
         )
         w("")
 
     # ---------------------------------------------------------------- targets
-    w("## §11 targets")
+    w("## Targets")
     w("")
-    w("| Target (SPEC §11) | Measured | Result |")
+    w("| Target ([bench/README.md](bench/README.md#targets)) | Measured | Result |")
     w("|---|---|---|")
 
     def verdict(ok: bool | None) -> str:
@@ -407,13 +407,13 @@ def render(results: dict[str, Any]) -> str:
             else ""
         )
         target(
-            "UI under load (§7): p95 key-to-render latency and CPU, reported",
+            "UI under load: p95 key-to-render latency and CPU, reported",
             f"`?` → help drawn p50/p95 {median(load['help_ms']):.0f}/{help_p95:.0f} ms, "
             + signal_text
             + f"↓/↑ → panel redrawn {median(load['move_ms']):.0f}/{move_p95:.0f} ms; "
             f"CPU {load['cpu_pct']:.1f} % of a core ({load['processes']} processes, "
             f"{load['lines_per_s']:,.0f} lines/s, {load['hooks_per_s']:.0f} hook calls/s)",
-            True,  # §11 asks for the figures; §7's goal is judged on the next two rows
+            True,  # reporting is the target; the latency goal is judged on the next two rows
         )
         p50s = [median(load["help_ms"]), median(load["move_ms"])]
         p95s = [help_p95, move_p95]
@@ -421,18 +421,18 @@ def render(results: dict[str, Any]) -> str:
             p50s.append(median(signal_ms))
             p95s.append(signal_p95)
         target(
-            "(§7) key press to updated screen well under 100 ms: every key's p50 < 100 ms",
+            "UI: key press to updated screen well under 100 ms: every key's p50 < 100 ms",
             f"slowest p50 {max(p50s):.0f} ms",
             max(p50s) < 100,
         )
         target(
-            "(§7) … and every key's p95 < 100 ms",
+            "UI: … and every key's p95 < 100 ms",
             f"slowest p95 {max(p95s):.0f} ms",
             max(p95s) < 100,
         )
     else:
         target(
-            "UI under load (§7): p95 key-to-render latency and CPU, reported",
+            "UI under load: p95 key-to-render latency and CPU, reported",
             "not measured (no full-screen UI on the pty)",
             None,
         )
@@ -448,7 +448,7 @@ def render(results: dict[str, Any]) -> str:
     orph = max(
         [v for v in values(reps, session("stop", "orphans"), TUIMAN) if v is not None], default=None
     )
-    target("(§3.5) no orphans after quit", fmt(orph, "n"), None if orph is None else orph == 0)
+    target("no orphans after quit", fmt(orph, "n"), None if orph is None else orph == 0)
     w("")
 
     # ---------------------------------------------------------------- per repetition
@@ -520,7 +520,7 @@ METHOD = [
     "starts at the first spawn so the manager's own start-up CPU is not counted. Circus runs with "
     "`[plugin:flapping]` (its only way to give up); state as reported by tuiman's event stream, "
     "`circusctl status`, `supervisorctl status`.",
-    "UI under the §7 load (once per run, after the repetitions; tuiman only): `bench/ui_bench.py`'s "
+    "UI under load (once per run, after the repetitions; tuiman only): `bench/ui_bench.py`'s "
     "load scenario — 485 `sleep`s, 10 printers of 1 000 lines/s, 5 processes exiting every 0.2 s "
     "through four hooks — with `tuiman -c CONFIG` on a 120×40 pty. CPU over 10 s with nobody "
     "typing; latency from writing a key to the pty until the bytes showing its effect are read "

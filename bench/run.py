@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tuiman vs Circus 0.19 vs supervisord 4.3, side by side in one run (SPEC §11, issue 6).
+"""tuiman vs Circus 0.19 vs supervisord 4.3, side by side in one run (bench/README.md#targets).
 
     python3 bench/run.py            # full run (3 repetitions), writes BENCHMARKS.md
     python3 bench/run.py --quick    # smoke run: 1 repetition, N <= 100, short windows
@@ -264,7 +264,7 @@ def main(argv: list[str]) -> int:
                 log(f"  crash {m}: {c}")
             save(results, t_start, ctx)
         if results["tui"]["available"]:
-            log("--- the UI under the §7 load (bench/ui_bench.py's load scenario)")
+            log("--- the UI under load (bench/ui_bench.py's load scenario)")
             results["ui_load"] = scenarios.ui_load(quick)
             log(f"  UI load: {results['ui_load']}")
             save(results, t_start, ctx)

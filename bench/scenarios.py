@@ -205,8 +205,8 @@ def spawn(ctx: Context, manager: str, n: int, extras: bool = False) -> dict[str,
 def spawn_floor(ctx: Context, n: int, like_tuiman: bool) -> dict[str, Any]:
     """The raw floor: a bare `subprocess.Popen` loop in the harness itself.
 
-    like_tuiman adds what tuiman asks of every spawn (§3.2): stdin from /dev/null, stdout and
-    stderr on pipes, a new session; close_fds is Popen's default either way.
+    like_tuiman adds what tuiman asks of every spawn (docs/supervision.md#spawn): stdin from
+    /dev/null, stdout and stderr on pipes, a new session; close_fds is Popen's default either way.
     """
     name = ctx.name("floor-pipes" if like_tuiman else "floor")
     tag = ctx.tag(name)
@@ -549,9 +549,10 @@ def tui_session(ctx: Context, n: int, idle_window: float) -> dict[str, Any]:
 
 
 def ui_load(quick: bool) -> dict[str, Any]:
-    """§7 load (500 processes, 10 000 lines/s, ~100 hook events/s) with the UI open on a 120x40
-    pty: CPU, and key-to-render latency through the terminal (bench/ui_bench.py does the work).
-    The processes inherit this run's TUIMAN_BENCH_RUN, so the harness' sweep covers them."""
+    """The UI load of docs/ui.md#responsiveness (500 processes, 10 000 lines/s, ~100 hook
+    events/s) with the UI open on a 120x40 pty: CPU, and key-to-render latency through the
+    terminal (bench/ui_bench.py does the work). The processes inherit this run's
+    TUIMAN_BENCH_RUN, so the harness' sweep covers them."""
     import ui_bench
 
     result = ui_bench.run(

@@ -1,4 +1,5 @@
-"""The full-screen UI under load: key-press-to-render latency and tuiman's CPU (§7, §11).
+"""The full-screen UI under load: key-press-to-render latency and tuiman's CPU
+(docs/ui.md#responsiveness, bench/README.md#targets).
 
     .venv/bin/python bench/ui_bench.py [--seconds 10] [--presses 30] [--only idle|load]
 
@@ -6,9 +7,9 @@ tuiman runs as a user would run it: `tuiman -c CONFIG` as the session leader of 
 pseudo-terminal, its output read (and discarded) by this script. Two scenarios:
 
 - idle: 100 `sleep` processes, nothing happening;
-- load (§7): 500 processes — 485 idle, 10 printing 1 000 lines/s each (10 000 lines/s), 5 that
-  exit every 0.2 s and are respawned through four hooks (before/after_spawn, before/after_reap:
-  ~100 hook events/s).
+- load (the one of docs/ui.md#responsiveness): 500 processes — 485 idle, 10 printing 1 000
+  lines/s each (10 000 lines/s), 5 that exit every 0.2 s and are respawned through four hooks
+  (before/after_spawn, before/after_reap: ~100 hook events/s).
 
 Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody typing; its
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
@@ -140,7 +141,7 @@ before_reap = "ui_bench_hooks.count"
 after_reap = "ui_bench_hooks.count"
 """
     return Scenario(
-        "load (§7): 500 processes, 10 000 lines/s, ~100 hook events/s",
+        "load: 500 processes, 10 000 lines/s, ~100 hook events/s",
         toml,
         500,
         ("chatty", "churn"),

@@ -8,6 +8,25 @@ DataTable itself re-renders every visible cell through Rich after any `update_ce
 are keyed on a table-wide update counter): with 100 processes whose ages tick each second that
 was 40 ms a frame at 200x60. Here body lines are drawn from one cached strip per row, rebuilt
 only when that row's cells, position, cursor, hover or styles change.
+
+Textual pin: this module leans on DataTable and Widget internals (Textual 8.2.8), none of them
+public API. A Textual bump must re-check each one; `tests/ui/test_live_table_parity.py` draws
+the same rows in a LiveTable and in a stock DataTable and fails when they stop matching.
+- `_data` (row key -> column key -> cell): written in place by `_update_row`, read by
+  `_row_strip`, to change a cell without `update_cell`'s table-wide re-render.
+- `_row_locations` (row key <-> row index, `.get` and `.get_key`).
+- `_get_styles_to_render_cell(...)` (positional arguments: header, row label, fixed, hover,
+  cursor, show_cursor, show_hover_cursor, foreground/background CSS priority) and
+  `_get_row_style(row_index, base_style)`: the cursor, hover and row styles DataTable uses.
+- `_show_hover_cursor`, `_should_render_row_labels`, `_pseudo_class_state` (set by
+  `DataTable.render_lines` before the lines are drawn): part of the row strip's cache key.
+- `_clear_caches()` (overridden: DataTable calls it whenever its own caches go stale).
+- `_scroll_update(size)`: Widget's reaction to `virtual_size`, redeclared here with
+  `layout=False`.
+- Behaviour, not names: `remove_row` asks for a screen-wide layout (suppressed in `refresh`);
+  `render_line(y)` is called per visible line with y relative to the widget; `sort(key=...)`
+  hands the key function the sort column's cell; the per-cell mouse meta is
+  `{"row", "column"}` and the fill past the last column carries `out_of_bounds`.
 """
 
 from __future__ import annotations
