@@ -308,7 +308,7 @@ def test_demo_config_runs_when_no_config(tmp_path: Path) -> None:
 
 def test_core_and_headless_never_import_textual_or_rich() -> None:
     code = (
-        "import sys, tuiman.core.supervision.arbiter, tuiman.core.supervision.commands, tuiman.headless, tuiman.run, tuiman.cli\n"
+        "import sys, tuiman.core.supervision.arbiter, tuiman.core.supervision.commands, tuiman.headless, tuiman.launch.run, tuiman.cli\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )

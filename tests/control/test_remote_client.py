@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.control.ctlkit import Instance, wait_for
-from tuiman.client import CoreClient, EventStream
-from tuiman.control.client import RemoteClient, RemoteEventStream, Unreachable
+from tuiman.client.protocol import CoreClient, EventStream
+from tuiman.client.remote import RemoteClient, RemoteEventStream
+from tuiman.control.client import Unreachable
 from tuiman.core.events import Event
 
 pytestmark = pytest.mark.timeout(90)
