@@ -369,11 +369,11 @@ async def _in_process_latency(
     import textual._compositor as compositor
     from textual import events
 
-    from tuiman.client import LocalClient
+    from tuiman.client.local import LocalClient
     from tuiman.core.configfile import load_config
     from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
+    from tuiman.launch.session import tune_gc
     from tuiman.ui.app import TuimanApp
-    from tuiman.ui.session import tune_gc
 
     frames: list[float] = []
     original = compositor.Compositor.render_update

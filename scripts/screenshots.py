@@ -18,7 +18,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tuiman.client import LocalClient
+from tuiman.client.local import LocalClient
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.config.model import Config
 from tuiman.core.configfile import load_config

@@ -171,7 +171,10 @@ def test_json_lines_shape_and_clean_exit_on_sigterm(tmp_path: Path, tag: str) ->
 
 
 def test_second_sigint_kills_at_once(tmp_path: Path, tag: str) -> None:
-    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(300)"
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        " print('up', flush=True); time.sleep(300)"
+    )
     config = write_config(
         tmp_path,
         f"""
@@ -308,7 +311,8 @@ def test_demo_config_runs_when_no_config(tmp_path: Path) -> None:
 
 def test_core_and_headless_never_import_textual_or_rich() -> None:
     code = (
-        "import sys, tuiman.core.supervision.arbiter, tuiman.core.supervision.commands, tuiman.headless, tuiman.run, tuiman.cli\n"
+        "import sys, tuiman.core.supervision.arbiter, tuiman.core.supervision.commands\n"
+        "import tuiman.headless, tuiman.launch.run, tuiman.client.remote, tuiman.cli\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )

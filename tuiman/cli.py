@@ -10,19 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from tuiman import __version__
+from tuiman.argparsing import EXIT_USAGE, ArgumentParser
 
 SUBCOMMANDS = ("check", "ctl", "convert", "attach")
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # One line naming the problem, exit 2 (argparse prints the whole usage otherwise).
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def main_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="tuiman",
         description="Interactive terminal process manager with Circus-style lifecycle hooks.",
         epilog=(
@@ -47,13 +41,15 @@ def main_parser() -> argparse.ArgumentParser:
 
 
 def check_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tuiman check", description="Validate a config and exit 0 (valid) or 2.")
+    parser = ArgumentParser(
+        prog="tuiman check", description="Validate a config and exit 0 (valid) or 2."
+    )
     parser.add_argument("-c", "--config", help="config file (default ./tuiman.toml, else the demo)")
     return parser
 
 
 def convert_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="tuiman convert",
         description="Write the tuiman TOML equivalent of a Circus INI config.",
     )
@@ -69,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "convert":
         return run_convert(convert_parser().parse_args(args[1:]))
     if args and args[0] == "attach":
-        from tuiman.attach import main as attach_main
+        from tuiman.launch.attach import main as attach_main
 
         return attach_main(args[1:])
     if args and args[0] == "ctl":
@@ -79,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
-    from tuiman.run import run_tuiman
+    from tuiman.launch.run import run_tuiman
 
     return run_tuiman(options)
 

@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import kill_quietly, pid_alive
 from tests.helpers import tagged_pids as tagged_children
 from tests.ui.uihelpers import wait_for, watcher_cell
-from tuiman.control.client import RemoteClient
+from tuiman.client.remote import RemoteClient
 from tuiman.ui.app import TuimanApp
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.control.ctlkit import Instance, wait_for
-from tuiman.client import CoreClient, EventStream
-from tuiman.control.client import RemoteClient, RemoteEventStream, Unreachable
+from tuiman.client.protocol import CoreClient, EventStream, Outcome
+from tuiman.client.remote import RemoteClient, RemoteEventStream
+from tuiman.control.client import Unreachable
 from tuiman.core.events import Event
 
 pytestmark = pytest.mark.timeout(90)
@@ -62,6 +63,41 @@ async def test_requests_and_identity(inst: Instance) -> None:
     finally:
         await client.aclose()
     assert inst.answers()  # disconnecting leaves the instance running
+
+
+async def test_typed_commands_return_once_done(inst: Instance) -> None:
+    client = await RemoteClient.connect(inst.socket)
+    try:
+        assert await client.incr("web", 2) == Outcome(True)
+        assert len(inst.pids("web")) == 4  # done when the reply came: no waiting here
+        assert await client.decr("web", 3) == Outcome(True)
+        assert len(inst.pids("web")) == 1
+        [status] = await client.status("web")
+        assert status["name"] == "web" and len(status["processes"]) == 1
+        assert await client.stop("web") == Outcome(True)
+        assert inst.pids("web") == []
+        assert await client.start() == Outcome(True)  # every watcher
+        assert len(inst.pids("web")) == 1
+        assert await client.kill("web", 999_999) == Outcome(
+            False, "kill: no process 999999 in watcher web"
+        )
+        assert await client.stop("nope") == Outcome(False, "no watcher named 'nope'")
+        assert await client.status("nope") == []
+        bad_signal = await client.signal("web", 0)
+        assert not bad_signal.ok and bad_signal.error.startswith("signal: signal:")
+        [pid] = inst.pids("web")
+        assert await client.signal("web", 15, pid) == Outcome(True)
+        await asyncio.to_thread(
+            wait_for, lambda: inst.pids("web") not in ([], [pid]), what="respawned"
+        )
+        stats = await client.extended_stats("web")
+        assert stats.ok and list(stats.processes) == inst.pids("web")
+        assert all("mem" in entry for entry in stats.processes.values())
+        reload = await client.reload_config()
+        assert reload.ok and reload.errors == []
+        assert await client.reopen_logs() == Outcome(True)
+    finally:
+        await client.aclose()
 
 
 async def test_subscribe_snapshot_then_events_and_stats(inst: Instance) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from tuiman.client.wire import WireClient
 from tuiman.core.events import Event, Kind
 
 FROZEN = 1_764_260_000.0  # 2025-11-27 16:13:20 UTC: "now" for the app, and the base of every event
@@ -279,8 +280,8 @@ class ScriptedStream:
         pass
 
 
-class ScriptedClient:
-    """Implements CoreClient with canned data; records the commands it was asked to run."""
+class ScriptedClient(WireClient):
+    """A CoreClient with canned replies; records the commands it was asked to run."""
 
     is_remote = False
     source = SOURCE

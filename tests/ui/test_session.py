@@ -15,9 +15,9 @@ from uihelpers import PYTHON, alive, wait_for
 
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
+from tuiman.launch.session import run_tui
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.main import MainScreen
-from tuiman.ui.session import run_tui
 
 pytestmark = pytest.mark.timeout(60)
 

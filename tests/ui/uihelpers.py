@@ -14,7 +14,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tuiman.client import LocalClient
+from tuiman.client.local import LocalClient
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp

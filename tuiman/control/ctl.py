@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tuiman.argparsing import ArgumentParser
 from tuiman.control import render
 from tuiman.control.client import Unreachable, request
 from tuiman.control.locate import NoInstance, locate_socket
@@ -23,13 +24,8 @@ EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 Handler = Callable[[Path, argparse.Namespace], int]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = ArgumentParser(add_help=False)
     common.add_argument(
         "-c", "--config", default=argparse.SUPPRESS, help="the instance running CONFIG"
     )
@@ -39,9 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="machine output"
     )
-    parser = _Parser(prog="tuiman ctl", description="Control a running tuiman.", parents=[common])
+    parser = ArgumentParser(
+        prog="tuiman ctl", description="Control a running tuiman.", parents=[common]
+    )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+        dest="command", required=True, metavar="COMMAND", parser_class=ArgumentParser
     )
 
     def add(name: str, summary: str) -> argparse.ArgumentParser:

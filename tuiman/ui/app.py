@@ -14,8 +14,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from tuiman.client import CoreClient, EventStream
-from tuiman.core.events import Event, Kind, event_from_dict
+from tuiman.client.protocol import CoreClient, EventStream, Outcome
+from tuiman.core.events import Event, Kind
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
@@ -27,7 +27,6 @@ from tuiman.ui.screens.help import HelpScreen
 from tuiman.ui.screens.main import MainScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
 
-WAITABLE = frozenset({"start", "stop", "restart", "reload", "kill", "incr", "decr", "set"})
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
 
@@ -137,8 +136,7 @@ class TuimanApp(App[int]):
 
     async def _history(self, first: Event) -> list[Event]:
         """Recent hook events, and each watcher's output ring, from before we subscribed."""
-        reply = await self.client.request("hook_events", n=HOOK_HISTORY)
-        events = [event_from_dict(data) for data in reply.get("events", [])]
+        events = await self.client.hook_events(HOOK_HISTORY)
         if first.kind == Kind.SNAPSHOT:
             events = [e for e in events if e.seq < first.seq]
             for data in first.payload.get("watchers", []):
@@ -146,17 +144,10 @@ class TuimanApp(App[int]):
         return events
 
     async def _output_history(self, name: str) -> None:
-        reply = await self.client.request("logs", watcher=name, n=OUTPUT_KEEP)
+        lines = await self.client.recent_output(name, OUTPUT_KEEP)
         self.model.output_of(name).extend(
-            OutputEntry(
-                float(line["time"]),
-                name,
-                int(line["pid"]),
-                int(line["wid"]),
-                str(line["stream"]),
-                str(line["line"]),
-            )
-            for line in reply.get("lines", [])
+            OutputEntry(line.time, name, line.pid, line.wid, line.stream, line.text)
+            for line in lines
         )
 
     # -- events -------------------------------------------------------------------------------
@@ -209,8 +200,7 @@ class TuimanApp(App[int]):
             self.model.reaped_since_status.clear()
             changed = False
             for name in names:
-                reply = await self.client.request("status", watcher=name)
-                for data in reply.get("watchers", []):
+                for data in await self.client.status(name):
                     changed = self.model.merge_status(data) or changed
             if changed:
                 self.main.sync_watchers()
@@ -218,15 +208,13 @@ class TuimanApp(App[int]):
             self._counters_busy = False
 
     # -- commands -----------------------------------------------------------------------------
-    def command(self, label: str, command: str, **arguments: Any) -> None:
-        """Run a core command in the background; failures become notifications."""
-        self.run_worker(self._command(label, command, arguments), group="commands")
+    def command(self, label: str, run: Callable[[], Awaitable[Outcome]]) -> None:
+        """Run a client command (`run`) in the background; failures become notifications."""
+        self.run_worker(self._command(label, run), group="commands")
 
-    async def _command(self, label: str, command: str, arguments: dict[str, Any]) -> None:
-        if command in WAITABLE:
-            arguments = {**arguments, "wait": True}
+    async def _command(self, label: str, run: Callable[[], Awaitable[Outcome]]) -> None:
         try:
-            reply = await self.client.request(command, **arguments)
+            outcome = await run()
         except Exception as error:  # a remote connection can fail; the UI must not
             self.notify(
                 f"{type(error).__name__}: {error}",
@@ -235,10 +223,11 @@ class TuimanApp(App[int]):
                 markup=False,
             )
             return
-        error_text = str(reply.get("error") or "")
-        if reply.get("ok") or error_text.startswith(("veto:", "hook_failure:")):
+        if outcome.ok or outcome.error.startswith(("veto:", "hook_failure:")):
             return  # hook vetoes and failures are notified from their hook events, with the error
-        self.notify(error_text or "failed", title=f"{label} failed", severity="error", markup=False)
+        self.notify(
+            outcome.error or "failed", title=f"{label} failed", severity="error", markup=False
+        )
 
     def action_reload_config(self) -> None:
         """ctrl+r: apply the config file's changes; a refused file keeps everything running."""
@@ -246,19 +235,19 @@ class TuimanApp(App[int]):
 
     async def _reload_config(self) -> None:
         try:
-            reply = await self.client.request("reloadconfig")
+            reload = await self.client.reload_config()
         except Exception as error:  # a remote connection can fail; the UI must not
             self.notify(str(error), title="reload config failed", severity="error", markup=False)
             return
-        if reply.get("ok"):
-            changes = [str(change) for change in reply.get("changes") or []]
+        if reload.ok:
             self.notify(
-                "\n".join(changes) or "nothing changed", title="config reloaded", markup=False
+                "\n".join(reload.changes) or "nothing changed",
+                title="config reloaded",
+                markup=False,
             )
             return
-        errors = [str(line) for line in reply.get("errors") or [reply.get("error") or "failed"]]
         self.notify(
-            "\n".join(errors),
+            "\n".join(reload.errors),
             title="config refused, everything keeps running",
             severity="error",
             markup=False,

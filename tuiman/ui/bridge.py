@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from textual.message_pump import MessagePump
 
-from tuiman.client import EventStream
+from tuiman.client.protocol import EventStream
 from tuiman.core.events import Event
 from tuiman.ui.messages import EventBatch, StreamEnded
 

@@ -21,36 +21,37 @@ class TuimanCommands(Provider):
 
     def entries(self) -> Iterator[PaletteEntry]:
         app = self.tui
+        client = app.client
         for name in app.model.watchers:
             yield (
                 f"start {name}",
                 "start the watcher",
-                partial(app.command, f"start {name}", "start", watcher=name),
+                partial(app.command, f"start {name}", partial(client.start, name)),
             )
             yield (
                 f"stop {name}",
                 "stop the watcher gracefully",
-                partial(app.command, f"stop {name}", "stop", watcher=name),
+                partial(app.command, f"stop {name}", partial(client.stop, name)),
             )
             yield (
                 f"restart {name}",
                 "restart the watcher",
-                partial(app.command, f"restart {name}", "restart", watcher=name),
+                partial(app.command, f"restart {name}", partial(client.restart, name)),
             )
             yield (
                 f"reload {name}",
                 "graceful reload: new processes first, then stop the old ones",
-                partial(app.command, f"reload {name}", "reload", watcher=name),
+                partial(app.command, f"reload {name}", partial(client.reload, name)),
             )
             yield (
                 f"scale {name} up",
                 "add a process",
-                partial(app.command, f"incr {name}", "incr", watcher=name),
+                partial(app.command, f"incr {name}", partial(client.incr, name)),
             )
             yield (
                 f"scale {name} down",
                 "remove the oldest process",
-                partial(app.command, f"decr {name}", "decr", watcher=name),
+                partial(app.command, f"decr {name}", partial(client.decr, name)),
             )
             yield (
                 f"signal {name}…",
@@ -65,21 +66,25 @@ class TuimanCommands(Provider):
         yield (
             "start all",
             "start every watcher by priority",
-            partial(app.command, "start all", "start"),
+            partial(app.command, "start all", client.start),
         )
         yield (
             "stop all",
             "stop every watcher, lowest priority first",
-            partial(app.command, "stop all", "stop"),
+            partial(app.command, "stop all", client.stop),
         )
-        yield "restart all", "restart every watcher", partial(app.command, "restart all", "restart")
+        yield (
+            "restart all",
+            "restart every watcher",
+            partial(app.command, "restart all", client.restart),
+        )
         yield (
             "reopen log files",
             "reopen output files after an external logrotate",
-            partial(app.command, "reopen logs", "reopen-logs"),
+            partial(app.command, "reopen logs", client.reopen_logs),
         )
         yield "help", "every key and what it does", app.show_help
-        if app.client.is_remote:
+        if client.is_remote:
             yield "detach", "leave the instance running", app.exit
             yield (
                 "quit the instance",

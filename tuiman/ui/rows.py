@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit, fmt_retry_in
@@ -138,7 +139,7 @@ def _extended_cell(value: Any, key: str) -> Cell:
     return str(value), "plain"
 
 
-def extended_keys(stats: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+def extended_keys(stats: Mapping[int, Mapping[str, object]]) -> tuple[str, ...]:
     """Columns for extended stats: the built-in extras, then whatever the hook added."""
     extra = sorted(
         {key for entry in stats.values() for key in entry} - STANDARD_STATS - set(BUILTIN_EXTENDED)

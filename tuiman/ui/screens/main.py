@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -14,6 +16,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from tuiman.client.protocol import Outcome
 from tuiman.ui.keys import MAIN_BINDINGS, WATCHER_ACTIONS, watcher_action_state
 from tuiman.ui.model import Changes, CoreModel, WatcherView
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_row
@@ -338,13 +341,13 @@ class MainScreen(Screen[None]):
         return watcher_action_state(action, view, parameters)
 
     def action_start(self) -> None:
-        self._watcher_command("start")
+        self._watcher_command("start", self.tui.client.start)
 
     def action_stop(self) -> None:
-        self._watcher_command("stop")
+        self._watcher_command("stop", self.tui.client.stop)
 
     def action_restart(self) -> None:
-        self._watcher_command("restart")
+        self._watcher_command("restart", self.tui.client.restart)
 
     def action_stop_process(self) -> None:
         self._process_kill("stop")
@@ -352,21 +355,21 @@ class MainScreen(Screen[None]):
     def action_restart_process(self) -> None:
         self._process_kill("restart")
 
-    def _watcher_command(self, command: str) -> None:
+    def _watcher_command(self, verb: str, run: Callable[[str], Awaitable[Outcome]]) -> None:
         if self.selected:
-            self.tui.command(f"{command} {self.selected}", command, watcher=self.selected)
+            self.tui.command(f"{verb} {self.selected}", partial(run, self.selected))
 
     def _process_kill(self, verb: str) -> None:
         pid = self.processes_table.selected_pid
         if self.selected and pid is not None:
-            self.tui.command(f"{verb} process {pid}", "kill", watcher=self.selected, pid=pid)
+            kill = partial(self.tui.client.kill, self.selected, pid)
+            self.tui.command(f"{verb} process {pid}", kill)
 
     def action_scale(self, step: int) -> None:
         if self.selected:
-            command = "incr" if step > 0 else "decr"
-            self.tui.command(
-                f"{command} {self.selected}", command, watcher=self.selected, n=abs(step)
-            )
+            client = self.tui.client
+            verb, scale = ("incr", client.incr) if step > 0 else ("decr", client.decr)
+            self.tui.command(f"{verb} {self.selected}", partial(scale, self.selected, abs(step)))
 
     def action_signal(self) -> None:
         name = self.selected
@@ -377,10 +380,8 @@ class MainScreen(Screen[None]):
 
         def send(signum: int | None) -> None:
             if signum is not None:
-                arguments: dict[str, object] = {"watcher": name, "signal": signum}
-                if pid is not None:
-                    arguments["pid"] = pid
-                self.tui.command(f"signal {target}", "signal", **arguments)
+                deliver = partial(self.tui.client.signal, name, signum, pid)
+                self.tui.command(f"signal {target}", deliver)
 
         self.app.push_screen(SignalPicker(target), send)
 
@@ -399,20 +400,19 @@ class MainScreen(Screen[None]):
     async def _poll_extended(self) -> None:
         while self.extended_on and self.selected:
             name = self.selected
-            reply = await self.tui.client.request("stats", watcher=name, extended=True)
-            if not reply.get("ok"):
-                self.notify(str(reply.get("error")), title="extended stats", severity="error")
+            stats = await self.tui.client.extended_stats(name)
+            if not stats.ok:
+                self.notify(stats.error, title="extended stats", severity="error")
                 self.extended_on = False
                 self._update_titles()
                 return
-            stats: dict[str, dict[str, object]] = reply.get("watchers", {}).get(name, {})
             view = self.model.watchers.get(name)
             if view is not None and name == self.selected:
-                for pid_text, entry in stats.items():
-                    process = view.processes.get(int(pid_text))
+                for pid, entry in stats.processes.items():
+                    process = view.processes.get(pid)
                     if process is not None:
                         process.extended = dict(entry)
-                self.processes_table.set_extended(extended_keys(stats))
+                self.processes_table.set_extended(extended_keys(stats.processes))
                 self.sync_processes()
             await asyncio.sleep(EXTENDED_INTERVAL)
 

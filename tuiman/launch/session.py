@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from tuiman.client import LocalClient
+from tuiman.client.local import LocalClient
 from tuiman.core.config.model import Config
 from tuiman.core.processes.watchdog import Watchdog
 from tuiman.core.supervision.arbiter import Arbiter
@@ -145,7 +145,7 @@ def reload_config(app: TuimanApp) -> None:
     """SIGHUP while the terminal still answers: reload the config, as headless does (§3.6)."""
     if app.is_running:
         app.notify("SIGHUP: reloading the config", timeout=3)
-        app.command("reload config", "reloadconfig")
+        app.command("reload config", app.client.reload_config)
 
 
 def say(text: str) -> None:

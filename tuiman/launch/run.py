@@ -49,7 +49,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             set_child_subreaper()
             raise_nofile_limit()
             if not headless:
-                from tuiman.ui.session import run_tui  # Textual is imported only on this path
+                from tuiman.launch.session import run_tui  # Textual is imported only on this path
 
                 def control(arbiter: Arbiter) -> contextlib.AbstractAsyncContextManager[object]:
                     return serving(arbiter, endpoint)

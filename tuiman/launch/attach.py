@@ -10,16 +10,16 @@ import argparse
 import asyncio
 import sys
 
-from tuiman.control.client import RemoteClient, Unreachable
+from tuiman.argparsing import ArgumentParser
+from tuiman.client.remote import RemoteClient
+from tuiman.control.client import Unreachable
 from tuiman.control.locate import NoInstance, locate_socket
 
 EXIT_OK, EXIT_NO_INSTANCE, EXIT_USAGE = 0, 1, 2
 
 
 def attach_parser() -> argparse.ArgumentParser:
-    from tuiman.cli import _Parser
-
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="tuiman attach",
         description="Open the UI on a running tuiman (headless or not); q detaches.",
     )
