@@ -81,11 +81,11 @@ class Watcher:
     # -- what the rest of tuiman reads --------------------------------------------------------
     @property
     def config(self) -> WatcherConfig:
+        """Replaced in place by a config reload that changes only numprocesses: the parts too."""
         return self._config
 
     @config.setter
     def config(self, config: WatcherConfig) -> None:
-        """A new config with only numprocesses changed is applied in place (config reload)."""
         self._config = config
         self._hooks.config = config
         self._ladder.config = config
