@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
-from tuiman.core.processes.output import OutputFileSink, OutputWriterThread
+from tuiman.core.processes.output import OutputBuffer, OutputFileSink, OutputWriterThread
 from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
@@ -101,6 +101,9 @@ class Arbiter:
             return HookWatcher(watcher, token), HookArbiter(self, token)
 
         return make
+
+    def make_output_buffer(self) -> OutputBuffer:
+        return OutputBuffer(self.config.arbiter.output_lines, self.config.arbiter.output_bytes)
 
     def make_file_sink(self, config: WatcherConfig) -> OutputFileSink:
         if self._writer is None:

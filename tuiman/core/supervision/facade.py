@@ -93,12 +93,12 @@ class HookWatcher:
         process = self._watcher.processes.get(pid)
         if process is None or not process.alive:
             return False
-        arbiter = self._watcher.arbiter
-        facades = arbiter.facades_for(self._watcher)
+        host = self._watcher.host
+        facades = host.facades_for(self._watcher)
         before = self._watcher.config.hooks.get("before_signal")
         is_kill = signum == signal.SIGKILL
         if before is not None:
-            outcome = arbiter.hooks.call_inline(
+            outcome = host.hooks.call_inline(
                 before, self.name, facades, {"pid": pid, "signum": signum}
             )
             if not outcome.proceed and not is_kill:
@@ -107,9 +107,9 @@ class HookWatcher:
         sent = process.send_signal(signum)
         after = self._watcher.config.hooks.get("after_signal")
         if after is not None:
-            arbiter.hooks.call_inline(after, self.name, facades, {"pid": pid, "signum": signum})
+            host.hooks.call_inline(after, self.name, facades, {"pid": pid, "signum": signum})
         if sent:
-            arbiter.bus.publish_threadsafe(
+            host.bus.publish_threadsafe(
                 Kind.SIGNAL, self.name, process_pid=pid, pid=pid, signum=signum
             )
         return sent
@@ -131,7 +131,7 @@ class HookWatcher:
             elif action == "decr":
                 watcher.decr(args[0])
 
-        watcher.arbiter.call_on_loop(run)
+        watcher.host.call_on_loop(run)
 
     def stop(self) -> None:
         self._queue("stop")

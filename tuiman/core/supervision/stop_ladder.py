@@ -1,0 +1,114 @@
+"""Stopping one process: stop signal (with its hooks), SIGCONT, grace, SIGKILL, group sweep.
+
+Also the signal step shared with reaping (a process' kill/signal event comes before its reap
+event) and the sweep of a watcher's `setsid` escapees, found by the marker in their environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+
+from tuiman.core.bus import Bus
+from tuiman.core.config.model import WatcherConfig
+from tuiman.core.events import Kind
+from tuiman.core.processes.process import ManagedProcess
+from tuiman.core.processes.reaper import kill_marked, reap_group_zombies
+from tuiman.core.states import ProcessState
+from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.watcher_host import WatcherHost
+
+LEAK_GRACE = 5.0  # seconds a process may outlive SIGKILL before it is reported leaked
+GROUP_POLL = 0.05
+MARKER_ENV = "TUIMAN_INSTANCE"
+WATCHER_ENV = "TUIMAN_WATCHER"  # with the marker: finds a watcher's setsid escapees
+ESCAPEE_ROUNDS = 5  # sweeps, for escapees forked while the previous sweep ran
+
+
+class StopLadder:
+    def __init__(
+        self, config: WatcherConfig, host: WatcherHost, bus: Bus, hooks: WatcherHooks
+    ) -> None:
+        self.config = config
+        self._name = config.name
+        self._host = host
+        self._bus = bus
+        self._hooks = hooks
+        # pid -> its signal step (signal, after_signal, kill event) in flight: the reap waits (§5)
+        self.signal_steps: dict[int, asyncio.Future[None]] = {}
+
+    async def stop_process(self, process: ManagedProcess) -> bool:
+        """stop_signal (with hooks), SIGCONT, wait graceful_timeout, SIGKILL. False if leaked."""
+        if not process.alive:
+            return True
+        process.stop_requested = True
+        process.state = ProcessState.STOPPING
+        stop_signal = self.config.stop_signal
+        if self.config.graceful_timeout > 0:
+            await self.signal_process(
+                process, stop_signal, kind=Kind.KILL, group=self.config.stop_children
+            )
+            process.signal_group(signal.SIGCONT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.exited), self.config.graceful_timeout)
+        if process.alive:
+            await self.signal_process(process, signal.SIGKILL, kind=Kind.KILL, group=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.exited), LEAK_GRACE)
+        await self.stop_group(process, force=True)
+        return not process.alive
+
+    async def stop_group(self, process: ManagedProcess, force: bool = False) -> None:
+        """Make sure no member of the process' group survives it (checked, not assumed)."""
+        if not force:
+            process.signal_group(self.config.stop_signal)
+            process.signal_group(signal.SIGCONT)
+            deadline = time.monotonic() + self.config.graceful_timeout
+            while time.monotonic() < deadline and process.signal_group(0):
+                await asyncio.sleep(GROUP_POLL)
+                reap_group_zombies(process.pgid)
+        deadline = time.monotonic() + LEAK_GRACE
+        while process.signal_group(signal.SIGKILL) and time.monotonic() < deadline:
+            await asyncio.sleep(GROUP_POLL)
+            reap_group_zombies(process.pgid)
+
+    async def signal_process(
+        self, process: ManagedProcess, signum: int, *, kind: Kind, group: bool
+    ) -> bool:
+        """before_signal, the signal, after_signal, then a kill/signal event. False if vetoed."""
+        is_kill = signum == signal.SIGKILL
+        allowed = await self._hooks.allows(
+            "before_signal",
+            pid=process.pid,
+            signum=signum,
+            result_ignored=is_kill,
+            timeout=1.0 if is_kill else None,
+        )
+        if not allowed and not is_kill:
+            await self._hooks.run("after_signal", pid=process.pid, signum=signum)
+            return False
+        process.tuiman_signal_at = time.monotonic()
+        step = self.signal_steps[process.pid] = self._host.loop.create_future()
+        try:
+            sent = process.signal_group(signum) if group else process.send_signal(signum)
+            await self._hooks.run("after_signal", pid=process.pid, signum=signum)
+            if sent:
+                self._bus.publish(
+                    kind, self._name, process_pid=process.pid, pid=process.pid, signum=signum
+                )
+        finally:
+            if self.signal_steps.get(process.pid) is step:
+                del self.signal_steps[process.pid]
+            step.set_result(None)
+        return sent
+
+    async def kill_escapees(self) -> None:
+        """SIGKILL what left this watcher's groups with `setsid` (§3.5): it still carries the
+        instance marker and the watcher's name in its environment."""
+        entries = (f"{MARKER_ENV}={self._host.marker}", f"{WATCHER_ENV}={self._name}")
+        for _ in range(ESCAPEE_ROUNDS):
+            if not await asyncio.to_thread(kill_marked, entries):
+                return
+            await asyncio.sleep(GROUP_POLL)
