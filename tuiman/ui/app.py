@@ -7,7 +7,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import events, on
 from textual.app import App
@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from tuiman.client import CoreClient, EventStream
 from tuiman.core.events import Event, Kind, event_from_dict
+from tuiman.core.payloads import ArbiterSnapshot, WatcherSnapshot
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
@@ -141,8 +142,8 @@ class TuimanApp(App[int]):
         events = [event_from_dict(data) for data in reply.get("events", [])]
         if first.kind == Kind.SNAPSHOT:
             events = [e for e in events if e.seq < first.seq]
-            for data in first.payload.get("watchers", []):
-                await self._output_history(str(data["name"]))
+            for data in cast(ArbiterSnapshot, first.payload)["watchers"]:
+                await self._output_history(data["name"])
         return events
 
     async def _output_history(self, name: str) -> None:
@@ -210,7 +211,8 @@ class TuimanApp(App[int]):
             changed = False
             for name in names:
                 reply = await self.client.request("status", watcher=name)
-                for data in reply.get("watchers", []):
+                watchers = cast(list[WatcherSnapshot], reply.get("watchers", []))
+                for data in watchers:
                     changed = self.model.merge_status(data) or changed
             if changed:
                 self.main.sync_watchers()
