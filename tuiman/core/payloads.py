@@ -147,6 +147,17 @@ class OutputPayload(TypedDict):
     partial: NotRequired[bool]  # present (True) when the line had no newline yet
 
 
+class OutputLineRecord(TypedDict):
+    """One line of a watcher's output ring, as the `logs` command replies it."""
+
+    time: float  # wall clock
+    pid: int
+    wid: int
+    stream: str
+    line: str
+    partial: bool
+
+
 class ProcessStatsEntry(TypedDict):
     """One process' stats in Circus' extended-stats shape, plus tuiman's keys.
 
