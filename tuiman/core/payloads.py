@@ -10,8 +10,8 @@ Watcher and process states travel as their `WatcherState` / `ProcessState` value
 remote reader gets them back from JSON as plain strings); compare them to the enum members.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: on Python 3.11 TypedDict only sees NotRequired in
+# evaluated annotations, and __required_keys__ / __optional_keys__ must be right.
 from typing import Any, Final, NotRequired, TypedDict
 
 from tuiman.core.events import Kind
@@ -170,7 +170,7 @@ class ProcessStatsEntry(TypedDict):
     mem_info1: str  # RSS, human readable
     mem_info2: str  # VMS, human readable
     age: float  # seconds
-    children: list[ProcessStatsEntry]  # direct children (their own `children` stay empty)
+    children: list["ProcessStatsEntry"]  # direct children (their own `children` stay empty)
     rss: int
     vms: int
     num_threads: int
