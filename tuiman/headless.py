@@ -16,10 +16,24 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
 from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import (
+    DroppedPayload,
+    FailedPayload,
+    FlappingPayload,
+    HookFailurePayload,
+    OutputPayload,
+    ReapPayload,
+    SignalPayload,
+    SpawnErrorPayload,
+    SpawnPayload,
+    StatePayload,
+    StopPayload,
+    UpdatedPayload,
+)
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -53,12 +67,12 @@ class LineFormatter:
     def format(self, event: Event) -> str | None:
         if event.kind in HIDDEN_KINDS:
             return None
-        payload = event.payload
         if event.kind == Kind.OUTPUT:
             if not self.show_output:
                 return None
-            prefix = self.watcher_label(f"{event.watcher}.{payload['wid']}")
-            return f"{prefix} | {payload['line']}"
+            output = cast(OutputPayload, event.payload)
+            prefix = self.watcher_label(f"{event.watcher}.{output['wid']}")
+            return f"{prefix} | {output['line']}"
         stamp = (
             time.strftime("%H:%M:%S", time.localtime(event.time))
             + f".{int(event.time % 1 * 1000):03d}"
@@ -67,51 +81,64 @@ class LineFormatter:
         return f"{self.paint(stamp, 90)} {who} {self.describe(event)}"
 
     def describe(self, event: Event) -> str:
-        payload = event.payload
         kind = event.kind
         if kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             return self._hook(event)
         if kind == Kind.SPAWN:
-            return f"spawn pid={payload['pid']} wid={payload['wid']}"
+            spawn = cast(SpawnPayload, event.payload)
+            return f"spawn pid={spawn['pid']} wid={spawn['wid']}"
         if kind == Kind.REAP:
-            origin = "own exit" if payload.get("process_status") is not None else "by tuiman"
-            code = payload.get("exit_code")
-            text = f"reap pid={payload['pid']} wid={payload['wid']} exit_code={code} ({origin})"
-            return (
-                self.paint(text, 31) if code and payload.get("process_status") is not None else text
+            reap = cast(ReapPayload, event.payload)
+            own = reap["process_status"] is not None
+            code = reap["exit_code"]
+            text = (
+                f"reap pid={reap['pid']} wid={reap['wid']} exit_code={code}"
+                f" ({'own exit' if own else 'by tuiman'})"
             )
+            return self.paint(text, 31) if code and own else text
         if kind == Kind.STATE:
-            text = f"state {payload['old']} → {payload['new']} ({payload['reason']})"
-            return self.paint(text, 31 if payload["new"] == WatcherState.FAILED else 1)
+            state = cast(StatePayload, event.payload)
+            text = f"state {state['old']} → {state['new']} ({state['reason']})"
+            return self.paint(text, 31 if state["new"] == WatcherState.FAILED else 1)
         if kind in (Kind.KILL, Kind.SIGNAL):
-            return f"{kind} pid={payload['pid']} {signal_name(payload['signum'])}"
+            signalled = cast(SignalPayload, event.payload)
+            return f"{kind} pid={signalled['pid']} {signal_name(signalled['signum'])}"
         if kind == Kind.FLAPPING:
-            pause = f"pause {payload['attempt']}, retry in {payload['retry_in']}s"
-            return self.paint(f"flapping wid={payload['wid']} {pause}", 33)
+            flapping = cast(FlappingPayload, event.payload)
+            pause = f"pause {flapping['attempt']}, retry in {flapping['retry_in']}s"
+            return self.paint(f"flapping wid={flapping['wid']} {pause}", 33)
         if kind == Kind.FAILED:
-            return self.paint(f"failed: {payload.get('detail', payload.get('reason'))}", 31)
+            return self.paint(f"failed: {cast(FailedPayload, event.payload)['detail']}", 31)
         if kind == Kind.SPAWN_ERROR:
-            return self.paint(f"spawn error wid={payload['wid']}: {payload['error']}", 31)
-        if kind == Kind.STOP and payload.get("leaked_pids"):
-            return self.paint(f"stop (leaked pids {payload['leaked_pids']})", 31)
+            spawn_error = cast(SpawnErrorPayload, event.payload)
+            return self.paint(f"spawn error wid={spawn_error['wid']}: {spawn_error['error']}", 31)
+        if kind == Kind.STOP:
+            leaked = cast(StopPayload, event.payload).get("leaked_pids")
+            if leaked:
+                return self.paint(f"stop (leaked pids {leaked})", 31)
+        if kind == Kind.UPDATED:
+            updated = cast(UpdatedPayload, event.payload)
+            if "settings" in updated:  # a config reload (a scale is printed as any event)
+                restarted = " (restarted)" if updated.get("restarted") else ""
+                return f"updated: new config, numprocesses={updated['numprocesses']}{restarted}"
         if kind == Kind.DROPPED:
-            return self.paint(
-                f"printer fell behind: {payload['count']} output/stats events dropped", 33
-            )
-        details = " ".join(f"{key}={value}" for key, value in payload.items())
+            count = cast(DroppedPayload, event.payload)["count"]
+            return self.paint(f"printer fell behind: {count} output/stats events dropped", 33)
+        details = " ".join(f"{key}={value}" for key, value in event.payload.items())
         return f"{kind} {details}".rstrip()
 
     def _hook(self, event: Event) -> str:
-        payload = event.payload
+        # hook_success is hook_failure without `error`: read both through the wider type.
+        payload = cast(HookFailurePayload, event.payload)
         name = payload["name"]
         pid = f" pid={payload['pid']}" if "pid" in payload else ""
-        duration = f"{payload.get('duration', 0.0) * 1000:.1f}ms"
+        duration = f"{payload['duration'] * 1000:.1f}ms"
         if event.kind == Kind.HOOK_FAILURE:
-            verdict = "FAILED, vetoed" if payload.get("vetoed") else "FAILED (ignored)"
+            verdict = "FAILED, vetoed" if payload["vetoed"] else "FAILED (ignored)"
             return self.paint(
-                f"hook {name}{pid} {verdict} after {duration}: {payload.get('error')}", 31
+                f"hook {name}{pid} {verdict} after {duration}: {payload['error']}", 31
             )
-        if payload.get("vetoed"):
+        if payload["vetoed"]:
             return self.paint(f"hook {name}{pid} VETOED after {duration}", 33)
         return self.paint(f"hook {name}{pid} ok {duration}", 32)
 

@@ -9,11 +9,12 @@ imported here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from tuiman.core.events import Event
+from tuiman.core.payloads import WatcherSnapshot
 
-WatcherStatus = dict[str, Any]  # one watcher's `status` entry: name, state, processes, counters
+WatcherStatus = WatcherSnapshot  # one watcher's `status` entry: name, state, processes, counters
 ProcessStats = dict[str, object]  # one process's extended stats: column name -> value
 
 

@@ -9,7 +9,7 @@ missing from a failed reply reads as empty.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, cast
 
 from tuiman.client.protocol import ConfigReload, ExtendedStats, Outcome, OutputLine, WatcherStatus
 from tuiman.core.events import Event, event_from_dict
@@ -73,7 +73,7 @@ class WireClient(ABC):
 
     async def status(self, watcher: str) -> list[WatcherStatus]:
         reply = await self.request("status", watcher=watcher)
-        return list(reply.get("watchers", []))
+        return cast(list[WatcherStatus], reply.get("watchers", []))
 
     async def extended_stats(self, watcher: str) -> ExtendedStats:
         reply = await self.request("stats", watcher=watcher, extended=True)

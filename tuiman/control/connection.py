@@ -33,7 +33,8 @@ from tuiman.core.supervision.commands import execute
 
 STREAM_BATCH = 256  # events written to a streaming client in one go
 
-# Commands of the connection itself (everything else goes to tuiman.core.supervision.commands.COMMANDS).
+# Commands of the connection itself; everything else goes to the core command table
+# (tuiman.core.supervision.commands.COMMANDS).
 SUBSCRIBE_ARGUMENTS = frozenset({"output", "stats_stream", "logs"})
 STATS_STREAM_ARGUMENTS = frozenset({"enabled"})
 

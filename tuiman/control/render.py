@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from tuiman.core.payloads import OutputLineRecord, WatcherSnapshot
+
 # Keys of a stats entry that have their own column (or are not shown); others are extended stats.
 _STATS_KEYS = frozenset(
     {
@@ -56,39 +58,32 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
-def status_table(watchers: list[dict[str, Any]]) -> str:
+def status_table(watchers: list[WatcherSnapshot]) -> str:
     rows = [
         (
-            w.get("name"),
-            w.get("state"),
-            f"{len(w.get('processes', []))}/{w.get('numprocesses')}",
-            w.get("priority"),
-            w.get("restarts"),
-            w.get("reason"),
+            w["name"],
+            w["state"],
+            f"{len(w['processes'])}/{w['numprocesses']}",
+            w["priority"],
+            w["restarts"],
+            w["reason"],
         )
         for w in watchers
     ]
     return table(("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON"), rows)
 
 
-def processes_table(watcher: dict[str, Any]) -> str:
+def processes_table(watcher: WatcherSnapshot) -> str:
     now = time.time()
     rows = [
-        (
-            p.get("pid"),
-            p.get("wid"),
-            p.get("state"),
-            duration(now - float(p.get("started") or now)),
-            p.get("exit_code"),
-        )
-        for p in sorted(
-            watcher.get("processes", []), key=lambda p: (p.get("wid") or 0, p.get("pid") or 0)
-        )
+        (p["pid"], p["wid"], p["state"], duration(now - (p["started"] or now)), p["exit_code"])
+        for p in sorted(watcher["processes"], key=lambda p: (p["wid"], p["pid"]))
     ]
     return table(("PID", "WID", "STATE", "AGE", "EXIT"), rows)
 
 
 def stats_table(watchers: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Entries are ProcessStatsEntry as an extended_stats hook left them: keys may be gone."""
     extra_keys = sorted(
         {key for per_pid in watchers.values() for entry in per_pid.values() for key in entry}
         - _STATS_KEYS
@@ -114,5 +109,5 @@ def stats_table(watchers: dict[str, dict[str, dict[str, Any]]]) -> str:
     return table([*headers, *(key.upper() for key in extra_keys)], rows)
 
 
-def log_line(watcher: str, line: dict[str, Any]) -> str:
-    return f"{watcher}.{line.get('wid')} | {line.get('line')}"
+def log_line(watcher: str, line: OutputLineRecord) -> str:
+    return f"{watcher}.{line['wid']} | {line['line']}"

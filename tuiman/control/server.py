@@ -23,9 +23,8 @@ from tuiman.control.endpoint import ControlEndpoint, claim_endpoint
 from tuiman.control.paths import default_socket_path
 from tuiman.control.protocol import READ_CHUNK, encode, error_reply
 from tuiman.core.config.model import Config
+from tuiman.core.payloads import CONTROL_REJECTED
 from tuiman.core.supervision.arbiter import Arbiter
-
-REJECTED_KIND = "control_rejected"  # an arbiter event: a peer of another uid was turned away
 
 
 def socket_path_for(config: Config) -> Path:
@@ -104,11 +103,13 @@ class ControlServer:
             task.add_done_callback(self._tasks.discard)
         credentials = peer_credentials(writer.get_extra_info("socket"))
         if not peer_allowed(credentials):
-            self.arbiter.bus.publish(
-                REJECTED_KIND,
+            self.arbiter.bus.emit(
+                CONTROL_REJECTED,
                 None,
-                uid=credentials.uid if credentials else None,
-                peer_pid=credentials.pid if credentials else None,
+                {
+                    "uid": credentials.uid if credentials else None,
+                    "peer_pid": credentials.pid if credentials else None,
+                },
             )
             await _refuse(writer, "permission denied: only the same user or root may connect")
             return

@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tuiman.control import render
 from tuiman.control.client import ControlConnection, Unreachable, request
-from tuiman.core.events import event_from_dict
+from tuiman.core.events import Kind, event_from_dict
+from tuiman.core.payloads import OutputLineRecord, OutputPayload
 
 EXIT_OK, EXIT_FAILED = 0, 3
 
@@ -24,9 +25,17 @@ def _stream_error(message: dict[str, Any]) -> int:
     return EXIT_FAILED
 
 
-def _line_record(line: dict[str, Any]) -> dict[str, Any]:
-    keys = ("time", "pid", "wid", "stream", "line", "partial")
-    return {key: line.get(key, False if key == "partial" else None) for key in keys}
+def _line_record(message: dict[str, Any]) -> OutputLineRecord:
+    """An `output` event as the `logs` command's line record."""
+    output = cast(OutputPayload, message)
+    return {
+        "time": message["time"],
+        "pid": output["pid"],
+        "wid": output["wid"],
+        "stream": output["stream"],
+        "line": output["line"],
+        "partial": output.get("partial", False),
+    }
 
 
 def print_events(socket_path: Path, options: argparse.Namespace) -> int:
@@ -56,10 +65,12 @@ def _logs_arguments(options: argparse.Namespace) -> dict[str, Any]:
     return arguments
 
 
-def _print_line(options: argparse.Namespace, line: dict[str, Any]) -> None:
-    _emit(
-        json.dumps(_line_record(line)) if options.json else render.log_line(options.watcher, line)
-    )
+def _print_line(options: argparse.Namespace, line: OutputLineRecord) -> None:
+    _emit(json.dumps(line) if options.json else render.log_line(options.watcher, line))
+
+
+def _history(reply: dict[str, Any]) -> list[OutputLineRecord]:
+    return cast(list[OutputLineRecord], reply.get("lines") or [])
 
 
 def print_logs(socket_path: Path, options: argparse.Namespace) -> int:
@@ -67,7 +78,7 @@ def print_logs(socket_path: Path, options: argparse.Namespace) -> int:
     if not reply.get("ok"):
         print(f"tuiman ctl: logs {options.watcher}: {reply.get('error')}", file=sys.stderr)
         return EXIT_FAILED
-    for line in reply.get("lines") or []:
+    for line in _history(reply):
         _print_line(options, line)
     return EXIT_OK
 
@@ -78,14 +89,15 @@ def follow_logs(socket_path: Path, options: argparse.Namespace) -> int:
         reply = connection.request("subscribe", output=True, logs=_logs_arguments(options))
         if not reply.get("ok"):
             return _stream_error(reply)
-        for line in reply.get("lines") or []:
+        for line in _history(reply):
             _print_line(options, line)
         while (message := connection.receive()) is not None:
             if "seq" in message:
-                if message.get("kind") != "output" or message.get("watcher") != options.watcher:
+                if message.get("kind") != Kind.OUTPUT or message.get("watcher") != options.watcher:
                     continue
-                if options.pid is None or message.get("pid") == options.pid:
-                    _print_line(options, message)
+                record = _line_record(message)
+                if options.pid is None or record["pid"] == options.pid:
+                    _print_line(options, record)
             elif message.get("ok") is False:
                 return _stream_error(message)
     return EXIT_OK

@@ -12,12 +12,37 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast, overload
 
 from tuiman.core.events import RESERVED_KEYS, Event, Kind
+from tuiman.core.payloads import (
+    AddPayload,
+    ArbiterReloadPayload,
+    ArbiterSnapshot,
+    ControlRejectedPayload,
+    CustomPayload,
+    DroppedPayload,
+    FailedPayload,
+    FlappingPayload,
+    HookFailurePayload,
+    HookSuccessPayload,
+    OutputPayload,
+    ReapPayload,
+    RemovePayload,
+    ResyncPayload,
+    SignalPayload,
+    SpawnErrorPayload,
+    SpawnPayload,
+    StartPayload,
+    StatePayload,
+    StatsPayload,
+    StopPayload,
+    UpdatedPayload,
+    WatcherReloadPayload,
+)
 
-SnapshotProvider = Callable[[], dict[str, Any]]
+SnapshotProvider = Callable[[], ArbiterSnapshot]
 
 DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS})
 
@@ -71,7 +96,8 @@ class Subscription:
         self._droppable_count = 0
         self._dropped_pending = 0
         self.resyncs += 1
-        self._queue.append(self._bus.make_event(Kind.RESYNC, None, {}))
+        resync: ResyncPayload = {}
+        self._queue.append(self._bus.make_event(Kind.RESYNC, None, resync))
         self._queue.append(self._bus.make_snapshot())
         self._wake()
 
@@ -83,7 +109,8 @@ class Subscription:
     def _pop(self) -> Event:
         if self._dropped_pending:
             count, self._dropped_pending = self._dropped_pending, 0
-            return self._bus.make_event(Kind.DROPPED, None, {"count": count})
+            dropped: DroppedPayload = {"count": count}
+            return self._bus.make_event(Kind.DROPPED, None, dropped)
         event = self._queue.popleft()
         if event.droppable:
             self._droppable_count -= 1
@@ -142,22 +169,119 @@ class Bus:
     def set_snapshot_provider(self, provider: SnapshotProvider) -> None:
         self._snapshot_provider = provider
 
-    def make_event(self, kind: str, watcher: str | None, payload: dict[str, Any]) -> Event:
+    def make_event(self, kind: str, watcher: str | None, payload: Mapping[str, Any]) -> Event:
+        # A TypedDict is the plain dict it claims to be: the event holds it as it is.
+        data = cast(dict[str, Any], payload)
         return Event(
             seq=next(self._seq),
             time=time.time(),
             kind=str(kind),
             watcher=watcher,
-            payload=payload,
-            droppable=kind in DROPPABLE_KINDS or bool(payload.get("_droppable")),
+            payload=data,
+            droppable=kind in DROPPABLE_KINDS or bool(data.get("_droppable")),
         )
 
     def make_snapshot(self) -> Event:
-        state = self._snapshot_provider() if self._snapshot_provider else {}
+        state: Mapping[str, Any] = self._snapshot_provider() if self._snapshot_provider else {}
         return self.make_event(Kind.SNAPSHOT, None, state)
 
+    # The typed path: each kind with its payload's TypedDict, so mypy checks every key.
+    @overload
+    def emit(self, kind: Literal[Kind.SPAWN], watcher: str, payload: SpawnPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.REAP], watcher: str, payload: ReapPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.KILL, Kind.SIGNAL], watcher: str, payload: SignalPayload
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.START], watcher: str, payload: StartPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.STOP], watcher: str, payload: StopPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.STATE], watcher: str, payload: StatePayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.FLAPPING], watcher: str, payload: FlappingPayload
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.FAILED], watcher: str, payload: FailedPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.SPAWN_ERROR], watcher: str, payload: SpawnErrorPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.RELOAD], watcher: str, payload: WatcherReloadPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.RELOAD], watcher: None, payload: ArbiterReloadPayload
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.UPDATED], watcher: str, payload: UpdatedPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.ADD], watcher: str, payload: AddPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.REMOVE], watcher: str, payload: RemovePayload) -> Event: ...
+    @overload
+    def emit(
+        self,
+        kind: Literal[Kind.HOOK_SUCCESS],
+        watcher: str,
+        payload: HookSuccessPayload,
+        *,
+        droppable: bool = False,
+    ) -> Event: ...
+    @overload
+    def emit(
+        self,
+        kind: Literal[Kind.HOOK_FAILURE],
+        watcher: str,
+        payload: HookFailurePayload,
+        *,
+        droppable: bool = False,
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
+    ) -> Event: ...
+    def emit(
+        self,
+        kind: str,
+        watcher: str | None,
+        payload: Mapping[str, Any],
+        *,
+        droppable: bool = False,
+    ) -> Event:
+        """Publish one event on the core loop; its payload is the kind's TypedDict."""
+        return self._publish(kind, watcher, cast(dict[str, Any], payload), droppable)
+
+    def emit_custom(
+        self, kind: str, watcher: str | None, payload: CustomPayload, *, droppable: bool = False
+    ) -> Event:
+        """Publish an event whose keys nobody typed: what a hook's `arbiter.publish` sends.
+
+        The bus takes `payload` over; as with `publish`, a `_droppable` key marks it droppable.
+        """
+        droppable = bool(payload.pop("_droppable", droppable))
+        return self._publish(kind, watcher, payload, droppable)
+
     def publish(self, kind: str, watcher: str | None = None, **payload: Any) -> Event:
+        """The untyped form (keyword payload; `_droppable=True` marks it droppable).
+
+        Prefer `emit`, which checks the payload's keys against its kind.
+        """
         droppable = bool(payload.pop("_droppable", False))
+        return self._publish(kind, watcher, payload, droppable)
+
+    def _publish(
+        self, kind: str, watcher: str | None, payload: dict[str, Any], droppable: bool
+    ) -> Event:
         if self.redactor is not None:
             redact = self.redactor
             payload = {k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}
@@ -176,9 +300,16 @@ class Bus:
 
     def publish_threadsafe(self, kind: str, watcher: str | None = None, **payload: Any) -> None:
         """Publish from a foreign thread (a hook); ordering follows call_soon_threadsafe."""
+        self.call_soon_threadsafe(lambda: self.publish(kind, watcher, **payload))
+
+    def call_soon_threadsafe(self, publish: Callable[[], object]) -> None:
+        """Run a publishing callback on the core loop, from a foreign thread (a hook's).
+
+        `bus.call_soon_threadsafe(lambda: bus.emit(...))` is the typed `publish_threadsafe`.
+        """
         if self._loop is None:
             raise RuntimeError("bus is not bound to a loop")
-        self._loop.call_soon_threadsafe(lambda: self.publish(kind, watcher, **payload))
+        self._loop.call_soon_threadsafe(publish)
 
     def subscribe(
         self, maxsize: int = 10_000, name: str = "", snapshot: bool = True

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import events, on
 from textual.app import App
@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from tuiman.client.protocol import CoreClient, EventStream, Outcome
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import ArbiterSnapshot
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
@@ -139,8 +140,8 @@ class TuimanApp(App[int]):
         events = await self.client.hook_events(HOOK_HISTORY)
         if first.kind == Kind.SNAPSHOT:
             events = [e for e in events if e.seq < first.seq]
-            for data in first.payload.get("watchers", []):
-                await self._output_history(str(data["name"]))
+            for data in cast(ArbiterSnapshot, first.payload)["watchers"]:
+                await self._output_history(data["name"])
         return events
 
     async def _output_history(self, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
+from tuiman.core.states import WatcherState
 from tuiman.ui.model import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
@@ -111,11 +112,13 @@ def watcher_action_state(
     """check_action's answer for a watcher action: True runs it, None dims it, False hides it."""
     state = view.state
     if action == "start":
-        return state in ("stopped", "failed", "flapping")
+        return state in (WatcherState.STOPPED, WatcherState.FAILED, WatcherState.FLAPPING)
     if action == "stop":
-        return None if state == "stopping" else state != "stopped" or bool(view.processes)
+        if state == WatcherState.STOPPING:
+            return None
+        return state != WatcherState.STOPPED or bool(view.processes)
     if action == "restart":
-        return None if state == "stopping" else True
+        return None if state == WatcherState.STOPPING else True
     if action == "signal":
         return True if view.processes else None
     if action == "extended":

@@ -10,9 +10,28 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import (
+    ArbiterSnapshot,
+    DroppedPayload,
+    FailedPayload,
+    FlappingPayload,
+    HookFailurePayload,
+    OutputPayload,
+    ReapPayload,
+    SignalPayload,
+    SpawnErrorPayload,
+    SpawnPayload,
+    StatePayload,
+    StatsPayload,
+    StopPayload,
+    UpdatedPayload,
+    WatcherSettings,
+    WatcherSnapshot,
+)
+from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.format import fmt_exit, signal_name
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
@@ -35,7 +54,7 @@ class Outcome(Enum):
 class ProcessView:
     pid: int
     wid: int
-    state: str
+    state: ProcessState
     started: float  # wall clock
     cpu: float | None = None
     rss: int | None = None
@@ -52,7 +71,7 @@ class SlotPause:
 @dataclass
 class WatcherView:
     name: str
-    state: str = "stopped"
+    state: WatcherState = WatcherState.STOPPED
     reason: str | None = None
     numprocesses: int = 0
     priority: int = 0
@@ -142,7 +161,9 @@ class CoreModel:
 
     def total_target(self) -> int:
         return sum(
-            w.numprocesses for w in self.watchers.values() if w.state not in ("stopped", "failed")
+            w.numprocesses
+            for w in self.watchers.values()
+            if w.state not in (WatcherState.STOPPED, WatcherState.FAILED)
         )
 
     def output_of(self, watcher: str) -> deque[OutputEntry]:
@@ -158,15 +179,15 @@ class CoreModel:
         buffers = self.output
         for event in events:
             if event.kind == Kind.OUTPUT:  # the hot path: inlined
-                payload = event.payload
+                payload = cast(OutputPayload, event.payload)
                 name = event.watcher or ""
                 entry = OutputEntry(
                     event.time,
                     name,
-                    payload.get("pid", 0),
-                    payload.get("wid", 0),
-                    payload.get("stream", "stdout"),
-                    payload.get("line", ""),
+                    payload["pid"],
+                    payload["wid"],
+                    payload["stream"],
+                    payload["line"],
                 )
                 lines = buffers.get(name)
                 if lines is None:
@@ -180,12 +201,12 @@ class CoreModel:
     def _apply_one(self, event: Event, changes: Changes) -> None:
         kind = event.kind
         if kind == Kind.STATS:
-            self._stats(event, changes)
+            self._stats(event.watcher or "", cast(StatsPayload, event.payload), changes)
         elif kind == Kind.SNAPSHOT:
-            self.load_snapshot(event.payload, event.time, event.seq)
+            self.load_snapshot(cast(ArbiterSnapshot, event.payload), event.time, event.seq)
             changes.rebuilt = True
         elif kind == Kind.DROPPED:
-            changes.dropped += int(event.payload.get("count", 0))
+            changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             self._hook(event, changes)
         elif event.watcher is not None:
@@ -193,24 +214,24 @@ class CoreModel:
         elif kind not in NOT_LOGGED:
             changes.log.append(_custom_entry(event))
 
-    def load_snapshot(self, payload: dict[str, Any], at: float, seq: int = 0) -> None:
-        self.source = str(payload.get("config", self.source))
-        self.started = payload.get("started", self.started)
-        self.core_pid = payload.get("pid", self.core_pid)
+    def load_snapshot(self, snapshot: ArbiterSnapshot, at: float, seq: int = 0) -> None:
+        self.source = snapshot["config"]
+        self.started = snapshot["started"]
+        self.core_pid = snapshot["pid"]
         self.snapshot_seq = seq
         fresh: dict[str, WatcherView] = {}
-        for data in payload.get("watchers", []):
+        for data in snapshot["watchers"]:
             view = self.watchers.get(data["name"]) or WatcherView(data["name"])
             _load_watcher(view, data, at)
             fresh[view.name] = view
         self.watchers = fresh
 
-    def merge_status(self, data: dict[str, Any]) -> bool:
+    def merge_status(self, data: WatcherSnapshot) -> bool:
         """Counters from a `status` reply (restarts are not evented); True if a row changed."""
-        view = self.watchers.get(str(data.get("name")))
+        view = self.watchers.get(data["name"])
         if view is None:
             return False
-        restarts = int(data.get("restarts", view.restarts))
+        restarts = data["restarts"]
         changed = restarts != view.restarts
         view.restarts = restarts
         return changed
@@ -221,28 +242,28 @@ class CoreModel:
             view = self.watchers[name] = WatcherView(name)
         return view
 
-    def _stats(self, event: Event, changes: Changes) -> None:
-        view = self.watchers.get(event.watcher or "")
+    def _stats(self, name: str, payload: StatsPayload, changes: Changes) -> None:
+        view = self.watchers.get(name)
         if view is None:
             return
-        payload = event.payload
-        view.cpu = payload.get("cpu")
-        view.rss = payload.get("rss")
-        for pid_text, stats in (payload.get("processes") or {}).items():
+        view.cpu = payload["cpu"]
+        view.rss = payload["rss"]
+        for pid_text, stats in payload["processes"].items():
             process = view.processes.get(int(pid_text))
             if process is not None:
-                process.cpu = stats.get("cpu")
-                process.rss = stats.get("rss")
+                process.cpu = stats["cpu"]
+                process.rss = stats["rss"]
         changes.stats.add(view.name)
 
     def _hook(self, event: Event, changes: Changes) -> None:
-        payload = event.payload
-        name = str(payload.get("name", "?"))
-        vetoed = bool(payload.get("vetoed"))
+        # hook_success is hook_failure without `error`: read both through the wider type.
+        payload = cast(HookFailurePayload, event.payload)
+        name = payload["name"]
+        vetoed = payload["vetoed"]
         failed = event.kind == Kind.HOOK_FAILURE
         if name == "extended_stats" and not failed:
             return  # one per process per tick while `e` is on: not worth a row each
-        error = str(payload.get("error") or "")
+        error = payload["error"] if failed else ""
         if failed:
             outcome = Outcome.FAILURE if vetoed else Outcome.IGNORED
         else:
@@ -253,13 +274,7 @@ class CoreModel:
         watcher = event.watcher or ""
         changes.log.append(
             LogEntry(
-                event.time,
-                watcher,
-                name,
-                payload.get("pid"),
-                outcome,
-                payload.get("duration"),
-                detail,
+                event.time, watcher, name, payload.get("pid"), outcome, payload["duration"], detail
             )
         )
         if vetoed:
@@ -287,62 +302,69 @@ class CoreModel:
 
     # -- per kind -----------------------------------------------------------------------------
     def _on_spawn(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        pid, wid = int(event.payload["pid"]), int(event.payload["wid"])
-        view.processes[pid] = ProcessView(pid, wid, "running", event.time)
+        payload = cast(SpawnPayload, event.payload)
+        pid, wid = payload["pid"], payload["wid"]
+        view.processes[pid] = ProcessView(pid, wid, ProcessState.RUNNING, event.time)
         view.pauses.pop(wid, None)
         changes.processes.add(view.name)
 
     def _on_reap(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        process = view.processes.pop(int(event.payload["pid"]), None)
-        wid = int(event.payload.get("wid", process.wid if process else 0))
-        code = event.payload.get("exit_code")
+        payload = cast(ReapPayload, event.payload)
+        view.processes.pop(payload["pid"], None)
+        code = payload["exit_code"]
         if code is not None:
-            view.last_exit[wid] = int(code)
+            view.last_exit[payload["wid"]] = code
         self.reaped_since_status.add(view.name)
         changes.processes.add(view.name)
 
     def _on_kill(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        process = view.processes.get(int(event.payload["pid"]))
+        process = view.processes.get(cast(SignalPayload, event.payload)["pid"])
         if process is not None:
-            process.state = "stopping"
+            process.state = ProcessState.STOPPING
             changes.processes.add(view.name)
 
     def _on_state(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        new = str(event.payload.get("new"))
-        view.state = new
-        view.reason = event.payload.get("reason")
-        if new == "stopping":
+        payload = cast(StatePayload, event.payload)
+        new = view.state = WatcherState(payload["new"])
+        view.reason = payload["reason"]
+        if new == WatcherState.STOPPING:
             view.stopping_since = event.time
-        elif new in ("starting", "active"):
+        elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
             view.failure = None
             view.veto = None
             view.leaked = []
-        if new in ("stopped", "failed", "starting"):
+        if new in (WatcherState.STOPPED, WatcherState.FAILED, WatcherState.STARTING):
             view.pauses.clear()
             view.stopping_since = None
             changes.processes.add(view.name)
 
     def _on_flapping(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        wid = int(event.payload["wid"])
-        retry_in = float(event.payload.get("retry_in", 0.0))
-        view.pauses[wid] = SlotPause(
-            wid, event.time + retry_in, int(event.payload.get("attempt", 0))
-        )
+        payload = cast(FlappingPayload, event.payload)
+        wid = payload["wid"]
+        view.pauses[wid] = SlotPause(wid, event.time + payload["retry_in"], payload["attempt"])
         changes.processes.add(view.name)
 
     def _on_failed(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        view.failure = str(event.payload.get("detail") or event.payload.get("reason") or "failed")
+        payload = cast(FailedPayload, event.payload)
+        view.failure = payload["detail"] or payload["reason"] or "failed"
         changes.alerts.append(Alert(f"{view.name} failed", view.failure, "error"))
 
     def _on_stop(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        leaked = [int(pid) for pid in event.payload.get("leaked_pids") or ()]
+        leaked = list(cast(StopPayload, event.payload).get("leaked_pids", ()))
         view.leaked = leaked
         if leaked:
             pids = ", ".join(map(str, leaked))
             changes.alerts.append(Alert(f"{view.name}: processes survived SIGKILL", pids, "error"))
 
     def _on_updated(self, view: WatcherView, event: Event, changes: Changes) -> None:
-        view.numprocesses = int(event.payload.get("numprocesses", view.numprocesses))
+        payload = cast(UpdatedPayload, event.payload)
+        view.numprocesses = payload["numprocesses"]
+        settings = payload.get("settings")
+        if settings is not None:  # a config reload replaced the watcher: a fresh one
+            _load_settings(view, settings)
+            view.restarts = 0
+            view.last_exit = {}
+            changes.processes.add(view.name)
 
 
 _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] = {
@@ -357,84 +379,101 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
 }
 
 
-def _load_watcher(view: WatcherView, data: dict[str, Any], at: float) -> None:
-    view.state = str(data.get("state", "stopped"))
-    view.reason = data.get("reason")
-    view.numprocesses = int(data.get("numprocesses", 0))
-    view.priority = int(data.get("priority", 0))
-    view.graceful_timeout = float(data.get("graceful_timeout", 30.0))
-    view.autostart = bool(data.get("autostart", True))
-    view.cmd = str(data.get("cmd", ""))
-    view.hooks = tuple(data.get("hooks", ()))
-    view.restarts = int(data.get("restarts", 0))
+def _load_watcher(view: WatcherView, data: WatcherSnapshot, at: float) -> None:
+    view.state = WatcherState(data["state"])
+    view.reason = data["reason"]
+    view.numprocesses = data["numprocesses"]
+    _load_settings(view, data)
+    view.restarts = data["restarts"]
     known = view.processes
     view.processes = {}
-    for item in data.get("processes", []):
-        pid = int(item["pid"])
-        process = known.get(pid) or ProcessView(pid, int(item["wid"]), "running", 0.0)
-        process.wid = int(item["wid"])
-        process.state = str(item.get("state", "running"))
-        process.started = float(item.get("started") or at)
+    for item in data["processes"]:
+        pid = item["pid"]
+        process = known.get(pid) or ProcessView(pid, item["wid"], ProcessState.RUNNING, 0.0)
+        process.wid = item["wid"]
+        process.state = ProcessState(item["state"])
+        process.started = item["started"] or at
         view.processes[pid] = process
-    view.last_exit = {
-        int(wid): int(code) for wid, code in (data.get("last_exit_codes") or {}).items()
-    }
-    view.pauses = {
-        int(slot["wid"]): SlotPause(
-            int(slot["wid"]), at + float(slot["retry_in"]), int(slot.get("pauses", 0))
-        )
-        for slot in data.get("slots", [])
-        if slot.get("retry_in") is not None
-    }
-    if view.state != "stopping":
+    view.last_exit = {int(wid): code for wid, code in data["last_exit_codes"].items()}
+    view.pauses = {}
+    for slot in data["slots"]:
+        retry_in = slot["retry_in"]
+        if retry_in is not None:
+            view.pauses[slot["wid"]] = SlotPause(slot["wid"], at + retry_in, slot["pauses"])
+    if view.state != WatcherState.STOPPING:
         view.stopping_since = None
 
 
+def _load_settings(view: WatcherView, settings: WatcherSettings) -> None:
+    view.priority = settings["priority"]
+    view.graceful_timeout = settings["graceful_timeout"]
+    view.autostart = settings["autostart"]
+    view.cmd = settings["cmd"]
+    view.hooks = tuple(settings["hooks"])
+
+
 def _lifecycle_entry(event: Event) -> LogEntry:
-    payload = event.payload
     kind = event.kind
     outcome = Outcome.INFO
     detail = ""
     label = str(kind)
-    if kind == Kind.REAP:
-        code = payload.get("exit_code")
-        own = payload.get("process_status") is not None
-        label = f"exit {fmt_exit(code)}"
+    pid: int | None = None
+    if kind == Kind.SPAWN:
+        spawn = cast(SpawnPayload, event.payload)
+        pid, detail = spawn["pid"], f"wid={spawn['wid']}"
+    elif kind == Kind.REAP:
+        reap = cast(ReapPayload, event.payload)
+        code, own = reap["exit_code"], reap["process_status"] is not None
+        pid, label = reap["pid"], f"exit {fmt_exit(code)}"
         detail = "own exit" if own else "stopped by tuiman"
         if own and code:
             outcome = Outcome.WARN
     elif kind in (Kind.KILL, Kind.SIGNAL):
-        label = f"{kind} {signal_name(payload.get('signum'))}"
+        signalled = cast(SignalPayload, event.payload)
+        pid, label = signalled["pid"], f"{kind} {signal_name(signalled['signum'])}"
     elif kind == Kind.STATE:
-        new = str(payload.get("new"))
-        reason = str(payload.get("reason") or "")
+        state = cast(StatePayload, event.payload)
+        new, reason = state["new"], state["reason"]
         label = f"→ {new}"
-        detail = f"from {payload.get('old')} ({reason})" if reason else f"from {payload.get('old')}"
-        if new == "failed" or reason.startswith("hook_failure:"):
+        detail = f"from {state['old']} ({reason})" if reason else f"from {state['old']}"
+        if new == WatcherState.FAILED or reason.startswith("hook_failure:"):
             outcome = Outcome.ERROR
-        elif new == "flapping" or reason.startswith("veto:"):
+        elif new == WatcherState.FLAPPING or reason.startswith("veto:"):
             outcome = Outcome.WARN
     elif kind == Kind.FLAPPING:
+        flapping = cast(FlappingPayload, event.payload)
         outcome = Outcome.WARN
-        wid, attempt, retry_in = payload.get("wid"), payload.get("attempt"), payload.get("retry_in")
-        detail = f"slot {wid}: pause {attempt}, retry in {retry_in}s"
+        detail = (
+            f"slot {flapping['wid']}: pause {flapping['attempt']}, retry in {flapping['retry_in']}s"
+        )
     elif kind == Kind.FAILED:
+        failed = cast(FailedPayload, event.payload)
         outcome = Outcome.ERROR
-        detail = str(payload.get("detail") or payload.get("reason") or "")
+        detail = failed["detail"] or failed["reason"]
     elif kind == Kind.SPAWN_ERROR:
+        spawn_error = cast(SpawnErrorPayload, event.payload)
         outcome = Outcome.ERROR
-        detail = f"slot {payload.get('wid')}: {payload.get('error')}"
+        detail = f"slot {spawn_error['wid']}: {spawn_error['error']}"
     elif kind == Kind.STOP:
-        leaked = payload.get("leaked_pids")
-        detail = f"leaked {leaked}" if leaked else str(payload.get("reason") or "")
+        stop = cast(StopPayload, event.payload)
+        leaked = stop.get("leaked_pids")
+        detail = f"leaked {leaked}" if leaked else stop["reason"]
         outcome = Outcome.ERROR if leaked else Outcome.INFO
     elif kind == Kind.UPDATED:
-        label = f"scale → {payload.get('numprocesses')}"
+        label, detail = _updated_label(cast(UpdatedPayload, event.payload))
     else:
-        detail = _describe(payload)
-    return LogEntry(
-        event.time, event.watcher or "", label, payload.get("pid"), outcome, None, detail
-    )
+        pid = event.payload.get("pid")  # a hook's own event: its keys are its own
+        detail = _describe(event.payload)
+    return LogEntry(event.time, event.watcher or "", label, pid, outcome, None, detail)
+
+
+def _updated_label(payload: UpdatedPayload) -> tuple[str, str]:
+    """A scale says its new target; a config reload says so, and whether it restarts."""
+    target = payload["numprocesses"]
+    if "settings" not in payload:
+        return f"scale → {target}", ""
+    restarted = ", restarted" if payload.get("restarted") else ""
+    return "new config", f"numprocesses {target}{restarted}"
 
 
 def _custom_entry(event: Event) -> LogEntry:

@@ -8,15 +8,16 @@ from typing import Any
 from rich.style import Style
 from textual.app import App
 
+from tuiman.core.states import WatcherState
 from tuiman.ui.model import Outcome
 
-STATE_ROLES = {
-    "active": "ok",
-    "starting": "accent",
-    "stopping": "warn",
-    "stopped": "muted",
-    "flapping": "warn",
-    "failed": "error",
+STATE_ROLES: dict[str, str] = {
+    WatcherState.ACTIVE: "ok",
+    WatcherState.STARTING: "accent",
+    WatcherState.STOPPING: "warn",
+    WatcherState.STOPPED: "muted",
+    WatcherState.FLAPPING: "warn",
+    WatcherState.FAILED: "error",
 }
 
 

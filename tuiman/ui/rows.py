@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit, fmt_retry_in
 from tuiman.ui.model import ProcessView, WatcherView
 from tuiman.ui.palette import STATE_ROLES
@@ -24,14 +25,14 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     """The last column of the watchers table: why it is in its state, and what comes next."""
     if view.leaked:
         return f"leaked pids {', '.join(map(str, view.leaked))}", "error"
-    if view.state == "flapping":
+    if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
             return "probing after a pause", "warn"
         return f"retry in {fmt_countdown(pause.retry_at - now)} (pause {pause.attempt})", "warn"
-    if view.state == "failed":
+    if view.state == WatcherState.FAILED:
         return view.failure or describe_reason(view.reason) or "failed", "error"
-    if view.state == "stopping" and view.stopping_since is not None:
+    if view.state == WatcherState.STOPPING and view.stopping_since is not None:
         remaining = view.stopping_since + view.graceful_timeout - now
         return (
             (f"SIGKILL in {fmt_countdown(remaining)}", "warn")
@@ -39,15 +40,15 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
             else ("SIGKILL sent", "error")
         )
     reason = view.reason or ""
-    if view.state == "stopped" and view.veto:
+    if view.state == WatcherState.STOPPED and view.veto:
         return view.veto, "error" if " failed: " in view.veto else "warn"
-    if view.state == "stopped" and reason.startswith("veto:"):
+    if view.state == WatcherState.STOPPED and reason.startswith("veto:"):
         return describe_reason(reason), "warn"
-    if view.state == "stopped" and reason.startswith("hook_failure:"):
+    if view.state == WatcherState.STOPPED and reason.startswith("hook_failure:"):
         return describe_reason(reason), "error"
-    if view.state == "stopped" and reason == "exited":
+    if view.state == WatcherState.STOPPED and reason == "exited":
         return describe_reason(reason), "muted"
-    if view.state == "stopped" and not view.autostart and reason in ("", "None"):
+    if view.state == WatcherState.STOPPED and not view.autostart and reason in ("", "None"):
         return "autostart off", "muted"
     return "", "plain"
 
@@ -74,7 +75,9 @@ def describe_reason(reason: str | None) -> str:
 
 def watcher_row(view: WatcherView, now: float) -> Row:
     running_role = (
-        "warn" if view.state == "active" and view.running < view.numprocesses else "plain"
+        "warn"
+        if view.state == WatcherState.ACTIVE and view.running < view.numprocesses
+        else "plain"
     )
     return view.name, (
         (view.name, "plain"),
@@ -120,7 +123,7 @@ def _process_cells(
     return (
         (str(process.pid), "plain"),
         (str(process.wid), "plain"),
-        (process.state, "ok" if process.state == "running" else "warn"),
+        (process.state, "ok" if process.state == ProcessState.RUNNING else "warn"),
         (fmt_age(now - process.started), "plain"),
         (fmt_cpu(process.cpu), "plain"),
         (fmt_bytes(process.rss), "plain"),

@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
+from tuiman.core.payloads import ProcessStatsEntry
 from tuiman.core.processes.procfs import stat_fields, task_children
 
 __all__ = ["ProcessStats", "StatsSampler", "bytes2human"]
@@ -51,14 +51,14 @@ class ProcessStats:
     age: float
     children_stats: tuple[ProcessStats, ...] = ()  # the children that could be sampled
 
-    def as_circus_dict(self, wid: int) -> dict[str, Any]:
+    def as_circus_dict(self, wid: int) -> ProcessStatsEntry:
         """Circus' extended-stats shape (what `extended_stats` hooks receive), plus tuiman keys."""
         info = self._circus_info()
         info["wid"] = wid
         info["children"] = [child._circus_info() for child in self.children_stats]
         return info
 
-    def _circus_info(self) -> dict[str, Any]:
+    def _circus_info(self) -> ProcessStatsEntry:
         return {
             "pid": self.pid,
             "cpu": self.cpu_percent,

@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import ArbiterSnapshot, WatcherSettings, WatcherSnapshot
 from tuiman.core.processes.output import OutputBuffer, OutputFileSink, OutputWriterThread
 from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
@@ -278,7 +279,7 @@ class Arbiter:
         except ConfigError as error:
             return False, list(error.errors)
         changes = await self._apply_config(new_config)
-        self.bus.publish(Kind.RELOAD, None, changes=changes)
+        self.bus.emit(Kind.RELOAD, None, {"changes": changes})
         return True, changes
 
     async def _apply_config(self, new_config: Config) -> list[str]:
@@ -290,7 +291,7 @@ class Arbiter:
             await watcher.stop()
             await self._close_sink(watcher)
             del self.watchers[watcher.name]
-            self.bus.publish(Kind.REMOVE, watcher.name)
+            self.bus.emit(Kind.REMOVE, watcher.name, {})
             changes.append(f"removed {watcher.name}")
         self.config = new_config
         self.bus.redactor = redactor_for(new_config)
@@ -298,7 +299,7 @@ class Arbiter:
             existing = old_by_name.get(name)
             if existing is None:
                 self.watchers[name] = Watcher(watcher_config, self)
-                self.bus.publish(Kind.ADD, name)
+                self.bus.emit(Kind.ADD, name, {})
                 changes.append(f"added {name}")
                 if watcher_config.autostart:
                     await self.watchers[name].start()
@@ -316,7 +317,15 @@ class Arbiter:
         await self._close_sink(watcher)
         replacement = Watcher(new, self)
         self.watchers[watcher.name] = replacement
-        self.bus.publish(Kind.UPDATED, watcher.name, restarted=was_running)
+        self.bus.emit(
+            Kind.UPDATED,
+            watcher.name,
+            {
+                "numprocesses": replacement.numprocesses,
+                "restarted": was_running,
+                "settings": settings_of(replacement.snapshot()),
+            },
+        )
         if was_running or (new.autostart and not watcher.started_ever):
             await replacement.start()
         return f"{watcher.name}: restarted with the new config"
@@ -351,12 +360,12 @@ class Arbiter:
         if settled and all(self.is_done(w) for w in self.watchers.values()):
             self.all_done.set()
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> ArbiterSnapshot:
         return {
             "config": self.config.source,
             "started": self.started_at,
             "pid": os.getpid(),
-            "watchers": [w.snapshot() for w in self.start_order()],
+            "watchers": [cast(WatcherSnapshot, w.snapshot()) for w in self.start_order()],
         }
 
     # -- stats (§6.2): sampled only while someone is subscribed -------------------------------
@@ -398,14 +407,16 @@ class Arbiter:
             self.last_stats.pop(gone, None)
         for watcher in watchers:
             per_process = {pid: stats[pid] for pid in watcher.processes if pid in stats}
-            self.bus.publish(
+            self.bus.emit(
                 Kind.STATS,
                 watcher.name,
-                cpu=round(sum(s.cpu_percent for s in per_process.values()), 2),
-                rss=sum(s.rss for s in per_process.values()),
-                processes={
-                    str(pid): s.as_circus_dict(watcher.processes[pid].wid)
-                    for pid, s in per_process.items()
+                {
+                    "cpu": round(sum(s.cpu_percent for s in per_process.values()), 2),
+                    "rss": sum(s.rss for s in per_process.values()),
+                    "processes": {
+                        str(pid): s.as_circus_dict(watcher.processes[pid].wid)
+                        for pid, s in per_process.items()
+                    },
                 },
             )
         return stats
@@ -418,7 +429,8 @@ class Arbiter:
         for pid, process in list(watcher.processes.items()):
             if pid not in stats:
                 continue
-            entry = stats[pid].as_circus_dict(process.wid)
+            # A plain dict from here on: the hook may add keys of its own.
+            entry = cast(dict[str, Any], stats[pid].as_circus_dict(process.wid))
             spec = watcher.config.hooks.get("extended_stats")
             if spec is not None:
                 working = dict(entry)
@@ -433,6 +445,18 @@ class Arbiter:
                     entry = working
             result[pid] = entry
         return result
+
+
+def settings_of(snapshot: dict[str, Any]) -> WatcherSettings:
+    """The configured parts of a watcher's snapshot (what a config reload may change)."""
+    return {
+        "priority": snapshot["priority"],
+        "graceful_timeout": snapshot["graceful_timeout"],
+        "autostart": snapshot["autostart"],
+        "cmd": snapshot["cmd"],
+        "env": snapshot["env"],
+        "hooks": snapshot["hooks"],
+    }
 
 
 def redactor_for(config: Config) -> Callable[[str], str] | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from tuiman.core.config.model import MAX_NUMPROCESSES
 from tuiman.core.config.validate import InvalidValue, as_signal
+from tuiman.core.payloads import OutputLineRecord
 from tuiman.core.supervision.arbiter import Arbiter, UnknownWatcher
 from tuiman.core.supervision.watcher import CommandResult, Watcher
 
@@ -221,19 +222,18 @@ async def cmd_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
         pid=_int_arg(request, "pid") if pid is not None else None,
         last=_int_arg(request, "n", 100),
     )
-    return ok(
-        lines=[
-            {
-                "time": ln.time,
-                "pid": ln.pid,
-                "wid": ln.wid,
-                "stream": ln.stream,
-                "line": ln.text,
-                "partial": ln.partial,
-            }
-            for ln in lines
-        ]
-    )
+    records: list[OutputLineRecord] = [
+        {
+            "time": ln.time,
+            "pid": ln.pid,
+            "wid": ln.wid,
+            "stream": ln.stream,
+            "line": ln.text,
+            "partial": ln.partial,
+        }
+        for ln in lines
+    ]
+    return ok(lines=records)
 
 
 async def cmd_hook_events(arbiter: Arbiter, request: dict[str, Any]) -> Reply:

@@ -109,8 +109,11 @@ class HookWatcher:
         if after is not None:
             host.hooks.call_inline(after, self.name, facades, {"pid": pid, "signum": signum})
         if sent:
-            host.bus.publish_threadsafe(
-                Kind.SIGNAL, self.name, process_pid=pid, pid=pid, signum=signum
+            bus, name = host.bus, self.name
+            bus.call_soon_threadsafe(
+                lambda: bus.emit(
+                    Kind.SIGNAL, name, {"process_pid": pid, "pid": pid, "signum": signum}
+                )
             )
         return sent
 
@@ -184,7 +187,8 @@ class HookArbiter:
         safe_payload = {
             k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")
         }
+        bus = self._arbiter.bus
         if threading.get_ident() == self._arbiter.hooks.loop_thread_id:
-            self._arbiter.bus.publish(kind, watcher_name, **safe_payload)
+            bus.emit_custom(kind, watcher_name, safe_payload)
         else:
-            self._arbiter.bus.publish_threadsafe(kind, watcher_name, **safe_payload)
+            bus.call_soon_threadsafe(lambda: bus.emit_custom(kind, watcher_name, safe_payload))

@@ -21,6 +21,7 @@ from typing import Any
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
+from tuiman.core.payloads import HookFailurePayload, HookSuccessPayload
 
 # Hooks whose return value never changes what tuiman does (§4.3).
 RESULT_IGNORED_HOOKS = frozenset(
@@ -115,7 +116,7 @@ class HookRunner:
             return self._failure(spec, watcher_name, kwargs, started, describe(exc), result_ignored)
         ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
         vetoed = not ignored and not truthy
-        self._publish(Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed)
+        self._publish(spec, watcher_name, kwargs, started, vetoed=vetoed)
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
 
     def abandon_all(self) -> None:
@@ -177,9 +178,7 @@ class HookRunner:
             )
         ignored = result_ignored or spec.name in RESULT_IGNORED_HOOKS
         vetoed = not ignored and not truthy
-        self._publish(
-            Kind.HOOK_SUCCESS, spec, watcher_name, kwargs, started, vetoed=vetoed, threadsafe=True
-        )
+        self._publish(spec, watcher_name, kwargs, started, vetoed=vetoed, threadsafe=True)
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
 
     async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> tuple[Any, bool]:
@@ -239,7 +238,6 @@ class HookRunner:
         ignored = result_ignored or spec.ignore_failure
         vetoed = not ignored and spec.name not in RESULT_IGNORED_HOOKS
         self._publish(
-            Kind.HOOK_FAILURE,
             spec,
             watcher_name,
             kwargs,
@@ -252,7 +250,6 @@ class HookRunner:
 
     def _publish(
         self,
-        kind: Kind,
         spec: HookSpec,
         watcher_name: str,
         kwargs: dict[str, Any],
@@ -262,24 +259,32 @@ class HookRunner:
         error: str | None = None,
         threadsafe: bool = False,
     ) -> None:
-        payload: dict[str, Any] = {
+        """`hook_success`, or `hook_failure` when there is an error."""
+        success: HookSuccessPayload = {
             "name": spec.name,
             "duration": round(time.monotonic() - started, 6),
             "vetoed": vetoed,
         }
         pid = kwargs.get("pid", kwargs.get("process_pid"))
         if pid is not None:
-            payload["pid"] = pid
+            success["pid"] = pid
         if "signum" in kwargs:
-            payload["signum"] = kwargs["signum"]
-        if error is not None:
-            payload["error"] = error
-        if spec.name == "extended_stats":
-            payload["_droppable"] = True
+            success["signum"] = kwargs["signum"]
+        droppable = spec.name == "extended_stats"  # one per process per stats tick
+        bus = self._bus
+
+        def publish() -> None:
+            # A call mypy checks against emit's overloads (functools.partial would not be).
+            if error is None:
+                bus.emit(Kind.HOOK_SUCCESS, watcher_name, success, droppable=droppable)
+            else:
+                failure: HookFailurePayload = {**success, "error": error}
+                bus.emit(Kind.HOOK_FAILURE, watcher_name, failure, droppable=droppable)
+
         if threadsafe and threading.get_ident() != self.loop_thread_id:
-            self._bus.publish_threadsafe(kind, watcher_name, **payload)
+            bus.call_soon_threadsafe(publish)
         else:
-            self._bus.publish(kind, watcher_name, **payload)
+            publish()
 
 
 def _deliver_threadsafe(

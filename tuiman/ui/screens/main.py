@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from tuiman.client.protocol import Outcome
+from tuiman.core.states import WatcherState
 from tuiman.ui.keys import MAIN_BINDINGS, WATCHER_ACTIONS, watcher_action_state
 from tuiman.ui.model import Changes, CoreModel, WatcherView
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_row
@@ -488,7 +489,7 @@ class MainScreen(Screen[None]):
 def _watcher_note(view: WatcherView | None) -> str:
     if view is None:
         return ""
-    if view.state == "failed":
+    if view.state == WatcherState.FAILED:
         return f"failed: {view.failure or describe_reason(view.reason) or '?'}"
     if view.cmd:
         return view.cmd if len(view.cmd) < 60 else view.cmd[:59] + "…"

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tuiman.core.states import WatcherState
 from tuiman.ui.format import fmt_countdown
 from tuiman.ui.model import CoreModel, WatcherView
 from tuiman.ui.palette import Palette, palette_of
@@ -84,11 +85,11 @@ class QuitScreen(ModalScreen[None]):
         return table
 
     def _next_step(self, view: WatcherView, now: float, palette: Palette) -> Text:
-        if not view.running and view.state in ("stopped", "failed"):
+        if not view.running and view.state in (WatcherState.STOPPED, WatcherState.FAILED):
             return Text("done", palette.muted)
         if self.forced:
             return Text("SIGKILL sent", palette.error)
-        if view.state == "stopping" and view.stopping_since is not None:
+        if view.state == WatcherState.STOPPING and view.stopping_since is not None:
             remaining = view.stopping_since + view.graceful_timeout - now
             if remaining > 0:
                 return Text(f"SIGKILL in {fmt_countdown(remaining)}", palette.warn)

@@ -7,12 +7,22 @@ import os
 from rich.text import Text
 from textual.widgets import Static
 
+from tuiman.core.states import WatcherState
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_cpu
 from tuiman.ui.model import CoreModel
 from tuiman.ui.palette import Palette, palette_of
 
-STATE_ORDER = ("active", "starting", "stopping", "flapping", "failed", "stopped")
-QUIET_STATES = frozenset({"active", "stopped"})  # left out when space is short
+STATE_ORDER = (
+    WatcherState.ACTIVE,
+    WatcherState.STARTING,
+    WatcherState.STOPPING,
+    WatcherState.FLAPPING,
+    WatcherState.FAILED,
+    WatcherState.STOPPED,
+)
+QUIET_STATES = frozenset(
+    {WatcherState.ACTIVE, WatcherState.STOPPED}
+)  # left out when space is short
 
 
 def short_path(path: str, width: int) -> str:

@@ -1,0 +1,274 @@
+"""The payload of every event kind, and the snapshots, as TypedDicts: the core↔UI contract.
+
+A leaf: it imports only `events` and `states`, so the UI, headless and the control client may
+import it. TypedDicts are plain dicts at run time: publishing one costs nothing more, and the
+JSON of an event is the dict as it is. Readers dispatch on `Event.kind`, `cast` the payload to
+its kind's TypedDict once, then read required keys with `payload["key"]`. Publishers use the
+typed `Bus.emit`, whose overloads pair each kind with its TypedDict.
+
+Watcher and process states travel as their `WatcherState` / `ProcessState` values (`str`: a
+remote reader gets them back from JSON as plain strings); compare them to the enum members.
+"""
+
+# No `from __future__ import annotations`: on Python 3.11 TypedDict only sees NotRequired in
+# evaluated annotations, and __required_keys__ / __optional_keys__ must be right.
+from typing import Any, Final, NotRequired, TypedDict
+
+from tuiman.core.events import Kind
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+class SpawnPayload(TypedDict):
+    process_pid: int  # Circus' name; `pid` is the same number
+    pid: int
+    wid: int
+
+
+class ReapPayload(TypedDict):
+    process_pid: int
+    pid: int
+    wid: int
+    exit_code: int | None
+    process_status: int | None  # None: tuiman stopped it; a circus status: it exited on its own
+
+
+class SignalPayload(TypedDict):
+    """`kill` (a stop signal or SIGKILL tuiman sent) and `signal` (a signal command)."""
+
+    process_pid: int
+    pid: int
+    signum: int
+
+
+KillPayload = SignalPayload
+
+
+class SpawnErrorPayload(TypedDict):
+    wid: int
+    error: str
+    errno: int  # 0 when the OSError carried none
+
+
+class FlappingPayload(TypedDict):
+    wid: int
+    attempt: int  # the how-many-th pause of this slot
+    retry_in: float  # seconds until the probe spawn
+
+
+# -- watchers -----------------------------------------------------------------------------------
+
+
+class StartPayload(TypedDict):
+    pass
+
+
+class StopPayload(TypedDict):
+    reason: str  # a Reason value, or veto:<hook> / hook_failure:<hook>
+    leaked_pids: NotRequired[list[int]]  # processes that survived SIGKILL
+
+
+class StatePayload(TypedDict):
+    old: str  # a WatcherState value
+    new: str  # a WatcherState value
+    reason: str
+
+
+class FailedPayload(TypedDict):
+    reason: str
+    detail: str
+
+
+class WatcherReloadPayload(TypedDict):
+    """`reload` of one watcher (new processes replace the old ones)."""
+
+
+class ArbiterReloadPayload(TypedDict):
+    """`reload` of the config file (an arbiter event): what it added, removed or changed."""
+
+    changes: list[str]
+
+
+class WatcherSettings(TypedDict):
+    """The configured parts of a watcher that a view shows; a config reload may change them."""
+
+    priority: int
+    graceful_timeout: float
+    autostart: bool
+    cmd: str
+    env: dict[str, str]  # only what the config sets, secrets masked
+    hooks: list[str]
+
+
+class UpdatedPayload(TypedDict):
+    """A watcher's target or configuration changed; `numprocesses` is always its new target.
+
+    A scale carries only `numprocesses`. A config reload that replaced the watcher also
+    carries `restarted` (it was running and starts again with the new config) and the new
+    `settings`.
+    """
+
+    numprocesses: int
+    restarted: NotRequired[bool]
+    settings: NotRequired[WatcherSettings]
+
+
+class AddPayload(TypedDict):
+    pass
+
+
+class RemovePayload(TypedDict):
+    pass
+
+
+# -- hooks --------------------------------------------------------------------------------------
+
+
+class HookSuccessPayload(TypedDict):
+    name: str  # the hook's name, e.g. before_start
+    duration: float  # seconds
+    vetoed: bool
+    pid: NotRequired[int]  # hooks about one process
+    signum: NotRequired[int]  # before_signal / after_signal
+
+
+class HookFailurePayload(HookSuccessPayload):
+    error: str
+
+
+# -- output, stats and the bus' own events ------------------------------------------------------
+
+
+class OutputPayload(TypedDict):
+    pid: int
+    wid: int
+    stream: str  # stdout | stderr
+    line: str
+    partial: NotRequired[bool]  # present (True) when the line had no newline yet
+
+
+class OutputLineRecord(TypedDict):
+    """One line of a watcher's output ring, as the `logs` command replies it."""
+
+    time: float  # wall clock
+    pid: int
+    wid: int
+    stream: str
+    line: str
+    partial: bool
+
+
+class ProcessStatsEntry(TypedDict):
+    """One process' stats in Circus' extended-stats shape, plus tuiman's keys.
+
+    An `extended_stats` hook may add keys of its own (not typed here).
+    """
+
+    pid: int
+    cpu: float  # percent of one core
+    mem: float  # percent of RAM
+    mem_info1: str  # RSS, human readable
+    mem_info2: str  # VMS, human readable
+    age: float  # seconds
+    children: list["ProcessStatsEntry"]  # direct children (their own `children` stay empty)
+    rss: int
+    vms: int
+    num_threads: int
+    wid: NotRequired[int]  # absent from children
+
+
+class StatsPayload(TypedDict):
+    cpu: float  # the watcher's processes summed
+    rss: int
+    processes: dict[str, ProcessStatsEntry]  # by pid, as text (a JSON key)
+
+
+class ProcessSnapshot(TypedDict):
+    pid: int
+    wid: int
+    state: str  # a ProcessState value
+    started: float  # wall clock
+    exit_code: int | None
+
+
+class SlotSnapshot(TypedDict):
+    wid: int
+    pid: int | None
+    parked: bool  # gave up after its flapping pauses
+    pauses: int
+    retry_in: float | None  # seconds until a paused slot's probe spawn
+
+
+class WatcherSnapshot(WatcherSettings):
+    name: str
+    state: str  # a WatcherState value
+    reason: str | None
+    numprocesses: int
+    restarts: int
+    processes: list[ProcessSnapshot]
+    slots: list[SlotSnapshot]
+    last_exit_codes: dict[str, int]  # wid (as text) -> exit code of its last process
+
+
+class ArbiterSnapshot(TypedDict):
+    """The `snapshot` event: everything a fresh subscriber needs to draw the state."""
+
+    config: str  # the config source
+    started: float  # wall clock
+    pid: int  # the core's pid
+    watchers: list[WatcherSnapshot]  # in start order
+
+
+class ResyncPayload(TypedDict):
+    """A slow subscriber's backlog was replaced: a fresh `snapshot` follows."""
+
+
+class DroppedPayload(TypedDict):
+    count: int  # droppable events (output, stats) this subscriber lost
+
+
+# -- events that are not a Kind -----------------------------------------------------------------
+
+CONTROL_REJECTED: Final = "control_rejected"  # the control socket turned a peer of another uid away
+
+
+class ControlRejectedPayload(TypedDict):
+    uid: int | None
+    peer_pid: int | None
+
+
+CustomPayload = dict[str, Any]
+"""What a hook publishes with `arbiter.publish(kind, **payload)`: its own keys, untyped."""
+
+
+# Which TypedDict describes each kind's payload (for checks and tests; readers `cast`).
+PAYLOAD_TYPES: dict[str, type] = {
+    Kind.SPAWN: SpawnPayload,
+    Kind.REAP: ReapPayload,
+    Kind.KILL: KillPayload,
+    Kind.SIGNAL: SignalPayload,
+    Kind.START: StartPayload,
+    Kind.STOP: StopPayload,
+    Kind.STATE: StatePayload,
+    Kind.FLAPPING: FlappingPayload,
+    Kind.FAILED: FailedPayload,
+    Kind.SPAWN_ERROR: SpawnErrorPayload,
+    Kind.UPDATED: UpdatedPayload,
+    Kind.ADD: AddPayload,
+    Kind.REMOVE: RemovePayload,
+    Kind.HOOK_SUCCESS: HookSuccessPayload,
+    Kind.HOOK_FAILURE: HookFailurePayload,
+    Kind.OUTPUT: OutputPayload,
+    Kind.STATS: StatsPayload,
+    Kind.SNAPSHOT: ArbiterSnapshot,
+    Kind.RESYNC: ResyncPayload,
+    Kind.DROPPED: DroppedPayload,
+    CONTROL_REJECTED: ControlRejectedPayload,
+}
+
+
+def payload_type(kind: str, watcher: str | None) -> type | None:
+    """The TypedDict of an event's payload; None for a custom kind (a hook's own keys)."""
+    if kind == Kind.RELOAD:
+        return ArbiterReloadPayload if watcher is None else WatcherReloadPayload
+    return PAYLOAD_TYPES.get(kind)
