@@ -1,6 +1,6 @@
 """The in-process publish/subscribe bus (§5).
 
-Publishing happens on the core's loop thread (`publish_threadsafe` for hook threads). Every
+Publishing happens on the core's loop thread (`call_soon_threadsafe` for hook threads). Every
 subscriber owns a bounded queue: a slow one loses its oldest droppable events first, and if
 lifecycle events would overflow it, its backlog is replaced by `resync` + a fresh `snapshot`.
 A subscriber never slows the core: publishing is O(1) per subscriber and never awaits.
@@ -298,14 +298,10 @@ class Bus:
             subscription._deliver(event)
         return event
 
-    def publish_threadsafe(self, kind: str, watcher: str | None = None, **payload: Any) -> None:
-        """Publish from a foreign thread (a hook); ordering follows call_soon_threadsafe."""
-        self.call_soon_threadsafe(lambda: self.publish(kind, watcher, **payload))
-
     def call_soon_threadsafe(self, publish: Callable[[], object]) -> None:
         """Run a publishing callback on the core loop, from a foreign thread (a hook's).
 
-        `bus.call_soon_threadsafe(lambda: bus.emit(...))` is the typed `publish_threadsafe`.
+        `bus.call_soon_threadsafe(lambda: bus.emit(...))` publishes from a hook thread, typed.
         """
         if self._loop is None:
             raise RuntimeError("bus is not bound to a loop")

@@ -365,7 +365,7 @@ class Arbiter:
             "config": self.config.source,
             "started": self.started_at,
             "pid": os.getpid(),
-            "watchers": [cast(WatcherSnapshot, w.snapshot()) for w in self.start_order()],
+            "watchers": [w.snapshot() for w in self.start_order()],
         }
 
     # -- stats (§6.2): sampled only while someone is subscribed -------------------------------
@@ -447,7 +447,7 @@ class Arbiter:
         return result
 
 
-def settings_of(snapshot: dict[str, Any]) -> WatcherSettings:
+def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
     """The configured parts of a watcher's snapshot (what a config reload may change)."""
     return {
         "priority": snapshot["priority"],

@@ -83,12 +83,14 @@ class ReapQueue:
     def _publish(self, process: ManagedProcess, status: int | None) -> None:
         self._processes.pop(process.pid, None)
         self._host.untrack_group(process.pgid)
-        self._bus.publish(
+        self._bus.emit(
             Kind.REAP,
             self._name,
-            process_pid=process.pid,
-            pid=process.pid,
-            wid=process.wid,
-            exit_code=process.exit_code,
-            process_status=status,
+            {
+                "process_pid": process.pid,
+                "pid": process.pid,
+                "wid": process.wid,
+                "exit_code": process.exit_code,
+                "process_status": status,
+            },
         )

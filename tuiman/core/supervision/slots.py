@@ -166,8 +166,8 @@ class SlotTable:
         slot.process = process
         self.processes[process.pid] = process
         self._host.track_group(process.pgid)
-        self._bus.publish(
-            Kind.SPAWN, self.name, process_pid=process.pid, pid=process.pid, wid=slot.wid
+        self._bus.emit(
+            Kind.SPAWN, self.name, {"process_pid": process.pid, "pid": process.pid, "wid": slot.wid}
         )
         self._arm_timers(slot, process)
         return process
@@ -199,7 +199,7 @@ class SlotTable:
     def _on_spawn_error(self, slot: Slot, error: OSError) -> None:
         text, code = spawn_error_text(error)
         slot.history.spawn_failures += 1
-        self._bus.publish(Kind.SPAWN_ERROR, self.name, wid=slot.wid, error=text, errno=code)
+        self._bus.emit(Kind.SPAWN_ERROR, self.name, {"wid": slot.wid, "error": text, "errno": code})
         max_retry = self.config.max_retry
         if max_retry != -1 and slot.history.spawn_failures > max_retry:
             self._background.run(self._give_up(Reason.SPAWN_ERROR, f"spawn failed: {text}"))
@@ -333,8 +333,8 @@ class SlotTable:
         slot.cancel_timer()
         slot.pause_until = time.monotonic() + retry_in
         slot.timer = self._host.loop.call_later(retry_in, self._respawn_later, slot)
-        self._bus.publish(
-            Kind.FLAPPING, self.name, wid=slot.wid, attempt=attempt, retry_in=retry_in
+        self._bus.emit(
+            Kind.FLAPPING, self.name, {"wid": slot.wid, "attempt": attempt, "retry_in": retry_in}
         )
         self._status.move(WatcherState.FLAPPING, Reason.FLAP_PAUSE)
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from typing import Literal
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
@@ -75,7 +76,12 @@ class StopLadder:
             reap_group_zombies(process.pgid)
 
     async def signal_process(
-        self, process: ManagedProcess, signum: int, *, kind: Kind, group: bool
+        self,
+        process: ManagedProcess,
+        signum: int,
+        *,
+        kind: Literal[Kind.KILL, Kind.SIGNAL],
+        group: bool,
     ) -> bool:
         """before_signal, the signal, after_signal, then a kill/signal event. False if vetoed."""
         is_kill = signum == signal.SIGKILL
@@ -95,8 +101,10 @@ class StopLadder:
             sent = process.signal_group(signum) if group else process.send_signal(signum)
             await self._hooks.run("after_signal", pid=process.pid, signum=signum)
             if sent:
-                self._bus.publish(
-                    kind, self._name, process_pid=process.pid, pid=process.pid, signum=signum
+                self._bus.emit(
+                    kind,
+                    self._name,
+                    {"process_pid": process.pid, "pid": process.pid, "signum": signum},
                 )
         finally:
             if self.signal_steps.get(process.pid) is step:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
 
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
+from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.output import OutputFileSink, OutputLine
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
@@ -197,7 +197,7 @@ class Watcher:
             await self._stop_after_veto(aborted.reason)
             return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
         status.move(WatcherState.ACTIVE, Reason.COMMAND)
-        self.bus.publish(Kind.START, self.name)
+        self.bus.emit(Kind.START, self.name, {})
         table.check_all_exited()  # one-shot processes that exited while the start ran its hooks
         return OK
 
@@ -236,14 +236,14 @@ class Watcher:
         await self._reaper.wait()
         await ladder.kill_escapees()
         self.slots.clear()
-        payload: dict[str, Any] = {"reason": str(reason)}
+        payload: StopPayload = {"reason": str(reason)}
         if leaked:
             payload["leaked_pids"] = leaked
-        self.bus.publish(Kind.STOP, self.name, **payload)
+        self.bus.emit(Kind.STOP, self.name, payload)
         self._status.move(final_state, reason)
         if final_state == WatcherState.FAILED:
-            self.bus.publish(
-                Kind.FAILED, self.name, reason=str(reason), detail=detail or str(reason)
+            self.bus.emit(
+                Kind.FAILED, self.name, {"reason": str(reason), "detail": detail or str(reason)}
             )
         await self._hooks.run("after_stop")
         self.host.watcher_settled(self)
@@ -271,7 +271,7 @@ class Watcher:
         table = self._slot_table
         previous = table.numprocesses
         table.numprocesses = target
-        self.bus.publish(Kind.UPDATED, self.name, numprocesses=target)
+        self.bus.emit(Kind.UPDATED, self.name, {"numprocesses": target})
         if self._status.state not in RUNNING_STATES:
             return OK
         if target < previous:
@@ -282,7 +282,7 @@ class Watcher:
         except CommandAborted as aborted:
             # A veto during incr aborts only this command and keeps what runs (§4.3).
             table.numprocesses = len(table.live())
-            self.bus.publish(Kind.UPDATED, self.name, numprocesses=table.numprocesses)
+            self.bus.emit(Kind.UPDATED, self.name, {"numprocesses": table.numprocesses})
             return CommandResult.failure(aborted.reason)
         return OK
 
@@ -291,7 +291,7 @@ class Watcher:
             return await self._start()
         table, stop_process = self._slot_table, self._ladder.stop_process
         old_slots = list(table.live())
-        self.bus.publish(Kind.RELOAD, self.name)
+        self.bus.emit(Kind.RELOAD, self.name, {})
         new_slots: list[Slot] = []
         for _ in range(table.numprocesses):
             slot = table.new_slot()
@@ -345,7 +345,7 @@ class Watcher:
             self.output.append(line)
             if self.file_sink is not None:
                 self.file_sink.write(line)
-            payload: dict[str, Any] = {
+            payload: OutputPayload = {
                 "pid": process.pid,
                 "wid": process.wid,
                 "stream": stream,
@@ -353,7 +353,7 @@ class Watcher:
             }
             if partial:
                 payload["partial"] = True
-            self.bus.publish(Kind.OUTPUT, self.name, **payload)
+            self.bus.emit(Kind.OUTPUT, self.name, payload)
 
     def _state_changed(self) -> None:
         self.host.watcher_state_changed(self)
@@ -367,7 +367,7 @@ class Watcher:
         inherited = os.environ if self.config.copy_env else {}
         return {k: v for k, v in self.config.env.items() if inherited.get(k) != v}
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
         return {
             "name": self.name,
@@ -396,7 +396,7 @@ class Watcher:
         }
 
 
-def process_snapshot(process: ManagedProcess) -> dict[str, Any]:
+def process_snapshot(process: ManagedProcess) -> ProcessSnapshot:
     return {
         "pid": process.pid,
         "wid": process.wid,

@@ -66,7 +66,9 @@ class WatcherStatus:
             raise IllegalTransition(self._name, old_state, new_state)
         self.state = new_state
         self.reason = str(reason)
-        self._bus.publish(
-            Kind.STATE, self._name, old=str(old_state), new=str(new_state), reason=self.reason
+        self._bus.emit(
+            Kind.STATE,
+            self._name,
+            {"old": str(old_state), "new": str(new_state), "reason": self.reason},
         )
         self._on_change()
