@@ -117,13 +117,13 @@ async def test_stats_stream_follows_the_connection(serve: Serve) -> None:
     reader, writer = await connect(server)
     writer.write(b'{"id": 1, "command": "stats_stream", "enabled": true}\n')
     assert json.loads(await reader.readline()) == {"id": 1, "ok": True, "stats_stream": True}
-    assert server.arbiter._stats_consumers == 1
+    assert server.arbiter.stats.consumers == 1
     writer.close()
     for _ in range(100):
-        if server.arbiter._stats_consumers == 0:
+        if server.arbiter.stats.consumers == 0:
             break
         await asyncio.sleep(0.02)
-    assert server.arbiter._stats_consumers == 0
+    assert server.arbiter.stats.consumers == 0
 
 
 async def test_close_ends_every_connection_and_removes_the_socket(serve: Serve) -> None:

@@ -455,9 +455,9 @@ async def test_extended_stats(arbiter_factory: Factory, lab: HookLab, outcome: s
     assert (await watcher.start()).ok
     pids = sorted(live_pids(arbiter))
     sub = arbiter.bus.subscribe(snapshot=False)
-    await arbiter.sample_stats()  # plain stats never call the hook
+    await arbiter.stats.sample()  # plain stats never call the hook
     assert lab.calls() == []
-    stats = await arbiter.extended_stats("w")
+    stats = await arbiter.stats.extended("w")
     assert sorted(stats) == pids
     calls = lab.calls()
     assert sorted(c["pid"] for c in calls) == pids
@@ -559,7 +559,7 @@ async def test_result_ignored_hooks_never_veto_even_without_ignore_failure(
     assert (await watcher.start()).ok
     [pid] = live_pids(arbiter)
     sub = arbiter.bus.subscribe(snapshot=False)
-    stats = await arbiter.extended_stats("w")
+    stats = await arbiter.stats.extended("w")
     assert list(stats) == [pid]
     assert (await watcher.stop()).ok
     assert watcher.state == WatcherState.STOPPED and not pid_alive(pid)

@@ -127,7 +127,7 @@ async def test_every_published_kind_has_its_typed_keys(
 
     await arbiter.get("web").send_signal(signal.SIGCONT)
     slow = arbiter.bus.subscribe(maxsize=2, snapshot=False, name="slow")  # loses stats
-    await arbiter.sample_stats()
+    await arbiter.stats.sample()
     lost_stats = slow.drain()
     slow.close()
     await arbiter.get("web").reload()

@@ -140,11 +140,11 @@ async def test_stats_are_sampled_only_while_someone_subscribes(arbiter_factory) 
     )
     await arbiter.start()
     sub = arbiter.bus.subscribe(snapshot=False)
-    arbiter.acquire_stats()
+    arbiter.stats.acquire()
     stats = await next_event(sub, Kind.STATS, "busy", timeout=5)
     assert set(stats.payload["processes"]) == {str(pid) for pid in arbiter.get("busy").processes}
     assert stats.payload["rss"] > 0
-    arbiter.release_stats()
+    arbiter.stats.release()
     sub.drain()
     import asyncio
 

@@ -77,7 +77,7 @@ async def test_every_example_hook_runs_clean(arbiter_factory: Callable[[str], Ar
     await arbiter.start()
     web = arbiter.get("web")
     assert web.state == WatcherState.ACTIVE and arbiter.get("uwsgi").state == WatcherState.ACTIVE
-    stats = await arbiter.extended_stats("web")
+    stats = await arbiter.stats.extended("web")
     assert all(isinstance(entry["open_files"], int) for entry in stats.values())
     victim = next(iter(web.processes))
     # a young process: protect_young_from_hup vetoes the reload signal

@@ -34,9 +34,9 @@ class LocalClient(WireClient, CoreClient):
             return
         self._stats_enabled = enabled
         if enabled:
-            self.arbiter.acquire_stats()
+            self.arbiter.stats.acquire()
         else:
-            self.arbiter.release_stats()
+            self.arbiter.stats.release()
 
     async def quit_instance(self) -> None:
         self.set_stats(False)

@@ -181,9 +181,9 @@ class Connection:
             return
         self.stats_on = enabled
         if enabled:
-            self.arbiter.acquire_stats()
+            self.arbiter.stats.acquire()
         else:
-            self.arbiter.release_stats()
+            self.arbiter.stats.release()
 
     # -- output -------------------------------------------------------------------------------
     async def send(self, message: dict[str, Any]) -> None:

@@ -10,26 +10,22 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
-from tuiman.core.payloads import ArbiterSnapshot, WatcherSettings, WatcherSnapshot
+from tuiman.core.payloads import ArbiterSnapshot
 from tuiman.core.processes.output import OutputBuffer, OutputFileSink, OutputWriterThread
 from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
+from tuiman.core.supervision.config_reload import reload_config_file
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watcher import CommandResult, Watcher
-
-if TYPE_CHECKING:
-    from tuiman.core.processes.stats import ProcessStats, StatsSampler
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -60,10 +56,7 @@ class Arbiter:
         self._start_all_finished = False
         self._stopping_all = False
         self._quit_task: asyncio.Future[None] | None = None
-        self._stats_consumers = 0
-        self._stats_task: asyncio.Task[None] | None = None
-        self._sampler: StatsSampler | None = None  # created on first use
-        self.last_stats: dict[int, ProcessStats] = {}
+        self.stats = StatsService(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
         self.watchers: dict[str, Watcher] = {}
@@ -86,7 +79,7 @@ class Arbiter:
         self._loop = asyncio.get_running_loop()
         self.bus.bind_loop(self._loop)
         self.hooks.loop_thread_id = threading.get_ident()
-        self.reaper = OrphanReaper(self._loop, self._managed_pids)
+        self.reaper = OrphanReaper(self._loop, self.managed_pids)
         self.reaper.install()
 
     def call_on_loop(self, callback: Callable[[], None]) -> None:
@@ -131,7 +124,7 @@ class Arbiter:
         if self.watchdog is not None:
             self.watchdog.update(changes)
 
-    def _managed_pids(self) -> set[int]:
+    def managed_pids(self) -> set[int]:
         pids = {pid for watcher in self.watchers.values() for pid in watcher.processes}
         if self.watchdog is not None:
             pids.add(self.watchdog.pid)
@@ -153,9 +146,6 @@ class Arbiter:
         if watcher is None:
             raise UnknownWatcher(name)
         return watcher
-
-    def _targets(self, name: str | None) -> list[Watcher]:
-        return list(self.watchers.values()) if name is None else [self.get(name)]
 
     def start_order(self) -> list[Watcher]:
         return sorted(self.watchers.values(), key=lambda w: (-w.config.priority, w.name))
@@ -231,7 +221,7 @@ class Arbiter:
                     process.send_signal(signal.SIGKILL)
 
     async def shutdown(self) -> None:
-        self.stop_stats()
+        self.stats.stop()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):
                 process.close_streams()
@@ -262,78 +252,13 @@ class Arbiter:
         return [await self.get(name).restart()]
 
     async def reload_config(self) -> tuple[bool, list[str]]:
-        """Apply the config file's diff (§3.6): add, remove and restart only what changed.
+        """Apply the config file's difference: see `config_reload`."""
+        return await reload_config_file(self)
 
-        An invalid file is refused with its errors and the running state is kept. Hook modules
-        already imported are not re-imported (Python caches them).
-        """
-        from tuiman.core.config.loader import ConfigError, load_demo_config
-        from tuiman.core.configfile import load_config
-
-        source = self.config.source
-        try:
-            if source.startswith("demo:"):
-                new_config = await asyncio.to_thread(load_demo_config, cwd=Path(source[5:]))
-            else:
-                new_config = await asyncio.to_thread(load_config, source)
-        except ConfigError as error:
-            return False, list(error.errors)
-        changes = await self._apply_config(new_config)
-        self.bus.emit(Kind.RELOAD, None, {"changes": changes})
-        return True, changes
-
-    async def _apply_config(self, new_config: Config) -> list[str]:
-        old_by_name = {w.name: w for w in self.watchers.values()}
-        new_by_name = {w.name: w for w in new_config.watchers}
-        changes: list[str] = []
-        removed = [old_by_name[n] for n in old_by_name if n not in new_by_name]
-        for watcher in removed:
-            await watcher.stop()
-            await self._close_sink(watcher)
-            del self.watchers[watcher.name]
-            self.bus.emit(Kind.REMOVE, watcher.name, {})
-            changes.append(f"removed {watcher.name}")
-        self.config = new_config
-        self.bus.redactor = redactor_for(new_config)
-        for name, watcher_config in new_by_name.items():
-            existing = old_by_name.get(name)
-            if existing is None:
-                self.watchers[name] = Watcher(watcher_config, self)
-                self.bus.emit(Kind.ADD, name, {})
-                changes.append(f"added {name}")
-                if watcher_config.autostart:
-                    await self.watchers[name].start()
-            elif existing.config != watcher_config:
-                changes.append(await self._update_watcher(existing, watcher_config))
-        return changes
-
-    async def _update_watcher(self, watcher: Watcher, new: WatcherConfig) -> str:
-        if replace(watcher.config, numprocesses=new.numprocesses) == new:
-            watcher.config = new
-            await watcher.set_numprocesses(new.numprocesses)
-            return f"{watcher.name}: numprocesses {new.numprocesses}"
-        was_running = watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED)
-        await watcher.stop()
-        await self._close_sink(watcher)
-        replacement = Watcher(new, self)
-        self.watchers[watcher.name] = replacement
-        self.bus.emit(
-            Kind.UPDATED,
-            watcher.name,
-            {
-                "numprocesses": replacement.numprocesses,
-                "restarted": was_running,
-                "settings": settings_of(replacement.snapshot()),
-            },
-        )
-        if was_running or (new.autostart and not watcher.started_ever):
-            await replacement.start()
-        return f"{watcher.name}: restarted with the new config"
-
-    @staticmethod
-    async def _close_sink(watcher: Watcher) -> None:
-        if watcher.file_sink is not None:
-            await asyncio.to_thread(watcher.file_sink.close, 2.0)
+    def use_config(self, config: Config) -> None:
+        """Take a reloaded config as the arbiter's own (its settings and the secrets it masks)."""
+        self.config = config
+        self.bus.redactor = redactor_for(config)
 
     # -- observers ----------------------------------------------------------------------------
     def note_failure(self, watcher_name: str, detail: str) -> None:
@@ -367,96 +292,6 @@ class Arbiter:
             "pid": os.getpid(),
             "watchers": [w.snapshot() for w in self.start_order()],
         }
-
-    # -- stats (§6.2): sampled only while someone is subscribed -------------------------------
-    @property
-    def sampler(self) -> StatsSampler:
-        if self._sampler is None:
-            from tuiman.core.processes.stats import StatsSampler
-
-            self._sampler = StatsSampler()
-        return self._sampler
-
-    def acquire_stats(self) -> None:
-        self._stats_consumers += 1
-        if self._stats_task is None:
-            self._stats_task = self.loop.create_task(self._stats_loop())
-
-    def release_stats(self) -> None:
-        self._stats_consumers = max(self._stats_consumers - 1, 0)
-        if self._stats_consumers == 0:
-            self.stop_stats()
-
-    def stop_stats(self) -> None:
-        if self._stats_task is not None:
-            self._stats_task.cancel()
-            self._stats_task = None
-
-    async def _stats_loop(self) -> None:
-        interval = self.config.arbiter.stats_interval
-        while self._stats_consumers > 0:
-            await self.sample_stats()
-            await asyncio.sleep(interval)
-
-    async def sample_stats(self, names: Iterable[str] | None = None) -> dict[int, ProcessStats]:
-        watchers = self._targets(None) if names is None else [self.get(n) for n in names]
-        pids = [pid for w in watchers for pid, p in w.processes.items() if p.alive]
-        stats = await self.sampler.sample_async(pids)
-        self.last_stats.update(stats)
-        for gone in set(self.last_stats) - self._managed_pids():
-            self.last_stats.pop(gone, None)
-        for watcher in watchers:
-            per_process = {pid: stats[pid] for pid in watcher.processes if pid in stats}
-            self.bus.emit(
-                Kind.STATS,
-                watcher.name,
-                {
-                    "cpu": round(sum(s.cpu_percent for s in per_process.values()), 2),
-                    "rss": sum(s.rss for s in per_process.values()),
-                    "processes": {
-                        str(pid): s.as_circus_dict(watcher.processes[pid].wid)
-                        for pid, s in per_process.items()
-                    },
-                },
-            )
-        return stats
-
-    async def extended_stats(self, name: str) -> dict[int, dict[str, Any]]:
-        """Stats of one watcher's processes, extended by its extended_stats hook (§4.7)."""
-        watcher = self.get(name)
-        stats = await self.sample_stats([name])
-        result: dict[int, dict[str, Any]] = {}
-        for pid, process in list(watcher.processes.items()):
-            if pid not in stats:
-                continue
-            # A plain dict from here on: the hook may add keys of its own.
-            entry = cast(dict[str, Any], stats[pid].as_circus_dict(process.wid))
-            spec = watcher.config.hooks.get("extended_stats")
-            if spec is not None:
-                working = dict(entry)
-                outcome = await self.hooks.call(
-                    spec,
-                    name,
-                    self.facades_for(watcher),
-                    {"pid": pid, "stats": working},
-                    result_ignored=True,
-                )
-                if not outcome.failed:
-                    entry = working
-            result[pid] = entry
-        return result
-
-
-def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
-    """The configured parts of a watcher's snapshot (what a config reload may change)."""
-    return {
-        "priority": snapshot["priority"],
-        "graceful_timeout": snapshot["graceful_timeout"],
-        "autostart": snapshot["autostart"],
-        "cmd": snapshot["cmd"],
-        "env": snapshot["env"],
-        "hooks": snapshot["hooks"],
-    }
 
 
 def redactor_for(config: Config) -> Callable[[str], str] | None:

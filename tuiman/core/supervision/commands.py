@@ -200,9 +200,9 @@ async def cmd_stats(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     if request.get("extended"):
         if name is None:
             raise BadRequest("stats --extended needs a watcher")
-        extended = await arbiter.extended_stats(name)
+        extended = await arbiter.stats.extended(name)
         return ok(watchers={name: {str(pid): entry for pid, entry in extended.items()}})
-    stats = await arbiter.sample_stats(names)
+    stats = await arbiter.stats.sample(names)
     watchers: dict[str, dict[str, Any]] = {}
     for watcher_name in names:
         watcher = arbiter.get(watcher_name)

@@ -1,0 +1,107 @@
+"""Applying a changed config file to a running arbiter: add, remove and restart only what changed.
+
+An invalid file is refused with its errors and the running state is kept. A watcher whose only
+change is `numprocesses` is scaled in place; any other change replaces it (stopped, then started
+again with the new config if it was running). Hook modules already imported are not re-imported:
+Python caches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tuiman.core.config.model import Config, WatcherConfig
+from tuiman.core.events import Kind
+from tuiman.core.payloads import WatcherSettings, WatcherSnapshot
+from tuiman.core.states import WatcherState
+from tuiman.core.supervision.watcher import Watcher
+
+if TYPE_CHECKING:
+    from tuiman.core.supervision.arbiter import Arbiter
+
+
+async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
+    """Read the arbiter's config source again and apply the difference: (applied, lines)."""
+    from tuiman.core.config.loader import ConfigError, load_demo_config
+    from tuiman.core.configfile import load_config
+
+    source = arbiter.config.source
+    try:
+        if source.startswith("demo:"):
+            new_config = await asyncio.to_thread(load_demo_config, cwd=Path(source[5:]))
+        else:
+            new_config = await asyncio.to_thread(load_config, source)
+    except ConfigError as error:
+        return False, list(error.errors)
+    changes = await apply_config(arbiter, new_config)
+    arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
+    return True, changes
+
+
+async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:
+    old_by_name = {w.name: w for w in arbiter.watchers.values()}
+    new_by_name = {w.name: w for w in new_config.watchers}
+    changes: list[str] = []
+    removed = [old_by_name[n] for n in old_by_name if n not in new_by_name]
+    for watcher in removed:
+        await watcher.stop()
+        await close_sink(watcher)
+        del arbiter.watchers[watcher.name]
+        arbiter.bus.emit(Kind.REMOVE, watcher.name, {})
+        changes.append(f"removed {watcher.name}")
+    arbiter.use_config(new_config)
+    for name, watcher_config in new_by_name.items():
+        existing = old_by_name.get(name)
+        if existing is None:
+            arbiter.watchers[name] = Watcher(watcher_config, arbiter)
+            arbiter.bus.emit(Kind.ADD, name, {})
+            changes.append(f"added {name}")
+            if watcher_config.autostart:
+                await arbiter.watchers[name].start()
+        elif existing.config != watcher_config:
+            changes.append(await _update_watcher(arbiter, existing, watcher_config))
+    return changes
+
+
+async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig) -> str:
+    if replace(watcher.config, numprocesses=new.numprocesses) == new:
+        watcher.config = new
+        await watcher.set_numprocesses(new.numprocesses)
+        return f"{watcher.name}: numprocesses {new.numprocesses}"
+    was_running = watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED)
+    await watcher.stop()
+    await close_sink(watcher)
+    replacement = Watcher(new, arbiter)
+    arbiter.watchers[watcher.name] = replacement
+    arbiter.bus.emit(
+        Kind.UPDATED,
+        watcher.name,
+        {
+            "numprocesses": replacement.numprocesses,
+            "restarted": was_running,
+            "settings": settings_of(replacement.snapshot()),
+        },
+    )
+    if was_running or (new.autostart and not watcher.started_ever):
+        await replacement.start()
+    return f"{watcher.name}: restarted with the new config"
+
+
+async def close_sink(watcher: Watcher) -> None:
+    if watcher.file_sink is not None:
+        await asyncio.to_thread(watcher.file_sink.close, 2.0)
+
+
+def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
+    """The configured parts of a watcher's snapshot (what a config reload may change)."""
+    return {
+        "priority": snapshot["priority"],
+        "graceful_timeout": snapshot["graceful_timeout"],
+        "autostart": snapshot["autostart"],
+        "cmd": snapshot["cmd"],
+        "env": snapshot["env"],
+        "hooks": snapshot["hooks"],
+    }
