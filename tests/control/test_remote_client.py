@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.control.ctlkit import Instance, wait_for
+from tests.control.ctlkit import Instance
+from tests.support.waiting import wait_until_sync
 from tuiman.client import CoreClient, EventStream
 from tuiman.control.client import RemoteClient, RemoteEventStream, Unreachable
 from tuiman.core.events import Event
@@ -31,7 +32,9 @@ graceful_timeout = 60
 @pytest.fixture
 def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
     instance = start_tuiman(tuiman_dir, CONFIG)
-    wait_for(lambda: len(instance.pids("web")) == 2 and instance.pids("stubborn"), what="running")
+    wait_until_sync(
+        lambda: len(instance.pids("web")) == 2 and instance.pids("stubborn"), what="running"
+    )
     return instance
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import LagProbe, write_hook_module, zombie_children
+from tests.reliability.support import LagProbe, write_hook_module
+from tests.support.procs import zombie_children
+from tests.support.waiting import wait_until
 from tuiman.core.config.loader import ConfigError, load_config_text
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import WatcherState
