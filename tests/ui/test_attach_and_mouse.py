@@ -9,6 +9,7 @@ from rich.style import Style
 from scripted import FROZEN, LIVE, ScriptedClient
 from textual import events
 from textual.pilot import Pilot
+from uihelpers import palette_offers
 
 from tests.support.waiting import wait_until
 from tuiman.ui.app import TuimanApp
@@ -35,7 +36,7 @@ def scripted(tmp_path: Path, client: ScriptedClient) -> TuimanApp:
 
 async def settled(app: TuimanApp, pilot: Pilot[int]) -> None:
     await wait_until(lambda: app.bridge is not None and app.bridge.events >= len(LIVE))
-    await pilot.pause(0.1)  # the layout follows the new rows
+    await pilot.pause()  # every pending message handled: the layout follows the new rows
 
 
 async def test_q_detaches_from_a_remote_instance(tmp_path: Path) -> None:
@@ -57,7 +58,7 @@ async def test_quitting_a_remote_instance_is_a_palette_action_with_a_confirm(
     async with app.run_test(size=(120, 36)) as pilot:
         await settled(app, pilot)
         await pilot.press("ctrl+p", *"quit the instance")
-        await pilot.pause(0.4)
+        await wait_until(lambda: palette_offers(app, "quit the instance"), pause=pilot.pause)
         await pilot.press("enter")
         await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("n")
@@ -123,7 +124,12 @@ async def test_textual_themes_apply_to_the_tables_and_logs(tmp_path: Path) -> No
         table = app.main.watchers_table
         dark = table.get_cell("flaky", "state").style
         app.theme = "textual-light"
-        await pilot.pause(0.2)
+        await wait_until(
+            lambda: str(table.get_cell("flaky", "state").style) != str(dark),
+            pause=pilot.pause,
+            what="the state cell restyled by the new theme",
+        )
+        await pilot.pause()  # and redrawn
         light = table.get_cell("flaky", "state").style
         assert str(light) != str(dark)  # the warning colour of the new theme
         assert table.get_cell("flaky", "state").plain == "flapping"

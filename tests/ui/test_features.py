@@ -7,7 +7,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from uihelpers import PYTHON, live_pids, make_app, running, sleeper_toml, watcher_cell
+from uihelpers import (
+    PYTHON,
+    live_pids,
+    make_app,
+    palette_offers,
+    running,
+    sleeper_toml,
+    watcher_cell,
+)
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
@@ -227,7 +235,7 @@ async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
         await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         assert any("not-a-binding" in message for _, message in notes)
         await pilot.press("x")  # no longer bound
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # the behaviour under test: nothing stops the watcher meanwhile
         assert arbiter.watchers["sleeper"].state == "active"
         await pilot.press("delete")
         await wait_until(lambda: arbiter.watchers["sleeper"].state == "stopped", pause=pilot.pause)
@@ -261,7 +269,7 @@ async def test_the_palette_lists_actions_for_every_watcher(tmp_path: Path) -> No
         await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         await pilot.press("ctrl+p")
         await pilot.press(*"stop sleeper")
-        await pilot.pause(0.5)
+        await wait_until(lambda: palette_offers(app, "stop sleeper"), pause=pilot.pause)
         await pilot.press("enter")
         await wait_until(lambda: arbiter.watchers["sleeper"].state == "stopped", pause=pilot.pause)
 
@@ -295,6 +303,7 @@ async def test_ctrl_r_reloads_the_config_and_refuses_a_broken_one(tmp_path: Path
     toml = sleeper_toml(tmp_path, numprocesses=1)
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
+    notes = record_notifications(app)
     async with running(arbiter, app) as pilot:
         await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         config = tmp_path / "tuiman.toml"
@@ -304,6 +313,10 @@ async def test_ctrl_r_reloads_the_config_and_refuses_a_broken_one(tmp_path: Path
         await wait_until(lambda: len(live_pids(arbiter, "extra")) == 1, pause=pilot.pause)
         config.write_text(toml + "\nbogus = 1\n")
         await pilot.press("ctrl+r")
-        await pilot.pause(0.5)
+        await wait_until(
+            lambda: any(title.startswith("config refused") for title, _ in notes),
+            pause=pilot.pause,
+            what="the refused reload notified",
+        )
         assert "extra" in arbiter.watchers  # refused: the running state is kept
         assert len(live_pids(arbiter, "extra")) == 1

@@ -110,7 +110,7 @@ async def test_k_on_a_selected_process_signals_only_that_process(tmp_path: Path)
         await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         await pilot.press("u", "s", "r", "1", "enter")
         await wait_until(lambda: record.exists() and record.read_text() != "", pause=pilot.pause)
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # the behaviour under test: no other process gets it meanwhile
         assert record.read_text().splitlines() == [f"SIGUSR1 {target}"]
 
 
@@ -129,7 +129,7 @@ async def test_kill_asks_for_confirmation(tmp_path: Path) -> None:
         await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("n")
         await wait_until(lambda: not isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # the behaviour under test: declined, nothing kills it meanwhile
         assert alive(pid)
         await pilot.press("enter")  # the picker is still open with KILL highlighted
         await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
@@ -207,7 +207,7 @@ async def test_second_q_kills_at_once(tmp_path: Path) -> None:
         await wait_until(
             lambda: arbiter.watchers["stubborn"].state == "stopping", pause=pilot.pause
         )
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # the behaviour under test: TERM alone does not end it
         assert alive(pid)  # TERM is ignored: it would wait 30 s for the SIGKILL
         await pilot.press("q")
         await wait_until(lambda: not alive(pid), timeout=5, what="killed by the second q")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
 from tests.support.core import stop_arbiter
@@ -108,3 +109,16 @@ async def wait_ready(
 
     await wait_until(ready, pause=pilot.pause, what=f"{count} ready processes of {name}")
     return live_pids(arbiter, name)
+
+
+def palette_offers(app: TuimanApp, text: str) -> bool:
+    """The command palette is open and its highlighted command reads `text` (any case): its
+    search for what was typed has come back."""
+    screen = app.screen
+    if not isinstance(screen, CommandPalette):
+        return False
+    commands = screen.query_one(CommandList)
+    if commands.highlighted is None:
+        return False
+    prompt = commands.get_option_at_index(commands.highlighted).prompt
+    return text.lower() in str(prompt).lower()
