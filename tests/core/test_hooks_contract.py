@@ -585,12 +585,16 @@ async def test_stop_while_respawn_hook_in_flight_spawns_nothing(
     assert (await watcher.start()).ok
     [pid] = live_pids(arbiter)
     history = arbiter.bus.subscribe(snapshot=False)
+    hook_results = arbiter.bus.subscribe(snapshot=False)
     os.kill(pid, signal.SIGKILL)
     await wait_until(lambda: len(lab.calls("before_spawn")) == 2)  # the respawn's hook is running
     assert (await watcher.stop()).ok
     await wait_until(lambda: bool(lab.calls("returned")))
-    for _ in range(20):
-        await asyncio.sleep(0.01)  # let the hook's result reach the loop
+    # the late hook's result has reached the loop once its event is on the bus
+    await next_event(
+        hook_results, Kind.HOOK_SUCCESS, "w", where=lambda e: e.payload["name"] == "before_spawn"
+    )
+    await asyncio.sleep(0.2)  # the behaviour under test: no spawn follows that late result
     assert watcher.state == WatcherState.STOPPED
     assert watcher.processes == {}
     assert [e for e in history.drain() if e.kind == Kind.SPAWN] == []

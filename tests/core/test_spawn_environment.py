@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -154,7 +155,5 @@ async def test_stats_are_sampled_only_while_someone_subscribes(arbiter_factory) 
     assert stats.payload["rss"] > 0
     arbiter.release_stats()
     sub.drain()
-    import asyncio
-
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(0.35)  # the behaviour under test: three intervals without a sample
     assert [e for e in sub.drain() if e.kind == Kind.STATS] == []

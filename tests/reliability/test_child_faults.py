@@ -440,6 +440,6 @@ async def test_two_hundred_children_exiting_in_the_same_millisecond(
     assert all(e.payload["exit_code"] == 3 for e in reaps)
     assert all(e.payload["process_status"] == UNEXISTING for e in reaps)
     await wait_until(lambda: arbiter.get("herd").state == WatcherState.STOPPED)
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # the behaviour under test: no duplicate reap comes late
     assert len(recorder.of(Kind.REAP, "herd")) == 200  # and no duplicate came late
     await assert_clean(tag, subreaper, lag)

@@ -120,7 +120,8 @@ def test_sigterm_restores_the_terminal_and_leaves_nothing(
         started = time.monotonic()
         run.proc.send_signal(signal.SIGTERM)
         if times == 2:
-            time.sleep(0.5)
+            # the first SIGTERM is handled: the stopping view is on the screen
+            wait_until_sync(lambda: run.seen(b"Stopping everything"), timeout=15)
             run.proc.send_signal(signal.SIGTERM)
         output = run.finish(30)
         assert run.proc.returncode == 0
