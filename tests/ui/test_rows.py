@@ -162,7 +162,7 @@ def test_a_paused_slot_is_a_row_after_the_processes() -> None:
 
 
 def test_extended_stats_columns() -> None:
-    stats = {
+    stats: dict[str, dict[str, Any]] = {
         "101": {"pid": 101, "cpu": 1.0, "mem": 0.5, "queue_depth": 7, "children": []},
         "102": {"pid": 102, "backlog": 2.0, "num_threads": 4},
     }
