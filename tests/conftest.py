@@ -1,12 +1,15 @@
+"""Fixtures shared by every suite: arbiters built from TOML, and a per-test process tag."""
+
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly, make_config
+from tests.support.core import build_arbiter, stop_arbiter
+from tests.support.procs import kill_tagged
 from tuiman.core.supervision.arbiter import Arbiter
 
 
@@ -16,17 +19,18 @@ async def arbiter_factory(tmp_path: Path) -> AsyncIterator[Callable[[str], Arbit
     created: list[Arbiter] = []
 
     def build(toml: str) -> Arbiter:
-        arbiter = Arbiter(make_config(tmp_path, toml))
-        arbiter.bind()
+        arbiter = build_arbiter(tmp_path, toml)
         created.append(arbiter)
         return arbiter
 
     yield build
     for arbiter in created:
-        pids = [pid for w in arbiter.watchers.values() for pid in w.processes]
-        arbiter.force()
-        try:
-            await asyncio.wait_for(arbiter.quit(), 15)
-        finally:
-            for pid in pids:
-                kill_quietly(pid)
+        await stop_arbiter(arbiter)
+
+
+@pytest.fixture
+def tag(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A TEST_TAG value unique to this test; every process carrying it is killed at the end."""
+    value = f"{request.node.name}-{os.getpid()}"
+    yield value
+    kill_tagged(value)

@@ -9,12 +9,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly, pid_alive, tagged_pids
+from tests.support.procs import alive, kill_quietly, tagged_pids
+from tests.support.waiting import wait_until_sync
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
 
@@ -36,22 +36,6 @@ def run_tuiman(
         timeout=timeout,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
-
-
-@pytest.fixture
-def tag(request: pytest.FixtureRequest) -> Iterator[str]:
-    value = f"{request.node.name}-{os.getpid()}"
-    yield value
-    for pid in tagged_pids(value):
-        kill_quietly(pid)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def start_headless(config: Path, *extra: str) -> subprocess.Popen[str]:
@@ -157,13 +141,13 @@ def test_json_lines_shape_and_clean_exit_on_sigterm(tmp_path: Path, tag: str) ->
         assert records[-1]["line"] == "hello" and records[-1]["stream"] == "stdout"
         assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
         child = spawn["pid"]
-        assert pid_alive(child)
+        assert alive(child)
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0
         kinds = [json.loads(line)["kind"] for line in rest.splitlines()]
         assert "reap" in kinds and "stop" in kinds
-        assert not pid_alive(child)
+        assert not alive(child)
         assert tagged_pids(tag) == []
     finally:
         kill_quietly(proc.pid)
@@ -172,8 +156,8 @@ def test_json_lines_shape_and_clean_exit_on_sigterm(tmp_path: Path, tag: str) ->
 
 def test_second_sigint_kills_at_once(tmp_path: Path, tag: str) -> None:
     script = (
-        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
-        " print('up', flush=True); time.sleep(300)"
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(300)"
     )
     config = write_config(
         tmp_path,
@@ -192,7 +176,9 @@ def test_second_sigint_kills_at_once(tmp_path: Path, tag: str) -> None:
                 break
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        for line in proc.stdout:  # the first SIGINT is handled: a graceful stop began
+            if "→ stopping" in line:
+                break
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
         assert time.monotonic() - started < 10
@@ -215,11 +201,11 @@ def test_sigkill_of_tuiman_leaves_no_process_behind(tmp_path: Path, tag: str) ->
     )
     proc = start_headless(config)
     try:
-        wait_for(lambda: len(tagged_pids(tag)) >= 6)
+        wait_until_sync(lambda: len(tagged_pids(tag)) >= 6)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
         killed_at = time.monotonic()
-        wait_for(lambda: tagged_pids(tag) == [], timeout=3)
+        wait_until_sync(lambda: tagged_pids(tag) == [], timeout=3)
         assert time.monotonic() - killed_at < 1.5
     finally:
         kill_quietly(proc.pid)

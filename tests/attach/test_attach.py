@@ -7,14 +7,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly, pid_alive
-from tests.helpers import tagged_pids as tagged_children
-from tests.ui.uihelpers import wait_for, watcher_cell
+from tests.support.procs import alive, kill_quietly
+from tests.support.procs import tagged_pids as tagged_children
+from tests.support.waiting import wait_until
+from tests.ui.uihelpers import watcher_cell
 from tuiman.client.remote import RemoteClient
 from tuiman.ui.app import TuimanApp
 
@@ -53,23 +53,24 @@ async def test_a_key_in_the_attached_ui_stops_a_headless_watcher(tmp_path: Path)
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not (socket_path.exists() and len(tagged_children(tag)) == 2):
-            assert time.monotonic() < deadline, "headless instance did not come up"
-            time.sleep(0.05)
+        await wait_until(
+            lambda: socket_path.exists() and len(tagged_children(tag)) == 2,
+            timeout=20,
+            what="the headless instance up with its two children",
+        )
         children = tagged_children(tag)
         client = await RemoteClient.connect(socket_path)
         try:
             app = TuimanApp(client)
             async with app.run_test(size=(120, 36)) as pilot:
-                await wait_for(lambda: state_cell(app) == "active", pilot=pilot)
+                await wait_until(lambda: state_cell(app) == "active", pause=pilot.pause)
                 await pilot.press("x")
-                await wait_for(
-                    lambda: not any(pid_alive(pid) for pid in children), timeout=15, pilot=pilot
+                await wait_until(
+                    lambda: not any(alive(pid) for pid in children), timeout=15, pause=pilot.pause
                 )
-                await wait_for(lambda: state_cell(app) == "stopped", pilot=pilot)
+                await wait_until(lambda: state_cell(app) == "stopped", pause=pilot.pause)
                 await pilot.press("q")  # detach: the instance keeps running
-                await pilot.pause(0.2)
+                await wait_until(lambda: not app.is_running, what="the app detached")
             assert app.return_code in (None, 0)
         finally:
             await client.aclose()

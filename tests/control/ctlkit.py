@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,24 +20,13 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
+from tests.support.waiting import wait_until_sync
 from tuiman.control.client import ControlConnection, Unreachable
 from tuiman.control.paths import default_socket_path
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
 BASE_ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
 BASE_ENV.pop("TUIMAN_SOCKET", None)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll a condition on the real system until it holds; returns its (truthy) value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(0.02)
 
 
 def run_ctl(
@@ -168,7 +156,7 @@ def wait_ready(instance: Instance, timeout: float = 20.0) -> None:
             )
         return instance.answers()
 
-    wait_for(ready, timeout, "instance answering on its socket")
+    wait_until_sync(ready, timeout, what="the instance answering on its socket")
 
 
 @contextlib.contextmanager

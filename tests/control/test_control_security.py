@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.control.ctlkit import Instance, json_lines, launch, wait_for
+from tests.control.ctlkit import Instance, json_lines, launch
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -143,7 +144,7 @@ def test_server_rejects_another_uid_when_the_directory_is_relaxed(
     reply = json.loads(str(result["reply"]).splitlines()[0])
     assert reply["ok"] is False and "permission denied" in reply["error"]
     assert inst.answers() and inst.watcher("sleeper")["state"] == "active"  # the quit was refused
-    rejected = wait_for(
+    rejected = wait_until_sync(
         lambda: [e for e in json_lines(inst.stdout()) if e["kind"] == "control_rejected"],
         what="a control_rejected event",
     )

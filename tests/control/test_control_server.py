@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import wait_until
 from tuiman.control.connection import Limits
 from tuiman.control.endpoint import InstanceRunning, claim_endpoint
 from tuiman.control.server import ControlServer, claim_instance, serving
@@ -74,7 +75,7 @@ async def test_a_streaming_connection_is_not_idle(serve: Serve) -> None:
     writer.write(b'{"id": 1, "command": "subscribe"}\n')
     assert json.loads(await reader.readline())["stream"] is True
     assert json.loads(await reader.readline())["kind"] == "snapshot"
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # the behaviour under test: 3 idle timeouts pass, still connected
     server.arbiter.bus.publish("note", None, text="still here")
     event = json.loads(await asyncio.wait_for(reader.readline(), 5))
     assert event["kind"] == "note" and event["text"] == "still here"
@@ -91,10 +92,7 @@ async def test_connection_cap(serve: Serve) -> None:
     assert refused["ok"] is False and "too many connections" in refused["error"]
     for _, writer in held:
         writer.close()
-    for _ in range(100):
-        if not server.connections:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: not server.connections, what="the closed connections released")
     assert (await ask(server, {"id": 2, "command": "hello"}))["ok"]
 
 
@@ -119,10 +117,7 @@ async def test_stats_stream_follows_the_connection(serve: Serve) -> None:
     assert json.loads(await reader.readline()) == {"id": 1, "ok": True, "stats_stream": True}
     assert server.arbiter.stats.consumers == 1
     writer.close()
-    for _ in range(100):
-        if server.arbiter.stats.consumers == 0:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: server.arbiter.stats.consumers == 0, what="stats released")
     assert server.arbiter.stats.consumers == 0
 
 

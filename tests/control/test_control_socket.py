@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.control.ctlkit import Instance, wait_for
+from tests.control.ctlkit import Instance
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,7 +65,7 @@ def raw(path: Path) -> Iterator[RawClient]:
 @pytest.fixture
 def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
     instance = start_tuiman(tuiman_dir, CONFIG)
-    wait_for(lambda: len(instance.pids("sleeper")) == 2, what="two processes")
+    wait_until_sync(lambda: len(instance.pids("sleeper")) == 2, what="two processes")
     return instance
 
 
@@ -191,7 +192,7 @@ def test_connection_cap_then_recovery(inst: Instance) -> None:
     finally:
         for client in held:
             client.close()
-    wait_for(inst.answers, what="a free connection slot")
+    wait_until_sync(inst.answers, what="a free connection slot")
     still_serving(inst)
 
 

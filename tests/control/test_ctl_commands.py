@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.control.ctlkit import BASE_ENV, TUIMAN, Instance, json_lines, wait_for, write_config
+from tests.control.ctlkit import BASE_ENV, TUIMAN, Instance, json_lines, write_config
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -78,7 +79,7 @@ def base_config(directory: Path, numprocesses: int = 2, extra: str = "") -> str:
 @pytest.fixture
 def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
     instance = start_tuiman(tuiman_dir, base_config(tuiman_dir))
-    wait_for(lambda: len(instance.pids("web")) == 2, what="two web processes")
+    wait_until_sync(lambda: len(instance.pids("web")) == 2, what="two web processes")
     return instance
 
 
@@ -125,7 +126,7 @@ def test_list_and_status(inst: Instance) -> None:
 def test_start_stop_restart_queued_and_waited(inst: Instance) -> None:
     queued = inst.ctl("stop", "web")
     assert queued.returncode == 0 and "queued" in queued.stdout
-    wait_for(lambda: inst.watcher("web")["state"] == "stopped", what="web stopped")
+    wait_until_sync(lambda: inst.watcher("web")["state"] == "stopped", what="web stopped")
 
     started = inst.ctl("start", "web", "--wait")
     assert started.returncode == 0, started.stderr
@@ -188,7 +189,7 @@ def test_reloadconfig_applies_the_file_or_refuses_it(inst: Instance) -> None:
     inst.config.write_text(text.replace("numprocesses = 2", "numprocesses = 3"))
     result = inst.ctl("reloadconfig")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: len(inst.pids("web")) == 3, what="three web processes")
+    wait_until_sync(lambda: len(inst.pids("web")) == 3, what="three web processes")
 
     inst.config.write_text(text.replace("numprocesses = 2", "numprocesses = -1"))
     refused = inst.ctl("reloadconfig")
@@ -200,17 +201,17 @@ def test_reloadconfig_applies_the_file_or_refuses_it(inst: Instance) -> None:
 def test_signal_is_delivered(inst: Instance) -> None:
     record = inst.directory / "signals.txt"
     pids = inst.pids("web")
-    wait_for(lambda: ready_pids(record) >= set(pids), what="signal handlers installed")
+    wait_until_sync(lambda: ready_pids(record) >= set(pids), what="signal handlers installed")
 
     everyone = inst.ctl("signal", "web", "USR1")
     assert everyone.returncode == 0, everyone.stderr
-    wait_for(
+    wait_until_sync(
         lambda: all("SIGUSR1" in signals_of(record, pid) for pid in pids), what="USR1 reached both"
     )
 
     one = inst.ctl("signal", "web", str(pids[0]), "SIGUSR2")
     assert one.returncode == 0, one.stderr
-    wait_for(lambda: "SIGUSR2" in signals_of(record, pids[0]), what="USR2 reached the pid")
+    wait_until_sync(lambda: "SIGUSR2" in signals_of(record, pids[0]), what="USR2 reached the pid")
     assert "SIGUSR2" not in signals_of(record, pids[1])
 
     assert inst.ctl("signal", "web", "NOPE").returncode == 3
@@ -228,20 +229,22 @@ def test_signal_group_reaches_grandchildren(
     """
     inst = start_tuiman(tuiman_dir, toml)
     grandchild_record = Path(f"{record}.grandchild")
-    wait_for(lambda: ready_pids(record) and ready_pids(grandchild_record), what="both ready")
+    wait_until_sync(lambda: ready_pids(record) and ready_pids(grandchild_record), what="both ready")
     grandchild = next(iter(ready_pids(grandchild_record)))
     inst.seen_pids.add(grandchild)
 
     result = inst.ctl("signal", "family", "HUP", "--group")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: "SIGHUP" in signals_of(grandchild_record, grandchild), what="HUP in group")
+    wait_until_sync(
+        lambda: "SIGHUP" in signals_of(grandchild_record, grandchild), what="HUP in group"
+    )
 
 
 def test_kill_replaces_one_process(inst: Instance) -> None:
     victim, survivor = inst.pids("web")
     result = inst.ctl("kill", "web", str(victim), "--wait")
     assert result.returncode == 0, result.stderr
-    wait_for(
+    wait_until_sync(
         lambda: victim not in inst.pids("web") and len(inst.pids("web")) == 2, what="a replacement"
     )
     assert survivor in inst.pids("web")
@@ -252,12 +255,12 @@ def test_incr_decr_set(inst: Instance) -> None:
     assert inst.ctl("incr", "web", "2", "--wait").returncode == 0
     assert len(inst.pids("web")) == 4
     assert inst.ctl("decr", "web", "--wait").returncode == 0
-    wait_for(lambda: len(inst.pids("web")) == 3, what="three processes")
+    wait_until_sync(lambda: len(inst.pids("web")) == 3, what="three processes")
     assert inst.ctl("set", "web", "numprocesses", "1", "--wait").returncode == 0
-    wait_for(lambda: len(inst.pids("web")) == 1, what="one process")
+    wait_until_sync(lambda: len(inst.pids("web")) == 1, what="one process")
     assert inst.watcher("web")["numprocesses"] == 1
     assert inst.ctl("incr", "web").returncode == 0  # queued
-    wait_for(lambda: len(inst.pids("web")) == 2, what="two processes")
+    wait_until_sync(lambda: len(inst.pids("web")) == 2, what="two processes")
     bad = inst.ctl("set", "web", "numprocesses", "1000000")
     assert bad.returncode == 3 and "numprocesses" in bad.stderr
 
@@ -285,7 +288,7 @@ def test_stats_table_json_and_extended_hook(inst: Instance) -> None:
 
 def test_logs_history_pid_filter_and_follow(inst: Instance) -> None:
     pids = inst.pids("web")
-    wait_for(lambda: inst.ctl("logs", "web").stdout.count("hello from") == 2, what="output")
+    wait_until_sync(lambda: inst.ctl("logs", "web").stdout.count("hello from") == 2, what="output")
     assert len(inst.ctl("logs", "web", "-n", "1").stdout.splitlines()) == 1
     one = inst.ctl("logs", "web", str(pids[0]))
     assert f"hello from {pids[0]}" in one.stdout and f"hello from {pids[1]}" not in one.stdout
@@ -327,7 +330,9 @@ def test_events_stream_like_headless(inst: Instance) -> None:
     )
     try:
         baseline = 1  # the headless printer
-        wait_for(lambda: inst.request("hello")["subscribers"] == baseline + 2, what="subscribed")
+        wait_until_sync(
+            lambda: inst.request("hello")["subscribers"] == baseline + 2, what="subscribed"
+        )
         assert inst.ctl("stop", "keeper", "--wait").returncode == 0
         assert stream.stdout is not None and human.stdout is not None
         seen = []
@@ -357,12 +362,14 @@ def test_reopen_logs(start_tuiman: Callable[..., Instance], tuiman_dir: Path) ->
     """
     inst = start_tuiman(tuiman_dir, toml)
     log = tuiman_dir / "web.log"
-    wait_for(lambda: log.exists() and "hello from" in log.read_text(), what="log written")
+    wait_until_sync(lambda: log.exists() and "hello from" in log.read_text(), what="log written")
     log.rename(tuiman_dir / "web.log.1")
     result = inst.ctl("reopen-logs")
     assert result.returncode == 0, result.stderr
     assert inst.ctl("incr", "web", "--wait").returncode == 0
-    wait_for(lambda: log.exists() and "hello from" in log.read_text(), what="reopened log written")
+    wait_until_sync(
+        lambda: log.exists() and "hello from" in log.read_text(), what="reopened log written"
+    )
 
 
 def test_quit_wait_ends_the_instance(inst: Instance) -> None:

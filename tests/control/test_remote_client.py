@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.control.ctlkit import Instance, wait_for
+from tests.control.ctlkit import Instance
+from tests.support.waiting import wait_until_sync
 from tuiman.client.protocol import CoreClient, EventStream, Outcome
 from tuiman.client.remote import RemoteClient, RemoteEventStream
 from tuiman.control.client import Unreachable
@@ -32,7 +33,9 @@ graceful_timeout = 60
 @pytest.fixture
 def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
     instance = start_tuiman(tuiman_dir, CONFIG)
-    wait_for(lambda: len(instance.pids("web")) == 2 and instance.pids("stubborn"), what="running")
+    wait_until_sync(
+        lambda: len(instance.pids("web")) == 2 and instance.pids("stubborn"), what="running"
+    )
     return instance
 
 
@@ -88,7 +91,7 @@ async def test_typed_commands_return_once_done(inst: Instance) -> None:
         [pid] = inst.pids("web")
         assert await client.signal("web", 15, pid) == Outcome(True)
         await asyncio.to_thread(
-            wait_for, lambda: inst.pids("web") not in ([], [pid]), what="respawned"
+            wait_until_sync, lambda: inst.pids("web") not in ([], [pid]), what="respawned"
         )
         stats = await client.extended_stats("web")
         assert stats.ok and list(stats.processes) == inst.pids("web")

@@ -80,13 +80,14 @@ async def test_get_waits_for_the_next_event_and_eof_after_close() -> None:
 
 
 def test_secret_env_values_are_masked_in_snapshots(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.helpers import make_config
+    from tests.support.core import make_config
     from tuiman.core.secrets import MASK, mask_text
     from tuiman.core.supervision.arbiter import Arbiter
 
     config = make_config(
         tmp_path,
-        '[watchers.a]\ncmd = "sleep 1"\nenv = { API_TOKEN = "tok-123456", DB_PASSWORD = "hunter22", MODE = "fast" }\n',
+        '[watchers.a]\ncmd = "sleep 1"\n'
+        'env = { API_TOKEN = "tok-123456", DB_PASSWORD = "hunter22", MODE = "fast" }\n',
     )
     snapshot = Arbiter(config).snapshot()
     env = snapshot["watchers"][0]["env"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly
+from tests.support.procs import kill_quietly
 from tuiman.core.circus.loader import convert_circus_config, load_circus_config
 from tuiman.core.config.expand import spawn_argv_env
 from tuiman.core.config.loader import ConfigError, load_config_text

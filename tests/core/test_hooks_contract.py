@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import next_event, pid_alive, wait_until
 from tests.hookkit import (
     PY,
     HookLab,
@@ -26,6 +25,9 @@ from tests.hookkit import (
     signals_received,
     trace,
 )
+from tests.support.core import next_event
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
@@ -128,7 +130,7 @@ async def test_start_and_stop_orders_with_every_hook(
         one: (-15, None),
         two: (-15, None),
     }
-    assert not pid_alive(one) and not pid_alive(two)
+    assert not alive(one) and not alive(two)
 
 
 # -- process_status is deterministic (§4.3) -------------------------------------------------------
@@ -297,7 +299,7 @@ async def test_async_hooks_are_awaited_off_the_core_loop(
     }
     # the async before_stop timed out during the veto's stop: it is cancelled on its loop
     await wait_until(lambda: any(c["hook"] == "before_stop_cancelled" for c in lab.calls()))
-    assert not pid_alive(spawned[0])
+    assert not alive(spawned[0])
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
@@ -371,12 +373,12 @@ async def test_veto_during_incr_keeps_running_processes(
     assert not result.ok and result.error == f"veto:{hook}"
     events = sub.drain()
     assert watcher.state == WatcherState.ACTIVE
-    assert live_pids(arbiter) == [kept] and pid_alive(kept)
+    assert live_pids(arbiter) == [kept] and alive(kept)
     assert watcher.numprocesses == 1
     assert not [e for e in events if e.kind in (Kind.STOP, Kind.STATE)]
     if hook == "after_spawn":  # the vetoed newcomer was killed, the old one kept
         [newcomer] = [e.payload["pid"] for e in events if e.kind == Kind.SPAWN]
-        assert not pid_alive(newcomer)
+        assert not alive(newcomer)
         assert [e.payload["pid"] for e in events if e.kind == Kind.KILL] == [newcomer]
 
 
@@ -436,10 +438,10 @@ async def test_spawn_veto_on_respawn_stops_the_watcher(
             "ok:after_stop",
         ]
         [_, respawned] = [e.payload["pid"] for e in events if e.kind == Kind.REAP]
-        assert not pid_alive(respawned)
+        assert not alive(respawned)
     assert watcher.state == WatcherState.STOPPED
     assert watcher.reason == f"veto:{hook}"
-    assert watcher.processes == {} and not pid_alive(pid)
+    assert watcher.processes == {} and not alive(pid)
     assert [c["hook"] for c in lab.calls()] == [hook, hook, "before_stop", "after_stop"]
     assert arbiter.failures and arbiter.is_done(watcher)  # a stop by a hook is "on its own"
 
@@ -472,8 +474,8 @@ async def test_veto_during_reload_keeps_the_old_processes(
     assert not result.ok and result.error == "veto:before_spawn"
     events = sub.drain()
     [newcomer] = [e.payload["pid"] for e in events if e.kind == Kind.SPAWN]
-    assert not pid_alive(newcomer)
-    assert sorted(live_pids(arbiter)) == old and all(pid_alive(pid) for pid in old)
+    assert not alive(newcomer)
+    assert sorted(live_pids(arbiter)) == old and all(alive(pid) for pid in old)
     assert watcher.state == WatcherState.ACTIVE
     assert not [e for e in events if e.kind in (Kind.STOP, Kind.STATE)]
 
@@ -554,7 +556,7 @@ async def test_arbiter_stop_from_a_hook_quits(arbiter_factory: Factory, lab: Hoo
     await asyncio.wait_for(arbiter.quit_requested.wait(), 5)
     [pid] = lab.calls()[0]["pids"]
     await asyncio.wait_for(arbiter.stopped.wait(), 10)
-    assert arbiter.get("w").state == WatcherState.STOPPED and not pid_alive(pid)
+    assert arbiter.get("w").state == WatcherState.STOPPED and not alive(pid)
     assert start_all.done()  # the quit cancelled the start it interrupted
 
 
@@ -583,12 +585,16 @@ async def test_stop_while_respawn_hook_in_flight_spawns_nothing(
     assert (await watcher.start()).ok
     [pid] = live_pids(arbiter)
     history = arbiter.bus.subscribe(snapshot=False)
+    hook_results = arbiter.bus.subscribe(snapshot=False)
     os.kill(pid, signal.SIGKILL)
     await wait_until(lambda: len(lab.calls("before_spawn")) == 2)  # the respawn's hook is running
     assert (await watcher.stop()).ok
     await wait_until(lambda: bool(lab.calls("returned")))
-    for _ in range(20):
-        await asyncio.sleep(0.01)  # let the hook's result reach the loop
+    # the late hook's result has reached the loop once its event is on the bus
+    await next_event(
+        hook_results, Kind.HOOK_SUCCESS, "w", where=lambda e: e.payload["name"] == "before_spawn"
+    )
+    await asyncio.sleep(0.2)  # the behaviour under test: no spawn follows that late result
     assert watcher.state == WatcherState.STOPPED
     assert watcher.processes == {}
     assert [e for e in history.drain() if e.kind == Kind.SPAWN] == []
@@ -635,7 +641,7 @@ async def test_sigkill_before_signal_gets_at_most_one_second(
     ]
     failure = hook_events(events)[1]
     assert failure.payload["error"] == "timed out after 1.0s" and failure.payload["vetoed"] is False
-    assert not pid_alive(pid)
+    assert not alive(pid)
 
 
 async def test_user_signal_vetoed_or_sent(arbiter_factory: Factory, lab: HookLab) -> None:
@@ -670,7 +676,7 @@ async def test_user_signal_vetoed_or_sent(arbiter_factory: Factory, lab: HookLab
         f"ok:before_signal:{int(signal.SIGUSR1)}",
         f"signal:{int(signal.SIGUSR1)}",
     ]
-    assert watcher.state == WatcherState.ACTIVE and pid_alive(pid)
+    assert watcher.state == WatcherState.ACTIVE and alive(pid)
 
 
 @pytest.mark.timeout(20)
@@ -740,7 +746,7 @@ async def test_before_signal_sending_sigtstp_to_the_same_process(
         "stop",
         "state:stopped",
     ]
-    assert not pid_alive(pid)
+    assert not alive(pid)
 
 
 # -- what hooks may call (§4.6) -------------------------------------------------------------------
@@ -908,7 +914,7 @@ async def test_hook_that_never_returns(arbiter_factory: Factory, lab: HookLab) -
     assert 0.5 <= time.monotonic() - began < 2.0
     [failure] = hook_events(sub.drain())
     assert failure.kind == Kind.HOOK_FAILURE and failure.payload["error"] == "timed out after 0.5s"
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert arbiter.hooks.threads_alive >= 1  # the stuck thread is abandoned, not joined
     late_start = asyncio.ensure_future(arbiter.get("late").start())  # default 30 s timeout
     await wait_until(lambda: len(lab.calls()) == 2)

@@ -15,14 +15,15 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import kill_quietly, pid_alive, tagged_pids
 from tests.hookkit import HookLab, new_lab
+from tests.support.procs import alive, kill_quietly, tagged_pids
+from tests.support.waiting import wait_until_sync
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
 
@@ -30,14 +31,6 @@ TUIMAN = [sys.executable, "-m", "tuiman"]
 @pytest.fixture
 def lab(tmp_path: Path, request: pytest.FixtureRequest) -> HookLab:
     return new_lab(tmp_path, request.node.name)
-
-
-@pytest.fixture
-def tag(request: pytest.FixtureRequest) -> Iterator[str]:
-    value = f"{request.node.name}-{os.getpid()}"
-    yield value
-    for pid in tagged_pids(value):
-        kill_quietly(pid)
 
 
 class Headless:
@@ -55,7 +48,8 @@ class Headless:
         )
         self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
         self.seen: list[tuple[float, str]] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -84,7 +78,7 @@ class Headless:
 
     def finish(self, timeout: float) -> tuple[int, list[str], str]:
         code = self.process.wait(timeout)
-        time.sleep(0.05)  # the reader thread hands over the last lines
+        self._reader.join(5)  # stdout closed: every line is in the queue
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         assert self.process.stderr is not None
@@ -235,10 +229,7 @@ def test_slow_hook_never_holds_up_another_watchers_output(lab: HookLab, tag: str
     run = Headless(config, tag, "--json")
     try:
         _, spawn = run.wait_json(lambda e: e["kind"] == "spawn" and e["watcher"] == "b")
-        deadline = time.monotonic() + 10
-        while not lab.calls() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert lab.calls(), "a's before_start never ran"
+        wait_until_sync(lab.calls, what="a's before_start running")
         killed_at = time.time()
         os.kill(spawn["pid"], signal.SIGKILL)
         reap_seen, reap = run.wait_json(lambda e: e["kind"] == "reap" and e["watcher"] == "b", 2)
@@ -250,13 +241,13 @@ def test_slow_hook_never_holds_up_another_watchers_output(lab: HookLab, tag: str
         assert reap["time"] - killed_at < 0.5 and respawn["time"] - killed_at < 0.5
         assert reap_seen - killed_at < 1.0 and respawn_seen - killed_at < 1.0
         assert not any(is_hook(json.loads(line), "a", "before_start") for _, line in run.seen)
-        assert pid_alive(respawn["pid"])
+        assert alive(respawn["pid"])
         run.process.send_signal(signal.SIGTERM)  # a's start is cancelled, its hook abandoned
         began = time.monotonic()
         code, _, stderr = run.finish(10)
         assert time.monotonic() - began < 3.0
         assert code == 0, stderr
-        assert not pid_alive(respawn["pid"])
+        assert not alive(respawn["pid"])
     finally:
         run.kill()
     assert tagged_pids(tag) == []
@@ -295,9 +286,7 @@ def test_hook_that_never_returns_then_sigterm(lab: HookLab, tag: str) -> None:
         assert failure["kind"] == "hook_failure" and failure["vetoed"] is True
         assert failure["error"] == "timed out after 1.0s" and failure["duration"] >= 1.0
         _, svc = run.wait_json(lambda e: e["kind"] == "spawn" and e["watcher"] == "svc")
-        deadline = time.monotonic() + 10
-        while len(lab.calls()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_sync(lambda: len(lab.calls()) >= 2, what="both hanging hooks called")
         assert [c["hook"] for c in lab.calls()] == [
             "before_start",
             "before_start",
@@ -310,7 +299,7 @@ def test_hook_that_never_returns_then_sigterm(lab: HookLab, tag: str) -> None:
         assert any(
             json.loads(ln)["kind"] == "stop" and json.loads(ln)["watcher"] == "svc" for ln in lines
         )
-        assert not pid_alive(svc["pid"])
+        assert not alive(svc["pid"])
     finally:
         run.kill()
     assert tagged_pids(tag) == []

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import next_event, pid_alive, wait_until
 from tests.hookkit import (
     HOOK_TIMEOUT,
     OUTCOMES,
@@ -28,6 +27,9 @@ from tests.hookkit import (
     trace,
     veto_label,
 )
+from tests.support.core import next_event
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
@@ -110,7 +112,7 @@ async def test_before_start(arbiter_factory: Factory, lab: HookLab, outcome: str
             "state:active",
             "start",
         ]
-        assert len(live_pids(arbiter)) == 1 and pid_alive(live_pids(arbiter)[0])
+        assert len(live_pids(arbiter)) == 1 and alive(live_pids(arbiter)[0])
         assert_hook_payload(hook_event, "before_start", outcome, vetoed=False)
         return
     assert not result.ok
@@ -145,7 +147,7 @@ async def test_after_start(arbiter_factory: Factory, lab: HookLab, outcome: str)
             "state:active",
             "start",
         ]
-        assert all(pid_alive(pid) for pid in spawned)
+        assert all(alive(pid) for pid in spawned)
         assert_hook_payload(hook_event, "after_start", outcome, vetoed=False)
         return
     # the watcher is stopped at once: both processes get the stop signal and are reaped
@@ -163,7 +165,7 @@ async def test_after_start(arbiter_factory: Factory, lab: HookLab, outcome: str)
         "stop",
         "state:stopped",
     ]
-    assert not any(pid_alive(pid) for pid in spawned)
+    assert not any(alive(pid) for pid in spawned)
     assert watcher.processes == {}
     reaps = [e.payload for e in events if e.kind == Kind.REAP]
     assert {r["pid"] for r in reaps} == set(spawned)
@@ -235,7 +237,7 @@ async def test_after_spawn(arbiter_factory: Factory, lab: HookLab, outcome: str)
             "start",
         ]
         assert calls[0]["pids"] == [spawned[0]]
-        assert all(pid_alive(pid) for pid in spawned)
+        assert all(alive(pid) for pid in spawned)
         for event, pid in zip(hook_events(events), spawned, strict=True):
             assert_hook_payload(event, "after_spawn", outcome, vetoed=False, pid=pid)
         return
@@ -252,7 +254,7 @@ async def test_after_spawn(arbiter_factory: Factory, lab: HookLab, outcome: str)
         "stop",
         "state:stopped",
     ]
-    assert not pid_alive(pid)
+    assert not alive(pid)
     [reap] = [e.payload for e in events if e.kind == Kind.REAP]
     assert reap["exit_code"] == -15 and reap["process_status"] is None  # tuiman-caused
     assert_hook_payload(hook_events(events)[0], "after_spawn", outcome, vetoed=True, pid=pid)
@@ -278,7 +280,7 @@ async def test_before_stop(arbiter_factory: Factory, lab: HookLab, outcome: str)
         "state:stopped",
     ]
     assert lab.calls() == [{"hook": "before_stop", "state": "stopping", "pids": [pid]}]
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert_hook_payload(hook_events(events)[0], "before_stop", outcome, vetoed=False)
 
 
@@ -301,7 +303,7 @@ async def test_after_stop(arbiter_factory: Factory, lab: HookLab, outcome: str) 
         ignored_label("after_stop", outcome),
     ]
     assert lab.calls() == [{"hook": "after_stop", "state": "stopped", "pids": []}]
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert_hook_payload(hook_events(events)[0], "after_stop", outcome, vetoed=False)
 
 
@@ -314,7 +316,7 @@ async def test_before_signal(arbiter_factory: Factory, lab: HookLab, outcome: st
     sub = arbiter.bus.subscribe(snapshot=False)
     assert (await watcher.stop()).ok
     events = sub.drain()
-    assert watcher.state == WatcherState.STOPPED and not pid_alive(pid)
+    assert watcher.state == WatcherState.STOPPED and not alive(pid)
     [reap] = [e.payload for e in events if e.kind == Kind.REAP]
     assert reap["process_status"] is None
     calls = lab.calls()
@@ -361,7 +363,7 @@ async def test_after_signal(arbiter_factory: Factory, lab: HookLab, outcome: str
     sub = arbiter.bus.subscribe(snapshot=False)
     assert (await watcher.stop()).ok
     events = sub.drain()
-    assert watcher.state == WatcherState.STOPPED and not pid_alive(pid)
+    assert watcher.state == WatcherState.STOPPED and not alive(pid)
     assert trace(events) == [
         "state:stopping",
         f"{ignored_label('after_signal', outcome)}:15",
@@ -402,7 +404,7 @@ async def test_before_reap(arbiter_factory: Factory, lab: HookLab, outcome: str)
     assert_hook_payload(hook_event, "before_reap", outcome, vetoed=False, pid=pid)
     assert watcher.state == WatcherState.ACTIVE  # the slot respawned, whatever the hook did
     [new_pid] = live_pids(arbiter)
-    assert new_pid != pid and pid_alive(new_pid)
+    assert new_pid != pid and alive(new_pid)
 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
@@ -442,7 +444,7 @@ async def test_after_reap(arbiter_factory: Factory, lab: HookLab, outcome: str) 
         "state:stopped",
     ]
     assert_hook_payload(hook_events(events)[0], "after_reap", outcome, vetoed=False, pid=stopped)
-    assert watcher.state == WatcherState.STOPPED and not pid_alive(stopped)
+    assert watcher.state == WatcherState.STOPPED and not alive(stopped)
 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
@@ -538,7 +540,7 @@ async def test_before_signal_failure_vetoes_when_not_ignored(
         "stop",
         "state:stopped",
     ]
-    assert not pid_alive(pid)
+    assert not alive(pid)
 
 
 @pytest.mark.parametrize("hook", ["before_stop", "after_stop", "after_signal", "extended_stats"])
@@ -562,6 +564,6 @@ async def test_result_ignored_hooks_never_veto_even_without_ignore_failure(
     stats = await arbiter.stats.extended("w")
     assert list(stats) == [pid]
     assert (await watcher.stop()).ok
-    assert watcher.state == WatcherState.STOPPED and not pid_alive(pid)
+    assert watcher.state == WatcherState.STOPPED and not alive(pid)
     events = hook_events(sub.drain())
     assert events and all(e.kind == Kind.HOOK_FAILURE and not e.payload["vetoed"] for e in events)

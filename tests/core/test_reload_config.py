@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.helpers import pid_alive
+from tests.support.procs import alive
 from tuiman.core.configfile import load_config
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
@@ -69,7 +69,7 @@ async def test_reload_applies_only_the_diff(tmp_path: Path) -> None:
         assert pids(arbiter, "keep") == keep
         assert scale <= pids(arbiter, "scale") and len(pids(arbiter, "scale")) == 3
         assert not pids(arbiter, "change") & change and len(pids(arbiter, "change")) == 1
-        assert "gone" not in arbiter.watchers and not any(pid_alive(p) for p in gone)
+        assert "gone" not in arbiter.watchers and not any(alive(p) for p in gone)
         assert arbiter.get("fresh").state == WatcherState.ACTIVE
 
         path.write_text("[watchers.keep]\ncmd = 'sleep 300'\nbogus = 1\n")

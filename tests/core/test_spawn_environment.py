@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import next_event, wait_until
+from tests.support.core import next_event
+from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
 
 PY = sys.executable
@@ -42,7 +44,10 @@ async def test_child_environment_session_fds_and_expansion(arbiter_factory, tmp_
         [env]
         LOG_LEVEL = "debug"
         [watchers.probe]
-        cmd = [{PY!r}, "{tmp_path / "report.py"}", "--wid=$(tuiman.wid)", "--name=$(tuiman.name)", "--port=$(tuiman.env.PORT)"]
+        cmd = [
+            {PY!r}, "{tmp_path / "report.py"}",
+            "--wid=$(tuiman.wid)", "--name=$(tuiman.name)", "--port=$(tuiman.env.PORT)",
+        ]
         numprocesses = 2
         working_dir = "work"
         respawn = false
@@ -95,7 +100,11 @@ async def test_uid_is_applied_when_root(arbiter_factory, tmp_path: Path) -> None
 async def test_output_goes_to_ring_buffer_events_and_rotated_file(
     arbiter_factory, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    script = "import sys\nfor n in range(300): print(f'\\x1b[31mline {n:03d}\\x1b[0m ' + 'x' * 60)\nprint('err!', file=sys.stderr)\n"
+    script = (
+        "import sys\n"
+        "for n in range(300): print(f'\\x1b[31mline {n:03d}\\x1b[0m ' + 'x' * 60)\n"
+        "print('err!', file=sys.stderr)\n"
+    )
     arbiter = arbiter_factory(
         f"""
         [watchers.talk]
@@ -146,7 +155,5 @@ async def test_stats_are_sampled_only_while_someone_subscribes(arbiter_factory) 
     assert stats.payload["rss"] > 0
     arbiter.stats.release()
     sub.drain()
-    import asyncio
-
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(0.35)  # the behaviour under test: three intervals without a sample
     assert [e for e in sub.drain() if e.kind == Kind.STATS] == []

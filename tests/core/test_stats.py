@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 import psutil
 import pytest
 
+from tests.support.procs import command_name
+from tests.support.waiting import wait_until, wait_until_sync
 from tuiman.core.processes.stats import ProcessStats, StatsSampler, bytes2human
 
 CIRCUS_KEYS = {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "wid", "children"}
@@ -40,16 +42,16 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
             proc.wait()
 
 
-def _poll(
-    fn: Callable[[], ProcessStats | None], ok: Callable[[ProcessStats], bool]
+def _sample_until(
+    sample: Callable[[], ProcessStats | None], ok: Callable[[ProcessStats], bool], what: str
 ) -> ProcessStats:
-    deadline = time.monotonic() + 10
-    while True:
-        stats = fn()
-        if stats is not None and ok(stats):
-            return stats
-        assert time.monotonic() < deadline, stats
-        time.sleep(0.02)
+    """Sample until the stats show what the test needs (the process table changes under us)."""
+
+    def good() -> ProcessStats | None:
+        stats = sample()
+        return stats if stats is not None and ok(stats) else None
+
+    return wait_until_sync(good, 10, what=what)
 
 
 @pytest.mark.timeout(30)
@@ -58,7 +60,11 @@ def test_busy_child_has_cpu_and_memory(spawn: Callable[..., subprocess.Popen[byt
     sampler = StatsSampler()
     first = sampler.sample([busy.pid])[busy.pid]
     assert first.cpu_percent == 0.0  # psutil's first reading has no interval to span
-    stats = _poll(lambda: sampler.sample([busy.pid]).get(busy.pid), lambda s: s.cpu_percent > 0)
+    stats = _sample_until(
+        lambda: sampler.sample([busy.pid]).get(busy.pid),
+        lambda s: s.cpu_percent > 0,
+        "a CPU figure above 0",
+    )
     assert stats.pid == busy.pid
     assert stats.rss > 0 and stats.vms >= stats.rss
     assert 0 < stats.memory_percent < 100
@@ -71,8 +77,22 @@ def test_busy_child_has_cpu_and_memory(spawn: Callable[..., subprocess.Popen[byt
 def test_children_come_from_one_tree(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
     parent = spawn("sh", "-c", "sleep 300 & sleep 300 & wait")
     sampler = StatsSampler()
-    stats = _poll(
-        lambda: sampler.sample([parent.pid]).get(parent.pid), lambda s: len(s.children) == 2
+
+    def settled(stats: ProcessStats) -> bool:
+        # Right after fork (and right after exec) the kernel reports rss 0 for a while: its
+        # per-mm counters are per-CPU and read without summing. Both children must have exec'd
+        # `sleep` and show resident pages before the figures below mean anything.
+        return (
+            len(stats.children) == 2
+            and len(stats.children_stats) == 2
+            and all(command_name(pid) == "sleep" for pid in stats.children)
+            and all(child.rss > 0 for child in stats.children_stats)
+        )
+
+    stats = _sample_until(
+        lambda: sampler.sample([parent.pid]).get(parent.pid),
+        settled,
+        "two exec'd children with resident memory",
     )
     expected = {p.pid for p in psutil.Process(parent.pid).children()}
     assert set(stats.children) == expected
@@ -126,9 +146,10 @@ def test_figures_agree_with_psutil(spawn: Callable[..., subprocess.Popen[bytes]]
         "time.sleep(300)",
     )
     reference = psutil.Process(threaded.pid)
-    _poll(
+    _sample_until(
         lambda: StatsSampler().sample([threaded.pid]).get(threaded.pid),
         lambda s: s.num_threads == 4,
+        "four threads",
     )
     stats = StatsSampler().sample([threaded.pid])[threaded.pid]
     memory = reference.memory_info()
@@ -180,7 +201,8 @@ async def test_sample_async_keeps_one_sample_in_flight() -> None:
     await asyncio.sleep(0)
     joiner = asyncio.create_task(sampler.sample_async([2]))  # covered: joins the first
     other = asyncio.create_task(sampler.sample_async([4]))  # not covered: waits, then runs
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: sampler.running == 1, what="the first sample running in its thread")
+    await asyncio.sleep(0.05)  # the window in which a wrong second sample would start
     assert sampler.calls == [frozenset({1, 2, 3})]
     loop.call_soon(sampler.gate.set)
     assert set(await first) == {1, 2, 3}
@@ -193,10 +215,10 @@ async def test_sample_async_keeps_one_sample_in_flight() -> None:
 async def test_cancelled_caller_does_not_free_the_slot() -> None:
     sampler = _Slow()
     first = asyncio.create_task(sampler.sample_async([1]))
-    await asyncio.sleep(0.02)
+    await wait_until(lambda: sampler.running == 1, what="the first sample running in its thread")
     first.cancel()
     second = asyncio.create_task(sampler.sample_async([5]))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # the window in which a wrong second sample would start
     assert sampler.calls == [frozenset({1})]  # still in flight in its thread
     sampler.gate.set()
     assert set(await second) == {5}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -12,7 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import next_event, pid_alive, wait_until
+from tests.support.core import next_event
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
 from tuiman.core.states import UNEXISTING, WatcherState
 
@@ -72,15 +73,18 @@ async def test_stop_kills_the_whole_group(arbiter_factory) -> None:  # type: ign
     await wait_until(lambda: len(psutil.Process(leader).children()) == 2)
     members = [c.pid for c in psutil.Process(leader).children()]
     await arbiter.get("sh").stop()
-    assert not pid_alive(leader)
-    assert not any(pid_alive(pid) for pid in members)
+    assert not alive(leader)
+    assert not any(alive(pid) for pid in members)
 
 
 async def test_sigterm_ignored_then_sigkill_after_graceful_timeout(
     arbiter_factory, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     ready = tmp_path / "ready"
-    script = f"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open({str(ready)!r}, 'w').close(); time.sleep(300)"
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(ready)!r}, 'w').close(); time.sleep(300)"
+    )
     arbiter = arbiter_factory(
         f"""
         [watchers.stubborn]
@@ -171,7 +175,10 @@ async def test_crash_loop_spawn_rate_with_defaults(arbiter_factory) -> None:  # 
 
 
 async def test_one_mebibyte_line_without_newline(arbiter_factory) -> None:  # type: ignore[no-untyped-def]
-    script = "import sys, time; sys.stdout.write('x' * 1048576); sys.stdout.flush(); print(); print('after'); sys.stdout.flush(); time.sleep(300)"
+    script = (
+        "import sys, time; sys.stdout.write('x' * 1048576); sys.stdout.flush(); "
+        "print(); print('after'); sys.stdout.flush(); time.sleep(300)"
+    )
     arbiter = arbiter_factory(
         f"""
         [watchers.big]
@@ -292,7 +299,7 @@ async def test_scaling_and_kill_and_signal_commands(arbiter_factory, tmp_path: P
     assert sorted(s.wid for s in watcher.slots.values()) == [1, 2, 3, 4]
     oldest = min(watcher.processes.values(), key=lambda p: p.started_monotonic).pid
     assert (await watcher.decr(1)).ok
-    assert not pid_alive(oldest)
+    assert not alive(oldest)
     assert len(alive_pids(arbiter, "w")) == 3
     assert (await watcher.set_numprocesses(1)).ok
     assert len(alive_pids(arbiter, "w")) == 1
@@ -304,7 +311,7 @@ async def test_scaling_and_kill_and_signal_commands(arbiter_factory, tmp_path: P
     )
     assert [e.payload["signum"] for e in sub.drain() if e.kind == Kind.SIGNAL] == [signal.SIGHUP]
     assert (await watcher.kill_process(target)).ok
-    assert not pid_alive(target)
+    assert not alive(target)
     await wait_until(lambda: len(alive_pids(arbiter, "w")) == 1)  # the slot respawned
 
 
@@ -328,7 +335,7 @@ async def test_reload_spawns_new_before_stopping_old(arbiter_factory) -> None:  
     assert kinds[:2] == [Kind.SPAWN, Kind.SPAWN] and kinds[2:] == [Kind.KILL, Kind.KILL]
     new = set(alive_pids(arbiter, "web"))
     assert len(new) == 2 and not new & old
-    assert not any(pid_alive(pid) for pid in old)
+    assert not any(alive(pid) for pid in old)
 
 
 async def test_group_members_of_a_dead_leader_are_stopped_before_respawn(
@@ -349,7 +356,7 @@ async def test_group_members_of_a_dead_leader_are_stopped_before_respawn(
     leader = alive_pids(arbiter, "sh")[0]
     os.kill(leader, signal.SIGKILL)
     await next_event(sub, Kind.SPAWN, "sh", timeout=5)
-    assert not pid_alive(background)
+    assert not alive(background)
 
 
 @pytest.mark.timeout(60)
@@ -364,10 +371,10 @@ async def test_500_processes_few_threads(arbiter_factory) -> None:  # type: igno
     )
     await arbiter.start()
     assert len(alive_pids(arbiter, "many")) == 500
-    assert all(pid_alive(pid) for pid in alive_pids(arbiter, "many"))
+    assert all(alive(pid) for pid in alive_pids(arbiter, "many"))
     assert psutil.Process().num_threads() < 20
     await arbiter.get("many").stop()
-    assert not any(pid_alive(pid) for pid in arbiter.get("many").processes)
+    assert not any(alive(pid) for pid in arbiter.get("many").processes)
 
 
 async def test_restart_of_the_only_watcher_is_not_done_on_its_own(arbiter_factory) -> None:  # type: ignore[no-untyped-def]

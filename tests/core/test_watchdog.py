@@ -9,14 +9,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from tests.support.procs import pids_with_env
+from tests.support.waiting import wait_until_sync
 from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,24 +64,12 @@ def _dead(proc: psutil.Process) -> bool:
         return True
 
 
-def _wait_until(predicate: Callable[[], object], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def _marked(marker: str) -> list[psutil.Process]:
     """Live processes carrying this marker in their environment (never matched by name)."""
     found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(MARKER_ENV) == marker and not _dead(proc):
-                found.append(proc)
-        except psutil.Error:
-            continue
+    for pid in pids_with_env(MARKER_ENV, marker):
+        with contextlib.suppress(psutil.Error):
+            found.append(psutil.Process(pid))
     return found
 
 
@@ -128,7 +117,7 @@ class Fake:
             self.roster = [leader, *found.values()]
             return len(found) == 3
 
-        assert _wait_until(complete, 5.0), found
+        wait_until_sync(complete, 5.0, what="the roster (leader, member, unmarked, escapee)")
         return {"leader": leader, **found}
 
     def cleanup(self) -> None:
@@ -183,8 +172,8 @@ def test_sigkilled_tuiman_leaves_no_survivor(fake_factory: Any) -> None:
     def survivors() -> list[int]:
         return [p.pid for p in roster.values() if not _dead(p)]
 
-    assert _wait_until(lambda: not survivors(), 1.0), survivors()
-    assert _wait_until(lambda: _dead(watchdog), 2.0)
+    wait_until_sync(lambda: not survivors(), 1.0, what="no survivor of the roster")
+    wait_until_sync(lambda: _dead(watchdog), 2.0, what="the watchdog gone")
 
 
 @pytest.mark.timeout(30)
@@ -202,7 +191,7 @@ def test_clean_close_kills_nothing(fake_factory: Any) -> None:
 
     os.killpg(roster["leader"].pid, signal.SIGKILL)  # it still has members: not a recycled pgid
     roster["escapee"].kill()
-    assert _wait_until(lambda: all(_dead(p) for p in roster.values()), 5.0)
+    wait_until_sync(lambda: all(_dead(p) for p in roster.values()), 5.0, what="the roster gone")
 
 
 @pytest.mark.timeout(30)

@@ -8,7 +8,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers import next_event, pid_alive, wait_until
+from tests.support.core import next_event
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.events import Kind
@@ -81,7 +83,7 @@ async def test_every_example_hook_runs_clean(arbiter_factory: Callable[[str], Ar
     assert all(isinstance(entry["open_files"], int) for entry in stats.values())
     victim = next(iter(web.processes))
     # a young process: protect_young_from_hup vetoes the reload signal
-    assert not (await web.send_signal(signal.SIGHUP, victim)).ok and pid_alive(victim)
+    assert not (await web.send_signal(signal.SIGHUP, victim)).ok and alive(victim)
     os.kill(victim, signal.SIGKILL)
     crash = await next_event(sub, "crash", "web")
     assert crash.payload == {"pid": victim, "exit_code": -9}

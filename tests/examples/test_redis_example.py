@@ -16,14 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.helpers import kill_quietly, pid_alive, tagged_pids
+from tests.support.procs import alive, kill_quietly, tagged_pids
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "redis"
 DEFAULT_PORT_LINE = 'REDIS_PORT = "6390"'
@@ -38,14 +38,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def tag(request: pytest.FixtureRequest) -> Iterator[str]:
-    value = f"{request.node.name}-{os.getpid()}"
-    yield value
-    for pid in tagged_pids(value):
-        kill_quietly(pid)
 
 
 def copy_example(tmp_path: Path, port: int, *, redis_autostart: bool = True) -> Path:
@@ -76,7 +68,8 @@ class Headless:
         )
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -101,7 +94,7 @@ class Headless:
 
     def finish(self, timeout: float) -> tuple[int, str]:
         code = self.process.wait(timeout)
-        time.sleep(0.05)
+        self._reader.join(5)  # stdout closed: every line is in the queue
         while not self.events.empty():
             self.seen.append(self.events.get())
         assert self.process.stderr is not None
@@ -151,7 +144,7 @@ def test_redis_example_end_to_end(tmp_path: Path, tag: str) -> None:
             client.close()
         assert result is not None and json.loads(result[1]) == {"id": 7, "sum": 42}
         run.wait_for(lambda e: kind_of(e, "output", "worker") and e["line"] == "job 7 done")
-        assert pid_alive(redis_spawn["pid"]) and pid_alive(worker_spawn["pid"])
+        assert alive(redis_spawn["pid"]) and alive(worker_spawn["pid"])
 
         run.process.send_signal(signal.SIGTERM)
         code, stderr = run.finish(20)
@@ -163,7 +156,7 @@ def test_redis_example_end_to_end(tmp_path: Path, tag: str) -> None:
     finally:
         run.kill()
     assert tagged_pids(tag) == []
-    assert not pid_alive(redis_spawn["pid"]) and not pid_alive(worker_spawn["pid"])
+    assert not alive(redis_spawn["pid"]) and not alive(worker_spawn["pid"])
     created = {p.name for p in config.parent.iterdir()} - {p.name for p in EXAMPLE.iterdir()}
     assert created <= {"__pycache__"}  # redis left no dump.rdb / appendonly files behind
 

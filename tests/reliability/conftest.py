@@ -1,25 +1,13 @@
+"""Fixtures of the fault-injection suite: subreaping like tuiman itself, and loop-lag probes."""
+
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.reliability.support import (
-    LagProbe,
-    kill_tagged,
-    reap_new_zombies,
-    set_child_subreaper,
-    zombie_children,
-)
-
-
-@pytest.fixture
-def tag(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A TEST_TAG value unique to this test; every process carrying it is killed at the end."""
-    value = f"rel-{request.node.name}-{os.getpid()}"
-    yield value
-    kill_tagged(value)
+from tests.reliability.support import LagProbe, reap_new_zombies, set_child_subreaper
+from tests.support.procs import zombie_children
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tools for the fault-injection suite: process rosters, zombie scans, loop lag, headless runs.
+"""Tools for the fault-injection suite: subreaping, loop lag, hook modules, headless runs.
 
 Processes are always found by an environment tag (`TEST_TAG=...`) or by pid, never by name, and
 every process a test starts is killed by pid / pgid / tag in a finally block.
@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import glob
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-from tests.helpers import tagged_pids
+from tests.support.procs import kill_quietly, kill_tagged, zombie_children
 
 PY = sys.executable
 TUIMAN = [PY, "-m", "tuiman"]
@@ -32,56 +30,6 @@ _PR_SET_CHILD_SUBREAPER = 36
 
 
 # -- process table ------------------------------------------------------------------------------
-def proc_state(pid: int) -> str | None:
-    """The one-letter state of `pid` from /proc (R, S, Z, ...), or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            stat = stat_file.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3].decode()
-
-
-def alive(pid: int) -> bool:
-    """Running (or stopped), not a zombie and not gone."""
-    return proc_state(pid) not in (None, "Z", "X")
-
-
-def children_of(pid: int) -> set[int]:
-    """Children of every thread of `pid` (hook threads spawn too)."""
-    found: set[int] = set()
-    for path in glob.glob(f"/proc/{pid}/task/*/children"):
-        with contextlib.suppress(OSError), open(path) as children_file:
-            found.update(int(child) for child in children_file.read().split())
-    return found
-
-
-def zombie_children(pid: int | None = None) -> set[int]:
-    """Zombies whose parent is `pid` (default: this test process)."""
-    parent = os.getpid() if pid is None else pid
-    return {child for child in children_of(parent) if proc_state(child) == "Z"}
-
-
-def kill_quietly(pid: int) -> None:
-    for kill in (os.killpg, os.kill):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(pid, signal.SIGKILL)
-
-
-def kill_tagged(tag: str) -> None:
-    for pid in tagged_pids(tag):
-        kill_quietly(pid)
-
-
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def set_child_subreaper(on: bool) -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)) == 0
@@ -93,15 +41,6 @@ def reap_new_zombies(baseline: Iterable[int]) -> None:
     for pid in zombie_children() - known:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, step: float = 0.01) -> None:
-    """Synchronous polling of the real system (for tests that drive a tuiman subprocess)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(step)
 
 
 # -- loop lag -----------------------------------------------------------------------------------

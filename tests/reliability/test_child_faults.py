@@ -19,17 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import (
-    PY,
-    LagProbe,
-    alive,
-    headless,
-    proc_state,
-    rss_bytes,
-    tagged_pids,
-    zombie_children,
-)
+from tests.reliability.support import PY, LagProbe, headless
+from tests.support.procs import alive, rss_bytes, state, tagged_pids, zombie_children
+from tests.support.waiting import wait_until
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import UNEXISTING, WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
@@ -138,7 +130,7 @@ async def test_stopped_child_gets_sigcont_and_dies_gracefully(
     )
     await arbiter.start()
     pid = next(iter(arbiter.get("frozen").processes))
-    await wait_until(lambda: proc_state(pid) == "T")
+    await wait_until(lambda: state(pid) == "T")
     started = time.monotonic()
     await asyncio.wait_for(arbiter.get("frozen").stop(), 10)
     assert time.monotonic() - started < 5.0  # SIGTERM + SIGCONT, long before SIGKILL
@@ -448,6 +440,6 @@ async def test_two_hundred_children_exiting_in_the_same_millisecond(
     assert all(e.payload["exit_code"] == 3 for e in reaps)
     assert all(e.payload["process_status"] == UNEXISTING for e in reaps)
     await wait_until(lambda: arbiter.get("herd").state == WatcherState.STOPPED)
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # the behaviour under test: no duplicate reap comes late
     assert len(recorder.of(Kind.REAP, "herd")) == 200  # and no duplicate came late
     await assert_clean(tag, subreaper, lag)

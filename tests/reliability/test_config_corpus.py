@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import TUIMAN, kill_tagged, tagged_pids, wait_for
+from tests.reliability.support import TUIMAN
+from tests.support.procs import kill_tagged, tagged_pids
+from tests.support.waiting import wait_until_sync
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
@@ -100,7 +102,7 @@ def test_no_process_outlives_a_refused_config(corpus_runs: dict[tuple[str, str],
     # The headless runs forked their orphan-killer watchdog before reading the file (run.py):
     # it carries the same TEST_TAG and must be gone too.
     assert len(corpus_runs) == 2 * len(CORPUS_FILES)
-    wait_for(lambda: tagged_pids(CORPUS_TAG) == [], timeout=3)
+    wait_until_sync(lambda: tagged_pids(CORPUS_TAG) == [], timeout=3)
 
 
 @pytest.mark.timeout(60)

@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import PY, LagProbe, fd_count, rss_bytes, zombie_children
+from tests.reliability.support import PY, LagProbe
+from tests.support.procs import fd_count, rss_bytes, zombie_children
+from tests.support.waiting import wait_until
 from tuiman.control.connection import Limits
 from tuiman.control.server import ControlServer, claim_instance
 from tuiman.core.events import Kind

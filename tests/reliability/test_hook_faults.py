@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import LagProbe, write_hook_module, zombie_children
+from tests.reliability.support import LagProbe, write_hook_module
+from tests.support.procs import zombie_children
+from tests.support.waiting import wait_until
 from tuiman.core.config.loader import ConfigError, load_config_text
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import WatcherState
@@ -236,7 +237,7 @@ async def test_hook_that_hangs_times_out_while_everything_else_goes_on(
         hooks_module.RELEASE.set()
     # the abandoned hook's late call into the facade changed nothing
     await wait_until(lambda: bool(hooks_module.LATE))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # the behaviour under test: the late call changes nothing meanwhile
     assert arbiter.get("hangs").numprocesses == 1
     assert not arbiter.get("hangs").processes
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import TUIMAN, headless, tagged_pids, wait_for, write_hook_module
+from tests.reliability.support import TUIMAN, headless, write_hook_module
+from tests.support.procs import tagged_pids
+from tests.support.waiting import wait_until, wait_until_sync
 from tuiman.core.events import Kind
 from tuiman.core.secrets import MASK
 from tuiman.core.supervision.arbiter import Arbiter
@@ -136,4 +137,4 @@ def test_secrets_never_reach_headless_json_or_ctl(tmp_path: Path, tag: str) -> N
         assert any(r["kind"] == "hook_failure" for r in records)
         assert any(r["kind"] == "output" and "level=" + PUBLIC[1] in r["line"] for r in records)
         assert_no_secret("\n".join(run.out + run.err), "headless --json")
-    wait_for(lambda: tagged_pids(tag) == [], timeout=5)
+    wait_until_sync(lambda: tagged_pids(tag) == [], timeout=5)

@@ -29,15 +29,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
-from tests.reliability.support import (
-    LagProbe,
-    fd_count,
-    rss_bytes,
-    tagged_pids,
-    write_hook_module,
-    zombie_children,
-)
+from tests.reliability.support import LagProbe, write_hook_module
+from tests.support.procs import fd_count, rss_bytes, tagged_pids, zombie_children
+from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.commands import execute

@@ -19,14 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import (
-    TUIMAN,
-    alive,
-    kill_quietly,
-    kill_tagged,
-    tagged_pids,
-    wait_for,
-)
+from tests.reliability.support import TUIMAN
+from tests.support.procs import alive, kill_quietly, kill_tagged, tagged_pids
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -118,14 +113,15 @@ def test_sigterm_restores_the_terminal_and_leaves_nothing(
     write_config(config, tag, graceful_timeout=1 if times == 1 else 60)
     run = PtyRun(config)
     try:
-        wait_for(lambda: run.seen(ENTER_ALT_SCREEN), timeout=30)
-        wait_for(lambda: len(tagged_pids(tag)) == 2 * 3 + 2, timeout=30)
-        wait_for(lambda: run.seen(b"stubborn"), timeout=30)  # the UI has drawn its table
+        wait_until_sync(lambda: run.seen(ENTER_ALT_SCREEN), timeout=30)
+        wait_until_sync(lambda: len(tagged_pids(tag)) == 2 * 3 + 2, timeout=30)
+        wait_until_sync(lambda: run.seen(b"stubborn"), timeout=30)  # the UI has drawn its table
         roster = tagged_pids(tag)
         started = time.monotonic()
         run.proc.send_signal(signal.SIGTERM)
         if times == 2:
-            time.sleep(0.5)
+            # the first SIGTERM is handled: the stopping view is on the screen
+            wait_until_sync(lambda: run.seen(b"Stopping everything"), timeout=15)
             run.proc.send_signal(signal.SIGTERM)
         output = run.finish(30)
         assert run.proc.returncode == 0
@@ -135,7 +131,7 @@ def test_sigterm_restores_the_terminal_and_leaves_nothing(
         assert output.rfind(LEAVE_ALT_SCREEN) > output.rfind(ENTER_ALT_SCREEN)
         assert LEAVE_ALT_SCREEN in output[-400:], output[-400:]
         assert b"Traceback" not in output
-        wait_for(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
+        wait_until_sync(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
         assert tagged_pids(tag) == []
     finally:
         run.close()

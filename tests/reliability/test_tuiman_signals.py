@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import Headless, alive, headless, tagged_pids, wait_for
+from tests.reliability.support import Headless, headless
+from tests.support.procs import alive, tagged_pids
+from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -52,7 +54,7 @@ def refused(run: Headless) -> int:
 
 
 def wait_up(run: Headless, tag: str) -> list[int]:
-    wait_for(lambda: len(tagged_pids(tag)) == ROSTER, timeout=20)
+    wait_until_sync(lambda: len(tagged_pids(tag)) == ROSTER, timeout=20)
     run.wait_line(lambda line: line.endswith("| up") and line.startswith("stubborn"))
     return tagged_pids(tag)
 
@@ -66,7 +68,7 @@ def test_one_stop_signal_stops_everything_gracefully(
         run.send(signum)
         assert run.wait(30) == 0
         # gone as tuiman exits: graceful_timeout (2 s) covers it, +1 s for the escapees (F1)
-        wait_for(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
+        wait_until_sync(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
         assert tagged_pids(tag) == []
         assert any(f"{signum.name}: stopping everything" in line for line in run.err)
         assert any("stubborn kill" in line and "SIGKILL" in line for line in run.out)
@@ -94,7 +96,7 @@ def test_second_stop_signal_kills_everything_at_once(
         run.send(signals[1])
         assert run.wait(30) == 0
         assert time.monotonic() - started < 10  # not the 60 s graceful_timeout
-        wait_for(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
+        wait_until_sync(lambda: not [pid for pid in roster if alive(pid)], timeout=1.0)
         assert tagged_pids(tag) == []
         assert any("second stop signal" in line for line in run.err)
 
@@ -114,24 +116,26 @@ def test_sighup_with_a_broken_config_is_refused_and_everything_keeps_running(
             config.write_text(broken)
             refusals = refused(run)
             run.send(signal.SIGHUP)
-            wait_for(lambda: refused(run) > refusals)  # noqa: B023 (called right here)
+            wait_until_sync(lambda: refused(run) > refusals)  # noqa: B023 (called right here)
         config.unlink()  # a missing file is refused too
         run.send(signal.SIGHUP)
-        wait_for(lambda: any("reload refused" in ln and "cannot read" in ln for ln in run.err))
+        wait_until_sync(
+            lambda: any("reload refused" in ln and "cannot read" in ln for ln in run.err)
+        )
         refusals = refused(run)
         for _ in range(20):  # a storm of them (signals coalesce) changes nothing either
             run.send(signal.SIGHUP)
-        wait_for(lambda: refused(run) > refusals)
+        wait_until_sync(lambda: refused(run) > refusals)
         assert run.proc.poll() is None
         assert sorted(tagged_pids(tag)) == sorted(roster)  # not one process was touched
         # a valid file afterwards is applied: the instance still works
         config.write_text(good.replace("numprocesses = 2", "numprocesses = 3"))
         run.send(signal.SIGHUP)
         run.wait_line(lambda line: "reload: tree: numprocesses 3" in line, stream="err")
-        wait_for(lambda: len(tagged_pids(tag)) == ROSTER + 5)
+        wait_until_sync(lambda: len(tagged_pids(tag)) == ROSTER + 5)
         run.send(signal.SIGTERM)
         assert run.wait(30) == 0
-        wait_for(lambda: tagged_pids(tag) == [], timeout=1.0)
+        wait_until_sync(lambda: tagged_pids(tag) == [], timeout=1.0)
         assert "Traceback" not in "\n".join(run.err)
 
 
@@ -141,7 +145,7 @@ def test_sigkill_leaves_no_process_behind_after_one_second(tmp_path: Path, tag: 
         run.send(signal.SIGKILL)
         run.wait(10)
         killed_at = time.monotonic()
-        wait_for(lambda: not [pid for pid in roster if alive(pid)], timeout=3.0)
+        wait_until_sync(lambda: not [pid for pid in roster if alive(pid)], timeout=3.0)
         took = time.monotonic() - killed_at
         assert tagged_pids(tag) == []
         assert took <= 1.0, f"processes survived tuiman by {took:.2f}s"

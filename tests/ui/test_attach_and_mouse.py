@@ -9,8 +9,9 @@ from rich.style import Style
 from scripted import FROZEN, LIVE, ScriptedClient
 from textual import events
 from textual.pilot import Pilot
-from uihelpers import wait_for
+from uihelpers import palette_offers
 
+from tests.support.waiting import wait_until
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
@@ -34,8 +35,8 @@ def scripted(tmp_path: Path, client: ScriptedClient) -> TuimanApp:
 
 
 async def settled(app: TuimanApp, pilot: Pilot[int]) -> None:
-    await wait_for(lambda: app.bridge is not None and app.bridge.events >= len(LIVE))
-    await pilot.pause(0.1)  # the layout follows the new rows
+    await wait_until(lambda: app.bridge is not None and app.bridge.events >= len(LIVE))
+    await pilot.pause()  # every pending message handled: the layout follows the new rows
 
 
 async def test_q_detaches_from_a_remote_instance(tmp_path: Path) -> None:
@@ -45,7 +46,7 @@ async def test_q_detaches_from_a_remote_instance(tmp_path: Path) -> None:
         await settled(app, pilot)
         assert "attached" in str(app.main.header.render())
         await pilot.press("q")
-        await wait_for(lambda: not app.is_running)
+        await wait_until(lambda: not app.is_running)
     assert not client.quit_requested  # the instance keeps running
 
 
@@ -57,17 +58,17 @@ async def test_quitting_a_remote_instance_is_a_palette_action_with_a_confirm(
     async with app.run_test(size=(120, 36)) as pilot:
         await settled(app, pilot)
         await pilot.press("ctrl+p", *"quit the instance")
-        await pilot.pause(0.4)
+        await wait_until(lambda: palette_offers(app, "quit the instance"), pause=pilot.pause)
         await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("n")
-        await wait_for(lambda: not isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await wait_until(lambda: not isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         assert not client.quit_requested
         app.confirm_quit_instance()
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("y")
-        await wait_for(lambda: client.quit_requested, pilot=pilot)
-        await wait_for(lambda: not app.is_running)
+        await wait_until(lambda: client.quit_requested, pause=pilot.pause)
+        await wait_until(lambda: not app.is_running)
 
 
 async def test_a_second_quit_forces_and_says_so(tmp_path: Path) -> None:
@@ -76,10 +77,10 @@ async def test_a_second_quit_forces_and_says_so(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settled(app, pilot)
         await pilot.press("q")
-        await wait_for(lambda: isinstance(app.screen, QuitScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, QuitScreen), pause=pilot.pause)
         assert not client.forced
         await pilot.press("q")
-        await wait_for(lambda: client.forced, pilot=pilot)
+        await wait_until(lambda: client.forced, pause=pilot.pause)
         assert isinstance(app.screen, QuitScreen) and app.screen.forced
 
 
@@ -91,9 +92,9 @@ async def test_clicking_rows_selects_watchers_and_processes(tmp_path: Path) -> N
         assert app.main.selected == "web"
         # The header row is row 0 of the widget: the second watcher is at y=2.
         await pilot.click(table, offset=(2, 2))
-        await wait_for(lambda: app.main.selected == "worker", pilot=pilot)
+        await wait_until(lambda: app.main.selected == "worker", pause=pilot.pause)
         await pilot.click(app.main.processes_table, offset=(2, 2))  # header, 4201, 4233
-        await wait_for(lambda: app.main.output_pid == 4233, pilot=pilot)
+        await wait_until(lambda: app.main.output_pid == 4233, pause=pilot.pause)
         assert str(app.main.output_panel.border_title).endswith("pid 4233")
 
 
@@ -110,7 +111,7 @@ async def test_the_mouse_wheel_scrolls_the_output_and_stops_following(tmp_path: 
             output, 2, 2, 0, -1, 0, False, False, False, region.x + 2, region.y + 2
         )
         output.post_message(wheel)
-        await wait_for(lambda: not output.follow, pilot=pilot)
+        await wait_until(lambda: not output.follow, pause=pilot.pause)
         output.focus()
         await pilot.press("end")
         assert output.follow
@@ -123,7 +124,12 @@ async def test_textual_themes_apply_to_the_tables_and_logs(tmp_path: Path) -> No
         table = app.main.watchers_table
         dark = table.get_cell("flaky", "state").style
         app.theme = "textual-light"
-        await pilot.pause(0.2)
+        await wait_until(
+            lambda: str(table.get_cell("flaky", "state").style) != str(dark),
+            pause=pilot.pause,
+            what="the state cell restyled by the new theme",
+        )
+        await pilot.pause()  # and redrawn
         light = table.get_cell("flaky", "state").style
         assert str(light) != str(dark)  # the warning colour of the new theme
         assert table.get_cell("flaky", "state").plain == "flapping"

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from uihelpers import (
     PYTHON,
-    build_arbiter,
     live_pids,
     make_app,
+    palette_offers,
     running,
     sleeper_toml,
-    wait_for,
     watcher_cell,
 )
 
+from tests.support.core import build_arbiter
+from tests.support.waiting import wait_until
 from tuiman.ui.model import Outcome
 from tuiman.ui.screens.help import HelpScreen
 
@@ -70,11 +71,12 @@ async def test_vetoed_and_failed_starts_notify_with_hook_name_and_error(tmp_path
     app = make_app(arbiter, tmp_path)
     notes = record_notifications(app)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(notes) >= 2, pilot=pilot, what="two notifications")
+        await wait_until(lambda: len(notes) >= 2, pause=pilot.pause, what="two notifications")
         assert ("vetoed: before_start vetoed", "the hook returned a false value") in notes
         assert ("broken: before_start failed", "RuntimeError: database unreachable") in notes
-        await wait_for(
-            lambda: watcher_cell(app, "vetoed", "info") == "vetoed by before_start", pilot=pilot
+        await wait_until(
+            lambda: watcher_cell(app, "vetoed", "info") == "vetoed by before_start",
+            pause=pilot.pause,
         )
         assert (
             watcher_cell(app, "broken", "info")
@@ -89,7 +91,7 @@ async def test_vetoed_and_failed_starts_notify_with_hook_name_and_error(tmp_path
         await pilot.press("down")  # from broken to vetoed
         assert app.main.selected == "vetoed"
         await pilot.press("s")
-        await wait_for(lambda: bool(notes), pilot=pilot)
+        await wait_until(lambda: bool(notes), pause=pilot.pause)
         assert notes[0][0].endswith("before_start vetoed")
         assert live_pids(arbiter, "vetoed") == []
 
@@ -109,9 +111,11 @@ async def test_a_flapping_watcher_shows_the_retry_countdown(tmp_path: Path) -> N
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: watcher_cell(app, "crasher", "state") == "flapping", pilot=pilot)
-        await wait_for(
-            lambda: watcher_cell(app, "crasher", "info").startswith("retry in"), pilot=pilot
+        await wait_until(
+            lambda: watcher_cell(app, "crasher", "state") == "flapping", pause=pilot.pause
+        )
+        await wait_until(
+            lambda: watcher_cell(app, "crasher", "info").startswith("retry in"), pause=pilot.pause
         )
         info = watcher_cell(app, "crasher", "info")
         assert info.endswith("(pause 1)")
@@ -137,8 +141,12 @@ async def test_a_failed_watcher_says_why(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     notes = record_notifications(app)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: watcher_cell(app, "missing", "state") == "failed", pilot=pilot)
-        await wait_for(lambda: "spawn failed" in watcher_cell(app, "missing", "info"), pilot=pilot)
+        await wait_until(
+            lambda: watcher_cell(app, "missing", "state") == "failed", pause=pilot.pause
+        )
+        await wait_until(
+            lambda: "spawn failed" in watcher_cell(app, "missing", "info"), pause=pilot.pause
+        )
         assert "No such file" in watcher_cell(app, "missing", "info")
         assert any(title == "missing failed" for title, _ in notes)
         subtitle = str(app.main.query_one("#processes-panel").border_subtitle)
@@ -157,16 +165,16 @@ async def test_slash_filters_the_watchers(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         table = app.main.watchers_table
-        await wait_for(lambda: table.row_count == 2, pilot=pilot)
+        await wait_until(lambda: table.row_count == 2, pause=pilot.pause)
         await pilot.press("slash", "o", "t")
-        await wait_for(lambda: table.row_count == 1, pilot=pilot)
+        await wait_until(lambda: table.row_count == 1, pause=pilot.pause)
         assert app.main.selected == "other"
         await pilot.press("enter")
         assert app.focused is table
         await pilot.press("s")  # acts on the filtered selection
-        await wait_for(lambda: len(live_pids(arbiter, "other")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "other")) == 1, pause=pilot.pause)
         await pilot.press("slash", "escape")
-        await wait_for(lambda: table.row_count == 2, pilot=pilot)
+        await wait_until(lambda: table.row_count == 2, pause=pilot.pause)
 
 
 async def test_ctrl_f_searches_the_output(tmp_path: Path) -> None:
@@ -174,13 +182,13 @@ async def test_ctrl_f_searches_the_output(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         output = app.main.output
-        await wait_for(
-            lambda: sum("tick" in e.text for e in output.items) >= 2, timeout=15, pilot=pilot
+        await wait_until(
+            lambda: sum("tick" in e.text for e in output.items) >= 2, timeout=15, pause=pilot.pause
         )
         # ANSI colours are kept in the buffer and rendered, not shown as escape codes.
         assert any("\x1b[32m" in e.text for e in output.items)
         await pilot.press("ctrl+f", "t", "i", "c", "k")
-        await wait_for(lambda: output.match_count >= 2, pilot=pilot)
+        await wait_until(lambda: output.match_count >= 2, pause=pilot.pause)
         await pilot.press("enter")
         assert output.current_match is not None
         assert not output.follow
@@ -204,13 +212,17 @@ async def test_e_shows_extended_stats_from_the_hook(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         table = app.main.processes_table
-        await wait_for(lambda: table.row_count == 1, pilot=pilot)
+        await wait_until(lambda: table.row_count == 1, pause=pilot.pause)
         await pilot.press("e")
-        await wait_for(lambda: "queue_depth" in table.extended, pilot=pilot, what="extended column")
+        await wait_until(
+            lambda: "queue_depth" in table.extended, pause=pilot.pause, what="extended column"
+        )
         [pid] = live_pids(arbiter, "sleeper")
-        await wait_for(lambda: str(table.get_cell(str(pid), "x:queue_depth")) == "7", pilot=pilot)
+        await wait_until(
+            lambda: str(table.get_cell(str(pid), "x:queue_depth")) == "7", pause=pilot.pause
+        )
         await pilot.press("e")
-        await wait_for(lambda: table.extended == (), pilot=pilot)
+        await wait_until(lambda: table.extended == (), pause=pilot.pause)
 
 
 async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
@@ -220,13 +232,13 @@ async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path, settings=settings)
     notes = record_notifications(app)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         assert any("not-a-binding" in message for _, message in notes)
         await pilot.press("x")  # no longer bound
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # the behaviour under test: nothing stops the watcher meanwhile
         assert arbiter.watchers["sleeper"].state == "active"
         await pilot.press("delete")
-        await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
+        await wait_until(lambda: arbiter.watchers["sleeper"].state == "stopped", pause=pilot.pause)
 
 
 async def test_help_lists_every_key(tmp_path: Path) -> None:
@@ -234,7 +246,7 @@ async def test_help_lists_every_key(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         await pilot.press("question_mark")
-        await wait_for(lambda: isinstance(app.screen, HelpScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, HelpScreen), pause=pilot.pause)
         ids = {binding.id for _, binding in app.screen.bindings}  # type: ignore[attr-defined]
         assert {
             "start",
@@ -247,19 +259,19 @@ async def test_help_lists_every_key(tmp_path: Path) -> None:
             "search",
         } <= ids
         await pilot.press("escape")
-        await wait_for(lambda: not isinstance(app.screen, HelpScreen), pilot=pilot)
+        await wait_until(lambda: not isinstance(app.screen, HelpScreen), pause=pilot.pause)
 
 
 async def test_the_palette_lists_actions_for_every_watcher(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         await pilot.press("ctrl+p")
         await pilot.press(*"stop sleeper")
-        await pilot.pause(0.5)
+        await wait_until(lambda: palette_offers(app, "stop sleeper"), pause=pilot.pause)
         await pilot.press("enter")
-        await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
+        await wait_until(lambda: arbiter.watchers["sleeper"].state == "stopped", pause=pilot.pause)
 
 
 async def test_h_in_the_hook_log_shows_only_hook_calls(tmp_path: Path) -> None:
@@ -275,8 +287,10 @@ async def test_h_in_the_hook_log_shows_only_hook_calls(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         log = app.main.hook_log
-        await wait_for(lambda: any(e.outcome is Outcome.VETO for e in log.items), pilot=pilot)
-        await wait_for(lambda: any(e.label == "spawn" for e in log.items), pilot=pilot)
+        await wait_until(
+            lambda: any(e.outcome is Outcome.VETO for e in log.items), pause=pilot.pause
+        )
+        await wait_until(lambda: any(e.label == "spawn" for e in log.items), pause=pilot.pause)
         await pilot.press("tab", "tab")
         assert app.focused is log
         await pilot.press("h")
@@ -289,15 +303,20 @@ async def test_ctrl_r_reloads_the_config_and_refuses_a_broken_one(tmp_path: Path
     toml = sleeper_toml(tmp_path, numprocesses=1)
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
+    notes = record_notifications(app)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
         config = tmp_path / "tuiman.toml"
         config.write_text(toml + '\n[watchers.extra]\ncmd = "sleep 300"\n')
         await pilot.press("ctrl+r")
-        await wait_for(lambda: "extra" in arbiter.watchers, pilot=pilot, what="extra added")
-        await wait_for(lambda: len(live_pids(arbiter, "extra")) == 1, pilot=pilot)
+        await wait_until(lambda: "extra" in arbiter.watchers, pause=pilot.pause, what="extra added")
+        await wait_until(lambda: len(live_pids(arbiter, "extra")) == 1, pause=pilot.pause)
         config.write_text(toml + "\nbogus = 1\n")
         await pilot.press("ctrl+r")
-        await pilot.pause(0.5)
+        await wait_until(
+            lambda: any(title.startswith("config refused") for title, _ in notes),
+            pause=pilot.pause,
+            what="the refused reload notified",
+        )
         assert "extra" in arbiter.watchers  # refused: the running state is kept
         assert len(live_pids(arbiter, "extra")) == 1

@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from uihelpers import (
-    alive,
-    build_arbiter,
-    live_pids,
-    make_app,
-    running,
-    sleeper_toml,
-    wait_for,
-    wait_ready,
-    watcher_cell,
-)
+from uihelpers import live_pids, make_app, running, sleeper_toml, wait_ready, watcher_cell
 
+from tests.support.core import build_arbiter
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
@@ -37,38 +30,48 @@ async def test_x_stops_the_watchers_processes_and_s_starts_them(tmp_path: Path) 
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(
-            lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot, what="2 processes"
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 2, pause=pilot.pause, what="2 processes"
         )
         first_pids = live_pids(arbiter, "sleeper")
-        await wait_for(lambda: watcher_cell(app, "sleeper", "state") == "active", pilot=pilot)
+        await wait_until(
+            lambda: watcher_cell(app, "sleeper", "state") == "active", pause=pilot.pause
+        )
 
         await pilot.press("x")
-        await wait_for(
-            lambda: not any(alive(pid) for pid in first_pids), pilot=pilot, what="processes gone"
+        await wait_until(
+            lambda: not any(alive(pid) for pid in first_pids),
+            pause=pilot.pause,
+            what="processes gone",
         )
-        await wait_for(lambda: arbiter.watchers["sleeper"].state == "stopped", pilot=pilot)
-        await wait_for(
-            lambda: watcher_cell(app, "sleeper", "state") == "stopped", pilot=pilot, what="screen"
+        await wait_until(lambda: arbiter.watchers["sleeper"].state == "stopped", pause=pilot.pause)
+        await wait_until(
+            lambda: watcher_cell(app, "sleeper", "state") == "stopped",
+            pause=pilot.pause,
+            what="screen",
         )
         assert watcher_cell(app, "sleeper", "running") == "0/2"
 
         await pilot.press("s")
-        await wait_for(
-            lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot, what="restarted"
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 2, pause=pilot.pause, what="restarted"
         )
         assert not set(live_pids(arbiter, "sleeper")) & set(first_pids)
-        await wait_for(lambda: watcher_cell(app, "sleeper", "running") == "2/2", pilot=pilot)
+        await wait_until(
+            lambda: watcher_cell(app, "sleeper", "running") == "2/2", pause=pilot.pause
+        )
 
 
 async def test_s_starts_a_watcher_that_does_not_autostart(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, autostart=False))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: "sleeper" in app.model.watchers, pilot=pilot)
+        await wait_until(lambda: "sleeper" in app.model.watchers, pause=pilot.pause)
         assert live_pids(arbiter, "sleeper") == []
         await pilot.press("s")
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot, what="started")
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 2, pause=pilot.pause, what="started"
+        )
 
 
 async def test_k_then_hup_delivers_sighup_to_every_process(tmp_path: Path) -> None:
@@ -78,15 +81,15 @@ async def test_k_then_hup_delivers_sighup_to_every_process(tmp_path: Path) -> No
     async with running(arbiter, app) as pilot:
         pids = await wait_ready(app, arbiter, "sleeper", 2, pilot)
         await pilot.press("k")
-        await wait_for(lambda: isinstance(app.screen, SignalPicker), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         await pilot.press("h", "u", "p", "enter")
 
         def recorded() -> set[str]:
             return set(record.read_text().splitlines()) if record.exists() else set()
 
-        await wait_for(
+        await wait_until(
             lambda: recorded() == {f"SIGHUP {pid}" for pid in pids},
-            pilot=pilot,
+            pause=pilot.pause,
             what="SIGHUP recorded",
         )
         assert set(live_pids(arbiter, "sleeper")) == set(pids)  # HUP is handled, nobody died
@@ -98,16 +101,16 @@ async def test_k_on_a_selected_process_signals_only_that_process(tmp_path: Path)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         await wait_ready(app, arbiter, "sleeper", 2, pilot)
-        await wait_for(lambda: app.main.processes_table.row_count == 2, pilot=pilot)
+        await wait_until(lambda: app.main.processes_table.row_count == 2, pause=pilot.pause)
         await pilot.press("tab")  # to the processes table
-        await wait_for(lambda: app.main.process_focused, pilot=pilot)
+        await wait_until(lambda: app.main.process_focused, pause=pilot.pause)
         target = app.main.processes_table.selected_pid
         assert target is not None
         await pilot.press("k")
-        await wait_for(lambda: isinstance(app.screen, SignalPicker), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         await pilot.press("u", "s", "r", "1", "enter")
-        await wait_for(lambda: record.exists() and record.read_text() != "", pilot=pilot)
-        await pilot.pause(0.3)
+        await wait_until(lambda: record.exists() and record.read_text() != "", pause=pilot.pause)
+        await pilot.pause(0.3)  # the behaviour under test: no other process gets it meanwhile
         assert record.read_text().splitlines() == [f"SIGUSR1 {target}"]
 
 
@@ -115,54 +118,62 @@ async def test_kill_asks_for_confirmation(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 1, pilot=pilot)
-        await wait_for(lambda: watcher_cell(app, "sleeper", "running") == "1/1", pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 1, pause=pilot.pause)
+        await wait_until(
+            lambda: watcher_cell(app, "sleeper", "running") == "1/1", pause=pilot.pause
+        )
         [pid] = live_pids(arbiter, "sleeper")
         await pilot.press("k")
-        await wait_for(lambda: isinstance(app.screen, SignalPicker), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         await pilot.press("k", "i", "l", "l", "enter")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("n")
-        await wait_for(lambda: not isinstance(app.screen, ConfirmScreen), pilot=pilot)
-        await pilot.pause(0.3)
+        await wait_until(lambda: not isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
+        await pilot.pause(0.3)  # the behaviour under test: declined, nothing kills it meanwhile
         assert alive(pid)
         await pilot.press("enter")  # the picker is still open with KILL highlighted
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), pause=pilot.pause)
         await pilot.press("y")
-        await wait_for(lambda: not alive(pid), pilot=pilot, what="SIGKILLed")
+        await wait_until(lambda: not alive(pid), pause=pilot.pause, what="SIGKILLed")
 
 
 async def test_plus_adds_a_process_and_minus_removes_one(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 2, pause=pilot.pause)
         await pilot.press("plus")
-        await wait_for(
-            lambda: len(live_pids(arbiter, "sleeper")) == 3, pilot=pilot, what="3 processes"
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 3, pause=pilot.pause, what="3 processes"
         )
-        await wait_for(lambda: watcher_cell(app, "sleeper", "running") == "3/3", pilot=pilot)
+        await wait_until(
+            lambda: watcher_cell(app, "sleeper", "running") == "3/3", pause=pilot.pause
+        )
         await pilot.press("minus")
-        await wait_for(
-            lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot, what="back to 2"
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 2, pause=pilot.pause, what="back to 2"
         )
-        await wait_for(lambda: app.main.processes_table.row_count == 2, pilot=pilot)
+        await wait_until(lambda: app.main.processes_table.row_count == 2, pause=pilot.pause)
 
 
 async def test_x_on_a_selected_process_stops_only_that_process(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: app.main.processes_table.row_count == 2, pilot=pilot)
+        await wait_until(lambda: app.main.processes_table.row_count == 2, pause=pilot.pause)
         await pilot.press("tab")
-        await wait_for(lambda: app.main.process_focused, pilot=pilot)
+        await wait_until(lambda: app.main.process_focused, pause=pilot.pause)
         target = app.main.processes_table.selected_pid
         assert target is not None
         other = next(pid for pid in live_pids(arbiter, "sleeper") if pid != target)
         await pilot.press("x")
-        await wait_for(lambda: not alive(target), pilot=pilot, what="selected process stopped")
-        await wait_for(
-            lambda: len(live_pids(arbiter, "sleeper")) == 2, pilot=pilot, what="slot respawned"
+        await wait_until(
+            lambda: not alive(target), pause=pilot.pause, what="selected process stopped"
+        )
+        await wait_until(
+            lambda: len(live_pids(arbiter, "sleeper")) == 2,
+            pause=pilot.pause,
+            what="slot respawned",
         )
         assert alive(other)
         assert arbiter.watchers["sleeper"].state == "active"
@@ -173,12 +184,12 @@ async def test_q_stops_everything_and_leaves_no_process_behind(tmp_path: Path) -
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "sleeper")) == 3, pilot=pilot)
-        await wait_for(lambda: len(live_pids(arbiter, "stubborn")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "sleeper")) == 3, pause=pilot.pause)
+        await wait_until(lambda: len(live_pids(arbiter, "stubborn")) == 1, pause=pilot.pause)
         pids = live_pids(arbiter, "sleeper") + live_pids(arbiter, "stubborn")
         await pilot.press("q")
-        await wait_for(lambda: app.quitting, pilot=pilot)
-        await wait_for(lambda: not app.is_running, timeout=15, what="app exited")
+        await wait_until(lambda: app.quitting, pause=pilot.pause)
+        await wait_until(lambda: not app.is_running, timeout=15, what="app exited")
     assert arbiter.stopped.is_set()
     assert not any(alive(pid) for pid in pids)
     assert app.return_value == 0
@@ -189,16 +200,18 @@ async def test_second_q_kills_at_once(tmp_path: Path) -> None:
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(lambda: len(live_pids(arbiter, "stubborn")) == 1, pilot=pilot)
+        await wait_until(lambda: len(live_pids(arbiter, "stubborn")) == 1, pause=pilot.pause)
         [pid] = live_pids(arbiter, "stubborn")
         await pilot.press("ctrl+c")
-        await wait_for(lambda: app.quitting, pilot=pilot)
-        await wait_for(lambda: arbiter.watchers["stubborn"].state == "stopping", pilot=pilot)
-        await pilot.pause(0.3)
+        await wait_until(lambda: app.quitting, pause=pilot.pause)
+        await wait_until(
+            lambda: arbiter.watchers["stubborn"].state == "stopping", pause=pilot.pause
+        )
+        await pilot.pause(0.3)  # the behaviour under test: TERM alone does not end it
         assert alive(pid)  # TERM is ignored: it would wait 30 s for the SIGKILL
         await pilot.press("q")
-        await wait_for(lambda: not alive(pid), timeout=5, what="killed by the second q")
-        await wait_for(lambda: not app.is_running, timeout=10)
+        await wait_until(lambda: not alive(pid), timeout=5, what="killed by the second q")
+        await wait_until(lambda: not app.is_running, timeout=10)
 
 
 async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
@@ -214,11 +227,14 @@ async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_for(
-            lambda: live_pids(arbiter, "sleeper") and live_pids(arbiter, "second"), pilot=pilot
+        await wait_until(
+            lambda: live_pids(arbiter, "sleeper") and live_pids(arbiter, "second"),
+            pause=pilot.pause,
         )
         for name in ("sleeper", "second"):
-            await wait_for(lambda n=name: watcher_cell(app, n, "state") == "active", pilot=pilot)
+            await wait_until(
+                lambda n=name: watcher_cell(app, n, "state") == "active", pause=pilot.pause
+            )
         first = app.main.selected
         below = ({"sleeper", "second"} - {first}).pop()
         # Both keys queued at once, as the terminal driver delivers a fast typist's keys (Pilot's
@@ -228,5 +244,5 @@ async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
             event = events.Key(key, character)
             event.set_sender(app)
             app._driver.send_message(event)
-        await wait_for(lambda: arbiter.watchers[below].state == "stopped", pilot=pilot)
+        await wait_until(lambda: arbiter.watchers[below].state == "stopped", pause=pilot.pause)
         assert arbiter.watchers[first].state == "active"

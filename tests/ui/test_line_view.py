@@ -8,8 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
-from uihelpers import wait_for
 
+from tests.support.waiting import wait_until
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.palette import Palette
 from tuiman.ui.screens.signal_picker import SignalPicker
@@ -66,12 +66,12 @@ async def test_the_output_and_hook_log_hold_while_a_dialog_covers_them(tmp_path:
         ScriptedClient(), settings=tmp_path / "none.toml", clock=lambda: FROZEN
     )
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(lambda: app.booted, pilot=pilot)
+        await wait_until(lambda: app.booted, pause=pilot.pause)
         panes: list[Any] = [app.main.output, app.main.hook_log]
         assert not any(pane.held for pane in panes)
         await pilot.press("k")
-        await wait_for(lambda: isinstance(app.screen, SignalPicker), pilot=pilot)
+        await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         assert all(pane.held for pane in panes)
         await pilot.press("escape")
-        await wait_for(lambda: app.screen is app.main, pilot=pilot)
+        await wait_until(lambda: app.screen is app.main, pause=pilot.pause)
         assert not any(pane.held for pane in panes)

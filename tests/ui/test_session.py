@@ -11,8 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from uihelpers import PYTHON, alive, wait_for
+from uihelpers import PYTHON
 
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
 from tuiman.launch.session import run_tui
@@ -106,7 +108,7 @@ async def test_sigterm_stops_everything_gracefully(tmp_path: Path) -> None:
     session = asyncio.get_running_loop().create_task(
         run_tui(load(tmp_path, SLEEPER), None, marker, headless=True)  # type: ignore[arg-type]
     )
-    await wait_for(lambda: len(marked_processes(marker)) == 2, timeout=15, what="2 processes")
+    await wait_until(lambda: len(marked_processes(marker)) == 2, timeout=15, what="2 processes")
     pids = marked_processes(marker)
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(session, 20) == 0

@@ -15,6 +15,7 @@ from scripted import FROZEN, LIVE, ScriptedClient
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from tests.support.waiting import wait_until
 from tuiman.ui.app import TuimanApp
 
 pytestmark = pytest.mark.timeout(60)
@@ -38,10 +39,11 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait until every scripted event reached the widgets."""
     app = pilot.app
     assert isinstance(app, TuimanApp)
-    for _ in range(200):
-        if app.bridge is not None and app.bridge.events >= len(LIVE):
-            break
-        await pilot.pause(0.02)
+    await wait_until(
+        lambda: app.bridge is not None and app.bridge.events >= len(LIVE),
+        pause=pilot.pause,
+        what="every scripted event through the bridge",
+    )
     app.main.tick()  # CPU/RSS figures are drawn on the 1 s tick: draw them now
     await pilot.pause()
 

@@ -10,13 +10,15 @@ import subprocess
 import sys
 import termios
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from uihelpers import alive, sleeper_toml
+from uihelpers import sleeper_toml
+
+from tests.support.procs import alive
+from tests.support.waiting import wait_until_sync
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -65,13 +67,14 @@ class Terminal:
         return [kid.pid for kid in kids if "recorder.py" in " ".join(_cmdline(kid))]
 
     def wait_for_children(self, count: int, timeout: float = 20.0) -> list[int]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def running() -> list[int]:
             pids = [pid for pid in self.children() if alive(pid)]
-            if len(pids) == count:
-                return pids
-            time.sleep(0.05)
-        raise AssertionError(f"{count} children not seen; output: {bytes(self.output[-2000:])!r}")
+            return pids if len(pids) == count else []
+
+        try:
+            return wait_until_sync(running, timeout, what=f"{count} running children")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; output: {bytes(self.output[-2000:])!r}") from None
 
     def hang_up(self) -> None:
         os.close(self.master)
@@ -103,9 +106,8 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 def test_q_quits_and_restores_the_terminal(terminal: Terminal) -> None:
     pids = terminal.wait_for_children(2)
-    deadline = time.monotonic() + 10
-    while b"hooks & events" not in terminal.output and time.monotonic() < deadline:
-        time.sleep(0.05)  # the first frame is on the terminal: keys now go to the app
+    # the first frame is on the terminal: keys now go to the app
+    wait_until_sync(lambda: b"hooks & events" in terminal.output, what="the first frame")
     terminal.type(b"q")
     assert terminal.process.wait(timeout=20) == 0
     assert not any(alive(pid) for pid in pids)

@@ -1,19 +1,20 @@
-"""Helpers for the UI tests: real arbiters from TOML, child programs, polling waits."""
+"""Helpers for the UI tests: a child program, the app under Pilot, cells and ready pids."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import signal
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
+from tests.support.core import stop_arbiter
+from tests.support.procs import alive
+from tests.support.waiting import wait_until
 from tuiman.client.local import LocalClient
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.supervision.arbiter import Arbiter
@@ -64,14 +65,6 @@ def sleeper_toml(
     ) + textwrap.dedent(extra)
 
 
-def build_arbiter(tmp_path: Path, toml: str) -> Arbiter:
-    path = tmp_path / "tuiman.toml"
-    path.write_text(toml)
-    arbiter = Arbiter(load_config_text(toml, path, cwd=tmp_path))
-    arbiter.bind()
-    return arbiter
-
-
 def make_app(arbiter: Arbiter, tmp_path: Path, **options: Any) -> TuimanApp:
     options.setdefault("settings", tmp_path / "no-settings.toml")
     options.setdefault("crash_dir", tmp_path / "crashes")
@@ -85,50 +78,10 @@ async def running(
     """The app under Pilot; whatever happens, every process of the arbiter is gone afterwards."""
     try:
         async with app.run_test(size=size) as pilot:
-            await wait_for(lambda: app.booted, pilot=pilot)
+            await wait_until(lambda: app.booted, pause=pilot.pause, what="the app booted")
             yield pilot
     finally:
-        await stop_everything(arbiter)
-
-
-async def stop_everything(arbiter: Arbiter) -> None:
-    pids = [pid for watcher in arbiter.watchers.values() for pid in watcher.processes]
-    arbiter.force()
-    try:
-        await asyncio.wait_for(arbiter.quit(), 15)
-    finally:
-        for pid in pids:
-            for kill in (os.killpg, os.kill):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
-
-
-async def wait_for(
-    predicate: Callable[[], bool],
-    timeout: float = 10.0,
-    pilot: Pilot[Any] | None = None,
-    what: str = "",
-) -> None:
-    """Poll a condition (the core, the process table, the screen) up to a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what or predicate}")
-        if pilot is not None:
-            await pilot.pause(0.02)
-        else:
-            await asyncio.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Running and not a zombie (checked on the real process table)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            stat = stat_file.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+        await stop_arbiter(arbiter)
 
 
 def live_pids(arbiter: Arbiter, name: str) -> list[int]:
@@ -155,5 +108,18 @@ async def wait_ready(
         pids = live_pids(arbiter, name)
         return len(pids) == count and set(pids) <= ready_pids(app, name)
 
-    await wait_for(ready, pilot=pilot, what=f"{count} ready processes of {name}")
+    await wait_until(ready, pause=pilot.pause, what=f"{count} ready processes of {name}")
     return live_pids(arbiter, name)
+
+
+def palette_offers(app: TuimanApp, text: str) -> bool:
+    """The command palette is open and its highlighted command reads `text` (any case): its
+    search for what was typed has come back."""
+    screen = app.screen
+    if not isinstance(screen, CommandPalette):
+        return False
+    commands = screen.query_one(CommandList)
+    if commands.highlighted is None:
+        return False
+    prompt = commands.get_option_at_index(commands.highlighted).prompt
+    return text.lower() in str(prompt).lower()
