@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import wait_until
 from tests.hookkit import new_lab
+from tests.support.waiting import wait_until
 from tuiman.core.events import RESERVED_KEYS, Event, Kind
 from tuiman.core.payloads import (
     ProcessSnapshot,

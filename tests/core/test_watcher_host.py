@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kill_quietly, make_config, next_event, pid_alive, wait_until
 from tests.hookkit import HookLab, new_lab
+from tests.support.core import make_config, next_event
+from tests.support.procs import alive, kill_quietly
+from tests.support.waiting import wait_until
 from tuiman.core.bus import Bus, Subscription
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
@@ -127,7 +129,7 @@ async def test_start_then_stop_walks_the_states_and_tells_the_host(
     )
     assert (await watcher.start()).ok
     pids = list(watcher.processes)
-    assert len(pids) == 2 and all(pid_alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
     assert host.groups == {os.getpgid(pid) for pid in pids}
 
     assert (await watcher.stop()).ok
@@ -138,7 +140,7 @@ async def test_start_then_stop_walks_the_states_and_tells_the_host(
         ("stopping", "stopped", "command"),
     ]
     assert host.states == ["starting", "active", "stopping", "stopped"]
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     assert watcher.processes == {} and host.groups == set()
     assert host.settled >= 2 and watcher.commands_pending == 0
     assert host.failures == []
@@ -156,7 +158,7 @@ async def test_a_killed_process_is_respawned_in_its_slot(make_watcher: WatcherFa
     os.kill(first, signal.SIGKILL)
     spawn = await next_event(events, Kind.SPAWN, "w", where=lambda e: e.payload["pid"] != first)
     assert spawn.payload["wid"] == 1
-    assert pid_alive(spawn.payload["pid"])
+    assert alive(spawn.payload["pid"])
     await wait_until(lambda: first not in watcher.processes)
     assert watcher.restarts == 1 and watcher.state == WatcherState.ACTIVE
     assert watcher.last_exit_codes == {1: -signal.SIGKILL}
@@ -267,6 +269,6 @@ async def test_a_hook_command_reaches_the_watcher_through_the_host(
     await next_event(events, Kind.STOP, "w")
     assert start.cancelled() and watcher.state == WatcherState.STOPPED
     [pid] = lab.calls("after_start")[0]["pids"]
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert not watcher.stopped_by_command  # a hook's stop is not the user's
     assert host.states == ["starting", "stopping", "stopped"]  # the start never finished

@@ -16,7 +16,6 @@ from tests.support.core import stop_arbiter
 from tests.support.procs import alive
 from tests.support.waiting import wait_until
 from tuiman.client.local import LocalClient
-from tuiman.core.config.loader import load_config_text
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.main import MainScreen
