@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.core import build_arbiter, stop_arbiter
+from tests.support.core import ArbiterFactory, build_arbiter, stop_arbiter
 from tests.support.procs import kill_tagged
 from tuiman.core.supervision.arbiter import Arbiter
 
 
 @pytest.fixture
-async def arbiter_factory(tmp_path: Path) -> AsyncIterator[Callable[[str], Arbiter]]:
+async def arbiter_factory(tmp_path: Path) -> AsyncIterator[ArbiterFactory]:
     """Builds arbiters from TOML; every one is quit (and its processes killed) at the end."""
     created: list[Arbiter] = []
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from tuiman.core.bus import Bus
 from tuiman.core.events import Kind
+from tuiman.core.payloads import ArbiterSnapshot
 
 
 def make_bus() -> Bus:
-    return Bus(lambda: {"watchers": ["a"]})
+    return Bus(lambda: cast(ArbiterSnapshot, {"watchers": ["a"]}))  # only what the tests read
 
 
 def test_subscriber_starts_with_a_snapshot_and_sequence_is_monotonic() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.core import next_event
+from tests.support.core import ArbiterFactory, next_event
 from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
 
@@ -98,8 +98,8 @@ async def test_uid_is_applied_when_root(arbiter_factory, tmp_path: Path) -> None
 
 
 async def test_output_goes_to_ring_buffer_events_and_rotated_file(
-    arbiter_factory, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
     script = (
         "import sys\n"
         "for n in range(300): print(f'\\x1b[31mline {n:03d}\\x1b[0m ' + 'x' * 60)\n"

@@ -51,7 +51,9 @@ def _sample_until(
         stats = sample()
         return stats if stats is not None and ok(stats) else None
 
-    return wait_until_sync(good, 10, what=what)
+    stats = wait_until_sync(good, 10, what=what)
+    assert stats is not None
+    return stats
 
 
 @pytest.mark.timeout(30)
@@ -227,5 +229,14 @@ async def test_cancelled_caller_does_not_free_the_slot() -> None:
 
 async def test_sample_async_real_process(spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
     proc = spawn("sleep", "300")
-    result = await StatsSampler().sample_async([proc.pid])
-    assert result[proc.pid].rss > 0
+    sampler = StatsSampler()
+
+    def mapped() -> bool:
+        stats = sampler.sample([proc.pid]).get(proc.pid)
+        return stats is not None and stats.rss > 0
+
+    # Between fork and exec, and just after exec, the kernel reports rss 0: wait until it does
+    # not, then check that the threaded form reads the same process.
+    await wait_until(mapped, what="sleep's memory mapped")
+    result = await sampler.sample_async([proc.pid])
+    assert result[proc.pid].rss > 0 and result[proc.pid].pid == proc.pid

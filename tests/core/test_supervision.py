@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support.core import next_event
+from tests.support.core import ArbiterFactory, next_event
 from tests.support.procs import alive
 from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
@@ -78,8 +78,8 @@ async def test_stop_kills_the_whole_group(arbiter_factory) -> None:  # type: ign
 
 
 async def test_sigterm_ignored_then_sigkill_after_graceful_timeout(
-    arbiter_factory, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
     ready = tmp_path / "ready"
     script = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
@@ -339,8 +339,8 @@ async def test_reload_spawns_new_before_stopping_old(arbiter_factory) -> None:  
 
 
 async def test_group_members_of_a_dead_leader_are_stopped_before_respawn(
-    arbiter_factory, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
     pidfile = tmp_path / "bg.pid"
     arbiter = arbiter_factory(
         f"""

@@ -14,6 +14,8 @@ from tuiman.core.config.model import Config
 from tuiman.core.events import Event
 from tuiman.core.supervision.arbiter import Arbiter
 
+ArbiterFactory = Callable[[str], Arbiter]  # the `arbiter_factory` fixture: TOML in, arbiter out
+
 
 def make_config(tmp_path: Path, toml: str) -> Config:
     """A config from TOML (dedented), written to `tmp_path/tuiman.toml` and loaded from there."""

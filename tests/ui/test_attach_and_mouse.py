@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from rich.style import Style
-from scripted import FROZEN, LIVE, ScriptedClient
 from textual import events
 from textual.pilot import Pilot
-from uihelpers import palette_offers
 
 from tests.support.waiting import wait_until
+from tests.ui.scripted import FROZEN, LIVE, ScriptedClient
+from tests.ui.uihelpers import palette_offers
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.quit_progress import QuitScreen

@@ -7,7 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from uihelpers import (
+
+from tests.support.core import build_arbiter
+from tests.support.waiting import wait_until
+from tests.ui.uihelpers import (
     PYTHON,
     live_pids,
     make_app,
@@ -16,9 +19,6 @@ from uihelpers import (
     sleeper_toml,
     watcher_cell,
 )
-
-from tests.support.core import build_arbiter
-from tests.support.waiting import wait_until
 from tuiman.ui.model import Outcome
 from tuiman.ui.screens.help import HelpScreen
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import pytest
 from textual import events
-from uihelpers import live_pids, make_app, running, sleeper_toml, wait_ready, watcher_cell
 
 from tests.support.core import build_arbiter
 from tests.support.procs import alive
 from tests.support.waiting import wait_until
+from tests.ui.uihelpers import live_pids, make_app, running, sleeper_toml, wait_ready, watcher_cell
+from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
@@ -232,10 +234,9 @@ async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
             pause=pilot.pause,
         )
         for name in ("sleeper", "second"):
-            await wait_until(
-                lambda n=name: watcher_cell(app, n, "state") == "active", pause=pilot.pause
-            )
+            await wait_until(partial(is_active, app, name), pause=pilot.pause)
         first = app.main.selected
+        assert first is not None
         below = ({"sleeper", "second"} - {first}).pop()
         # Both keys queued at once, as the terminal driver delivers a fast typist's keys (Pilot's
         # press would wait for the screen to settle between them).
@@ -246,3 +247,7 @@ async def test_a_key_typed_right_after_a_move_acts_on_the_row_under_the_cursor(
             app._driver.send_message(event)
         await wait_until(lambda: arbiter.watchers[below].state == "stopped", pause=pilot.pause)
         assert arbiter.watchers[first].state == "active"
+
+
+def is_active(app: TuimanApp, name: str) -> bool:
+    return watcher_cell(app, name, "state") == "active"

@@ -60,7 +60,7 @@ async def test_a_held_view_keeps_lines_without_repainting_and_catches_up() -> No
 
 
 async def test_the_output_and_hook_log_hold_while_a_dialog_covers_them(tmp_path: Path) -> None:
-    from scripted import FROZEN, ScriptedClient
+    from tests.ui.scripted import FROZEN, ScriptedClient
 
     app: TuimanApp = TuimanApp(
         ScriptedClient(), settings=tmp_path / "none.toml", clock=lambda: FROZEN

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.model import ProcessView, SlotPause, WatcherView
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_info, watcher_row
 
 NOW = 1_700_000_000.0
 
 
-def view(name: str = "web", state: str = "active", **fields: Any) -> WatcherView:
+def view(
+    name: str = "web", state: WatcherState = WatcherState.ACTIVE, **fields: Any
+) -> WatcherView:
     fields.setdefault("numprocesses", 2)
     return WatcherView(name, state=state, **fields)
 
 
 def running(*pids: int, started: float = NOW - 10) -> dict[int, ProcessView]:
-    return {pid: ProcessView(pid, wid, "running", started) for wid, pid in enumerate(pids, 1)}
+    return {
+        pid: ProcessView(pid, wid, ProcessState.RUNNING, started) for wid, pid in enumerate(pids, 1)
+    }
 
 
 def test_a_healthy_watcher_row() -> None:
@@ -46,16 +51,13 @@ def test_short_of_processes_restarted_and_measured() -> None:
 
 
 def test_stats_are_hidden_once_no_process_runs() -> None:
-    web = view(state="stopped", cpu=3.0, rss=1024)
+    web = view(state=WatcherState.STOPPED, cpu=3.0, rss=1024)
     assert watcher_row(web, NOW)[1][5:7] == (("-", "plain"), ("-", "plain"))
     assert watcher_row(web, NOW)[1][2] == ("0/2", "plain")  # stopped: not a shortfall
 
 
 def test_state_cells_are_coloured_by_state() -> None:
-    roles = {
-        state: watcher_row(view(state=state), NOW)[1][1][1]
-        for state in ("active", "starting", "stopping", "stopped", "flapping", "failed", "odd")
-    }
+    roles = {state: watcher_row(view(state=state), NOW)[1][1][1] for state in WatcherState}
     assert roles == {
         "active": "ok",
         "starting": "accent",
@@ -63,38 +65,49 @@ def test_state_cells_are_coloured_by_state() -> None:
         "stopped": "muted",
         "flapping": "warn",
         "failed": "error",
-        "odd": "plain",
     }
 
 
 def test_info_says_why_and_what_comes_next() -> None:
     pauses = {1: SlotPause(1, NOW + 4.25, 3)}
     cases = [
-        (view(state="flapping", pauses=pauses), ("retry in 4.2s (pause 3)", "warn")),
-        (view(state="flapping"), ("probing after a pause", "warn")),
+        (view(state=WatcherState.FLAPPING, pauses=pauses), ("retry in 4.2s (pause 3)", "warn")),
+        (view(state=WatcherState.FLAPPING), ("probing after a pause", "warn")),
         (
-            view(state="failed", reason="flap_exhausted"),
+            view(state=WatcherState.FAILED, reason="flap_exhausted"),
             (describe_reason("flap_exhausted"), "error"),
         ),
-        (view(state="failed", failure="exec: no such file"), ("exec: no such file", "error")),
         (
-            view(state="stopping", stopping_since=NOW - 5, graceful_timeout=30.0),
+            view(state=WatcherState.FAILED, failure="exec: no such file"),
+            ("exec: no such file", "error"),
+        ),
+        (
+            view(state=WatcherState.STOPPING, stopping_since=NOW - 5, graceful_timeout=30.0),
             ("SIGKILL in 25s", "warn"),
         ),
         (
-            view(state="stopping", stopping_since=NOW - 31, graceful_timeout=30.0),
+            view(state=WatcherState.STOPPING, stopping_since=NOW - 31, graceful_timeout=30.0),
             ("SIGKILL sent", "error"),
         ),
-        (view(state="stopped", veto="vetoed by before_start"), ("vetoed by before_start", "warn")),
         (
-            view(state="stopped", veto="before_start failed: boom"),
+            view(state=WatcherState.STOPPED, veto="vetoed by before_start"),
+            ("vetoed by before_start", "warn"),
+        ),
+        (
+            view(state=WatcherState.STOPPED, veto="before_start failed: boom"),
             ("before_start failed: boom", "error"),
         ),
-        (view(state="stopped", reason="veto:before_stop"), ("vetoed by before_stop", "warn")),
-        (view(state="stopped", reason="hook_failure:after_start"), ("after_start failed", "error")),
-        (view(state="stopped", reason="exited"), ("every process exited", "muted")),
-        (view(state="stopped", autostart=False), ("autostart off", "muted")),
-        (view(state="stopped", reason="command"), ("", "plain")),
+        (
+            view(state=WatcherState.STOPPED, reason="veto:before_stop"),
+            ("vetoed by before_stop", "warn"),
+        ),
+        (
+            view(state=WatcherState.STOPPED, reason="hook_failure:after_start"),
+            ("after_start failed", "error"),
+        ),
+        (view(state=WatcherState.STOPPED, reason="exited"), ("every process exited", "muted")),
+        (view(state=WatcherState.STOPPED, autostart=False), ("autostart off", "muted")),
+        (view(state=WatcherState.STOPPED, reason="command"), ("", "plain")),
         (view(leaked=[7, 8]), ("leaked pids 7, 8", "error")),
     ]
     for watcher, expected in cases:
@@ -113,9 +126,9 @@ def test_reasons_in_words() -> None:
 def test_process_rows_are_ordered_by_slot_then_age() -> None:
     web = view(
         processes={
-            30: ProcessView(30, 2, "running", NOW - 5),
-            20: ProcessView(20, 1, "stopping", NOW - 3700),
-            10: ProcessView(10, 2, "running", NOW - 90, cpu=1.25, rss=1536),
+            30: ProcessView(30, 2, ProcessState.RUNNING, NOW - 5),
+            20: ProcessView(20, 1, ProcessState.STOPPING, NOW - 3700),
+            10: ProcessView(10, 2, ProcessState.RUNNING, NOW - 90, cpu=1.25, rss=1536),
         },
         last_exit={2: -9},
     )
@@ -141,7 +154,7 @@ def test_process_rows_are_ordered_by_slot_then_age() -> None:
 
 def test_a_paused_slot_is_a_row_after_the_processes() -> None:
     flaky = view(
-        state="flapping",
+        state=WatcherState.FLAPPING,
         processes=running(101),
         pauses={2: SlotPause(2, NOW + 44.2, 1)},
         last_exit={2: 3},
@@ -162,9 +175,9 @@ def test_a_paused_slot_is_a_row_after_the_processes() -> None:
 
 
 def test_extended_stats_columns() -> None:
-    stats: dict[str, dict[str, Any]] = {
-        "101": {"pid": 101, "cpu": 1.0, "mem": 0.5, "queue_depth": 7, "children": []},
-        "102": {"pid": 102, "backlog": 2.0, "num_threads": 4},
+    stats: dict[int, dict[str, Any]] = {
+        101: {"pid": 101, "cpu": 1.0, "mem": 0.5, "queue_depth": 7, "children": []},
+        102: {"pid": 102, "backlog": 2.0, "num_threads": 4},
     }
     keys = extended_keys(stats)
     assert keys == ("backlog", "queue_depth", "mem", "num_threads", "children")
@@ -174,7 +187,7 @@ def test_extended_stats_columns() -> None:
             101: ProcessView(
                 101,
                 1,
-                "running",
+                ProcessState.RUNNING,
                 NOW,
                 extended={"queue_depth": 7, "mem": 0.4567, "children": [5, 6]},
             )

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from uihelpers import PYTHON
 
 from tests.support.procs import alive
 from tests.support.waiting import wait_until
+from tests.ui.uihelpers import PYTHON
 from tuiman.core.config.loader import load_config_text
 from tuiman.core.processes.watchdog import MARKER_ENV, new_marker
 from tuiman.launch.session import run_tui

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted import FROZEN, LIVE, ScriptedClient
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.support.waiting import wait_until
+from tests.ui.scripted import FROZEN, LIVE, ScriptedClient
 from tuiman.ui.app import TuimanApp
 
 pytestmark = pytest.mark.timeout(60)

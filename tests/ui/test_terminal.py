@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from uihelpers import sleeper_toml
 
 from tests.support.procs import alive
 from tests.support.waiting import wait_until_sync
+from tests.ui.uihelpers import sleeper_toml
 
 pytestmark = [
     pytest.mark.timeout(60),
