@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.events import make_event
 from tuiman.core.events import Event, Kind
 from tuiman.headless import PALETTE, LineFormatter, format_json, use_colour
 
@@ -21,7 +22,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def ev(kind: str, watcher: str | None = "web", **payload: Any) -> Event:
-    return Event(42, AT, kind, watcher, payload, kind in (Kind.OUTPUT, Kind.STATS))
+    return make_event(42, AT, kind, watcher, payload)
 
 
 def plain(event: Event, show_output: bool = True) -> str | None:
@@ -31,22 +32,22 @@ def plain(event: Event, show_output: bool = True) -> str | None:
 @pytest.mark.parametrize(
     ("event", "text"),
     [
-        (ev(Kind.SPAWN, pid=101, wid=1), "spawn pid=101 wid=1"),
+        (ev(Kind.SPAWN, process_pid=101, pid=101, wid=1), "spawn pid=101 wid=1"),
         (
-            ev(Kind.REAP, pid=101, wid=1, exit_code=3, process_status=768),
+            ev(Kind.REAP, process_pid=101, pid=101, wid=1, exit_code=3, process_status=768),
             "reap pid=101 wid=1 exit_code=3 (own exit)",
         ),
         (
-            ev(Kind.REAP, pid=101, wid=1, exit_code=-15, process_status=None),
+            ev(Kind.REAP, process_pid=101, pid=101, wid=1, exit_code=-15, process_status=None),
             "reap pid=101 wid=1 exit_code=-15 (by tuiman)",
         ),
         (
             ev(Kind.STATE, old="active", new="stopping", reason="command"),
             "state active → stopping (command)",
         ),
-        (ev(Kind.KILL, pid=101, signum=9), "kill pid=101 SIGKILL"),
-        (ev(Kind.SIGNAL, pid=101, signum=1), "signal pid=101 SIGHUP"),
-        (ev(Kind.SIGNAL, pid=101, signum=99), "signal pid=101 99"),
+        (ev(Kind.KILL, process_pid=101, pid=101, signum=9), "kill pid=101 SIGKILL"),
+        (ev(Kind.SIGNAL, process_pid=101, pid=101, signum=1), "signal pid=101 SIGHUP"),
+        (ev(Kind.SIGNAL, process_pid=101, pid=101, signum=99), "signal pid=101 99"),
         (
             ev(Kind.FLAPPING, wid=2, attempt=3, retry_in=8.0),
             "flapping wid=2 pause 3, retry in 8.0s",
@@ -55,16 +56,16 @@ def plain(event: Event, show_output: bool = True) -> str | None:
             ev(Kind.FAILED, reason="flap_exhausted", detail="crashed 5 times"),
             "failed: crashed 5 times",
         ),
-        (ev(Kind.FAILED, reason="flap_exhausted"), "failed: flap_exhausted"),
+        (ev(Kind.FAILED, reason="spawn_error", detail="spawn_error"), "failed: spawn_error"),
         (
-            ev(Kind.SPAWN_ERROR, wid=1, error="No such file or directory"),
+            ev(Kind.SPAWN_ERROR, wid=1, error="No such file or directory", errno=2),
             "spawn error wid=1: No such file or directory",
         ),
-        (ev(Kind.STOP, leaked_pids=[7, 8]), "stop (leaked pids [7, 8])"),
+        (ev(Kind.STOP, reason="quit", leaked_pids=[7, 8]), "stop (leaked pids [7, 8])"),
         (ev(Kind.STOP, reason="command"), "stop reason=command"),
         (ev(Kind.START), "start"),
         (
-            ev(Kind.HOOK_SUCCESS, name="before_start", duration=0.0123),
+            ev(Kind.HOOK_SUCCESS, name="before_start", duration=0.0123, vetoed=False),
             "hook before_start ok 12.3ms",
         ),
         (
@@ -83,7 +84,13 @@ def plain(event: Event, show_output: bool = True) -> str | None:
             "hook before_signal pid=101 FAILED, vetoed after 300.0ms: timed out after 0.3s",
         ),
         (
-            ev(Kind.HOOK_FAILURE, name="after_reap", duration=0.001, error="RuntimeError: boom"),
+            ev(
+                Kind.HOOK_FAILURE,
+                name="after_reap",
+                duration=0.001,
+                vetoed=False,
+                error="RuntimeError: boom",
+            ),
             "hook after_reap FAILED (ignored) after 1.0ms: RuntimeError: boom",
         ),
     ],
@@ -108,19 +115,21 @@ def test_output_lines_carry_the_watcher_and_slot() -> None:
 
 
 def test_snapshots_and_stats_are_not_printed() -> None:
-    for kind in (Kind.SNAPSHOT, Kind.STATS):
-        assert plain(ev(kind)) is None
-        assert format_json(ev(kind), show_output=True) is None
+    snapshot = ev(Kind.SNAPSHOT, None, config="x.toml", started=AT, pid=1, watchers=[])
+    stats = ev(Kind.STATS, cpu=1.0, rss=1024, processes={})
+    for event in (snapshot, stats):
+        assert plain(event) is None
+        assert format_json(event, show_output=True) is None
 
 
 def test_colours_paint_what_matters_and_strip_back_to_the_plain_line() -> None:
     painted = LineFormatter(colour=True)
     events = [
         ev(Kind.STATE, old="active", new="failed", reason="flap_exhausted"),
-        ev(Kind.HOOK_SUCCESS, name="before_start", duration=0.001),
+        ev(Kind.HOOK_SUCCESS, name="before_start", duration=0.001, vetoed=False),
         ev(Kind.HOOK_SUCCESS, name="before_start", vetoed=True, duration=0.001),
-        ev(Kind.REAP, pid=1, wid=1, exit_code=2, process_status=512),
-        ev(Kind.OUTPUT, pid=1, wid=1, line="hello"),
+        ev(Kind.REAP, process_pid=1, pid=1, wid=1, exit_code=2, process_status=512),
+        ev(Kind.OUTPUT, pid=1, wid=1, stream="stdout", line="hello"),
     ]
     lines = [painted.format(event) or "" for event in events]
     for event, line in zip(events, lines, strict=True):
@@ -139,7 +148,9 @@ def test_colours_paint_what_matters_and_strip_back_to_the_plain_line() -> None:
 
 
 def test_a_reap_by_tuiman_is_not_an_error() -> None:
-    line = LineFormatter(colour=True).format(ev(Kind.REAP, pid=1, wid=1, exit_code=-15))
+    line = LineFormatter(colour=True).format(
+        ev(Kind.REAP, process_pid=1, pid=1, wid=1, exit_code=-15, process_status=None)
+    )
     assert line is not None and "\x1b[31m" not in line
 
 

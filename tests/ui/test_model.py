@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.events import make_event
 from tuiman.core.events import Event, Kind
 from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import process_rows, watcher_row
@@ -25,8 +26,7 @@ class History:
     def __call__(
         self, kind: str, watcher: str | None = None, at: float = 0.0, **payload: Any
     ) -> Event:
-        droppable = kind in (Kind.OUTPUT, Kind.STATS)
-        return Event(next(self._seq), T0 + at, kind, watcher, payload, droppable)
+        return make_event(next(self._seq), T0 + at, kind, watcher, payload)
 
 
 def snapshot_of(*watchers: dict[str, Any]) -> dict[str, Any]:
@@ -122,14 +122,25 @@ def test_a_snapshot_fills_both_tables(ev: History) -> None:
 
 def test_spawn_and_reap_move_processes_and_show_the_exit(ev: History) -> None:
     model = booted(ev, watcher("web", numprocesses=1))
-    spawned = model.apply([ev(Kind.SPAWN, "web", at=1, pid=201, wid=1)])
+    spawned = model.apply([ev(Kind.SPAWN, "web", at=1, process_pid=201, pid=201, wid=1)])
     assert "web" in spawned.processes
     assert log(spawned) == [("web", "spawn", "info", "wid=1")]
     assert processes(model, "web", T0 + 6) == [("201", "1", "running", "5s", "-", "-", "-")]
     assert table(model, T0 + 6)["web"][2] == "1/1"
 
     reaped = model.apply(
-        [ev(Kind.REAP, "web", at=7, pid=201, wid=1, exit_code=3, process_status=768)]
+        [
+            ev(
+                Kind.REAP,
+                "web",
+                at=7,
+                process_pid=201,
+                pid=201,
+                wid=1,
+                exit_code=3,
+                process_status=768,
+            )
+        ]
     )
     assert log(reaped) == [("web", "exit 3", "warn", "own exit")]
     assert processes(model, "web", T0 + 7) == []
@@ -137,21 +148,34 @@ def test_spawn_and_reap_move_processes_and_show_the_exit(ev: History) -> None:
     # The running cell warns while an active watcher is short of processes.
     assert dict(watcher_row(model.watchers["web"], T0 + 7)[1][2:3]) == {"0/1": "warn"}
 
-    model.apply([ev(Kind.SPAWN, "web", at=8, pid=202, wid=1)])
+    model.apply([ev(Kind.SPAWN, "web", at=8, process_pid=202, pid=202, wid=1)])
     assert processes(model, "web", T0 + 8) == [("202", "1", "running", "0s", "-", "-", "3")]
 
-    stopped = model.apply([ev(Kind.REAP, "web", at=9, pid=202, wid=1, exit_code=-15)])
+    stopped = model.apply(
+        [
+            ev(
+                Kind.REAP,
+                "web",
+                at=9,
+                process_pid=202,
+                pid=202,
+                wid=1,
+                exit_code=-15,
+                process_status=None,
+            )
+        ]
+    )
     assert log(stopped) == [("web", "exit TERM", "info", "stopped by tuiman")]
 
 
 def test_state_changes_show_in_the_row_and_the_log(ev: History) -> None:
     model = booted(ev, watcher("web", numprocesses=1))
-    model.apply([ev(Kind.SPAWN, "web", pid=301, wid=1)])
+    model.apply([ev(Kind.SPAWN, "web", process_pid=301, pid=301, wid=1)])
 
     stopping = model.apply(
         [
             ev(Kind.STATE, "web", at=1, old="active", new="stopping", reason="command"),
-            ev(Kind.KILL, "web", at=1, pid=301, signum=15),
+            ev(Kind.KILL, "web", at=1, process_pid=301, pid=301, signum=15),
         ]
     )
     assert log(stopping) == [
@@ -165,7 +189,16 @@ def test_state_changes_show_in_the_row_and_the_log(ev: History) -> None:
 
     model.apply(
         [
-            ev(Kind.REAP, "web", at=2, pid=301, wid=1, exit_code=-15),
+            ev(
+                Kind.REAP,
+                "web",
+                at=2,
+                process_pid=301,
+                pid=301,
+                wid=1,
+                exit_code=-15,
+                process_status=None,
+            ),
             ev(Kind.STATE, "web", at=2, old="stopping", new="stopped", reason="command"),
         ]
     )
@@ -178,7 +211,16 @@ def test_flapping_shows_a_countdown_and_a_paused_slot(ev: History) -> None:
     model = booted(ev, watcher("flaky", numprocesses=1))
     changes = model.apply(
         [
-            ev(Kind.REAP, "flaky", at=1, pid=401, wid=1, exit_code=1, process_status=256),
+            ev(
+                Kind.REAP,
+                "flaky",
+                at=1,
+                process_pid=401,
+                pid=401,
+                wid=1,
+                exit_code=1,
+                process_status=256,
+            ),
             ev(Kind.STATE, "flaky", at=1, old="active", new="flapping", reason="flap_pause"),
             ev(Kind.FLAPPING, "flaky", at=1, wid=1, attempt=2, retry_in=4.0),
         ]
@@ -192,7 +234,9 @@ def test_flapping_shows_a_countdown_and_a_paused_slot(ev: History) -> None:
     assert table(model, T0 + 2)["flaky"][7] == "retry in 3.0s (pause 2)"
     assert processes(model, "flaky", T0 + 2) == [("slot 1", "1", "paused", "in 3s", "-", "-", "1")]
 
-    model.apply([ev(Kind.SPAWN, "flaky", at=5, pid=402, wid=1)])  # the probe: the pause is over
+    model.apply(
+        [ev(Kind.SPAWN, "flaky", at=5, process_pid=402, pid=402, wid=1)]
+    )  # the probe: the pause is over
     assert [row[0] for row in processes(model, "flaky", T0 + 5)] == ["402"]
 
 
@@ -226,6 +270,7 @@ def test_a_failing_hook_with_a_veto_is_an_error(ev: History) -> None:
                 Kind.HOOK_FAILURE,
                 "web",
                 name="before_signal",
+                duration=0.004,
                 vetoed=True,
                 error="RuntimeError: boom",
                 signum=1,
@@ -253,7 +298,16 @@ def test_a_failing_hook_with_a_veto_is_an_error(ev: History) -> None:
 def test_an_ignored_hook_failure_is_logged_but_changes_nothing(ev: History) -> None:
     model = booted(ev, watcher("web", numprocesses=1))
     changes = model.apply(
-        [ev(Kind.HOOK_FAILURE, "web", name="after_reap", vetoed=False, error="OSError: disk")]
+        [
+            ev(
+                Kind.HOOK_FAILURE,
+                "web",
+                name="after_reap",
+                duration=0.001,
+                vetoed=False,
+                error="OSError: disk",
+            )
+        ]
     )
     assert log(changes) == [("web", "after_reap", "ignored", "OSError: disk")]
     assert alerts(changes) == []
@@ -324,7 +378,7 @@ def test_a_failed_watcher_and_leaked_pids_alert(ev: History) -> None:
         [
             ev(Kind.STATE, "mailer", old="flapping", new="failed", reason="flap_exhausted"),
             ev(Kind.FAILED, "mailer", reason="flap_exhausted", detail="crashed 5 times in 10s"),
-            ev(Kind.STOP, "web", leaked_pids=[555, 556]),
+            ev(Kind.STOP, "web", reason="quit", leaked_pids=[555, 556]),
         ]
     )
     assert alerts(changes) == [
@@ -349,7 +403,7 @@ def test_watchers_added_removed_and_scaled(ev: History) -> None:
 
 def test_events_of_unknown_watchers_do_not_invent_rows(ev: History) -> None:
     model = booted(ev, watcher("web"))
-    changes = model.apply([ev(Kind.SPAWN, "ghost", pid=1, wid=1)])
+    changes = model.apply([ev(Kind.SPAWN, "ghost", process_pid=1, pid=1, wid=1)])
     assert list(table(model, T0)) == ["web"]
     assert log(changes)[0][:2] == ("ghost", "spawn")
 
@@ -362,7 +416,7 @@ def test_a_custom_arbiter_event_is_a_log_row(ev: History) -> None:
 
 def test_a_new_snapshot_replaces_what_was_known(ev: History) -> None:
     model = booted(ev, watcher("web"), watcher("old"))
-    model.apply([ev(Kind.SPAWN, "web", pid=101, wid=1)])
+    model.apply([ev(Kind.SPAWN, "web", process_pid=101, pid=101, wid=1)])
     rebuilt = model.apply([ev(Kind.SNAPSHOT, None, **snapshot_of(watcher("web", state="stopped")))])
     assert rebuilt.rebuilt
     assert table(model, T0) == {"web": ("web", "stopped", "0/2", "5", "0", "-", "-", "")}
