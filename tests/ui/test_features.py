@@ -18,7 +18,7 @@ from uihelpers import (
     watcher_cell,
 )
 
-from tuiman.ui.model import Outcome
+from tuiman.ui.log_entries import Outcome
 from tuiman.ui.screens.help import HelpScreen
 
 pytestmark = pytest.mark.timeout(60)

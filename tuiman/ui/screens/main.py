@@ -19,9 +19,10 @@ from textual.widgets import DataTable, Footer, Input
 from tuiman.client.protocol import Outcome
 from tuiman.core.states import WatcherState
 from tuiman.ui.keys import MAIN_BINDINGS, WATCHER_ACTIONS, watcher_action_state
-from tuiman.ui.model import Changes, CoreModel, WatcherView
+from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_row
 from tuiman.ui.screens.signal_picker import SignalPicker
+from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
 from tuiman.ui.widgets.output_view import OutputView
