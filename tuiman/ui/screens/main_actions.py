@@ -1,9 +1,9 @@
 """The main screen's commands: start, stop, restart, scale and signal the selection, and the
 extended-stats columns; and which of them apply to what is selected.
 
-`MainActions` holds no state of its own: it reads the selection from the screen and sends
-commands through the app's client. The screen's `action_*` methods delegate here (Textual
-resolves a binding's action on the screen).
+`MainActions` reads the selection from the screen and sends commands through the app's
+client; the only thing it remembers is what the footer's keys were last refreshed for. The
+screen's `action_*` methods delegate here (Textual resolves a binding's action on the screen).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.widgets import Input
-from textual.worker import Worker
 
 from tuiman.client.protocol import Outcome
 from tuiman.ui.keys import WATCHER_ACTIONS, watcher_action_state
@@ -22,6 +21,8 @@ from tuiman.ui.rows import extended_keys
 from tuiman.ui.screens.signal_picker import SignalPicker
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from tuiman.ui.screens.main import MainScreen
 
 EXTENDED_INTERVAL = 2.0
