@@ -19,7 +19,7 @@ from tests.ui.uihelpers import (
     sleeper_toml,
     watcher_cell,
 )
-from tuiman.ui.model import Outcome
+from tuiman.ui.log_entries import Outcome
 from tuiman.ui.screens.help import HelpScreen
 
 pytestmark = pytest.mark.timeout(60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding, BindingType
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.model import WatcherView
+from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
 WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
@@ -22,93 +21,18 @@ from tuiman.core.payloads import (
     OutputPayload,
     ReapPayload,
     SignalPayload,
-    SpawnErrorPayload,
     SpawnPayload,
     StatePayload,
     StatsPayload,
     StopPayload,
     UpdatedPayload,
-    WatcherSettings,
     WatcherSnapshot,
 )
 from tuiman.core.states import ProcessState, WatcherState
-from tuiman.ui.format import fmt_exit, signal_name
+from tuiman.ui.log_entries import NOT_LOGGED, LogEntry, custom_entry, hook_entry, lifecycle_entry
+from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
-NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
-
-
-class Outcome(Enum):
-    """How a hook-log row is coloured."""
-
-    OK = "ok"
-    VETO = "veto"
-    FAILURE = "failure"
-    IGNORED = "ignored"  # a hook failure whose result does not count
-    INFO = "info"
-    WARN = "warn"
-    ERROR = "error"
-
-
-@dataclass(slots=True)
-class ProcessView:
-    pid: int
-    wid: int
-    state: ProcessState
-    started: float  # wall clock
-    cpu: float | None = None
-    rss: int | None = None
-    extended: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class SlotPause:
-    wid: int
-    retry_at: float  # wall clock of the probe spawn
-    attempt: int
-
-
-@dataclass
-class WatcherView:
-    name: str
-    state: WatcherState = WatcherState.STOPPED
-    reason: str | None = None
-    numprocesses: int = 0
-    priority: int = 0
-    graceful_timeout: float = 30.0
-    autostart: bool = True
-    cmd: str = ""
-    hooks: tuple[str, ...] = ()
-    restarts: int = 0
-    processes: dict[int, ProcessView] = field(default_factory=dict)
-    last_exit: dict[int, int] = field(default_factory=dict)  # wid -> exit code
-    pauses: dict[int, SlotPause] = field(default_factory=dict)
-    cpu: float | None = None
-    rss: int | None = None
-    failure: str | None = None  # why it is `failed`
-    veto: str | None = None  # the last hook veto or failure that stopped an action
-    stopping_since: float | None = None  # wall clock the current stop began
-    leaked: list[int] = field(default_factory=list)
-
-    @property
-    def running(self) -> int:
-        return len(self.processes)
-
-    def next_retry(self) -> SlotPause | None:
-        return min(self.pauses.values(), key=lambda pause: pause.retry_at, default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One row of the hook-event log."""
-
-    time: float
-    watcher: str
-    label: str  # hook name or event kind
-    pid: int | None
-    outcome: Outcome
-    duration: float | None
-    detail: str
 
 
 class OutputEntry(NamedTuple):
@@ -212,7 +136,7 @@ class CoreModel:
         elif event.watcher is not None:
             self._lifecycle(event, changes)
         elif kind not in NOT_LOGGED:
-            changes.log.append(_custom_entry(event))
+            changes.log.append(custom_entry(event))
 
     def load_snapshot(self, snapshot: ArbiterSnapshot, at: float, seq: int = 0) -> None:
         self.source = snapshot["config"]
@@ -222,7 +146,7 @@ class CoreModel:
         fresh: dict[str, WatcherView] = {}
         for data in snapshot["watchers"]:
             view = self.watchers.get(data["name"]) or WatcherView(data["name"])
-            _load_watcher(view, data, at)
+            load_watcher(view, data, at)
             fresh[view.name] = view
         self.watchers = fresh
 
@@ -256,28 +180,15 @@ class CoreModel:
         changes.stats.add(view.name)
 
     def _hook(self, event: Event, changes: Changes) -> None:
-        # hook_success is hook_failure without `error`: read both through the wider type.
         payload = cast(HookFailurePayload, event.payload)
         name = payload["name"]
-        vetoed = payload["vetoed"]
         failed = event.kind == Kind.HOOK_FAILURE
         if name == "extended_stats" and not failed:
             return  # one per process per tick while `e` is on: not worth a row each
-        error = payload["error"] if failed else ""
-        if failed:
-            outcome = Outcome.FAILURE if vetoed else Outcome.IGNORED
-        else:
-            outcome = Outcome.VETO if vetoed else Outcome.OK
-        detail = error
-        if "signum" in payload:
-            detail = f"{signal_name(payload['signum'])} {detail}".strip()
-        watcher = event.watcher or ""
-        changes.log.append(
-            LogEntry(
-                event.time, watcher, name, payload.get("pid"), outcome, payload["duration"], detail
-            )
-        )
-        if vetoed:
+        changes.log.append(hook_entry(event))
+        if payload["vetoed"]:
+            error = payload["error"] if failed else ""
+            watcher = event.watcher or ""
             verb = "failed" if failed else "vetoed"
             message = error or "the hook returned a false value"
             severity = "error" if failed else "warning"
@@ -298,7 +209,7 @@ class CoreModel:
             if handler is not None:
                 handler(self, view, event, changes)
             changes.watchers.add(name)
-        changes.log.append(_lifecycle_entry(event))
+        changes.log.append(lifecycle_entry(event))
 
     # -- per kind -----------------------------------------------------------------------------
     def _on_spawn(self, view: WatcherView, event: Event, changes: Changes) -> None:
@@ -361,7 +272,7 @@ class CoreModel:
         view.numprocesses = payload["numprocesses"]
         settings = payload.get("settings")
         if settings is not None:  # a config reload replaced the watcher: a fresh one
-            _load_settings(view, settings)
+            load_settings(view, settings)
             view.restarts = 0
             view.last_exit = {}
             changes.processes.add(view.name)
@@ -377,118 +288,3 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
 }
-
-
-def _load_watcher(view: WatcherView, data: WatcherSnapshot, at: float) -> None:
-    view.state = WatcherState(data["state"])
-    view.reason = data["reason"]
-    view.numprocesses = data["numprocesses"]
-    _load_settings(view, data)
-    view.restarts = data["restarts"]
-    known = view.processes
-    view.processes = {}
-    for item in data["processes"]:
-        pid = item["pid"]
-        process = known.get(pid) or ProcessView(pid, item["wid"], ProcessState.RUNNING, 0.0)
-        process.wid = item["wid"]
-        process.state = ProcessState(item["state"])
-        process.started = item["started"] or at
-        view.processes[pid] = process
-    view.last_exit = {int(wid): code for wid, code in data["last_exit_codes"].items()}
-    view.pauses = {}
-    for slot in data["slots"]:
-        retry_in = slot["retry_in"]
-        if retry_in is not None:
-            view.pauses[slot["wid"]] = SlotPause(slot["wid"], at + retry_in, slot["pauses"])
-    if view.state != WatcherState.STOPPING:
-        view.stopping_since = None
-
-
-def _load_settings(view: WatcherView, settings: WatcherSettings) -> None:
-    view.priority = settings["priority"]
-    view.graceful_timeout = settings["graceful_timeout"]
-    view.autostart = settings["autostart"]
-    view.cmd = settings["cmd"]
-    view.hooks = tuple(settings["hooks"])
-
-
-def _lifecycle_entry(event: Event) -> LogEntry:
-    kind = event.kind
-    outcome = Outcome.INFO
-    detail = ""
-    label = str(kind)
-    pid: int | None = None
-    if kind == Kind.SPAWN:
-        spawn = cast(SpawnPayload, event.payload)
-        pid, detail = spawn["pid"], f"wid={spawn['wid']}"
-    elif kind == Kind.REAP:
-        reap = cast(ReapPayload, event.payload)
-        code, own = reap["exit_code"], reap["process_status"] is not None
-        pid, label = reap["pid"], f"exit {fmt_exit(code)}"
-        detail = "own exit" if own else "stopped by tuiman"
-        if own and code:
-            outcome = Outcome.WARN
-    elif kind in (Kind.KILL, Kind.SIGNAL):
-        signalled = cast(SignalPayload, event.payload)
-        pid, label = signalled["pid"], f"{kind} {signal_name(signalled['signum'])}"
-    elif kind == Kind.STATE:
-        state = cast(StatePayload, event.payload)
-        new, reason = state["new"], state["reason"]
-        label = f"→ {new}"
-        detail = f"from {state['old']} ({reason})" if reason else f"from {state['old']}"
-        if new == WatcherState.FAILED or reason.startswith("hook_failure:"):
-            outcome = Outcome.ERROR
-        elif new == WatcherState.FLAPPING or reason.startswith("veto:"):
-            outcome = Outcome.WARN
-    elif kind == Kind.FLAPPING:
-        flapping = cast(FlappingPayload, event.payload)
-        outcome = Outcome.WARN
-        detail = (
-            f"slot {flapping['wid']}: pause {flapping['attempt']}, retry in {flapping['retry_in']}s"
-        )
-    elif kind == Kind.FAILED:
-        failed = cast(FailedPayload, event.payload)
-        outcome = Outcome.ERROR
-        detail = failed["detail"] or failed["reason"]
-    elif kind == Kind.SPAWN_ERROR:
-        spawn_error = cast(SpawnErrorPayload, event.payload)
-        outcome = Outcome.ERROR
-        detail = f"slot {spawn_error['wid']}: {spawn_error['error']}"
-    elif kind == Kind.STOP:
-        stop = cast(StopPayload, event.payload)
-        leaked = stop.get("leaked_pids")
-        detail = f"leaked {leaked}" if leaked else stop["reason"]
-        outcome = Outcome.ERROR if leaked else Outcome.INFO
-    elif kind == Kind.UPDATED:
-        label, detail = _updated_label(cast(UpdatedPayload, event.payload))
-    else:
-        pid = event.payload.get("pid")  # a hook's own event: its keys are its own
-        detail = _describe(event.payload)
-    return LogEntry(event.time, event.watcher or "", label, pid, outcome, None, detail)
-
-
-def _updated_label(payload: UpdatedPayload) -> tuple[str, str]:
-    """A scale says its new target; a config reload says so, and whether it restarts."""
-    target = payload["numprocesses"]
-    if "settings" not in payload:
-        return f"scale → {target}", ""
-    restarted = ", restarted" if payload.get("restarted") else ""
-    return "new config", f"numprocesses {target}{restarted}"
-
-
-def _custom_entry(event: Event) -> LogEntry:
-    return LogEntry(
-        event.time,
-        "tuiman",
-        str(event.kind),
-        event.payload.get("pid"),
-        Outcome.INFO,
-        None,
-        _describe(event.payload),
-    )
-
-
-def _describe(payload: dict[str, Any]) -> str:
-    return " ".join(
-        f"{key}={value}" for key, value in payload.items() if key not in ("pid", "process_pid")
-    )

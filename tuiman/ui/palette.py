@@ -9,7 +9,7 @@ from rich.style import Style
 from textual.app import App
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.model import Outcome
+from tuiman.ui.log_entries import Outcome
 
 STATE_ROLES: dict[str, str] = {
     WatcherState.ACTIVE: "ok",

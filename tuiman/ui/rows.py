@@ -7,8 +7,8 @@ from typing import Any
 
 from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit, fmt_retry_in
-from tuiman.ui.model import ProcessView, WatcherView
 from tuiman.ui.palette import STATE_ROLES
+from tuiman.ui.views import ProcessView, WatcherView
 
 Cell = tuple[str, str]
 Row = tuple[str, tuple[Cell, ...]]

@@ -16,8 +16,9 @@ from textual.widgets import Static
 
 from tuiman.core.states import WatcherState
 from tuiman.ui.format import fmt_countdown
-from tuiman.ui.model import CoreModel, WatcherView
+from tuiman.ui.model import CoreModel
 from tuiman.ui.palette import Palette, palette_of
+from tuiman.ui.views import WatcherView
 
 REFRESH = 0.2
 

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from tuiman.ui.format import fmt_clock, fmt_duration, shorten
-from tuiman.ui.model import LogEntry, Outcome
+from tuiman.ui.log_entries import LogEntry, Outcome
 from tuiman.ui.palette import Palette
 from tuiman.ui.widgets.line_view import LineView
 from tuiman.ui.widgets.panels import Panel

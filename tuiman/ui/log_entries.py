@@ -1,0 +1,163 @@
+"""The rows of the hook-event log: one `LogEntry` per hook call or event, and its label.
+
+Pure functions of a bus event (no Textual here); `CoreModel.apply` calls them and the
+`HookLog` widget draws what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, cast
+
+from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import (
+    FailedPayload,
+    FlappingPayload,
+    HookFailurePayload,
+    ReapPayload,
+    SignalPayload,
+    SpawnErrorPayload,
+    SpawnPayload,
+    StatePayload,
+    StopPayload,
+    UpdatedPayload,
+)
+from tuiman.core.states import WatcherState
+from tuiman.ui.format import fmt_exit, signal_name
+
+NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
+
+
+class Outcome(Enum):
+    """How a hook-log row is coloured."""
+
+    OK = "ok"
+    VETO = "veto"
+    FAILURE = "failure"
+    IGNORED = "ignored"  # a hook failure whose result does not count
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One row of the hook-event log."""
+
+    time: float
+    watcher: str
+    label: str  # hook name or event kind
+    pid: int | None
+    outcome: Outcome
+    duration: float | None
+    detail: str
+
+
+def hook_entry(event: Event) -> LogEntry:
+    """The row of a `hook_success` or `hook_failure` event."""
+    # hook_success is hook_failure without `error`: read both through the wider type.
+    payload = cast(HookFailurePayload, event.payload)
+    vetoed = payload["vetoed"]
+    failed = event.kind == Kind.HOOK_FAILURE
+    error = payload["error"] if failed else ""
+    if failed:
+        outcome = Outcome.FAILURE if vetoed else Outcome.IGNORED
+    else:
+        outcome = Outcome.VETO if vetoed else Outcome.OK
+    detail = error
+    if "signum" in payload:
+        detail = f"{signal_name(payload['signum'])} {detail}".strip()
+    return LogEntry(
+        event.time,
+        event.watcher or "",
+        payload["name"],
+        payload.get("pid"),
+        outcome,
+        payload["duration"],
+        detail,
+    )
+
+
+def lifecycle_entry(event: Event) -> LogEntry:
+    """The row of a watcher's event: spawn, reap, signals, state changes, and the like."""
+    kind = event.kind
+    outcome = Outcome.INFO
+    detail = ""
+    label = str(kind)
+    pid: int | None = None
+    if kind == Kind.SPAWN:
+        spawn = cast(SpawnPayload, event.payload)
+        pid, detail = spawn["pid"], f"wid={spawn['wid']}"
+    elif kind == Kind.REAP:
+        reap = cast(ReapPayload, event.payload)
+        code, own = reap["exit_code"], reap["process_status"] is not None
+        pid, label = reap["pid"], f"exit {fmt_exit(code)}"
+        detail = "own exit" if own else "stopped by tuiman"
+        if own and code:
+            outcome = Outcome.WARN
+    elif kind in (Kind.KILL, Kind.SIGNAL):
+        signalled = cast(SignalPayload, event.payload)
+        pid, label = signalled["pid"], f"{kind} {signal_name(signalled['signum'])}"
+    elif kind == Kind.STATE:
+        state = cast(StatePayload, event.payload)
+        new, reason = state["new"], state["reason"]
+        label = f"→ {new}"
+        detail = f"from {state['old']} ({reason})" if reason else f"from {state['old']}"
+        if new == WatcherState.FAILED or reason.startswith("hook_failure:"):
+            outcome = Outcome.ERROR
+        elif new == WatcherState.FLAPPING or reason.startswith("veto:"):
+            outcome = Outcome.WARN
+    elif kind == Kind.FLAPPING:
+        flapping = cast(FlappingPayload, event.payload)
+        outcome = Outcome.WARN
+        detail = (
+            f"slot {flapping['wid']}: pause {flapping['attempt']}, retry in {flapping['retry_in']}s"
+        )
+    elif kind == Kind.FAILED:
+        failed = cast(FailedPayload, event.payload)
+        outcome = Outcome.ERROR
+        detail = failed["detail"] or failed["reason"]
+    elif kind == Kind.SPAWN_ERROR:
+        spawn_error = cast(SpawnErrorPayload, event.payload)
+        outcome = Outcome.ERROR
+        detail = f"slot {spawn_error['wid']}: {spawn_error['error']}"
+    elif kind == Kind.STOP:
+        stop = cast(StopPayload, event.payload)
+        leaked = stop.get("leaked_pids")
+        detail = f"leaked {leaked}" if leaked else stop["reason"]
+        outcome = Outcome.ERROR if leaked else Outcome.INFO
+    elif kind == Kind.UPDATED:
+        label, detail = _updated_label(cast(UpdatedPayload, event.payload))
+    else:
+        pid = event.payload.get("pid")  # a hook's own event: its keys are its own
+        detail = _describe(event.payload)
+    return LogEntry(event.time, event.watcher or "", label, pid, outcome, None, detail)
+
+
+def _updated_label(payload: UpdatedPayload) -> tuple[str, str]:
+    """A scale says its new target; a config reload says so, and whether it restarts."""
+    target = payload["numprocesses"]
+    if "settings" not in payload:
+        return f"scale → {target}", ""
+    restarted = ", restarted" if payload.get("restarted") else ""
+    return "new config", f"numprocesses {target}{restarted}"
+
+
+def custom_entry(event: Event) -> LogEntry:
+    """The row of an event no watcher sent (a hook's own event at arbiter level)."""
+    return LogEntry(
+        event.time,
+        "tuiman",
+        str(event.kind),
+        event.payload.get("pid"),
+        Outcome.INFO,
+        None,
+        _describe(event.payload),
+    )
+
+
+def _describe(payload: dict[str, Any]) -> str:
+    return " ".join(
+        f"{key}={value}" for key, value in payload.items() if key not in ("pid", "process_pid")
+    )

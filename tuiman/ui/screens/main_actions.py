@@ -1,0 +1,138 @@
+"""The main screen's commands: start, stop, restart, scale and signal the selection, and the
+extended-stats columns; and which of them apply to what is selected.
+
+`MainActions` reads the selection from the screen and sends commands through the app's
+client; the only thing it remembers is what the footer's keys were last refreshed for. The
+screen's `action_*` methods delegate here (Textual resolves a binding's action on the screen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.widgets import Input
+
+from tuiman.client.protocol import Outcome
+from tuiman.ui.keys import WATCHER_ACTIONS, watcher_action_state
+from tuiman.ui.rows import extended_keys
+from tuiman.ui.screens.signal_picker import SignalPicker
+
+if TYPE_CHECKING:
+    from textual.worker import Worker
+
+    from tuiman.ui.screens.main import MainScreen
+
+EXTENDED_INTERVAL = 2.0
+
+
+class MainActions:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+        self._binding_signature: object = None
+
+    def check(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The screen's check_action: True runs the action, None dims it, False hides it."""
+        screen = self.screen
+        if action == "close_inputs":
+            return isinstance(screen.focused, Input) or screen.maximized is not None
+        if action not in WATCHER_ACTIONS and not action.endswith("_process"):
+            return True
+        view = screen.selected_view
+        if view is None:
+            return None
+        on_process = screen.process_focused
+        if action.endswith("_process"):
+            return on_process
+        if action in ("stop", "restart") and on_process:
+            return False
+        return watcher_action_state(action, view, parameters)
+
+    def refresh_bindings_if_changed(self) -> None:
+        """The Footer recomposes on every refresh: only when what `check` reads changed."""
+        screen = self.screen
+        view = screen.selected_view
+        signature = (
+            None if view is None else (view.state, bool(view.processes), view.numprocesses > 0),
+            screen.process_focused,
+        )
+        if signature != self._binding_signature:
+            self._binding_signature = signature
+            screen.refresh_bindings()
+
+    # -- commands -----------------------------------------------------------------------------
+    def watcher_command(self, verb: str, run: Callable[[str], Awaitable[Outcome]]) -> None:
+        name = self.screen.selected
+        if name:
+            self.screen.tui.command(f"{verb} {name}", partial(run, name))
+
+    def process_kill(self, verb: str) -> None:
+        screen = self.screen
+        pid = screen.processes_table.selected_pid
+        if screen.selected and pid is not None:
+            kill = partial(screen.tui.client.kill, screen.selected, pid)
+            screen.tui.command(f"{verb} process {pid}", kill)
+
+    def scale(self, step: int) -> None:
+        name = self.screen.selected
+        if name:
+            tui = self.screen.tui
+            client = tui.client
+            verb, scale = ("incr", client.incr) if step > 0 else ("decr", client.decr)
+            tui.command(f"{verb} {name}", partial(scale, name, abs(step)))
+
+    def signal(self) -> None:
+        screen = self.screen
+        name = screen.selected
+        if name is None:
+            return
+        pid = screen.processes_table.selected_pid if screen.process_focused else None
+        target = f"{name} pid {pid}" if pid is not None else f"every process of {name}"
+
+        def send(signum: int | None) -> None:
+            if signum is not None:
+                deliver = partial(screen.tui.client.signal, name, signum, pid)
+                screen.tui.command(f"signal {target}", deliver)
+
+        screen.app.push_screen(SignalPicker(target), send)
+
+    # -- extended stats -----------------------------------------------------------------------
+    def toggle_extended(self) -> None:
+        screen = self.screen
+        screen.extended_on = not screen.extended_on
+        screen.set_class(screen.extended_on, "-extended")
+        if screen.extended_on:
+            self.poll_extended()
+        else:
+            screen.workers.cancel_group(screen, "extended")
+            screen.processes_table.set_extended(())
+            screen.sync_processes()
+        screen.update_titles()
+
+    def poll_extended(self) -> Worker[None]:
+        """(Re)start polling the selected watcher's extended_stats hook, on the screen."""
+        return self.screen.run_worker(
+            self._poll_extended, name="_poll_extended", group="extended", exclusive=True
+        )
+
+    async def _poll_extended(self) -> None:
+        screen = self.screen
+        while screen.extended_on and screen.selected:
+            name = screen.selected
+            stats = await screen.tui.client.extended_stats(name)
+            if not stats.ok:
+                screen.notify(stats.error, title="extended stats", severity="error")
+                screen.extended_on = False
+                screen.update_titles()
+                return
+            view = screen.model.watchers.get(name)
+            if view is not None and name == screen.selected:
+                for pid, entry in stats.processes.items():
+                    process = view.processes.get(pid)
+                    if process is not None:
+                        process.extended = dict(entry)
+                screen.processes_table.set_extended(extended_keys(stats.processes))
+                screen.sync_processes()
+            await asyncio.sleep(EXTENDED_INTERVAL)

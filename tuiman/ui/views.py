@@ -1,0 +1,96 @@
+"""The UI's view of one watcher and its processes, and how a core snapshot refreshes it.
+
+Plain dataclasses (no Textual here): `CoreModel` keeps one `WatcherView` per watcher and
+updates it from bus events; `load_watcher` merges a watcher's snapshot into an existing view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuiman.core.payloads import WatcherSettings, WatcherSnapshot
+from tuiman.core.states import ProcessState, WatcherState
+
+
+@dataclass(slots=True)
+class ProcessView:
+    pid: int
+    wid: int
+    state: ProcessState
+    started: float  # wall clock
+    cpu: float | None = None
+    rss: int | None = None
+    extended: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SlotPause:
+    wid: int
+    retry_at: float  # wall clock of the probe spawn
+    attempt: int
+
+
+@dataclass
+class WatcherView:
+    name: str
+    state: WatcherState = WatcherState.STOPPED
+    reason: str | None = None
+    numprocesses: int = 0
+    priority: int = 0
+    graceful_timeout: float = 30.0
+    autostart: bool = True
+    cmd: str = ""
+    hooks: tuple[str, ...] = ()
+    restarts: int = 0
+    processes: dict[int, ProcessView] = field(default_factory=dict)
+    last_exit: dict[int, int] = field(default_factory=dict)  # wid -> exit code
+    pauses: dict[int, SlotPause] = field(default_factory=dict)
+    cpu: float | None = None
+    rss: int | None = None
+    failure: str | None = None  # why it is `failed`
+    veto: str | None = None  # the last hook veto or failure that stopped an action
+    stopping_since: float | None = None  # wall clock the current stop began
+    leaked: list[int] = field(default_factory=list)
+
+    @property
+    def running(self) -> int:
+        return len(self.processes)
+
+    def next_retry(self) -> SlotPause | None:
+        return min(self.pauses.values(), key=lambda pause: pause.retry_at, default=None)
+
+
+def load_watcher(view: WatcherView, data: WatcherSnapshot, at: float) -> None:
+    """Refresh `view` from a snapshot taken at wall clock `at`; known processes keep their
+    stats."""
+    view.state = WatcherState(data["state"])
+    view.reason = data["reason"]
+    view.numprocesses = data["numprocesses"]
+    load_settings(view, data)
+    view.restarts = data["restarts"]
+    known = view.processes
+    view.processes = {}
+    for item in data["processes"]:
+        pid = item["pid"]
+        process = known.get(pid) or ProcessView(pid, item["wid"], ProcessState.RUNNING, 0.0)
+        process.wid = item["wid"]
+        process.state = ProcessState(item["state"])
+        process.started = item["started"] or at
+        view.processes[pid] = process
+    view.last_exit = {int(wid): code for wid, code in data["last_exit_codes"].items()}
+    view.pauses = {}
+    for slot in data["slots"]:
+        retry_in = slot["retry_in"]
+        if retry_in is not None:
+            view.pauses[slot["wid"]] = SlotPause(slot["wid"], at + retry_in, slot["pauses"])
+    if view.state != WatcherState.STOPPING:
+        view.stopping_since = None
+
+
+def load_settings(view: WatcherView, settings: WatcherSettings) -> None:
+    view.priority = settings["priority"]
+    view.graceful_timeout = settings["graceful_timeout"]
+    view.autostart = settings["autostart"]
+    view.cmd = settings["cmd"]
+    view.hooks = tuple(settings["hooks"])

@@ -1,0 +1,92 @@
+"""The output panel: the selected watcher's (or process') output, its search box, and its status.
+
+The screen says what to show (`reload`, `append_new`); the pane filters the lines, runs the
+search typed into its box, and keeps its subtitle (search position, dropped lines, following).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Input
+
+from tuiman.ui.model import OutputEntry
+from tuiman.ui.widgets.output_view import OutputView
+from tuiman.ui.widgets.panels import Panel, SearchInput
+
+
+class OutputPane(Panel):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = OutputView(id="output")
+        self.search_box = SearchInput(
+            placeholder="search output (enter/up: older, down: newer, escape)",
+            id="search",
+            classes="hidden",
+        )
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+        yield self.search_box
+
+    # -- what is shown ------------------------------------------------------------------------
+    def reload(self, lines: Iterable[OutputEntry], pid: int | None) -> None:
+        """Show `lines` (one watcher's), only those of `pid` if given."""
+        self.view.replace([e for e in lines if pid is None or e.pid == pid])
+        self.update_status()
+
+    def append_new(self, entries: Iterable[OutputEntry], watcher: str, pid: int | None) -> None:
+        """Add what is new for `watcher` (and `pid`, if given) out of a batch of every watcher's."""
+        lines = [e for e in entries if e.watcher == watcher and (pid is None or e.pid == pid)]
+        if lines:
+            self.view.append(lines)
+            if not self.view.follow:
+                self.update_status()
+
+    def add_dropped(self, count: int) -> None:
+        self.view.dropped += count
+        self.update_status()
+
+    def update_status(self) -> None:
+        output = self.view
+        parts: list[str] = []
+        if output.search:
+            position = output.match_position()
+            where = f"{position[0]}/{position[1]}" if position else f"{output.match_count} matches"
+            parts.append(f"“{output.search}” {where}")
+        if output.dropped:
+            parts.append(f"{output.dropped} lines dropped (UI behind)")
+        parts.append("following" if output.follow else "paused · end to follow")
+        self.set_labels(subtitle="  ".join(parts))
+
+    # -- search -------------------------------------------------------------------------------
+    def open_search(self) -> None:
+        box = self.search_box
+        box.remove_class("hidden")
+        box.focus()
+
+    def close_search(self) -> None:
+        box = self.search_box
+        box.value = ""
+        box.add_class("hidden")
+        self.view.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.view.search = event.value
+        self.update_status()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self._find(older=True)
+
+    @on(SearchInput.Find)
+    def _search_find(self, event: SearchInput.Find) -> None:
+        self._find(event.older)
+
+    def _find(self, older: bool) -> None:
+        if not self.view.find(older):
+            self.notify(f"no match for “{self.view.search}”", severity="warning", timeout=2)
+        self.update_status()
