@@ -1,4 +1,4 @@
-"""Headless mode (§8): the bus printed on stdout, from a thread of its own.
+"""Headless mode (docs/headless.md): the bus printed on stdout, from a thread of its own.
 
 No Textual and no Rich here: plain ANSI colours, honouring NO_COLOR, FORCE_COLOR and whether
 stdout is a terminal.

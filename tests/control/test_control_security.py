@@ -1,4 +1,6 @@
-"""§9.1 / §12: who may reach the socket, where it may live, one instance per config."""
+"""Who may reach the socket, where it may live, one instance per config
+(docs/control-protocol.md#where-the-socket-is,
+docs/reliability.md#the-control-socket-is-not-a-way-in)."""
 
 from __future__ import annotations
 

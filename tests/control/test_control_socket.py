@@ -1,5 +1,6 @@
-"""Robustness of the socket protocol (§9.1, §12): bad input gets an error reply (or nothing)
-and never disturbs the server; it keeps answering correct requests afterwards."""
+"""Robustness of the socket protocol (docs/control-protocol.md#wire-format,
+docs/reliability.md#bad-input-never-crashes-tuiman): bad input gets an error reply (or nothing) and
+never disturbs the server; it keeps answering correct requests afterwards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`tuiman ctl` and the control clients never import Textual or Rich (§10)."""
+"""`tuiman ctl` and the control clients never import Textual or Rich
+(ARCHITECTURE.md#house-rules)."""
 
 from __future__ import annotations
 

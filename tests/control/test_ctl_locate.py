@@ -1,5 +1,6 @@
-"""How `tuiman ctl` finds its instance (§9.2): --socket, -c, TUIMAN_SOCKET, ./tuiman.toml, the
-only running instance of this user; several or none → a listing and exit 1."""
+"""How `tuiman ctl` finds its instance (docs/control-protocol.md#tuiman-ctl): --socket, -c,
+TUIMAN_SOCKET, ./tuiman.toml, the only running instance of this user; several or none → a listing
+and exit 1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The bus (§5): snapshot first, bounded queues, droppable vs lifecycle, never slowing the core."""
+"""The bus (docs/events.md#delivery): snapshot first, bounded queues, droppable vs lifecycle, never
+slowing the core."""
 
 from __future__ import annotations
 

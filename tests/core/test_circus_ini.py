@@ -1,4 +1,5 @@
-"""Circus INI configs (§2.5): loading, `tuiman convert` round trips, exact errors and warnings."""
+"""Circus INI configs (docs/circus.md): loading, `tuiman convert` round trips, exact errors and
+warnings."""
 
 from __future__ import annotations
 

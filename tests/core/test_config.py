@@ -1,4 +1,5 @@
-"""Config loading and validation (§2, §4.1, §4.2): exact error lines, expansion, hooks."""
+"""Config loading and validation (docs/configuration.md, docs/hooks.md#configuration,
+docs/hooks.md#signature): exact error lines, expansion, hooks."""
 
 from __future__ import annotations
 
@@ -1000,7 +1001,7 @@ def test_config_example_mentions_every_key() -> None:
     assert missing == []
 
 
-# --- robustness (§12: bad input never crashes) --------------------------------------------------
+# --- robustness (bad input never crashes: docs/reliability.md#bad-input-never-crashes-tuiman) -----
 
 _toml_scalars = (
     st.booleans()

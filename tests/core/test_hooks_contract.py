@@ -1,5 +1,6 @@
-"""The rest of the hook contract (§4): orders, process_status, async hooks, what hooks may call,
-and tuiman's guarantee that no hook ever freezes it (§4.5)."""
+"""The rest of the hook contract (docs/hooks.md): orders, process_status, async hooks, what hooks
+may call, and tuiman's guarantee that no hook ever freezes it
+(docs/hooks.md#timeouts-and-threads)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def by_pid(events: list[Event], pid: int) -> list[str]:
     )
 
 
-# -- §5 orders with all eleven hooks --------------------------------------------------------------
+# -- event orders (docs/events.md#order) with all eleven hooks -------------------------------------
 async def test_start_and_stop_orders_with_every_hook(
     arbiter_factory: Factory, lab: HookLab
 ) -> None:
@@ -133,7 +134,7 @@ async def test_start_and_stop_orders_with_every_hook(
     assert not alive(one) and not alive(two)
 
 
-# -- process_status is deterministic (§4.3) -------------------------------------------------------
+# -- process_status is deterministic (docs/hooks.md#the-eleven-hooks) ------------------------------
 HUP_CHILD = (
     "import os, signal, sys, time\n"
     "delay = float(sys.argv[1])\n"
@@ -749,7 +750,7 @@ async def test_before_signal_sending_sigtstp_to_the_same_process(
     assert not alive(pid)
 
 
-# -- what hooks may call (§4.6) -------------------------------------------------------------------
+# -- what hooks may call (docs/hooks.md#what-a-hook-can-see) ---------------------------------------
 async def test_hook_facades_and_queued_commands(arbiter_factory: Factory, lab: HookLab) -> None:
     lab.write(
         """
@@ -819,10 +820,11 @@ async def test_hook_facades_and_queued_commands(arbiter_factory: Factory, lab: H
     os.kill(first, signal.SIGKILL)  # the after_reap hook stops the watcher
     await wait_until(lambda: watcher.state == WatcherState.STOPPED)
     assert watcher.processes == {}
-    assert not watcher.stopped_by_command  # a stop by a hook is not a user command (§8)
+    # a stop by a hook is not a user command (docs/headless.md#when-it-ends)
+    assert not watcher.stopped_by_command
 
 
-# -- hooks never freeze tuiman (§4.5) -------------------------------------------------------------
+# -- hooks never freeze tuiman (docs/hooks.md#timeouts-and-threads) --------------------------------
 @pytest.mark.timeout(20)
 async def test_slow_hook_in_one_watcher_never_delays_another(
     arbiter_factory: Factory, lab: HookLab

@@ -1,7 +1,8 @@
 """Hooks seen from the outside: `python -m tuiman --headless [--json]` as a real subprocess.
 
-Hook events in both output formats (§4.7, §8); a slow hook never holds up another watcher's
-output; a hook that never returns does not stop tuiman from exiting on SIGTERM (§4.5).
+Hook events in both output formats (docs/hooks.md#events, docs/headless.md); a slow hook never holds
+up another watcher's output; a hook that never returns does not stop tuiman from exiting on SIGTERM
+(docs/hooks.md#timeouts-and-threads).
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def test_hook_events_in_headless_output(lab: HookLab, tag: str, fmt: str) -> Non
         code, lines, stderr = run.finish(30)  # every watcher ends on its own
     finally:
         run.kill()
-    assert code == 1, stderr  # a vetoed start and a hook failure make the run fail (§8)
+    # a vetoed start and a hook failure make the run fail (docs/headless.md#exit-codes)
+    assert code == 1, stderr
     if fmt == "text":
         text = "\n".join(lines)
         good_spawn = next(ln for ln in lines if " good spawn pid=" in ln)
@@ -295,7 +297,8 @@ def test_hook_that_never_returns_then_sigterm(lab: HookLab, tag: str) -> None:
         began = time.monotonic()
         code, lines, stderr = run.finish(10)
         assert time.monotonic() - began < 3.0  # two stuck hook threads do not hold up the exit
-        assert code == 1, stderr  # stuck's failed hook vetoed its start (sticky, §8)
+        # stuck's failed hook vetoed its start (sticky, docs/headless.md#exit-codes)
+        assert code == 1, stderr
         assert any(
             json.loads(ln)["kind"] == "stop" and json.loads(ln)["watcher"] == "svc" for ln in lines
         )

@@ -1,7 +1,9 @@
-"""Every hook, for every outcome (§4.3, §4.4, §4.7): True, False, None, raises, times out.
+"""Every hook, for every outcome (docs/hooks.md#the-eleven-hooks, docs/hooks.md#failures,
+docs/hooks.md#events): True, False, None, raises, times out.
 
 Each test asserts the watcher's resulting state, the processes that exist (real pids), the
-signals sent and the events on the bus, in order (§5), plus the hook's exact kwargs.
+signals sent and the events on the bus, in order (docs/events.md#order), plus the hook's exact
+kwargs.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def build(
 def assert_hook_payload(
     event: Event, hook: str, outcome: str, *, vetoed: bool, pid: int | None = None
 ) -> None:
-    """The §4.7 fields: name, time, duration, vetoed, pid (if the hook has one), error."""
+    """The hook event fields (docs/hooks.md#events): name, time, duration, vetoed, pid (if the hook
+    has one), error."""
     payload = event.payload
     failed = outcome in ("raise", "timeout")
     assert event.kind == (Kind.HOOK_FAILURE if failed else Kind.HOOK_SUCCESS)
@@ -122,7 +125,7 @@ async def test_before_start(arbiter_factory: Factory, lab: HookLab, outcome: str
     kind = "hook_failure" if outcome in ("raise", "timeout") else "veto"
     assert watcher.reason == f"{kind}:before_start"
     assert result.error is not None and f"{kind}:before_start" in result.error
-    assert arbiter.failures  # a vetoed start makes headless exit 1 (§8)
+    assert arbiter.failures  # a vetoed start makes headless exit 1 (docs/headless.md#exit-codes)
     assert_hook_payload(hook_event, "before_start", outcome, vetoed=True)
 
 
@@ -475,7 +478,7 @@ async def test_extended_stats(arbiter_factory: Factory, lab: HookLab, outcome: s
     events = hook_events(sub.drain())
     assert sorted(e.payload["pid"] for e in events) == pids
     for event in events:
-        assert event.droppable  # stats-class (§4.7)
+        assert event.droppable  # stats-class (docs/hooks.md#events)
         assert_hook_payload(
             event, "extended_stats", outcome, vetoed=False, pid=event.payload["pid"]
         )

@@ -1,4 +1,5 @@
-"""Config reload (§3.6): only what changed is touched; an invalid file changes nothing."""
+"""Config reload (docs/supervision.md#commands): only what changed is touched; an invalid file
+changes nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The per-slot restart ladder of §3.4, driven by plain clock values (no real time)."""
+"""The per-slot restart ladder (docs/supervision.md#restart-policy), driven by plain clock values
+(no real time)."""
 
 from __future__ import annotations
 

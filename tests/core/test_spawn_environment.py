@@ -1,4 +1,5 @@
-"""What a child sees (§3.2, §2.3) and where its output goes (§6): checked from inside the child."""
+"""What a child sees (docs/supervision.md#spawn, docs/configuration.md#expansion) and where its
+output goes (docs/output-and-stats.md): checked from inside the child."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""psutil sampling (SPEC §6.2) of real processes."""
+"""psutil sampling (docs/output-and-stats.md#stats) of real processes."""
 
 from __future__ import annotations
 

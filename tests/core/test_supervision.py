@@ -1,4 +1,5 @@
-"""Supervision with real child processes (§3): ordering, stop escalation, respawn, flapping."""
+"""Supervision with real child processes (docs/supervision.md): ordering, stop escalation, respawn,
+flapping."""
 
 from __future__ import annotations
 

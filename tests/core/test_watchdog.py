@@ -1,5 +1,5 @@
-"""The orphan killer (SPEC §12) against real processes: a fake tuiman, its child, a grandchild
-and a `setsid` escapee."""
+"""The orphan killer (docs/supervision.md#orphans-and-escapees) against real processes: a fake
+tuiman, its child, a grandchild and a `setsid` escapee."""
 
 from __future__ import annotations
 

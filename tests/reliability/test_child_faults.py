@@ -1,9 +1,10 @@
-"""Misbehaving children (§3.3, §3.5, §6.1, §12): they ignore SIGTERM, fork and exit, escape with
-`setsid`, flood their output, print invalid UTF-8, close their stdout and keep running, crash
-in a tight loop, or exit by the hundred in the same millisecond. All handled: every exit is
-reaped exactly once, no zombie is left (Z-state children of this process, which is a child
-subreaper like tuiman), no tagged process survives the stop, and the core loop is never
-blocked for more than MAX_LOOP_LAG.
+"""Misbehaving children (docs/supervision.md#exit-reap-and-respawn, docs/supervision.md#stop,
+docs/output-and-stats.md#output, docs/reliability.md#misbehaving-children-are-contained): they
+ignore SIGTERM, fork and exit, escape with `setsid`, flood their output, print invalid UTF-8, close
+their stdout and keep running, crash in a tight loop, or exit by the hundred in the same
+millisecond. All handled: every exit is reaped exactly once, no zombie is left (Z-state children of
+this process, which is a child subreaper like tuiman), no tagged process survives the stop, and the
+core loop is never blocked for more than MAX_LOOP_LAG.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Broken configs (§2.4, §2.5, §12): every TOML and Circus INI file of `corpus/` through
-`tuiman check -c` and `tuiman --headless -c` as a user runs them: exit 2, one line per error
+"""Broken configs (docs/configuration.md#validation, docs/circus.md,
+docs/reliability.md#bad-input-never-crashes-tuiman): every TOML and Circus INI file of `corpus/`
+through `tuiman check -c` and `tuiman --headless -c` as a user runs them: exit 2, one line per error
 naming the file, no traceback, nothing started.
 
 Each corpus file starts with `# expect: TEXT` lines, one per error the file must produce (in
@@ -23,7 +24,7 @@ from tests.support.waiting import wait_until_sync
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
-# Circus INI files go through the same pipeline (§2.5).
+# Circus INI files go through the same pipeline (docs/circus.md).
 CORPUS_FILES = sorted([*CORPUS.glob("*.toml"), *CORPUS.glob("*.ini")])
 MODES = {"check": ("check", "-c"), "headless": ("--headless", "-c")}
 CORPUS_TAG = f"rel-corpus-{os.getpid()}"

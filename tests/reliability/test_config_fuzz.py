@@ -1,6 +1,7 @@
-"""Property-based fuzzing of the config loader (§2.4, §12): whatever the document, loading it
-gives a valid `Config` or a `ConfigError` whose errors are one line each, naming the file — never
-another exception.
+"""Property-based fuzzing of the config loader (docs/configuration.md#validation,
+docs/reliability.md#bad-input-never-crashes-tuiman): whatever the document, loading it gives a valid
+`Config` or a `ConfigError` whose errors are one line each, naming the file — never another
+exception.
 
 Documents are built from the real key names (so the fuzzer gets deep into validation) mixed
 with unknown keys, wrong types, NaN/inf, huge integers, expansion tokens, hook paths that are

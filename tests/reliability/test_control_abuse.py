@@ -1,8 +1,9 @@
-"""Control-socket abuse (§9.1, §12, F26), all at once against the server on the core's loop:
-garbage, a 10 MB line, slowloris clients, 200 concurrent clients, abrupt disconnects mid-request
-and mid-stream, and a subscriber that never reads, while a churn task SIGKILLs managed processes.
-Supervision goes on (every kill reaped and replaced), the loop is never blocked, the server
-keeps answering, and no connection, fd or memory is left behind.
+"""Control-socket abuse (docs/control-protocol.md#where-the-socket-is,
+docs/reliability.md#the-control-socket-is-not-a-way-in, F26), all at once against the server on the
+core's loop: garbage, a 10 MB line, slowloris clients, 200 concurrent clients, abrupt disconnects
+mid-request and mid-stream, and a subscriber that never reads, while a churn task SIGKILLs managed
+processes. Supervision goes on (every kill reaped and replaced), the loop is never blocked, the
+server keeps answering, and no connection, fd or memory is left behind.
 
 The unit tests of each limit (and the other-uid checks) are in tests/control/; this is the
 fault-injection view: abuse must not disturb anything else.

@@ -1,8 +1,9 @@
-"""Broken hooks (§4.4, §4.5, §12): a hook that raises, hangs, returns garbage, has the wrong
-signature, imports something missing, calls back into its watcher or spawns processes of its
-own. Each is reported as a hook event, and tuiman keeps supervising every other watcher: a
-sentinel watcher's process is SIGKILLed during the fault and must come back, the core loop is
-never blocked (lag probe), and no zombie is left behind.
+"""Broken hooks (docs/hooks.md#failures, docs/hooks.md#timeouts-and-threads,
+docs/reliability.md#hooks-never-freeze-or-break-tuiman): a hook that raises, hangs, returns garbage,
+has the wrong signature, imports something missing, calls back into its watcher or spawns processes
+of its own. Each is reported as a hook event, and tuiman keeps supervising every other watcher: a
+sentinel watcher's process is SIGKILLed during the fault and must come back, the core loop is never
+blocked (lag probe), and no zombie is left behind.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ async def assert_supervises(arbiter: Arbiter, name: str = "sentinel") -> None:
     seen: dict[str, Event] = {}
 
     async def reaped_and_replaced() -> None:
-        # The respawn never waits for reap hooks (§3.3): the two events come in either order.
+        # The respawn never waits for reap hooks (docs/supervision.md#exit-reap-and-respawn): the
+        # two events come in either order.
         while len(seen) < 2:
             event = await subscription.get()
             if event.watcher != name:
@@ -490,8 +492,9 @@ async def test_hooks_call_back_into_their_watcher_without_deadlock(
 async def test_hooks_that_spawn_processes_keep_their_exit_status(
     arbiter_factory: Any, tmp_path: Path, lag: LagProbe, subreaper: set[int]
 ) -> None:
-    """The orphan reaper must not steal a hook's own child statuses (§12), even while
-    SIGCHLD storms make it sweep; and a child the hook forgets is still reaped."""
+    """The orphan reaper must not steal a hook's own child statuses
+    (docs/supervision.md#orphans-and-escapees), even while SIGCHLD storms make it sweep; and a child
+    the hook forgets is still reaped."""
     module = write_hook_module(
         tmp_path,
         """

@@ -1,7 +1,7 @@
-"""Secrets masking (§12): values of environment variables whose names look secret (*TOKEN*,
-*SECRET*, *PASSWORD*, *KEY*, any case) never appear in snapshot events, command replies
-(status, snapshot, logs, hook events), headless --json output or `tuiman ctl` output — not even
-when a child prints them or a hook puts them in an error or a custom event.
+"""Secrets masking (docs/reliability.md#secrets-stay-masked): values of environment variables whose
+names look secret (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*, any case) never appear in snapshot events,
+command replies (status, snapshot, logs, hook events), headless --json output or `tuiman ctl` output
+— not even when a child prints them or a hook puts them in an error or a custom event.
 """
 
 from __future__ import annotations

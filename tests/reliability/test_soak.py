@@ -1,6 +1,6 @@
-"""Soak / churn (§12, F28): thousands of SIGKILLs and respawns across several watchers while
-hooks run (before_spawn, after_reap), processes exit on their own, one prints steadily, and a
-poller asks for `status` in a loop. At the end:
+"""Soak / churn (docs/reliability.md#nothing-is-lost-nothing-leaks, F28): thousands of SIGKILLs and
+respawns across several watchers while hooks run (before_spawn, after_reap), processes exit on their
+own, one prints steadily, and a poller asks for `status` in a loop. At the end:
 
 - every exit had exactly one reap event (exits we caused + own exits + the final stop = reap
   events); per pid, spawn and reap events alternate — a pid is reaped once per life, and only

@@ -1,6 +1,7 @@
-"""The full-screen UI through a real pseudo-terminal (§3.5, §12 "the terminal is always
-restored"): `python -m tuiman` with no --headless, SIGTERM (once, and twice), then the
-terminal got its alternate-screen exit sequence last and no managed process survives.
+"""The full-screen UI through a real pseudo-terminal (docs/supervision.md#stop,
+docs/reliability.md#no-orphans-whatever-happens-to-tuiman "the terminal is always restored"):
+`python -m tuiman` with no --headless, SIGTERM (once, and twice), then the terminal got its
+alternate-screen exit sequence last and no managed process survives.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""tuiman itself under signals (§3.5, §3.6, §8, §12), as a real `--headless` subprocess: SIGTERM
-and SIGINT once (graceful) and twice (kill at once), SIGHUP with a broken config (refused,
-everything keeps running), and SIGKILL (the watchdog kills every managed process, grandchild
-and `setsid` escapee within a second). Afterwards no process carrying the test's tag survives.
+"""tuiman itself under signals (docs/supervision.md#stop, docs/supervision.md#commands,
+docs/headless.md, docs/reliability.md#no-orphans-whatever-happens-to-tuiman), as a real `--headless`
+subprocess: SIGTERM and SIGINT once (graceful) and twice (kill at once), SIGHUP with a broken config
+(refused, everything keeps running), and SIGKILL (the watchdog kills every managed process,
+grandchild and `setsid` escapee within a second). Afterwards no process carrying the test's tag
+survives.
 """
 
 from __future__ import annotations

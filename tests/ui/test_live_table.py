@@ -1,4 +1,5 @@
-"""The tables repaint cell by cell: a changed cell costs that cell, not the table (§7)."""
+"""The tables repaint cell by cell: a changed cell costs that cell, not the table
+(docs/ui.md#responsiveness)."""
 
 from __future__ import annotations
 

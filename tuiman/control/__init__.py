@@ -1,4 +1,5 @@
-"""The control socket (§9): the server inside every tuiman, `tuiman ctl`, and the remote client.
+"""The control socket (docs/control-protocol.md): the server inside every tuiman, `tuiman ctl`, and
+the remote client.
 
 Import-light on purpose: `tuiman ctl` and the clients never pull in Textual or Rich.
 """

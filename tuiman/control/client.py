@@ -1,4 +1,4 @@
-"""The blocking client of the control socket (§9), for `tuiman ctl`.
+"""The blocking client of the control socket (docs/control-protocol.md), for `tuiman ctl`.
 
 The asyncio client behind `tuiman attach` is `tuiman.client.remote.RemoteClient`.
 """

@@ -45,7 +45,7 @@ class Limits:
     idle_timeout: float = 300.0  # seconds without a byte, with nothing in flight
     max_connections: int = 64
     max_in_flight: int = 16  # concurrent requests on one connection; more wait their turn
-    stream_queue: int = 20_000  # events queued for one streaming client (§5)
+    stream_queue: int = 20_000  # events queued for one streaming client (docs/events.md#delivery)
     drain_timeout: float = 10.0  # a client that reads nothing for this long is dropped
 
 
@@ -176,7 +176,8 @@ class Connection:
             return error_reply(request_id, f"{command}: {exc}")
 
     def _set_stats(self, enabled: bool) -> None:
-        """Stats sampling runs while at least one consumer asked for it (§6.2)."""
+        """Stats sampling runs while at least one consumer asked for it
+        (docs/output-and-stats.md#stats)."""
         if enabled == self.stats_on:
             return
         self.stats_on = enabled

@@ -1,4 +1,4 @@
-"""`tuiman ctl`: control a running tuiman through its socket (§9.2).
+"""`tuiman ctl`: control a running tuiman through its socket (docs/control-protocol.md#tuiman-ctl).
 
 Exit codes: 0 ok (without --wait: once queued); 3 the command failed, or with --wait the target
 state was not reached; 1 no tuiman listening; 2 usage. Human tables by default, --json for

@@ -1,4 +1,5 @@
-"""Claiming an instance's control endpoint: the lock, then the bound socket (§9.1).
+"""Claiming an instance's control endpoint: the lock, then the bound socket
+(docs/control-protocol.md#where-the-socket-is).
 
 `claim_endpoint` runs before the arbiter starts anything: it takes an exclusive `flock` on the
 lock file beside the socket (a second tuiman on the same config fails here, naming the first

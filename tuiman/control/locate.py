@@ -1,4 +1,4 @@
-"""Which instance `tuiman ctl` talks to (§9.2).
+"""Which instance `tuiman ctl` talks to (docs/control-protocol.md#tuiman-ctl).
 
 In order: `--socket PATH`; `-c CONFIG` (its real path gives the socket, or its
 `[tuiman].control_socket`); `TUIMAN_SOCKET`; `./tuiman.toml` if present; else the only running

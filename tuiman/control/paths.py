@@ -1,4 +1,5 @@
-"""Where an instance's control socket lives, and the checks that make that place safe (§9.1).
+"""Where an instance's control socket lives, and the checks that make that place safe
+(docs/control-protocol.md#where-the-socket-is).
 
 The default directory (`$XDG_RUNTIME_DIR/tuiman`, else `/tmp/tuiman-<uid>`) is created 0700 and
 refused unless it is a real directory (no symlink) owned by us with mode 0700: a pre-created or

@@ -1,4 +1,5 @@
-"""The wire format (§9.1): newline-delimited JSON, one request or reply per line.
+"""The wire format (docs/control-protocol.md#wire-format): newline-delimited JSON, one request or
+reply per line.
 
 A request is an object `{"id": any, "command": NAME, ...arguments}`; every reply echoes the id:
 `{"id": ..., "ok": true, ...}` or `{"id": ..., "ok": false, "error": "one line"}`. Errors that

@@ -1,4 +1,5 @@
-"""The control socket server inside every running tuiman (§9.1).
+"""The control socket server inside every running tuiman
+(docs/control-protocol.md#where-the-socket-is).
 
 `claim_instance(config)` is called early, before the arbiter starts anything (it takes the
 instance lock and binds the socket; failures mean exit 2). `ControlServer` then serves that

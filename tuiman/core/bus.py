@@ -1,4 +1,4 @@
-"""The in-process publish/subscribe bus (§5).
+"""The in-process publish/subscribe bus (docs/events.md).
 
 Publishing happens on the core's loop thread (`call_soon_threadsafe` for hook threads). Every
 subscriber owns a bounded queue: a slow one loses its oldest droppable events first, and if
@@ -156,7 +156,8 @@ class Bus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Callable[[Event], None]] = []
         self.published = 0
-        # Masks secret values in every string of a payload's top level (§12); set by the arbiter.
+        # Masks secret values in every string of a payload's top level
+        # (docs/reliability.md#secrets-stay-masked); set by the arbiter.
         self.redactor: Callable[[str], str] | None = None
 
     def add_tap(self, tap: Callable[[Event], None]) -> None:

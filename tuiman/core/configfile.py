@@ -19,7 +19,8 @@ from tuiman.core.config.model import Config
 
 
 def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
-    """Load `path`; without one, `./tuiman.toml` if it exists, else the embedded demo (§2.1)."""
+    """Load `path`; without one, `./tuiman.toml` if it exists, else the embedded demo
+    (docs/configuration.md#files-and-lookup)."""
     working_dir = Path(cwd) if cwd is not None else Path.cwd()
     if path is None:
         default_path = working_dir / DEFAULT_CONFIG_NAME

@@ -1,4 +1,4 @@
-"""Typed events published on the bus (§5)."""
+"""Typed events published on the bus (docs/events.md)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ class Event:
         return f"watcher.{self.watcher}.{self.kind}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The §8 JSON shape: seq, time, topic, kind, watcher (if any), then the payload."""
+        """The JSON shape (docs/events.md#json-shape): seq, time, topic, kind, watcher (if any),
+        then the payload."""
         data: dict[str, Any] = {
             "seq": self.seq,
             "time": self.time,
@@ -65,7 +66,8 @@ class Event:
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from its §8 JSON shape (the remote side of the control socket)."""
+    """Rebuild an event from its JSON shape (docs/events.md#json-shape; the remote side of the
+    control socket)."""
     payload = {key: value for key, value in data.items() if key not in RESERVED_KEYS}
     kind = str(data.get("kind", ""))
     return Event(

@@ -1,4 +1,5 @@
-"""Masking of secret-looking environment values wherever tuiman shows them (§12)."""
+"""Masking of secret-looking environment values wherever tuiman shows them
+(docs/reliability.md#secrets-stay-masked)."""
 
 from __future__ import annotations
 

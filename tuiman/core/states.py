@@ -28,7 +28,7 @@ OTHER = 3
 
 
 class Reason(StrEnum):
-    """Reason codes carried by `state` and `failed` events (§5)."""
+    """Reason codes carried by `state` and `failed` events (docs/events.md#reason-codes)."""
 
     COMMAND = "command"
     SPAWN_ERROR = "spawn_error"

@@ -1,4 +1,4 @@
-"""`tuiman attach`: the full UI of §7, driving a running tuiman through its control socket.
+"""`tuiman attach`: the full UI (docs/ui.md), driving a running tuiman through its control socket.
 
 The UI talks to a `RemoteClient` instead of a `LocalClient`; `q` detaches and leaves the
 instance running (quitting the instance is a palette action with a confirm).

@@ -120,7 +120,7 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
     reloads: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak refs)
 
     def on_hangup() -> None:
-        # Headless: SIGHUP means "reload the config" (§3.6).
+        # Headless: SIGHUP means "reload the config" (docs/supervision.md#commands).
         async def reload() -> None:
             applied, lines = await arbiter.reload_config()
             for line in lines:

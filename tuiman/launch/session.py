@@ -1,4 +1,5 @@
-"""A full-screen session: the arbiter and the app on one asyncio loop (§7, §12).
+"""A full-screen session: the arbiter and the app on one asyncio loop (docs/ui.md,
+docs/reliability.md).
 
 Whatever happens to the UI — a normal quit, an exception in UI code, the terminal going away —
 every managed process is stopped before this returns, and a crash's traceback goes to a file.
@@ -142,7 +143,8 @@ def remove_signal_handlers() -> None:
 
 
 def reload_config(app: TuimanApp) -> None:
-    """SIGHUP while the terminal still answers: reload the config, as headless does (§3.6)."""
+    """SIGHUP while the terminal still answers: reload the config, as headless does
+    (docs/supervision.md#commands)."""
     if app.is_running:
         app.notify("SIGHUP: reloading the config", timeout=3)
         app.command("reload config", app.client.reload_config)

@@ -1,4 +1,4 @@
-"""The full-screen Textual UI of tuiman (§7).
+"""The full-screen Textual UI of tuiman (docs/ui.md).
 
 It talks to the core only through `tuiman.client.protocol.CoreClient` (typed commands in, bus
 events out) and reads the core's leaf modules (`tuiman.core.events`, `states`); it never imports

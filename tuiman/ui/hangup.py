@@ -1,4 +1,5 @@
-"""Losing the terminal (its window closed, ssh dropped) without freezing (§3.6, §12).
+"""Losing the terminal (its window closed, ssh dropped) without freezing
+(docs/supervision.md#commands, docs/reliability.md).
 
 On a hangup the kernel sends SIGHUP and then SIGCONT. Textual's SIGCONT handler restarts
 application mode on the dead terminal, and its writer thread dies on the first EIO; after 30

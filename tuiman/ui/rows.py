@@ -63,7 +63,7 @@ REASONS = {
 
 
 def describe_reason(reason: str | None) -> str:
-    """A state-change reason code (§5) in words."""
+    """A state-change reason code (docs/events.md#reason-codes) in words."""
     if not reason:
         return ""
     if reason.startswith("veto:"):

@@ -1,4 +1,4 @@
-"""Circus INI configs (§2.5): `tuiman -c circus.ini` and `tuiman convert circus.ini`.
+"""Circus INI configs (docs/circus.md): `tuiman -c circus.ini` and `tuiman convert circus.ini`.
 
 An INI file is read with Circus' parser rules (`circus.util.StrictConfigParser`: option names
 keep their case, the first value of a repeated option wins, a repeated section extends the
@@ -6,8 +6,8 @@ first, `;` starts a comment only after whitespace, `""` is the empty string, no 
 interpolation), plus the files its `[circus] include` / `include_dir` name. Its sections are
 then translated into the document a TOML config would be (`circus_ini_translate`), and that
 document goes through the TOML pipeline — so loading an INI file and loading its conversion
-give the same watchers by construction, and every check of §2.4 applies to both. Every
-problem names the INI file, section and option it came from.
+give the same watchers by construction, and every check (docs/configuration.md#validation) applies
+to both. Every problem names the INI file, section and option it came from.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def write_conversion(
 ) -> list[str]:
     """Write `conversion` to `output_path` (atomically); returns warnings about the move.
 
-    Hook modules are found next to the config file (§4.1): a TOML written into another
-    directory finds the INI's neighbours only if they are on PYTHONPATH.
+    Hook modules are found next to the config file (docs/hooks.md#configuration): a TOML written
+    into another directory finds the INI's neighbours only if they are on PYTHONPATH.
     """
     output = Path(os.path.abspath(output_path))
     ini_file = Path(os.path.abspath(ini_path))

@@ -1,4 +1,4 @@
-"""The pieces of Circus INI loading (§2.5) shared by the reader and the translator.
+"""The pieces of Circus INI loading (docs/circus.md) shared by the reader and the translator.
 
 - `IniOption` / `IniSection`: the parsed file(s), every value with the file it came from.
 - `IniProblems`: the loader's `Problems`, but every line names the INI section and option a
@@ -6,7 +6,7 @@
   (`origins` maps its key paths back to INI locations).
 - Value converters with Circus' parsing rules, and Circus' variable-expansion rules
   (`circus.util.replace_gnu_args`, `parse_env_dict`) rewritten so tuiman's own expansion
-  (`tuiman.core.config.expand`, §2.3) gives the same result.
+  (`tuiman.core.config.expand`, docs/configuration.md#expansion) gives the same result.
 """
 
 from __future__ import annotations
@@ -227,7 +227,8 @@ def has_deprecated_wid(text: str) -> bool:
 
 
 def toml_env_value(value: str) -> str:
-    """An INI env value rewritten so that §2.3 expansion gives what Circus gives.
+    """An INI env value rewritten so that tuiman's expansion (docs/configuration.md#expansion) gives
+    what Circus gives.
 
     Circus expands `$NAME` (uppercase) from its own environment and keeps every other `$` as
     written, `${NAME}` included. So `$NAME` becomes `${NAME}` (a following lowercase letter

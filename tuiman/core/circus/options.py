@@ -1,4 +1,5 @@
-"""Circus option tables, and the watcher options that map onto tuiman's nested tables (§2.5).
+"""Circus option tables, and the watcher options that map onto tuiman's nested tables
+(docs/circus.md).
 
 What tuiman ignores with a warning (Circus' own plumbing) and what it refuses (options that
 would change what processes do) is decided here, each with the reason shown to the user.

@@ -1,4 +1,4 @@
-"""Translate the sections of a Circus INI config into a tuiman TOML document (§2.5).
+"""Translate the sections of a Circus INI config into a tuiman TOML document (docs/circus.md).
 
 The result is exactly what `tuiman convert` writes; the TOML pipeline then validates it, so an
 INI file and its conversion load to the same watchers. Here go the Circus-only rules: option
@@ -304,7 +304,8 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     return _in_key_order(values.table)
 
 
-# The order §2.2 documents the keys in, so a converted file reads like a hand-written one.
+# The order of the key reference (docs/configuration.md#keys), so a converted file reads like a
+# hand-written one.
 _KEY_ORDER = (
     "cmd",
     "args",

@@ -1,4 +1,5 @@
-"""Variable expansion: `$VAR` at load time (§2.3) and `$(tuiman.*)` tokens per spawn.
+"""Variable expansion: `$VAR` at load time (docs/configuration.md#expansion) and `$(tuiman.*)`
+tokens per spawn.
 
 Two passes, because they use different data:
 
@@ -40,7 +41,7 @@ _ENV_FIELD_PREFIX = "env."
 
 
 def expand_env_value(value: str, environ: Mapping[str, str], pwd: str) -> str:
-    """Expand `$VAR`, `${VAR}` and `$$` in a TOML env value (§2.3).
+    """Expand `$VAR`, `${VAR}` and `$$` in a TOML env value (docs/configuration.md#expansion).
 
     `$PWD` is always `pwd` (tuiman's working directory); an unset variable becomes empty;
     `$(tuiman.…)` and `$(circus.…)` tokens are left for `spawn_argv_env`. A `$` that starts

@@ -1,4 +1,5 @@
-"""Resolve `[watchers.NAME.hooks]` at load time (§4.1): import, check callable and signature.
+"""Resolve `[watchers.NAME.hooks]` at load time (docs/hooks.md#configuration): import, check
+callable and signature.
 
 Modules are imported with the config file's directory and then the watcher's PYTHONPATH entries
 appended to `sys.path` (they stay there: a hook may import its siblings lazily). A module whose
@@ -28,7 +29,8 @@ from tuiman.core.config.validate import (
     number_in_range,
 )
 
-# The keyword arguments each hook is called with besides watcher=, arbiter=, hook_name= (§4.3).
+# The keyword arguments each hook is called with besides watcher=, arbiter=, hook_name=
+# (docs/hooks.md#the-eleven-hooks).
 HOOK_EXTRA_KWARGS: dict[str, tuple[str, ...]] = {
     "before_start": (),
     "after_start": (),

@@ -1,8 +1,9 @@
-"""Load and validate a tuiman TOML config (§2) into the frozen `Config` model.
+"""Load and validate a tuiman TOML config (docs/configuration.md) into the frozen `Config` model.
 
 Everything is checked before anything starts: every problem becomes one line
 `FILE: dotted.key: problem`, all of them are collected, and `ConfigError` carries the list.
-Hooks are imported and their signatures checked here (§4.1), so the core never meets a broken one.
+Hooks are imported and their signatures checked here (docs/hooks.md#configuration), so the core
+never meets a broken one.
 """
 
 from __future__ import annotations

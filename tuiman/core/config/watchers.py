@@ -1,4 +1,5 @@
-"""Read the `[watchers.NAME]` tables (§2.2) and the environment tables (§2.3).
+"""Read the `[watchers.NAME]` tables (docs/configuration.md#keys) and the environment tables
+(docs/configuration.md#expansion).
 
 Each reader takes a `TableReader` for its table, records problems on it and returns a checked
 value (or the default after a problem), so one pass finds every error of the file.

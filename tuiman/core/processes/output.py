@@ -1,9 +1,10 @@
-"""Process output (§6.1): line splitting, the per-watcher ring buffer and rotating log files.
+"""Process output (docs/output-and-stats.md#output): line splitting, the per-watcher ring buffer and
+rotating log files.
 
 Stdlib only. `LineSplitter` and `OutputBuffer` run on the event loop. `OutputFileSink` only
 queues there; formatting, ANSI stripping and all file I/O happen on one `OutputWriterThread`
 shared by every sink, so a slow disk never stalls the loop and 500 watchers never mean 500
-threads (§11).
+threads (bench/README.md#targets).
 """
 
 from __future__ import annotations
@@ -338,7 +339,8 @@ class _LogFile:
 
 
 class OutputFileSink:
-    """A watcher's log files (§6.1): routing, timestamps, ANSI stripping, size rotation.
+    """A watcher's log files (docs/output-and-stats.md#output): routing, timestamps, ANSI stripping,
+    size rotation.
 
     ``file`` takes both streams; ``stdout_file``/``stderr_file`` take their stream instead of
     it. Each written line is ``2025-01-31 14:05:09.123 [pid stream] text`` with ANSI codes

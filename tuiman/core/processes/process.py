@@ -1,4 +1,5 @@
-"""One managed child process: spawn, output pumping and event-driven exit detection (§3.2).
+"""One managed child process: spawn, output pumping and event-driven exit detection
+(docs/supervision.md#spawn).
 
 Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec) in a new
 session. Exit is detected through a pidfd registered with the loop and collected with

@@ -1,5 +1,6 @@
 """Reaps children tuiman did not spawn itself: escapees reparented to it as a child subreaper
-(or as PID 1 in a container), by pid, never with `waitpid(-1)` (§12).
+(or as PID 1 in a container), by pid, never with `waitpid(-1)`
+(docs/supervision.md#orphans-and-escapees).
 
 An unknown zombie is only reaped once it has stayed a zombie for `ZOMBIE_GRACE` seconds, so a
 hook's own `subprocess.run` still collects its child's exit status first.
@@ -102,7 +103,8 @@ def is_zombie(pid: int) -> bool:
 
 def kill_marked(entries: tuple[str, ...]) -> int:
     """SIGKILL every process whose environment holds all of `entries` (exact `NAME=value`):
-    the `setsid` escapees of a watcher's groups, which `killpg` cannot reach (§3.5, F1).
+    the `setsid` escapees of a watcher's groups, which `killpg` cannot reach
+    (docs/supervision.md#stop, F1).
 
     A candidate is pinned with a pidfd and its environment read again before it is signalled,
     so a recycled pid is never hit. Blocking /proc reads: call it off the event loop.

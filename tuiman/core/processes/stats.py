@@ -1,4 +1,4 @@
-"""Sampling of managed processes (SPEC §6.2): CPU, memory, threads, children.
+"""Sampling of managed processes (docs/output-and-stats.md#stats): CPU, memory, threads, children.
 
 `StatsSampler.sample` is synchronous and meant for a worker thread; `sample_async` runs it in
 the default executor so that no /proc read ever happens on the event-loop thread.

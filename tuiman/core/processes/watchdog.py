@@ -1,4 +1,5 @@
-"""The orphan killer (SPEC §12): a tiny process that outlives a SIGKILLed tuiman.
+"""The orphan killer (docs/supervision.md#orphans-and-escapees): a tiny process that outlives a
+SIGKILLed tuiman.
 
 `Watchdog.start()` forks it first thing in `main()`, before any thread exists. tuiman tells it
 every process group over a pipe; if the pipe reaches EOF without a clean `q` (tuiman died), it

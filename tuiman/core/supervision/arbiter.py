@@ -1,4 +1,4 @@
-"""The arbiter: owns the watchers, the hook runner and the bus (§1, §3)."""
+"""The arbiter: owns the watchers, the hook runner and the bus (docs/supervision.md)."""
 
 from __future__ import annotations
 
@@ -46,10 +46,12 @@ class Arbiter:
         self.watchdog = watchdog
         self._watchdog_changes: list[tuple[bool, int]] = []
         self.started_at = time.time()
-        self.failures: list[str] = []  # sticky: any entry makes headless exit 1 (§8)
+        # sticky: any entry makes headless exit 1 (docs/headless.md#exit-codes)
+        self.failures: list[str] = []
         self.forced = False  # a second quit: SIGKILL everything, skip hooks not yet started
         self.quit_requested = asyncio.Event()
-        self.all_done = asyncio.Event()  # every watcher done on its own (§8)
+        # every watcher done on its own (docs/headless.md#when-it-ends)
+        self.all_done = asyncio.Event()
         self.stopped = asyncio.Event()
         self._writer: OutputWriterThread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,7 +160,7 @@ class Arbiter:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start every autostart watcher by priority, highest first (§3.1)."""
+        """Start every autostart watcher by priority, highest first (docs/supervision.md#start)."""
         self.bind()
         await self.start_all(autostart_only=True)
         self._start_all_finished = True
@@ -181,14 +183,16 @@ class Arbiter:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise  # this start-all itself is cancelled
-                # a stop (e.g. queued by a hook) cancelled that watcher's start: go on (§3.1)
+                # a stop (e.g. queued by a hook) cancelled that watcher's start: go on
+                # (docs/supervision.md#start)
                 results.append(CommandResult.failure(f"{watcher.name}: start cancelled by a stop"))
             if self.config.arbiter.warmup_delay:
                 await asyncio.sleep(self.config.arbiter.warmup_delay)
         return results
 
     async def stop_all(self, reason: str = Reason.COMMAND, by_command: bool = True) -> None:
-        """Ascending priority, one level at a time; watchers of one level concurrently (§3.5)."""
+        """Ascending priority, one level at a time; watchers of one level concurrently
+        (docs/supervision.md#stop)."""
         for level in self.stop_levels():
             await asyncio.gather(*(w.stop(by_command=by_command, reason=reason) for w in level))
 
@@ -295,12 +299,14 @@ class Arbiter:
 
 
 def redactor_for(config: Config) -> Callable[[str], str] | None:
-    """Masks the watchers' secret-looking env values wherever they show up in events (§12)."""
+    """Masks the watchers' secret-looking env values wherever they show up in events
+    (docs/reliability.md#secrets-stay-masked)."""
     return make_redactor(secret_values(w.env for w in config.watchers))
 
 
 def raise_nofile_limit() -> None:
-    """Each process costs ~3 fds; 500 processes exceed the usual soft limit of 1024 (§3.2)."""
+    """Each process costs ~3 fds; 500 processes exceed the usual soft limit of 1024
+    (docs/supervision.md#spawn)."""
     import resource
 
     with contextlib.suppress(ValueError, OSError):

@@ -1,9 +1,11 @@
-"""The explicit table of core commands (§3.6, §9.1): the one API behind the UI, ctl and attach.
+"""The explicit table of core commands (docs/supervision.md#commands,
+docs/control-protocol.md#commands): the one API behind the UI, ctl and attach.
 
 A request is a dict `{"command": NAME, ...arguments}`; the reply is a dict with `ok` and either
 the command's data or `error`. No reflection and no eval: every command is listed here, with
 the arguments it takes. Nothing here can change `cmd`, `hooks`, `env`, `working_dir` or `shell`.
-Without `wait`, commands that act on watchers reply once queued (§9.2).
+Without `wait`, commands that act on watchers reply once queued
+(docs/control-protocol.md#tuiman-ctl).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ async def _queue_or_wait(tasks: list[asyncio.Task[CommandResult]], wait: bool) -
     if not wait:
         return ok(queued=True)
     await asyncio.wait(tasks)
-    # A start/restart/incr that a stop cancelled (§3.6) is a failed command, not a crash.
+    # A start/restart/incr that a stop cancelled (docs/supervision.md#commands) is a failed command,
+    # not a crash.
     return _results_reply(
         [
             CommandResult.failure("cancelled by a stop") if task.cancelled() else task.result()

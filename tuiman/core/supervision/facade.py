@@ -1,4 +1,5 @@
-"""The `watcher` and `arbiter` objects handed to hooks (§4.6), with Circus' names.
+"""The `watcher` and `arbiter` objects handed to hooks (docs/hooks.md#what-a-hook-can-see), with
+Circus' names.
 
 Hooks run on other threads: everything here is safe to call from a hook thread. Commands are
 queued on the core loop and return at once; `send_signal` runs its nested signal hooks inline

@@ -1,9 +1,9 @@
-"""The hook runner (§4): calls user hooks off the core loop, bounded in time and threads.
+"""The hook runner (docs/hooks.md): calls user hooks off the core loop, bounded in time and threads.
 
 Sync hooks each get a daemon thread (at most `hook_threads` alive at once, abandoned ones
 included); async hooks run on one dedicated hook loop thread. The core loop only awaits a
 future, so reaping, the UI and every other watcher keep going while a hook runs. Each call
-publishes `hook_success` or `hook_failure` (§4.7).
+publishes `hook_success` or `hook_failure` (docs/hooks.md#events).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
 from tuiman.core.payloads import HookFailurePayload, HookSuccessPayload
 
-# Hooks whose return value never changes what tuiman does (§4.3).
+# Hooks whose return value never changes what tuiman does (docs/hooks.md#the-eleven-hooks).
 RESULT_IGNORED_HOOKS = frozenset(
     {"before_stop", "after_stop", "after_signal", "before_reap", "after_reap", "extended_stats"}
 )
@@ -152,7 +152,8 @@ class HookRunner:
         *,
         result_ignored: bool = False,
     ) -> HookOutcome:
-        """Run a hook synchronously in the calling (hook) thread: nested signal hooks (§4.5)."""
+        """Run a hook synchronously in the calling (hook) thread: nested signal hooks
+        (docs/hooks.md#timeouts-and-threads)."""
         token = HookCallToken()
         watcher_facade, arbiter_facade = facades(token)
         call_kwargs = {"watcher": watcher_facade, "arbiter": arbiter_facade, "hook_name": spec.name}
@@ -298,8 +299,8 @@ def _deliver_threadsafe(
 
 
 def _truthy(result: Any) -> bool:
-    """A hook that returns normally succeeds, whatever it returned (§4.4); a result whose
-    truth value cannot be taken (its __bool__ raises) is not a yes."""
+    """A hook that returns normally succeeds, whatever it returned (docs/hooks.md#failures); a
+    result whose truth value cannot be taken (its __bool__ raises) is not a yes."""
     try:
         return bool(result)
     except Exception:

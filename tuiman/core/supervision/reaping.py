@@ -67,7 +67,7 @@ class ReapQueue:
             with contextlib.suppress(BaseException):
                 await previous
         step = self._signal_steps.get(process.pid)
-        if step is not None:  # its kill/signal event comes before its reap (§5)
+        if step is not None:  # its kill/signal event comes before its reap (docs/events.md#order)
             await asyncio.shield(step)
         exit_time = time.time()
         await self._hooks.run("before_reap", process_pid=process.pid, time=exit_time)

@@ -1,4 +1,5 @@
-"""The per-slot restart policy of §3.4, as a pure state machine driven by a clock value.
+"""The per-slot restart policy (docs/supervision.md#restart-policy), as a pure state machine driven
+by a clock value.
 
 Kept free of asyncio so the backoff and flapping rules are tested with plain numbers.
 """

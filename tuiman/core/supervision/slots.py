@@ -238,7 +238,8 @@ class SlotTable:
     async def _clear_group_then(
         self, process: ManagedProcess, slot: Slot | None, caused: bool
     ) -> None:
-        # A group leader died with members alive: stop them before its slot respawns (§3.3).
+        # A group leader died with members alive: stop them before its slot respawns
+        # (docs/supervision.md#exit-reap-and-respawn).
         await self._ladder.stop_group(process)
         self._after_exit(process, slot, caused)
 
@@ -319,7 +320,7 @@ class SlotTable:
 
     async def _respawn_with_hooks(self, slot: Slot) -> None:
         if not await self.spawn_with_hooks(slot):
-            # A veto outside a start stops the watcher (§4.3).
+            # A veto outside a start stops the watcher (docs/hooks.md#the-eleven-hooks).
             reason = self._status.reason
             self._host.note_failure(self.name, reason or "vetoed")
             self._stop_on_own(reason or Reason.COMMAND)

@@ -37,7 +37,8 @@ class StopLadder:
         self._host = host
         self._bus = bus
         self._hooks = hooks
-        # pid -> its signal step (signal, after_signal, kill event) in flight: the reap waits (§5)
+        # pid -> its signal step (signal, after_signal, kill event) in flight: the reap waits
+        # (docs/events.md#order)
         self.signal_steps: dict[int, asyncio.Future[None]] = {}
 
     async def stop_process(self, process: ManagedProcess) -> bool:
@@ -113,8 +114,8 @@ class StopLadder:
         return sent
 
     async def kill_escapees(self) -> None:
-        """SIGKILL what left this watcher's groups with `setsid` (§3.5): it still carries the
-        instance marker and the watcher's name in its environment."""
+        """SIGKILL what left this watcher's groups with `setsid` (docs/supervision.md#stop): it
+        still carries the instance marker and the watcher's name in its environment."""
         entries = (f"{MARKER_ENV}={self._host.marker}", f"{WATCHER_ENV}={self._name}")
         for _ in range(ESCAPEE_ROUNDS):
             if not await asyncio.to_thread(kill_marked, entries):

@@ -1,4 +1,5 @@
-"""A watcher: one program run as `numprocesses` slots, with its lifecycle and hooks (§3, §4).
+"""A watcher: one program run as `numprocesses` slots, with its lifecycle and hooks
+(docs/supervision.md, docs/hooks.md).
 
 The Watcher holds the public commands and the snapshot; its parts do the work: the command
 queue (`command_queue`), the checked state (`watcher_state`), the slots and their respawns
@@ -280,7 +281,8 @@ class Watcher:
         try:
             await table.fill()
         except CommandAborted as aborted:
-            # A veto during incr aborts only this command and keeps what runs (§4.3).
+            # A veto during incr aborts only this command and keeps what runs
+            # (docs/hooks.md#the-eleven-hooks).
             table.numprocesses = len(table.live())
             self.bus.emit(Kind.UPDATED, self.name, {"numprocesses": table.numprocesses})
             return CommandResult.failure(aborted.reason)
@@ -337,7 +339,8 @@ class Watcher:
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
         now = time.time()
-        redact = self.bus.redactor  # a child printing its secrets: masked everywhere (§12)
+        # a child printing its secrets: masked everywhere (docs/reliability.md#secrets-stay-masked)
+        redact = self.bus.redactor
         for text, partial in lines:
             if redact is not None:
                 text = redact(text)
