@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from tuiman.core.states import ProcessState, WatcherState
-from tuiman.ui.views import ProcessView, SlotPause, WatcherView
 from tuiman.ui.rows import describe_reason, extended_keys, process_rows, watcher_info, watcher_row
+from tuiman.ui.views import ProcessView, SlotPause, WatcherView
 
 NOW = 1_700_000_000.0
 
