@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tuiman.core.circus.loader import load_circus_config
 from tuiman.core.config.loader import (
     DEFAULT_CONFIG_NAME,
     load_config_text,
@@ -32,6 +31,9 @@ def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
     if not file_path.is_absolute():
         file_path = working_dir / file_path
     if file_path.suffix.lower() == ".ini":
+        # Imported here: the Circus reader is four modules that a TOML config never needs.
+        from tuiman.core.circus.loader import load_circus_config
+
         return load_circus_config(file_path, display_name=file_label, cwd=working_dir)
     text = read_text(file_path, file_label)
     return load_config_text(text, file_path, display_name=file_label, cwd=working_dir)
