@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 
+from tuiman.console import say
 from tuiman.control.endpoint import ControlEndpoint
 from tuiman.control.paths import ControlSetupError
 from tuiman.control.server import ControlServer, claim_instance, serving
@@ -32,7 +33,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             config = load_config(options.config)
         except ConfigError as error:
             for line in error.errors:
-                print(line, file=sys.stderr)
+                say(line, prefix="")
             return EXIT_USAGE
         for warning in config.warnings:
             stderr_line(f"warning: {warning}")
@@ -108,14 +109,17 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
                 os.killpg(forward_to[0].pid, signum)
             return
         stop_signals_seen += 1
+        # The action first, the notice after: stderr may be gone, and a notice that cannot be
+        # written must never cost the stop (stderr_line does not raise; the order is a second
+        # line of defence).
         if stop_signals_seen == 1:
+            arbiter.request_quit()
             stderr_line(
                 f"{signal.Signals(signum).name}: stopping everything (again to kill at once)"
             )
-            arbiter.request_quit()
         else:
-            stderr_line("second stop signal: killing every process now")
             arbiter.force()
+            stderr_line("second stop signal: killing every process now")
 
     reloads: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak refs)
 

@@ -1,0 +1,130 @@
+"""Attacks on "a stop signal always stops" and on `--run`'s exit code (docs/reliability.md#
+signals-and-exit-codes-whatever-happens-to-the-output), with a real `tuiman --headless`:
+
+- its stdout and stderr are a pipe the reader closed (`tuiman … 2>&1 | head -1`), a terminal
+  that hung up (writes fail with EIO), or a pipe nobody reads (writes block): SIGTERM/SIGINT
+  still stop everything and tuiman exits 0, leaving no process;
+- a hook ends tuiman's process with `os._exit(0)`, or tuiman is SIGKILLed, while `--run` has
+  not finished: the exit code the caller sees is never 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import signal
+import subprocess
+import sys
+import termios
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.support import PY, TUIMAN
+from tests.support.procs import kill_quietly, tagged_pids
+from tests.support.waiting import wait_until_sync
+
+pytestmark = pytest.mark.timeout(90)
+
+CHATTY = """
+[watchers.chatty]
+cmd = ["{py}", "-c", "import time\\nwhile 1: print('x' * 200, flush=1); time.sleep(0.001)"]
+numprocesses = 2
+
+[watchers.quiet]
+cmd = ["sh", "-c", "echo up; exec sleep 300"]
+"""
+
+
+def write_config(tmp_path: Path) -> Path:
+    config = tmp_path / "tuiman.toml"
+    config.write_text(CHATTY.format(py=PY))
+    return config
+
+
+@contextlib.contextmanager
+def tuiman_writing_to(
+    fd: int, config: Path, tag: str, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """tuiman --headless with stdout and stderr both on `fd`; TEST_TAG reaches tuiman itself,
+    its watchdog and every managed process."""
+    proc = subprocess.Popen(
+        [*TUIMAN, "--headless", "-c", str(config), *extra],
+        cwd=config.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=fd,
+        stderr=fd,
+        env={**os.environ, "NO_COLOR": "1", "TEST_TAG": tag},
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            kill_quietly(proc.pid)
+            proc.wait(10)
+
+
+def wait_up(tag: str) -> None:
+    """tuiman, its watchdog and the three managed processes all carry the tag."""
+    wait_until_sync(lambda: len(tagged_pids(tag)) == 5, timeout=20)
+
+
+def read_some(fd: int, nbytes: int = 4096) -> bytes:
+    data = b""
+    while len(data) < nbytes:
+        chunk = os.read(fd, nbytes)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def stop_and_expect_clean_exit(proc: subprocess.Popen[bytes], tag: str, signum: int) -> None:
+    wait_up(tag)
+    proc.send_signal(signum)
+    assert proc.wait(30) == 0, "a stop signal must stop tuiman, and it exits 0"
+    wait_until_sync(lambda: tagged_pids(tag) == [], timeout=5)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_stop_signal_stops_when_the_pipe_reader_is_gone(
+    tmp_path: Path, tag: str, signum: signal.Signals
+) -> None:
+    read_end, write_end = os.pipe()
+    with tuiman_writing_to(write_end, write_config(tmp_path), tag) as proc:
+        os.close(write_end)
+        assert read_some(read_end)  # `| head -1`: a little output, then the reader leaves
+        os.close(read_end)
+        stop_and_expect_clean_exit(proc, tag, signum)
+
+
+def test_stop_signal_stops_when_the_terminal_hung_up(tmp_path: Path, tag: str) -> None:
+    master, slave = pty.openpty()
+    with tuiman_writing_to(slave, write_config(tmp_path), tag) as proc:
+        os.close(slave)
+        with contextlib.suppress(OSError):
+            read_some(master)
+        os.close(master)  # the terminal is closed: every write to it fails with EIO
+        stop_and_expect_clean_exit(proc, tag, signal.SIGTERM)
+
+
+def test_stop_signal_stops_when_nobody_reads_the_pipe(tmp_path: Path, tag: str) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with tuiman_writing_to(write_end, write_config(tmp_path), tag) as proc:
+            os.close(write_end)
+            # nobody reads: the pipe fills up and tuiman's writes block for good
+            wait_until_sync(lambda: unread_bytes(read_end) >= 60_000, timeout=20)
+            stop_and_expect_clean_exit(proc, tag, signal.SIGTERM)
+    finally:
+        os.close(read_end)
+
+
+def unread_bytes(fd: int) -> int:
+    count = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return int.from_bytes(count, sys.byteorder)
