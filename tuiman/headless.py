@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import queue
 import signal
@@ -18,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from typing import TextIO, cast
 
+from tuiman import strict_json
 from tuiman.console import say
 from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
@@ -147,7 +147,7 @@ class LineFormatter:
 def format_json(event: Event, show_output: bool) -> str | None:
     if event.kind in HIDDEN_KINDS or (event.kind == Kind.OUTPUT and not show_output):
         return None
-    return json.dumps(event.to_dict(), default=str, ensure_ascii=False)
+    return strict_json.dumps(event.to_dict())
 
 
 def signal_name(signum: int) -> str:
