@@ -83,6 +83,15 @@ def dispatch(args: list[str]) -> int:
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
+    if options.run is not None:
+        # The process the caller waits on is not the one running hooks (launch/run_guard.py).
+        from tuiman.launch.run_guard import run_guarded
+
+        return run_guarded(lambda: launch_run(options))
+    return launch_run(options)
+
+
+def launch_run(options: argparse.Namespace) -> int:
     from tuiman.launch.run import run_tuiman
 
     return run_tuiman(options)

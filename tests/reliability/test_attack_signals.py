@@ -23,11 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import PY, TUIMAN
-from tests.support.procs import kill_quietly, tagged_pids
+from tests.reliability.support import PY, TUIMAN, write_hook_module
+from tests.support.procs import kill_quietly, ppid, tagged_pids
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(90)
+
+EXIT_UNFINISHED = 125  # tuiman ended before its --run finished (docs/headless.md#exit-codes)
 
 CHATTY = """
 [watchers.chatty]
@@ -128,3 +130,85 @@ def unread_bytes(fd: int) -> int:
     count = bytearray(4)
     fcntl.ioctl(fd, termios.FIONREAD, count)
     return int.from_bytes(count, sys.byteorder)
+
+
+# -- --run: never 0 unless the run finished --------------------------------------------------------
+EXITING_HOOK = """
+import os
+
+
+def exit_quietly(watcher, arbiter, hook_name, **kwargs):
+    os._exit(0)
+"""
+
+RUN_CONFIG = """
+[watchers.web]
+cmd = ["sleep", "300"]
+{hooks}
+"""
+
+
+def run_headless(
+    tmp_path: Path, tag: str, command: str, hooks: str = ""
+) -> subprocess.Popen[bytes]:
+    config = tmp_path / "tuiman.toml"
+    config.write_text(RUN_CONFIG.format(hooks=hooks))
+    return subprocess.Popen(
+        [*TUIMAN, "--headless", "-c", str(config), "--run", command],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1", "TEST_TAG": tag},
+        start_new_session=True,
+    )
+
+
+def finish(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            kill_quietly(proc.pid)
+            proc.wait(10)
+    return proc.returncode, err.decode("utf-8", "replace")
+
+
+def test_a_hook_ending_tuimans_process_is_never_a_successful_run(tmp_path: Path, tag: str) -> None:
+    module = write_hook_module(tmp_path, EXITING_HOOK)
+    hooks = f'hooks = {{ after_start = "{module}.exit_quietly" }}'
+    code, err = finish(run_headless(tmp_path, tag, "touch ran", hooks))
+    assert not (tmp_path / "ran").exists()  # the command never ran
+    assert code == EXIT_UNFINISHED, err
+    assert "ended before its --run finished (its process exited with status 0)" in err
+    wait_until_sync(lambda: tagged_pids(tag) == [], timeout=3)  # the watchdog stopped web
+
+
+def test_sigkill_of_tuiman_during_run_is_never_a_successful_run(tmp_path: Path, tag: str) -> None:
+    proc = run_headless(tmp_path, tag, "touch started; exec sleep 300")
+    try:
+        wait_until_sync(lambda: (tmp_path / "started").exists(), timeout=20)
+        # tuiman is the tagged process whose parent is the one the caller waits on
+        tuiman = wait_until_sync(
+            lambda: [pid for pid in tagged_pids(tag) if ppid(pid) == proc.pid], timeout=5
+        )
+        os.kill(tuiman[0], signal.SIGKILL)
+    finally:
+        code, err = finish(proc)
+    assert code == EXIT_UNFINISHED, err
+    assert "killed by SIGKILL" in err
+    # the watchdog ends the services and the --run command itself
+    wait_until_sync(lambda: tagged_pids(tag) == [], timeout=3)
+
+
+def test_a_finished_run_still_reports_the_commands_code(tmp_path: Path, tag: str) -> None:
+    assert finish(run_headless(tmp_path, tag, "exit 7"))[0] == 7
+    assert finish(run_headless(tmp_path, tag, "true"))[0] == 0
+    proc = run_headless(tmp_path, tag, "touch started; exec sleep 300")
+    try:
+        wait_until_sync(lambda: (tmp_path / "started").exists(), timeout=20)
+        proc.send_signal(signal.SIGTERM)  # to the pid the caller knows: forwarded to the command
+    finally:
+        code, err = finish(proc)
+    assert code == 128 + signal.SIGTERM, err
+    wait_until_sync(lambda: tagged_pids(tag) == [], timeout=3)

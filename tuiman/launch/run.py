@@ -17,7 +17,12 @@ from tuiman.control.server import ControlServer, claim_instance, serving
 from tuiman.core.config.loader import ConfigError
 from tuiman.core.config.model import Config
 from tuiman.core.configfile import load_config
-from tuiman.core.processes.watchdog import Watchdog, new_marker, set_child_subreaper
+from tuiman.core.processes.watchdog import (
+    MARKER_ENV,
+    Watchdog,
+    new_marker,
+    set_child_subreaper,
+)
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.headless import make_printer, ready_problem, stderr_line
 
@@ -157,9 +162,16 @@ async def run_when_ready(
         return EXIT_FAILURE
     if arbiter.quit_requested.is_set():
         return EXIT_FAILURE
-    child = subprocess.Popen(["/bin/sh", "-c", command], process_group=0)
+    # Marked and tracked like a managed process: if tuiman dies, the watchdog ends it too.
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", command], process_group=0, env={**os.environ, MARKER_ENV: arbiter.marker}
+    )
+    arbiter.track_group(child.pid)
     forward_to.append(child)
-    status = await wait_child(child)
+    try:
+        status = await wait_child(child)
+    finally:
+        arbiter.untrack_group(child.pid)
     return 128 - status if status < 0 else status
 
 
