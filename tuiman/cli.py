@@ -87,7 +87,7 @@ def dispatch(args: list[str]) -> int:
         # The process the caller waits on is not the one running hooks (launch/run_guard.py).
         from tuiman.launch.run_guard import run_guarded
 
-        return run_guarded(lambda: launch_run(options))
+        run_guarded(lambda: launch_run(options))
     return launch_run(options)
 
 

@@ -20,6 +20,7 @@ import os
 import select
 import signal
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
 from tuiman.console import say, settle
 
@@ -29,8 +30,9 @@ EXIT_GRACE = 2.0  # seconds the child may take to exit after recording its resul
 _PR_SET_PDEATHSIG = 1
 
 
-def run_guarded(run: Callable[[], int]) -> int:
-    """Run `run()` in a child process; the child's recorded result, else EXIT_UNFINISHED."""
+def run_guarded(run: Callable[[], int]) -> NoReturn:
+    """Run `run()` in a child process; exit with the child's recorded result, else with
+    EXIT_UNFINISHED. Both processes end here, with os._exit: call it only from `main`."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
     # Blocked across the fork: a signal in between is held for the parent to forward.
@@ -39,14 +41,13 @@ def run_guarded(run: Callable[[], int]) -> int:
     if pid == 0:
         os.close(read_end)
         _become_child(parent, previous)
-        return _run_and_record(run, write_end)
+        _run_and_record(run, write_end)
     os.close(write_end)
     with contextlib.suppress(OSError):  # also here: no window where the child is in our group
         os.setpgid(pid, pid)
-    try:
-        return _wait_for(pid, read_end, previous)
-    finally:
-        os.close(read_end)
+    code = _wait_for(pid, read_end, previous)
+    settle()
+    os._exit(code)  # the parent has nothing to tear down; its caller is waiting
 
 
 def _become_child(parent: int, mask: Iterable[int]) -> None:
@@ -62,13 +63,14 @@ def _become_child(parent: int, mask: Iterable[int]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _run_and_record(run: Callable[[], int], write_end: int) -> int:
+def _run_and_record(run: Callable[[], int], write_end: int) -> NoReturn:
     code = run()  # an exception records nothing: the parent reports EXIT_UNFINISHED
     settle()
     with contextlib.suppress(OSError):
         os.write(write_end, b"%d\n" % code)
-    os.close(write_end)
-    return code
+    # Everything is stopped and flushed: no interpreter teardown (a thread a hook left behind
+    # cannot hold the exit up, and the caller gets its code ~20 ms sooner).
+    os._exit(code)
 
 
 def _wait_for(pid: int, read_end: int, mask: Iterable[int]) -> int:
