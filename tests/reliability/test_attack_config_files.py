@@ -1,8 +1,7 @@
-"""Attacks on the config path (docs/reliability.md#signals-and-exit-codes-whatever-happens-to-the-
-output): a FIFO (TOML, Circus INI, or a file a Circus INI includes), a character device that never
-ends (`/dev/zero`) and a file far larger than any config. `tuiman check -c` and
-`tuiman --headless -c` refuse each at once: exit 2, one line naming the file, no traceback,
-nothing started.
+"""Attacks on the config path (docs/reliability.md#hostile-output-files-and-numbers): a FIFO
+(TOML, Circus INI, or a file a Circus INI includes), a character device that never ends
+(`/dev/zero`) and a file far larger than any config. `tuiman check -c` and `tuiman --headless -c`
+refuse each at once: exit 2, one line naming the file, no traceback, nothing started.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Strict JSON on every JSON channel (docs/reliability.md#signals-and-exit-codes-whatever-happens-
-to-the-output), against a real `tuiman --headless --json`:
+"""Strict JSON on every JSON channel (docs/reliability.md#hostile-output-files-and-numbers),
+against a real `tuiman --headless --json`:
 
 - a control request carrying `NaN`, `Infinity`, `-Infinity` or `1e999` (as its id or an
   argument) is refused with an error that says so, in a reply that is valid JSON, and nothing is

@@ -1,11 +1,12 @@
-"""Attacks on "a stop signal always stops" and on `--run`'s exit code (docs/reliability.md#
-signals-and-exit-codes-whatever-happens-to-the-output), with a real `tuiman --headless`:
+"""Attacks on "a stop signal always stops" and on `--run`'s exit code
+(docs/reliability.md#hostile-output-files-and-numbers), with a real `tuiman --headless`:
 
 - its stdout and stderr are a pipe the reader closed (`tuiman … 2>&1 | head -1`), a terminal
   that hung up (writes fail with EIO), or a pipe nobody reads (writes block): SIGTERM/SIGINT
   still stop everything and tuiman exits 0, leaving no process;
 - a hook ends tuiman's process with `os._exit(0)`, or tuiman is SIGKILLed, while `--run` has
-  not finished: the exit code the caller sees is never 0.
+  not finished: the exit code the caller sees is 125, never 0; a finished run still reports
+  the command's code, and a SIGTERM to the pid the caller knows still reaches the command.
 """
 
 from __future__ import annotations
