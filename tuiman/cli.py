@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from tuiman import __version__
 from tuiman.argparsing import EXIT_USAGE, ArgumentParser
+from tuiman.console import ensure_standard_streams, say, settle, write_line
 
 SUBCOMMANDS = ("check", "ctl", "convert", "attach")
 
@@ -59,7 +60,14 @@ def convert_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    ensure_standard_streams()
+    try:
+        return dispatch(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        settle()  # a broken stdout/stderr never changes the exit code
+
+
+def dispatch(args: list[str]) -> int:
     if args and args[0] == "check":
         return run_check(check_parser().parse_args(args[1:]))
     if args and args[0] == "convert":
@@ -75,6 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
+    if options.run is not None:
+        # The process the caller waits on is not the one running hooks (launch/run_guard.py).
+        from tuiman.launch.run_guard import run_guarded
+
+        run_guarded(lambda: launch_run(options))
+    return launch_run(options)
+
+
+def launch_run(options: argparse.Namespace) -> int:
     from tuiman.launch.run import run_tuiman
 
     return run_tuiman(options)
@@ -88,12 +105,12 @@ def run_check(options: argparse.Namespace) -> int:
         config = load_config(options.config)
     except ConfigError as error:
         for line in error.errors:
-            print(line, file=sys.stderr)
+            say(line, prefix="")
         return EXIT_USAGE
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}", prefix="")
     names = ", ".join(w.name for w in config.watchers) or "none"
-    print(f"{options.config or config.source}: ok ({len(config.watchers)} watchers: {names})")
+    write_line(f"{options.config or config.source}: ok ({len(config.watchers)} watchers: {names})")
     return 0
 
 
@@ -104,15 +121,16 @@ def run_convert(options: argparse.Namespace) -> int:
     try:
         conversion = convert_circus_config(options.config)
         for warning in conversion.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            say(f"warning: {warning}", prefix="")
         if options.output is None:
-            sys.stdout.write(conversion.toml_text)
+            if not write_line(conversion.toml_text.removesuffix("\n")):
+                return 1  # the conversion is this command's output: losing it is a failure
         else:
             for warning in write_conversion(conversion, options.config, options.output):
-                print(f"warning: {warning}", file=sys.stderr)
+                say(f"warning: {warning}", prefix="")
     except ConfigError as error:
         for line in error.errors:
-            print(line, file=sys.stderr)
+            say(line, prefix="")
         return EXIT_USAGE
     return 0
 

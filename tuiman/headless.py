@@ -7,17 +7,18 @@ stdout is a terminal.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable
 from typing import TextIO, cast
 
+from tuiman import strict_json
+from tuiman.console import say
 from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
@@ -146,7 +147,7 @@ class LineFormatter:
 def format_json(event: Event, show_output: bool) -> str | None:
     if event.kind in HIDDEN_KINDS or (event.kind == Kind.OUTPUT and not show_output):
         return None
-    return json.dumps(event.to_dict(), default=str, ensure_ascii=False)
+    return strict_json.dumps(event.to_dict())
 
 
 def signal_name(signum: int) -> str:
@@ -190,27 +191,66 @@ class Printer:
             self._lines.put_nowait("\n".join(lines) + "\n")
 
     def _write_loop(self) -> None:
+        sink = StreamSink(self._stream)
         while True:
             chunk = self._lines.get()
             if chunk is None:
                 break
-            try:
-                self._stream.write(chunk)
-                if self._lines.empty():
-                    self._stream.flush()
-            except (OSError, ValueError):
-                continue  # stdout closed or broken: keep draining so nothing waits on us
+            sink.write(chunk)  # a broken stdout only loses lines: keep draining the queue
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Print what is pending, then stop the thread."""
+        """Print what is pending, then stop the thread; never longer than about `timeout`, even
+        when stdout does not drain (nobody reads the pipe, the terminal is suspended)."""
         pending = [line for line in map(self._render, self._subscription.drain()) if line]
-        if pending:
-            await asyncio.to_thread(self._lines.put, "\n".join(pending) + "\n")
         self._subscription.close()
         if self._pump_task is not None:
             self._pump_task.cancel()
-        await asyncio.to_thread(self._lines.put, None)
-        await asyncio.to_thread(self._thread.join, timeout)
+        # Bounded puts: a blocked writer thread must not block the executor, or asyncio.run
+        # would wait for it forever at shutdown.
+        if pending:
+            await asyncio.to_thread(self._put, "\n".join(pending) + "\n", timeout / 2)
+        await asyncio.to_thread(self._put, None, timeout / 4)
+        await asyncio.to_thread(self._thread.join, timeout / 4)
+
+    def _put(self, chunk: str | None, timeout: float) -> None:
+        with contextlib.suppress(queue.Full):
+            self._lines.put(chunk, timeout=timeout)
+
+
+class StreamSink:
+    """Writes text chunks straight to the stream's file descriptor.
+
+    Not through the stream's buffer: a write blocked on a full pipe would hold that buffer's
+    lock, and the interpreter's final flush of stdout would then wait for it (or abort) at
+    exit. Once a write fails (EPIPE, EIO, EBADF) every later chunk is dropped.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._fd: int | None = None
+        self.broken = False
+        try:
+            stream.flush()
+            self._fd = stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            self._fd = None  # no descriptor (a StringIO): write through the stream itself
+
+    def write(self, chunk: str) -> None:
+        if self.broken:
+            return
+        try:
+            if self._fd is None:
+                self._stream.write(chunk)
+                self._stream.flush()
+                return
+            data = memoryview(chunk.encode(self._encoding, "replace"))
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except BlockingIOError:
+            return  # a non-blocking stdout that is full: this chunk is lost, later ones may pass
+        except (OSError, ValueError):
+            self.broken = True
 
 
 def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: TextIO) -> Printer:
@@ -241,4 +281,5 @@ def ready_problem(arbiter: Arbiter) -> str | None:
 
 
 def stderr_line(text: str) -> None:
-    print(f"tuiman: {text}", file=sys.stderr, flush=True)
+    """A notice on stderr; never raises (stderr may be a closed pipe or a hung-up terminal)."""
+    say(text)

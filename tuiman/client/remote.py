@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
+from tuiman import strict_json
 from tuiman.client.protocol import CoreClient
 from tuiman.client.wire import Reply, WireClient
 from tuiman.control.client import Unreachable
@@ -41,7 +41,7 @@ class RemoteEventStream:
             raise EOFError(f"cannot connect to {self.socket_path}: {exc.strerror}") from None
         self._reader, self._writer = reader, writer
         request = {"id": 1, "command": "subscribe", "output": self.output}
-        writer.write(json.dumps(request).encode() + b"\n")
+        writer.write(strict_json.dumps(request).encode() + b"\n")
         return reader
 
     async def get(self) -> Event:
@@ -57,7 +57,7 @@ class RemoteEventStream:
             if not line:
                 raise EOFError(self.error or "the instance closed the stream")
             try:
-                message = json.loads(line)
+                message = strict_json.loads(line)
             except ValueError:
                 continue
             if not isinstance(message, dict):
@@ -123,7 +123,7 @@ class RemoteClient(WireClient, CoreClient):
         try:
             while line := await reader.readline():
                 with contextlib.suppress(ValueError):
-                    self._dispatch(json.loads(line))
+                    self._dispatch(strict_json.loads(line))
         except (OSError, ValueError):
             pass
         finally:
@@ -147,7 +147,7 @@ class RemoteClient(WireClient, CoreClient):
     def _send(self, message: dict[str, Any]) -> None:
         if self._writer is None:
             raise ConnectionError("not connected")
-        self._writer.write(json.dumps(message).encode() + b"\n")
+        self._writer.write(strict_json.dumps(message).encode() + b"\n")
 
     async def request(self, command: str, **arguments: Any) -> Reply:
         """Run one core command remotely; the reply has `ok` (and `error` when not ok)."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import socket
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from tuiman import strict_json
 
 CONNECT_TIMEOUT = 5.0
 
@@ -66,7 +67,7 @@ class ControlConnection:
         request_id = next(self._ids)
         message = {"id": request_id, "command": command, **arguments}
         try:
-            self._sock.sendall(json.dumps(message).encode() + b"\n")
+            self._sock.sendall(strict_json.dumps(message).encode() + b"\n")
         except OSError as exc:
             raise Unreachable(f"connection to {self.socket_path} lost ({exc.strerror})") from None
         return request_id
@@ -81,7 +82,7 @@ class ControlConnection:
             if not line:
                 return None
             try:
-                message = json.loads(line)
+                message = strict_json.loads(line)
             except ValueError:
                 continue
             if isinstance(message, dict):

@@ -8,12 +8,12 @@ machines. No client timeout while waiting.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tuiman import strict_json
 from tuiman.argparsing import ArgumentParser
 from tuiman.control import render
 from tuiman.control.client import Unreachable, request
@@ -123,7 +123,7 @@ def finish(
 ) -> int:
     """Print a reply (JSON or human) and turn it into an exit code."""
     if options.json:
-        print(json.dumps(reply))
+        print(strict_json.dumps(reply))
     if reply.get("ok"):
         if not options.json:
             print(

@@ -9,9 +9,10 @@ belong to no request (a line that is not JSON, the connection limit) carry `"id"
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
+
+from tuiman import strict_json
 
 MAX_LINE_BYTES = 1 << 20  # one request line; longer ones are refused and skipped
 READ_CHUNK = 1 << 16
@@ -23,7 +24,7 @@ class LineTooLong(Exception):
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, default=str, ensure_ascii=False).encode("utf-8", "replace") + b"\n"
+    return strict_json.dumps(message).encode("utf-8", "replace") + b"\n"
 
 
 def error_reply(request_id: Any, message: str) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def one_line(text: str) -> str:
 def parse_request(line: bytes) -> tuple[Any, dict[str, Any] | None, str | None]:
     """(id, request, None) for a well-formed request, else (id or None, None, error text)."""
     try:
-        data = json.loads(line)
+        data = strict_json.loads(line)
     except (ValueError, RecursionError) as exc:
         return None, None, f"malformed JSON: {exc}"
     if not isinstance(data, dict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from tuiman import strict_json
 from tuiman.core.payloads import OutputLineRecord, WatcherSnapshot
 
 # Keys of a stats entry that have their own column (or are not shown); others are extended stats.
@@ -43,7 +43,7 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
+        return strict_json.dumps(value, compact=True)
     return str(value)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, cast
 
+from tuiman import strict_json
 from tuiman.control import render
 from tuiman.control.client import ControlConnection, Unreachable, request
 from tuiman.core.events import Kind, event_from_dict
@@ -66,7 +66,7 @@ def _logs_arguments(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_line(options: argparse.Namespace, line: OutputLineRecord) -> None:
-    _emit(json.dumps(line) if options.json else render.log_line(options.watcher, line))
+    _emit(strict_json.dumps(line) if options.json else render.log_line(options.watcher, line))
 
 
 def _history(reply: dict[str, Any]) -> list[OutputLineRecord]:
@@ -130,7 +130,7 @@ def _wait_until_gone(socket_path: Path) -> None:
 
 def _finish_quit(options: argparse.Namespace, reply: dict[str, Any], human: str) -> int:
     if options.json:
-        print(json.dumps(reply))
+        print(strict_json.dumps(reply))
     if reply.get("ok"):
         if not options.json:
             print(human)

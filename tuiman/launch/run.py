@@ -10,13 +10,19 @@ import signal
 import subprocess
 import sys
 
+from tuiman.console import say
 from tuiman.control.endpoint import ControlEndpoint
 from tuiman.control.paths import ControlSetupError
 from tuiman.control.server import ControlServer, claim_instance, serving
 from tuiman.core.config.loader import ConfigError
 from tuiman.core.config.model import Config
 from tuiman.core.configfile import load_config
-from tuiman.core.processes.watchdog import Watchdog, new_marker, set_child_subreaper
+from tuiman.core.processes.watchdog import (
+    MARKER_ENV,
+    Watchdog,
+    new_marker,
+    set_child_subreaper,
+)
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.headless import make_printer, ready_problem, stderr_line
 
@@ -32,7 +38,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             config = load_config(options.config)
         except ConfigError as error:
             for line in error.errors:
-                print(line, file=sys.stderr)
+                say(line, prefix="")
             return EXIT_USAGE
         for warning in config.warnings:
             stderr_line(f"warning: {warning}")
@@ -108,14 +114,17 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
                 os.killpg(forward_to[0].pid, signum)
             return
         stop_signals_seen += 1
+        # The action first, the notice after: stderr may be gone, and a notice that cannot be
+        # written must never cost the stop (stderr_line does not raise; the order is a second
+        # line of defence).
         if stop_signals_seen == 1:
+            arbiter.request_quit()
             stderr_line(
                 f"{signal.Signals(signum).name}: stopping everything (again to kill at once)"
             )
-            arbiter.request_quit()
         else:
-            stderr_line("second stop signal: killing every process now")
             arbiter.force()
+            stderr_line("second stop signal: killing every process now")
 
     reloads: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak refs)
 
@@ -153,9 +162,16 @@ async def run_when_ready(
         return EXIT_FAILURE
     if arbiter.quit_requested.is_set():
         return EXIT_FAILURE
-    child = subprocess.Popen(["/bin/sh", "-c", command], process_group=0)
+    # Marked and tracked like a managed process: if tuiman dies, the watchdog ends it too.
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", command], process_group=0, env={**os.environ, MARKER_ENV: arbiter.marker}
+    )
+    arbiter.track_group(child.pid)
     forward_to.append(child)
-    status = await wait_child(child)
+    try:
+        status = await wait_child(child)
+    finally:
+        arbiter.untrack_group(child.pid)
     return 128 - status if status < 0 else status
 
 

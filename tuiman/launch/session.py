@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import gc
 import signal
-import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from tuiman.client.local import LocalClient
+from tuiman.console import say
 from tuiman.core.config.model import Config
 from tuiman.core.processes.watchdog import Watchdog
 from tuiman.core.supervision.arbiter import Arbiter
@@ -148,8 +148,3 @@ def reload_config(app: TuimanApp) -> None:
     if app.is_running:
         app.notify("SIGHUP: reloading the config", timeout=3)
         app.command("reload config", app.client.reload_config)
-
-
-def say(text: str) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        print(f"tuiman: {text}", file=sys.stderr, flush=True)

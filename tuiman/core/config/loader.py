@@ -8,8 +8,10 @@ never meets a broken one.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -28,6 +30,13 @@ from tuiman.core.config.watchers import LoadContext, absolute_path, read_env_tab
 
 DEFAULT_CONFIG_NAME = "tuiman.toml"
 DEMO_CONFIG_NAME = "demo.toml"
+MAX_CONFIG_BYTES = 16 << 20  # per file (a Circus include too)
+_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 _TOML_ERROR_POSITION = re.compile(
     r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$"
@@ -106,8 +115,9 @@ def real_path(path: Path) -> str:
 
 
 def read_text(file_path: Path, file_label: str) -> str:
+    """The file's text: a regular file of at most MAX_CONFIG_BYTES, else a ConfigError."""
     try:
-        raw_bytes = file_path.read_bytes()
+        raw_bytes = _read_regular_file(file_path, file_label)
     except OSError as error:
         raise ConfigError([f"{file_label}: cannot read: {error.strerror or error}"]) from None
     except ValueError as error:  # e.g. an embedded NUL byte in the path
@@ -117,6 +127,32 @@ def read_text(file_path: Path, file_label: str) -> str:
     except UnicodeDecodeError as error:
         line_number = raw_bytes[: error.start].count(b"\n") + 1
         raise ConfigError([f"{file_label}: line {line_number}: not valid UTF-8"]) from None
+
+
+def _read_regular_file(file_path: Path, file_label: str) -> bytes:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever.
+    fd = os.open(file_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
+            raise ConfigError([f"{file_label}: cannot read: not a regular file ({kind})"])
+        os.set_blocking(fd, True)
+        # Bounded: a config never comes near this; a huge or endless file is an error, not a
+        # MemoryError.
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_CONFIG_BYTES and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            limit = f"{MAX_CONFIG_BYTES // (1 << 20)} MiB"
+            raise ConfigError([f"{file_label}: cannot read: larger than {limit}"])
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _parse_toml(text: str, file_label: str) -> dict[str, Any]:
