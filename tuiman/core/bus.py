@@ -27,6 +27,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookSuccessPayload,
+    LogErrorPayload,
     OutputPayload,
     ReapPayload,
     RemovePayload,
@@ -210,6 +211,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.SPAWN_ERROR], watcher: str, payload: SpawnErrorPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.LOG_ERROR], watcher: str, payload: LogErrorPayload
     ) -> Event: ...
     @overload
     def emit(

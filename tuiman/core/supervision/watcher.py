@@ -16,7 +16,8 @@ import time
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
-from tuiman.core.processes.output import OutputFileSink, OutputLine
+from tuiman.core.processes.log_files import OutputFileSink
+from tuiman.core.processes.output import OutputLine
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
@@ -46,6 +47,8 @@ class Watcher:
         self.bus = host.bus
         self.output = host.make_output_buffer()
         self.file_sink = _make_sink(config, host)
+        if self.file_sink is not None:
+            self.file_sink.on_error = self._log_file_failed
         self.started_ever = False
         self.stopped_by_command = False
         self.processes: dict[int, ManagedProcess] = {}  # pid -> process, until its reap event
@@ -358,6 +361,14 @@ class Watcher:
                 payload["partial"] = True
             self.bus.emit(Kind.OUTPUT, self.name, payload)
 
+    def _log_file_failed(self, message: str) -> None:
+        """On the writer thread: the first failure of a burst on one of the log files."""
+        self.host.call_on_loop(lambda: self._emit_log_error(message))
+
+    def _emit_log_error(self, message: str) -> None:
+        dropped = self.file_sink.dropped if self.file_sink is not None else 0
+        self.bus.emit(Kind.LOG_ERROR, self.name, {"error": message, "dropped": dropped})
+
     def _state_changed(self) -> None:
         self.host.watcher_state_changed(self)
 
@@ -372,7 +383,7 @@ class Watcher:
 
     def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
-        return {
+        snapshot: WatcherSnapshot = {
             "name": self.name,
             "state": str(self.state),
             "reason": self.reason,
@@ -397,6 +408,9 @@ class Watcher:
             ],
             "last_exit_codes": {str(wid): code for wid, code in self.last_exit_codes.items()},
         }
+        if self.file_sink is not None and (errors := self.file_sink.errors):
+            snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
+        return snapshot
 
 
 def process_snapshot(process: ManagedProcess) -> ProcessSnapshot:
