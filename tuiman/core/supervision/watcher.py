@@ -342,15 +342,7 @@ class Watcher:
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
         now = time.time()
-        # a child printing its secrets: masked everywhere (docs/reliability.md#secrets-stay-masked)
-        redact = self.bus.redactor
         for text, partial in lines:
-            if redact is not None:
-                text = redact(text)
-            line = OutputLine(now, process.pid, process.wid, stream, text, partial)
-            self.output.append(line)
-            if self.file_sink is not None:
-                self.file_sink.write(line)
             payload: OutputPayload = {
                 "pid": process.pid,
                 "wid": process.wid,
@@ -359,7 +351,13 @@ class Watcher:
             }
             if partial:
                 payload["partial"] = True
-            self.bus.emit(Kind.OUTPUT, self.name, payload)
+            # The bus masks a child printing its secrets (docs/reliability.md#secrets-stay-masked);
+            # the buffer and the log file take the masked text from the event.
+            event = self.bus.emit(Kind.OUTPUT, self.name, payload)
+            line = OutputLine(now, process.pid, process.wid, stream, event.payload["line"], partial)
+            self.output.append(line)
+            if self.file_sink is not None:
+                self.file_sink.write(line)
 
     def _log_file_failed(self, message: str) -> None:
         """On the writer thread: the first failure of a burst on one of the log files."""
@@ -383,6 +381,9 @@ class Watcher:
 
     def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
+        # Command replies do not go through the bus: mask here what the bus would
+        # (docs/reliability.md#secrets-stay-masked).
+        redact, cmd = self.bus.redactor, " ".join(self.config.cmd)
         snapshot: WatcherSnapshot = {
             "name": self.name,
             "state": str(self.state),
@@ -391,8 +392,8 @@ class Watcher:
             "priority": self.config.priority,
             "graceful_timeout": self.config.graceful_timeout,
             "autostart": self.config.autostart,
-            "cmd": " ".join(self.config.cmd),
-            "env": masked_env(self._own_env()),
+            "cmd": redact(cmd) if redact is not None else cmd,
+            "env": masked_env(self._own_env(), redact),
             "hooks": sorted(self.config.hooks),
             "restarts": self.restarts,
             "processes": [process_snapshot(p) for p in self.processes.values()],
