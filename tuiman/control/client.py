@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from tuiman.control.paths import ControlSetupError, check_ancestors, verify_peer
+
 CONNECT_TIMEOUT = 5.0
 
 
@@ -37,7 +39,13 @@ class ControlConnection:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(connect_timeout)
         try:
+            # A socket another user could have put there is not ours to trust.
+            check_ancestors(socket_path.parent)
             sock.connect(str(socket_path))
+            verify_peer(sock)
+        except ControlSetupError as exc:
+            sock.close()
+            raise Unreachable(f"refusing {socket_path}: {exc}") from None
         except OSError as exc:
             sock.close()
             reason = exc.strerror or type(exc).__name__
