@@ -39,9 +39,10 @@ class ControlConnection:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(connect_timeout)
         try:
-            # A socket another user could have put there is not ours to trust.
-            check_ancestors(socket_path.parent)
             sock.connect(str(socket_path))
+            # Before a byte is sent: a socket another user could have put there, or one
+            # served by another user, is not ours to trust.
+            check_ancestors(socket_path.parent)
             verify_peer(sock)
         except ControlSetupError as exc:
             sock.close()
