@@ -17,7 +17,7 @@ import pytest
 
 from tests.reliability.support import TUIMAN
 from tests.support.waiting import wait_until
-from tuiman.core.events import Kind
+from tuiman.core.events import Event, Kind
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.commands import execute
 
@@ -78,6 +78,8 @@ priority = -1
         await wait_until(both_reported, timeout=15)
         assert "web" not in errors
         assert str(unread) in errors["unread"] and "\n" not in errors["unread"]
+        sinks = [arbiter.get(name).file_sink for name in ("unread", "idle")]
+        await wait_until(lambda: all(sink is not None and sink.dropped > 0 for sink in sinks))
         status = await execute(arbiter, {"command": "status"})
         assert status_of(status, "unread")["log_files"]["dropped"] > 0
         assert status_of(status, "idle")["log_files"]["dropped"] > 0
@@ -103,11 +105,17 @@ output = {{ file = "/dev/full" }}
     await wait_until(lambda: len(watcher.output.lines()) == LINES)
     sink = watcher.file_sink
     assert sink is not None
-    await wait_until(lambda: sink.dropped == LINES, timeout=10)
-    reported = [event for event in events.drain() if event.kind == Kind.LOG_ERROR]
+    reported: list[Event] = []
+
+    def collect() -> bool:
+        reported.extend(event for event in events.drain() if event.kind == Kind.LOG_ERROR)
+        return bool(reported) and sink.dropped == LINES
+
+    await wait_until(collect, timeout=10)
+    status = await execute(arbiter, {"command": "status"})  # a round trip on the loop
+    collect()
     assert len(reported) == 1, reported  # once per burst, not once per line
     assert reported[0].payload["error"] == "/dev/full: cannot write: No space left on device"
-    status = await execute(arbiter, {"command": "status"})
     assert status_of(status, "full")["log_files"] == {
         "error": "/dev/full: cannot write: No space left on device",
         "dropped": LINES,
