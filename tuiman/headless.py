@@ -26,6 +26,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    LogErrorPayload,
     OutputPayload,
     ReapPayload,
     SignalPayload,
@@ -113,6 +114,10 @@ class LineFormatter:
         if kind == Kind.SPAWN_ERROR:
             spawn_error = cast(SpawnErrorPayload, event.payload)
             return self.paint(f"spawn error wid={spawn_error['wid']}: {spawn_error['error']}", 31)
+        if kind == Kind.LOG_ERROR:
+            log_error = cast(LogErrorPayload, event.payload)
+            lost = log_error["dropped"]
+            return self.paint(f"log file error: {log_error['error']} ({lost} lines lost)", 31)
         if kind == Kind.STOP:
             leaked = cast(StopPayload, event.payload).get("leaked_pids")
             if leaked:

@@ -631,14 +631,14 @@ def test_wrong_values_and_typos_name_section_and_option(tmp_path: Path) -> None:
         cmd = app
         priority = -1.5
         stdout_stream.filename = a.log
-        stdout_stream.max_bytes = 10
+        stdout_stream.max_bytes = 10000
         stderr_stream.filename = b.log
-        stderr_stream.max_bytes = 20
+        stderr_stream.max_bytes = 20000
         """,
     ) == [
         'circus.ini: [watcher:Web] priority: expected an integer, got "-1.5"',
-        "circus.ini: [watcher:Web] stderr_stream.max_bytes: 20 differs from "
-        "stdout_stream.max_bytes (10): tuiman rotates both files alike",
+        "circus.ini: [watcher:Web] stderr_stream.max_bytes: 20000 differs from "
+        "stdout_stream.max_bytes (10000): tuiman rotates both files alike",
         "circus.ini: [watcher:web] copy_env: expected a boolean "
         '(true/false, yes/no, on/off or 1/0), got "maybe"',
         "circus.ini: [watcher:web] cmd: $WID is not supported (Circus deprecated it): "

@@ -11,14 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tuiman.core.config.model import OutputConfig
-from tuiman.core.processes.output import (
-    LineSplitter,
-    OutputBuffer,
-    OutputFileSink,
-    OutputLine,
-    OutputWriterThread,
-    strip_ansi,
-)
+from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
+from tuiman.core.processes.output import LineSplitter, OutputBuffer, OutputLine, strip_ansi
 
 KIB = 1024
 T0 = 1_700_000_000.25  # a fixed wall-clock time for file records

@@ -49,6 +49,7 @@ def config(module: str, talker: Path, *, web_cmd: str, scale: int, gone: bool) -
     [watchers.web]
     cmd = "{sys.executable} {talker} {web_cmd}"
     graceful_timeout = 2
+    output = {{ file = "/dev/full" }}
     [watchers.web.hooks]
     before_start = {{ path = "{module}.ok" }}
     after_spawn = {{ path = "{module}.note_spawn" }}
@@ -124,6 +125,7 @@ async def test_every_published_kind_has_its_typed_keys(
     await wait_until(lambda: arbiter.get("crash").state == WatcherState.FAILED)
     await wait_until(lambda: arbiter.get("missing").state == WatcherState.FAILED)
     await wait_until(lambda: any(e.kind == Kind.OUTPUT for e in published))
+    await wait_until(lambda: any(e.kind == Kind.LOG_ERROR for e in published))
 
     await arbiter.get("web").send_signal(signal.SIGCONT)
     slow = arbiter.bus.subscribe(maxsize=2, snapshot=False, name="slow")  # loses stats

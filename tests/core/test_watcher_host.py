@@ -23,7 +23,8 @@ from tests.support.waiting import wait_until
 from tuiman.core.bus import Bus, Subscription
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
-from tuiman.core.processes.output import OutputBuffer, OutputFileSink
+from tuiman.core.processes.log_files import OutputFileSink
+from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.facade import HookWatcher
 from tuiman.core.supervision.hooks import FacadeFactory, HookCallToken, HookRunner

@@ -16,6 +16,7 @@ from tuiman import strict_json
 from tuiman.client.protocol import CoreClient
 from tuiman.client.wire import Reply, WireClient
 from tuiman.control.client import Unreachable
+from tuiman.control.paths import ControlSetupError, check_ancestors, verify_peer
 from tuiman.core.events import Event, event_from_dict
 
 CLIENT_LINE_LIMIT = 1 << 26  # replies can be large (status of 500 processes, a full log)
@@ -39,6 +40,10 @@ class RemoteEventStream:
             )
         except OSError as exc:
             raise EOFError(f"cannot connect to {self.socket_path}: {exc.strerror}") from None
+        try:
+            _verify_server(self.socket_path, writer)
+        except Unreachable as exc:
+            raise EOFError(str(exc)) from None
         self._reader, self._writer = reader, writer
         request = {"id": 1, "command": "subscribe", "output": self.output}
         writer.write(strict_json.dumps(request).encode() + b"\n")
@@ -113,6 +118,7 @@ class RemoteClient(WireClient, CoreClient):
             raise Unreachable(
                 f"no tuiman listening on {self.socket_path} ({exc.strerror})"
             ) from None
+        _verify_server(self.socket_path, writer)
         self._writer = writer
         self._lost = asyncio.Event()
         self._reader_task = asyncio.create_task(self._read_replies(reader))
@@ -192,3 +198,13 @@ class RemoteClient(WireClient, CoreClient):
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _verify_server(socket_path: Path, writer: asyncio.StreamWriter) -> None:
+    """The socket's directories are safe and its server runs as us or root (as `ctl` checks)."""
+    try:
+        check_ancestors(socket_path.parent)
+        verify_peer(writer.get_extra_info("socket"))
+    except ControlSetupError as exc:
+        writer.close()
+        raise Unreachable(f"refusing {socket_path}: {exc}") from None

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from tuiman import strict_json
+from tuiman.control.paths import ControlSetupError, check_ancestors, verify_peer
 
 CONNECT_TIMEOUT = 5.0
 
@@ -39,6 +40,13 @@ class ControlConnection:
         sock.settimeout(connect_timeout)
         try:
             sock.connect(str(socket_path))
+            # Before a byte is sent: a socket another user could have put there, or one
+            # served by another user, is not ours to trust.
+            check_ancestors(socket_path.parent)
+            verify_peer(sock)
+        except ControlSetupError as exc:
+            sock.close()
+            raise Unreachable(f"refusing {socket_path}: {exc}") from None
         except OSError as exc:
             sock.close()
             reason = exc.strerror or type(exc).__name__

@@ -5,13 +5,18 @@ The default directory (`$XDG_RUNTIME_DIR/tuiman`, else `/tmp/tuiman-<uid>`) is c
 refused unless it is a real directory (no symlink) owned by us with mode 0700: a pre-created or
 symlinked directory in /tmp is the classic attack. An explicit `[tuiman].control_socket` is the
 config author's choice: its directory must be owned by us (or root) and not writable by others.
+Every directory above either one must be owned by us or root, and sticky if others may write to
+it: in a world-writable, non-sticky parent another user could rename our directory away and put
+their own in its place. Clients check the same path, and the server's uid (`verify_peer`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import stat
+import struct
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,8 +66,37 @@ def check_path_length(socket_path: Path) -> None:
         )
 
 
+def check_ancestors(directory: Path) -> None:
+    """Every directory from `/` down to `directory` (symlinks resolved) is owned by us or root,
+    and sticky if group or others may write to it."""
+    real = Path(os.path.realpath(directory))
+    for path in (*reversed(real.parents), real):
+        info = _lstat(path)
+        if info.st_uid not in (0, os.geteuid()):
+            raise ControlSetupError(
+                f"control directory {directory}: {path} is owned by uid {info.st_uid},"
+                " not by us or root"
+            )
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            raise ControlSetupError(
+                f"control directory {directory}: {path} is writable by other users"
+                " and not sticky; choose another directory (XDG_RUNTIME_DIR, control_socket)"
+            )
+
+
+def verify_peer(sock: socket.socket) -> None:
+    """The process serving `sock` runs as us or as root (SO_PEERCRED), else ControlSetupError."""
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", credentials)
+    if uid not in (0, os.geteuid()):
+        raise ControlSetupError(
+            f"the control socket is served by uid {uid} (pid {pid}), not by us or root"
+        )
+
+
 def ensure_private_dir(directory: Path) -> None:
     """Create `directory` 0700, or accept it only if it is a real 0700 directory we own."""
+    check_ancestors(directory.parent)
     try:
         os.mkdir(directory, 0o700)
     except FileExistsError:
@@ -96,6 +130,7 @@ def ensure_chosen_dir(directory: Path) -> None:
             f"cannot create control directory {directory}: {exc.strerror}"
         ) from None
     resolved = Path(os.path.realpath(directory))
+    check_ancestors(resolved.parent)
     info = _lstat(resolved)
     _require_real_dir(resolved, info)
     if info.st_uid not in (os.geteuid(), 0):

@@ -70,7 +70,14 @@ def status_table(watchers: list[WatcherSnapshot]) -> str:
         )
         for w in watchers
     ]
-    return table(("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON"), rows)
+    text = table(("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON"), rows)
+    notes = [
+        f"{w['name']}: log files failing: {w['log_files']['error']} "
+        f"({w['log_files']['dropped']} lines lost)"
+        for w in watchers
+        if "log_files" in w
+    ]
+    return "\n".join([text, *notes])
 
 
 def processes_table(watcher: WatcherSnapshot) -> str:

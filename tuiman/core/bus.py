@@ -27,6 +27,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookSuccessPayload,
+    LogErrorPayload,
     OutputPayload,
     ReapPayload,
     RemovePayload,
@@ -41,6 +42,7 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatcherReloadPayload,
 )
+from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
@@ -156,7 +158,7 @@ class Bus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Callable[[Event], None]] = []
         self.published = 0
-        # Masks secret values in every string of a payload's top level
+        # Masks secret values in every string of a payload, at any depth
         # (docs/reliability.md#secrets-stay-masked); set by the arbiter.
         self.redactor: Callable[[str], str] | None = None
 
@@ -210,6 +212,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.SPAWN_ERROR], watcher: str, payload: SpawnErrorPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.LOG_ERROR], watcher: str, payload: LogErrorPayload
     ) -> Event: ...
     @overload
     def emit(
@@ -270,7 +276,7 @@ class Bus:
         The bus takes `payload` over; as with `publish`, a `_droppable` key marks it droppable.
         """
         droppable = bool(payload.pop("_droppable", droppable))
-        return self._publish(kind, watcher, payload, droppable)
+        return self._publish(kind, watcher, payload, droppable, custom=True)
 
     def publish(self, kind: str, watcher: str | None = None, **payload: Any) -> Event:
         """The untyped form (keyword payload; `_droppable=True` marks it droppable).
@@ -281,11 +287,16 @@ class Bus:
         return self._publish(kind, watcher, payload, droppable)
 
     def _publish(
-        self, kind: str, watcher: str | None, payload: dict[str, Any], droppable: bool
+        self,
+        kind: str,
+        watcher: str | None,
+        payload: dict[str, Any],
+        droppable: bool,
+        *,
+        custom: bool = False,
     ) -> Event:
-        if self.redactor is not None:
-            redact = self.redactor
-            payload = {k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}
+        if self.redactor is not None or custom:
+            payload = redact_payload(payload, self.redactor, by_key=custom)
         clashing = RESERVED_KEYS.intersection(payload)
         if clashing:
             raise ValueError(f"payload keys shadow event fields: {sorted(clashing)}")

@@ -18,6 +18,7 @@ class Kind(StrEnum):
     FLAPPING = "flapping"
     FAILED = "failed"
     SPAWN_ERROR = "spawn_error"
+    LOG_ERROR = "log_error"  # a log file could not be opened, written or rotated
     RELOAD = "reload"
     UPDATED = "updated"
     ADD = "add"

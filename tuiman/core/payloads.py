@@ -199,6 +199,13 @@ class SlotSnapshot(TypedDict):
     retry_in: float | None  # seconds until a paused slot's probe spawn
 
 
+class LogFilesStatus(TypedDict):
+    """In a watcher's snapshot once one of its log files has failed."""
+
+    error: str  # the newest failure
+    dropped: int
+
+
 class WatcherSnapshot(WatcherSettings):
     name: str
     state: str  # a WatcherState value
@@ -208,6 +215,7 @@ class WatcherSnapshot(WatcherSettings):
     processes: list[ProcessSnapshot]
     slots: list[SlotSnapshot]
     last_exit_codes: dict[str, int]  # wid (as text) -> exit code of its last process
+    log_files: NotRequired[LogFilesStatus]  # only once a log file has failed
 
 
 class ArbiterSnapshot(TypedDict):
@@ -232,6 +240,14 @@ class DroppedPayload(TypedDict):
 CONTROL_REJECTED: Final = "control_rejected"  # the control socket turned a peer of another uid away
 
 
+class LogErrorPayload(TypedDict):
+    """The first failure of a burst on one of a watcher's log files (then none until a write
+    to it succeeds again)."""
+
+    error: str  # one line: the file, what failed, the system's reason
+    dropped: int  # lines the watcher's log files have lost so far
+
+
 class ControlRejectedPayload(TypedDict):
     uid: int | None
     peer_pid: int | None
@@ -253,6 +269,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.FLAPPING: FlappingPayload,
     Kind.FAILED: FailedPayload,
     Kind.SPAWN_ERROR: SpawnErrorPayload,
+    Kind.LOG_ERROR: LogErrorPayload,
     Kind.UPDATED: UpdatedPayload,
     Kind.ADD: AddPayload,
     Kind.REMOVE: RemovePayload,

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tuiman.client.protocol import CoreClient, EventStream, Outcome
@@ -27,6 +28,7 @@ from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.help import HelpScreen
 from tuiman.ui.screens.main import MainScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
+from tuiman.ui.terminal_text import safe_ansi, safe_text
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
@@ -97,6 +99,24 @@ class TuimanApp(App[int]):
     def main(self) -> MainScreen:
         return self._main
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification (its text often a hook's or a child's) is made terminal-safe."""
+        super().notify(
+            safe_text(message),
+            title=safe_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
     # -- start-up -----------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._load_keymap()
@@ -147,7 +167,7 @@ class TuimanApp(App[int]):
     async def _output_history(self, name: str) -> None:
         lines = await self.client.recent_output(name, OUTPUT_KEEP)
         self.model.output_of(name).extend(
-            OutputEntry(line.time, name, line.pid, line.wid, line.stream, line.text)
+            OutputEntry(line.time, name, line.pid, line.wid, line.stream, safe_ansi(line.text))
             for line in lines
         )
 

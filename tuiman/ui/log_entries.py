@@ -15,6 +15,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    LogErrorPayload,
     ReapPayload,
     SignalPayload,
     SpawnErrorPayload,
@@ -122,6 +123,10 @@ def lifecycle_entry(event: Event) -> LogEntry:
         spawn_error = cast(SpawnErrorPayload, event.payload)
         outcome = Outcome.ERROR
         detail = f"slot {spawn_error['wid']}: {spawn_error['error']}"
+    elif kind == Kind.LOG_ERROR:
+        log_error = cast(LogErrorPayload, event.payload)
+        outcome = Outcome.ERROR
+        detail = f"{log_error['error']} ({log_error['dropped']} lines lost)"
     elif kind == Kind.STOP:
         stop = cast(StopPayload, event.payload)
         leaked = stop.get("leaked_pids")

@@ -30,6 +30,7 @@ from tuiman.core.payloads import (
 )
 from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.log_entries import NOT_LOGGED, LogEntry, custom_entry, hook_entry, lifecycle_entry
+from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
@@ -111,7 +112,7 @@ class CoreModel:
                     payload["pid"],
                     payload["wid"],
                     payload["stream"],
-                    payload["line"],
+                    safe_ansi(payload["line"]),
                 )
                 lines = buffers.get(name)
                 if lines is None:
@@ -119,7 +120,7 @@ class CoreModel:
                 lines.append(entry)
                 new_output.append(entry)
             else:
-                self._apply_one(event, changes)
+                self._apply_one(safe_event(event), changes)
         return changes
 
     def _apply_one(self, event: Event, changes: Changes) -> None:

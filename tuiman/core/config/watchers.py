@@ -385,11 +385,27 @@ def _read_output(reader: TableReader, config_dir: Path) -> OutputConfig:
         file=paths["file"],
         stdout_file=paths["stdout_file"],
         stderr_file=paths["stderr_file"],
-        max_bytes=output_reader.get("max_bytes", integer_in_range(0), defaults.max_bytes),
-        backup_count=output_reader.get("backup_count", integer_in_range(0), defaults.backup_count),
+        max_bytes=output_reader.get("max_bytes", _log_file_size, defaults.max_bytes),
+        backup_count=output_reader.get(
+            "backup_count", integer_in_range(0, MAX_BACKUP_COUNT), defaults.backup_count
+        ),
     )
     output_reader.report_unknown_keys()
     return output
+
+
+# Each rotation renames every backup, so a huge count or a tiny size turns logging into a
+# busy loop on the writer thread (docs/reliability.md#log-files-never-stall-tuiman).
+MAX_BACKUP_COUNT = 1000
+MIN_ROTATED_BYTES = 4096
+MAX_ROTATED_BYTES = 1 << 40
+
+
+def _log_file_size(value: object) -> int:
+    size = integer_in_range(0, MAX_ROTATED_BYTES)(value)
+    if 0 < size < MIN_ROTATED_BYTES:
+        raise InvalidValue(f"must be 0 (never rotate) or >= {MIN_ROTATED_BYTES}, got {size}")
+    return size
 
 
 def _read_output_path(reader: TableReader, key: str, config_dir: Path) -> Path | None:

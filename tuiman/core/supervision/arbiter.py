@@ -16,7 +16,8 @@ from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import ArbiterSnapshot
-from tuiman.core.processes.output import OutputBuffer, OutputFileSink, OutputWriterThread
+from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
+from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values

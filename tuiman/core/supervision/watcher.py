@@ -16,7 +16,8 @@ import time
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
-from tuiman.core.processes.output import OutputFileSink, OutputLine
+from tuiman.core.processes.log_files import OutputFileSink
+from tuiman.core.processes.output import OutputLine
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
@@ -46,6 +47,8 @@ class Watcher:
         self.bus = host.bus
         self.output = host.make_output_buffer()
         self.file_sink = _make_sink(config, host)
+        if self.file_sink is not None:
+            self.file_sink.on_error = self._log_file_failed
         self.started_ever = False
         self.stopped_by_command = False
         self.processes: dict[int, ManagedProcess] = {}  # pid -> process, until its reap event
@@ -339,15 +342,7 @@ class Watcher:
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
         now = time.time()
-        # a child printing its secrets: masked everywhere (docs/reliability.md#secrets-stay-masked)
-        redact = self.bus.redactor
         for text, partial in lines:
-            if redact is not None:
-                text = redact(text)
-            line = OutputLine(now, process.pid, process.wid, stream, text, partial)
-            self.output.append(line)
-            if self.file_sink is not None:
-                self.file_sink.write(line)
             payload: OutputPayload = {
                 "pid": process.pid,
                 "wid": process.wid,
@@ -356,7 +351,21 @@ class Watcher:
             }
             if partial:
                 payload["partial"] = True
-            self.bus.emit(Kind.OUTPUT, self.name, payload)
+            # The bus masks a child printing its secrets (docs/reliability.md#secrets-stay-masked);
+            # the buffer and the log file take the masked text from the event.
+            event = self.bus.emit(Kind.OUTPUT, self.name, payload)
+            line = OutputLine(now, process.pid, process.wid, stream, event.payload["line"], partial)
+            self.output.append(line)
+            if self.file_sink is not None:
+                self.file_sink.write(line)
+
+    def _log_file_failed(self, message: str) -> None:
+        """On the writer thread: the first failure of a burst on one of the log files."""
+        self.host.call_on_loop(lambda: self._emit_log_error(message))
+
+    def _emit_log_error(self, message: str) -> None:
+        dropped = self.file_sink.dropped if self.file_sink is not None else 0
+        self.bus.emit(Kind.LOG_ERROR, self.name, {"error": message, "dropped": dropped})
 
     def _state_changed(self) -> None:
         self.host.watcher_state_changed(self)
@@ -372,7 +381,10 @@ class Watcher:
 
     def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
-        return {
+        # Command replies do not go through the bus: mask here what the bus would
+        # (docs/reliability.md#secrets-stay-masked).
+        redact, cmd = self.bus.redactor, " ".join(self.config.cmd)
+        snapshot: WatcherSnapshot = {
             "name": self.name,
             "state": str(self.state),
             "reason": self.reason,
@@ -380,8 +392,8 @@ class Watcher:
             "priority": self.config.priority,
             "graceful_timeout": self.config.graceful_timeout,
             "autostart": self.config.autostart,
-            "cmd": " ".join(self.config.cmd),
-            "env": masked_env(self._own_env()),
+            "cmd": redact(cmd) if redact is not None else cmd,
+            "env": masked_env(self._own_env(), redact),
             "hooks": sorted(self.config.hooks),
             "restarts": self.restarts,
             "processes": [process_snapshot(p) for p in self.processes.values()],
@@ -397,6 +409,9 @@ class Watcher:
             ],
             "last_exit_codes": {str(wid): code for wid, code in self.last_exit_codes.items()},
         }
+        if self.file_sink is not None and (errors := self.file_sink.errors):
+            snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
+        return snapshot
 
 
 def process_snapshot(process: ManagedProcess) -> ProcessSnapshot:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
-from tuiman.core.processes.output import OutputBuffer, OutputFileSink
+from tuiman.core.processes.log_files import OutputFileSink
+from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.supervision.hooks import FacadeFactory, HookRunner
 
 if TYPE_CHECKING:

@@ -14,8 +14,6 @@ from tuiman.ui.palette import Palette
 from tuiman.ui.widgets.line_view import LineView
 
 OUTPUT_LINES = 5000
-# Control characters other than ESC (kept for the ANSI decoder) and TAB (expanded).
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 WID_COLOURS = (
     "cyan",
@@ -33,10 +31,6 @@ CURRENT_MATCH = Style(bgcolor="bright_red", color="white", bold=True)
 
 def plain_text(line: str) -> str:
     return _ANSI.sub("", line)
-
-
-def clean(line: str) -> str:
-    return _CONTROL.sub("\ufffd", line.expandtabs())
 
 
 class OutputView(LineView[OutputEntry]):
@@ -58,7 +52,8 @@ class OutputView(LineView[OutputEntry]):
             if item.stream == "stderr"
             else Style(color=colour, dim=True)
         )
-        body = Text.from_ansi(clean(item.text), end="")
+        # the model made the text terminal-safe: only SGR sequences are left for the decoder
+        body = Text.from_ansi(item.text, end="")
         term = self.search
         if term:
             style = CURRENT_MATCH if number == self.current_match else MATCH

@@ -1,0 +1,352 @@
+"""Rotating log files of process output (docs/output-and-stats.md#log-files).
+
+Stdlib only. `OutputFileSink` only queues on the event loop; formatting, ANSI stripping and all
+file I/O happen on one `OutputWriterThread` shared by every sink, so a slow disk never stalls
+the loop and 500 watchers never mean 500 threads (bench/README.md#targets). Every file is
+opened non-blocking, so a FIFO nobody reads, or reads slowly, costs its own lines and never
+the other sinks' (docs/reliability.md#log-files-never-stall-tuiman).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from tuiman.core.processes.output import OutputLine, strip_ansi
+
+if TYPE_CHECKING:
+    from tuiman.core.config.model import OutputConfig
+
+_Item: TypeAlias = "tuple[OutputFileSink, OutputLine] | Callable[[], None] | None"
+_LINE_OVERHEAD = 64  # rough bytes per queued line beyond its text
+_BATCH = 1024
+
+
+class OutputWriterThread:
+    """One daemon thread doing the file I/O of every `OutputFileSink` attached to it.
+
+    Nothing here blocks the caller. Once ``max_backlog_bytes`` of text is waiting (the disk is
+    slower than the children), further lines are dropped and counted on their sink. Calls
+    (open, reopen, close) are never dropped and run in order with the lines. The thread starts
+    on first use and again after `stop`.
+    """
+
+    def __init__(self, max_backlog_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_backlog_bytes = max_backlog_bytes
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._backlog = 0
+        self._thread: threading.Thread | None = None
+
+    def submit_line(self, sink: OutputFileSink, line: OutputLine) -> bool:
+        """Queue ``line`` for ``sink``; False if it was dropped because the backlog is full."""
+        with self._lock:
+            if self._backlog >= self.max_backlog_bytes:
+                return False
+            self._backlog += len(line.text) + _LINE_OVERHEAD
+            self._ensure_running()
+        self._queue.put((sink, line))
+        return True
+
+    def submit_call(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the writer thread after everything queued before it."""
+        with self._lock:
+            self._ensure_running()
+        self._queue.put(call)
+
+    def stop(self, timeout: float | None = 5.0) -> bool:
+        """Finish the queued work and end the thread; True if it ended within ``timeout``."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return True
+            self._queue.put(None)
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _ensure_running(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="tuiman-output", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            with suppress(queue.Empty):
+                while len(batch) < _BATCH:
+                    batch.append(self._queue.get_nowait())
+            touched: set[OutputFileSink] = set()
+            freed = 0
+            for item in batch:
+                if item is None:
+                    stop = True
+                elif isinstance(item, tuple):
+                    sink, line = item
+                    freed += len(line.text) + _LINE_OVERHEAD
+                    touched.add(sink)
+                    try:
+                        sink._write(line)
+                    except Exception as exc:  # a bug here must not end every sink's writer
+                        sink._report(f"writing output failed: {exc!r}")
+                else:
+                    for sink in touched:
+                        sink._flush()
+                    touched.clear()
+                    with suppress(Exception):
+                        item()
+            for sink in touched:
+                sink._flush()  # once per batch, not per line
+            with self._lock:
+                self._backlog -= freed
+
+
+SHARED_WRITER = OutputWriterThread()  # what sinks use unless given another; starts lazily
+_RETRY_DELAY = 5.0  # seconds before retrying a file that failed
+_MAX_ERRORS = 100
+_FLUSH_AT = 64 * 1024  # bytes gathered before a write(2)
+_MAX_PENDING = 1024 * 1024  # bytes a reader that does not keep up may owe; then lines drop
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+class _LogFile:
+    """One size-rotated log file; used only on the writer thread.
+
+    Records gather in ``_pending`` and go out in one write(2) per batch. The file is opened
+    non-blocking: a pipe or FIFO whose reader is slow keeps what it could not take in
+    ``_pending`` (at most `_MAX_PENDING` bytes), and lines beyond that are dropped and counted.
+    Only a regular file is rotated (renaming /dev/stdout would be a disaster).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: OutputConfig,
+        report: Callable[[str], None],
+        count_lost: Callable[[int], None],
+    ) -> None:
+        self.path = path
+        self.max_bytes = config.max_bytes
+        self.backup_count = config.backup_count
+        self._report = report
+        self._count_lost = count_lost
+        self._fd: int | None = None
+        self._regular = False
+        self._pending = bytearray()
+        self._size = 0  # bytes in the file, counting those still pending
+        self._retry_at = 0.0  # monotonic
+        self._failing = False  # in a burst of failures: reported once, until a write succeeds
+
+    def open(self, truncate: bool = False) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, _OPEN_FLAGS | (os.O_TRUNC if truncate else os.O_APPEND), 0o644)
+        except OSError as exc:
+            self._fail("cannot open", exc)
+            return False
+        try:
+            info = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            self._fail("cannot open", exc)
+            return False
+        self._fd = fd
+        self._regular = stat.S_ISREG(info.st_mode)
+        self._size = info.st_size if self._regular else 0
+        return True
+
+    def write(self, data: bytes) -> bool:
+        if self._fd is None and (time.monotonic() < self._retry_at or not self.open()):
+            return False
+        if (
+            self._regular
+            and 0 < self.max_bytes < self._size + len(data)
+            and self._size > 0
+            and time.monotonic() >= self._retry_at
+            and not self._rotate()
+        ):
+            return False
+        if len(self._pending) + len(data) > _FLUSH_AT:
+            self.flush()
+            if self._fd is None:
+                return False
+            if len(self._pending) + len(data) > _MAX_PENDING:
+                self._fail("cannot write", OSError(errno.EAGAIN, "the reader is not keeping up"))
+                return False
+        self._pending += data
+        self._size += len(data)
+        return True
+
+    def flush(self) -> None:
+        pending, fd = self._pending, self._fd
+        if fd is None or not pending:
+            return
+        try:
+            while pending:
+                del pending[: os.write(fd, pending)]
+        except BlockingIOError:
+            return  # a pipe that is full for now: the rest goes out with the next batch
+        except OSError as exc:
+            self._lose_pending()
+            self._fail("cannot write", exc)
+            self._close_fd()
+            return
+        self._failing = False
+
+    def close(self) -> None:
+        self.flush()
+        self._lose_pending()  # a reader that never caught up
+        self._close_fd()
+
+    def reopen(self) -> None:
+        self.close()
+        self._retry_at = 0.0
+        self._failing = False
+        self.open()
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with suppress(OSError):  # the writes' errors were reported already
+                os.close(fd)
+
+    def _lose_pending(self) -> None:
+        if self._pending:
+            self._count_lost(self._pending.count(b"\n"))
+            self._pending.clear()
+
+    def _rotate(self) -> bool:
+        self.close()
+        if self.backup_count <= 0:
+            return self.open(truncate=True)  # no backups: start the file over
+        name = self.path.name
+        try:
+            for index in range(self.backup_count, 0, -1):
+                older = self.path.with_name(f"{name}.{index - 1}") if index > 1 else self.path
+                with suppress(FileNotFoundError):  # logrotate may have moved it already
+                    os.replace(older, self.path.with_name(f"{name}.{index}"))
+        except OSError as exc:
+            # Keep appending to the big file; the retry delay paces further attempts.
+            self._fail("cannot rotate", exc)
+        return self.open()
+
+    def _fail(self, what: str, exc: OSError) -> None:
+        self._retry_at = time.monotonic() + _RETRY_DELAY
+        if not self._failing:  # once per burst: again only after a write went through
+            self._failing = True
+            self._report(f"{self.path}: {what}: {exc.strerror or exc}")
+
+
+class OutputFileSink:
+    """A watcher's log files (docs/output-and-stats.md#output): routing, timestamps, ANSI stripping,
+    size rotation.
+
+    ``file`` takes both streams; ``stdout_file``/``stderr_file`` take their stream instead of
+    it. Each written line is ``2025-01-31 14:05:09.123 [pid stream] text`` with ANSI codes
+    stripped; the pieces of a partial line are written as separate lines. A file that would
+    exceed ``max_bytes`` (0 = never) is rotated to ``.1`` … ``.backup_count``; with
+    ``backup_count`` 0 it is truncated instead. `write`, `reopen` and `close` may be called on
+    the event loop; only `close` waits. I/O errors never raise: the first of each burst of
+    failures of a file becomes a one-line entry in `errors` (the newest 100) and a call of
+    ``on_error``, made on the writer thread; `dropped` counts the lines lost.
+    """
+
+    def __init__(
+        self,
+        config: OutputConfig,
+        *,
+        writer: OutputWriterThread | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._routes: dict[str, Path] = {}
+        for stream, own_file in (("stdout", config.stdout_file), ("stderr", config.stderr_file)):
+            if (path := own_file or config.file) is not None:
+                self._routes[stream] = Path(path)
+        self._files = {
+            path: _LogFile(path, config, self._report, self._count_lost)
+            for path in dict.fromkeys(self._routes.values())
+        }
+        self._writer = writer or SHARED_WRITER
+        self.on_error = on_error
+        self._errors: deque[str] = deque(maxlen=_MAX_ERRORS)
+        self._dropped_by_queue = 0  # counted on the caller's thread
+        self._dropped_by_file = 0  # counted on the writer thread
+        self._stamp_second = -1
+        self._stamp = ""
+        self._closed: threading.Event | None = None
+        if self._files:
+            self._writer.submit_call(partial(self._each, _LogFile.open))
+
+    def route(self, stream: str) -> Path | None:
+        """The file ``stream``'s lines go to, if any."""
+        return self._routes.get(stream)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self._errors)
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_by_queue + self._dropped_by_file
+
+    def write(self, line: OutputLine) -> None:
+        if (
+            self._closed is None
+            and line.stream in self._routes
+            and not self._writer.submit_line(self, line)
+        ):
+            self._dropped_by_queue += 1
+
+    def reopen(self) -> None:
+        if self._closed is None and self._files:
+            self._writer.submit_call(partial(self._each, _LogFile.reopen))
+
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Write what is queued, close the files; True once done within ``timeout``."""
+        if self._closed is None:
+            self._closed = threading.Event()
+            self._writer.submit_call(self._close_all)
+        return self._closed.wait(timeout)
+
+    # Below: writer thread only.
+
+    def _each(self, action: Callable[[_LogFile], object]) -> None:
+        for log_file in self._files.values():
+            action(log_file)
+
+    def _flush(self) -> None:
+        self._each(_LogFile.flush)
+
+    def _close_all(self) -> None:
+        self._each(_LogFile.close)
+        assert self._closed is not None
+        self._closed.set()
+
+    def _write(self, line: OutputLine) -> None:
+        second = int(line.time)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        millis = int((line.time - second) * 1000)
+        record = f"{self._stamp}.{millis:03d} [{line.pid} {line.stream}] {strip_ansi(line.text)}\n"
+        if not self._files[self._routes[line.stream]].write(record.encode("utf-8", "replace")):
+            self._dropped_by_file += 1
+
+    def _count_lost(self, lines: int) -> None:
+        self._dropped_by_file += lines
+
+    def _report(self, message: str) -> None:
+        self._errors.append(message)
+        if self.on_error is not None:
+            with suppress(Exception):
+                self.on_error(message)
