@@ -139,7 +139,7 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
+        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
             self.recent_hook_events.append(event)
 
     # -- lookups ------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Hooks used as an attacker would (docs/reliability.md#hooks-cannot-break-tuimans-streams):
+events no stream can carry, events that pose as tuiman's own, and hooks that print.
+
+Every consumer must keep getting plain, strict JSON: a bad payload is the hook's failure, never
+a broken stream, and what a hook prints is a `hook_output` event, never a line of `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.support import headless, write_hook_module
+from tuiman.core.events import Kind
+from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.commands import execute
+
+pytestmark = pytest.mark.timeout(60)
+
+PUBLISHERS = """
+import enum
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+def self_referencing(watcher, arbiter, hook_name, **kwargs):
+    loop = {"name": "loop"}
+    loop["self"] = loop
+    arbiter.publish("selfref", data=loop)
+    return True
+
+def poses_as_state(watcher, arbiter, hook_name, **kwargs):
+    arbiter.publish("state", watcher=watcher.name, old="x")
+    return True
+
+def not_json(watcher, arbiter, hook_name, **kwargs):
+    arbiter.publish("nan", value=float("nan"))
+    return True
+
+def fine(watcher, arbiter, hook_name, **kwargs):
+    arbiter.publish("note", watcher=watcher.name, colour=Colour.RED, pair=(1, 2), deep={"a": [1]})
+    return True
+
+def bad_stats(watcher, arbiter, hook_name, pid, stats, **kwargs):
+    stats["me"] = stats
+    return True
+"""
+
+
+def strict_json(line: str) -> dict[str, Any]:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    parsed: dict[str, Any] = json.loads(line, parse_constant=refuse)
+    return parsed
+
+
+def test_bad_custom_events_are_hook_failures_and_the_json_stream_goes_on(
+    tmp_path: Path, tag: str
+) -> None:
+    module = write_hook_module(tmp_path, PUBLISHERS)
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        f"""
+        [env]
+        TEST_TAG = "{tag}"
+        [watchers.selfref]
+        cmd = "sleep 300"
+        hooks = {{ after_start = {{ path = "{module}.self_referencing", ignore_failure = true }} }}
+        [watchers.shadow]
+        cmd = "sleep 300"
+        priority = -1
+        hooks = {{ after_start = {{ path = "{module}.poses_as_state", ignore_failure = true }} }}
+        [watchers.nan]
+        cmd = "sleep 300"
+        priority = -2
+        hooks = {{ after_start = {{ path = "{module}.not_json", ignore_failure = true }} }}
+        [watchers.fine]
+        cmd = "sleep 300"
+        priority = -3
+        hooks = {{ after_start = "{module}.fine" }}
+        """.replace("\n        ", "\n")
+    )
+    with headless(config, json=True, tag=tag) as run:
+        run.wait_line(lambda line: '"kind": "note"' in line)
+        run.wait_line(lambda line: '"kind": "start"' in line and '"watcher": "fine"' in line)
+        run.send(signal.SIGTERM)
+        assert run.wait() == 0, run.err[-10:]
+    events = [strict_json(line) for line in run.out]  # every line, before and after the bad ones
+    failures = {e["watcher"]: e["error"] for e in events if e["kind"] == Kind.HOOK_FAILURE}
+    assert "refers to itself" in failures["selfref"]
+    assert "one of tuiman's own kinds" in failures["shadow"]
+    assert "nan" in failures["nan"]
+    assert not any(e["kind"] in ("selfref", "nan") for e in events)
+    states = [e for e in events if e["kind"] == Kind.STATE]
+    assert all("new" in e for e in states), states  # no `state` event without its keys
+    [note] = [e for e in events if e["kind"] == "note"]
+    assert (note["colour"], note["pair"], note["deep"]) == ("red", [1, 2], {"a": [1]})
+    assert any(e["kind"] == Kind.STOP and e.get("watcher") == "fine" for e in events)
+
+
+async def test_what_an_extended_stats_hook_leaves_is_checked(
+    arbiter_factory: Any, tmp_path: Path
+) -> None:
+    module = write_hook_module(tmp_path, PUBLISHERS)
+    arbiter: Arbiter = arbiter_factory(
+        f"""
+        [watchers.stats]
+        cmd = "sleep 300"
+        hooks = {{ extended_stats = "{module}.bad_stats" }}
+        """
+    )
+    subscription = arbiter.bus.subscribe(snapshot=False)
+    await arbiter.start()
+    reply = await execute(arbiter, {"command": "stats", "watcher": "stats", "extended": True})
+    json.dumps(reply, allow_nan=False)  # the reply is plain data: nothing the hook left in it
+    failures = [e for e in subscription.drain() if e.kind == Kind.HOOK_FAILURE]
+    assert len(failures) == 1
+    assert "refers to itself" in failures[0].payload["error"]
+
+
+PRINTERS = """
+import sys
+
+def prints(watcher, arbiter, hook_name, **kwargs):
+    print("hello from", hook_name)
+    print("to stderr", file=sys.stderr)
+    sys.stdout.write("no newline")
+    return True
+
+async def prints_async(watcher, arbiter, hook_name, **kwargs):
+    print("async hello")
+    return True
+"""
+
+
+def test_what_a_hook_prints_is_an_event_never_a_json_line(tmp_path: Path, tag: str) -> None:
+    module = write_hook_module(tmp_path, PRINTERS)
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        f"""
+        [env]
+        TEST_TAG = "{tag}"
+        [watchers.printer]
+        cmd = "sleep 300"
+        hooks = {{ before_start = "{module}.prints", after_start = "{module}.prints_async" }}
+        """.replace("\n        ", "\n")
+    )
+    with headless(config, json=True, tag=tag) as run:
+        run.wait_line(lambda line: '"kind": "start"' in line)
+        run.wait_line(lambda line: "async hello" in line)
+        run.send(signal.SIGTERM)
+        assert run.wait() == 0, run.err[-10:]
+    events = [strict_json(line) for line in run.out]
+    printed = [(e["name"], e["stream"], e["line"]) for e in events if e["kind"] == Kind.HOOK_OUTPUT]
+    assert printed == [
+        ("before_start", "stdout", "hello from before_start"),
+        ("before_start", "stderr", "to stderr"),
+        ("before_start", "stdout", "no newline"),
+        ("after_start", "stdout", "async hello"),
+    ]
+    assert not any("hello" in line for line in run.err)
