@@ -10,7 +10,6 @@ be someone else's code.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import sys
@@ -18,7 +17,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config.model import HOOK_NAMES, IGNORED_FAILURE_HOOKS, HookSpec
+from tuiman.core.config.hook_import import ImportNeverFinished, import_bounded
+from tuiman.core.config.model import (
+    HOOK_NAMES,
+    IGNORED_FAILURE_HOOKS,
+    ArbiterConfig,
+    HookSpec,
+)
 from tuiman.core.config.validate import (
     InvalidValue,
     TableReader,
@@ -46,6 +51,7 @@ HOOK_EXTRA_KWARGS: dict[str, tuple[str, ...]] = {
 }
 
 HOOK_BASE_KWARGS: tuple[str, ...] = ("watcher", "arbiter", "hook_name")
+DEFAULT_IMPORT_TIMEOUT = ArbiterConfig.hook_import_timeout
 
 
 def read_hooks(
@@ -55,6 +61,7 @@ def read_hooks(
     *,
     config_dir: Path,
     cwd: Path,
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
 ) -> dict[str, HookSpec]:
     """The watcher's `hooks` table → resolved `HookSpec`s; problems go to `reader.problems`."""
     search_dirs = [config_dir, *pythonpath_dirs(environment, cwd)]
@@ -64,7 +71,9 @@ def read_hooks(
         if hook_name not in HOOK_NAMES:
             reader.problems.error(hook_path, f"unknown hook{_hook_name_hint(hook_name)}")
             continue
-        hook_spec = _read_hook(hook_name, raw_hook, reader, default_timeout, search_dirs)
+        hook_spec = _read_hook(
+            hook_name, raw_hook, reader, default_timeout, search_dirs, import_timeout
+        )
         if hook_spec is not None:
             hook_specs[hook_name] = hook_spec
     return hook_specs
@@ -80,6 +89,7 @@ def _read_hook(
     reader: TableReader,
     default_timeout: float,
     search_dirs: list[Path],
+    import_timeout: float,
 ) -> HookSpec | None:
     ignore_failure = hook_name in IGNORED_FAILURE_HOOKS
     timeout = default_timeout
@@ -104,7 +114,7 @@ def _read_hook(
     if dotted_path is None:
         return None
     try:
-        hook_function = resolve_hook(dotted_path, hook_name, search_dirs)
+        hook_function = resolve_hook(dotted_path, hook_name, search_dirs, import_timeout)
     except InvalidValue as problem:
         reader.problems.error(path_key, str(problem))
         return None
@@ -135,7 +145,12 @@ def split_hook_path(dotted_path: str) -> tuple[str, str]:
     return module_name, attribute_path
 
 
-def resolve_hook(dotted_path: str, hook_name: str, search_dirs: list[Path]) -> Callable[..., Any]:
+def resolve_hook(
+    dotted_path: str,
+    hook_name: str,
+    search_dirs: list[Path],
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+) -> Callable[..., Any]:
     """Import the hook at `dotted_path` and check it can be called as `hook_name`."""
     module_name, attribute_path = split_hook_path(dotted_path)
     top_level_name = module_name.partition(".")[0]
@@ -143,7 +158,7 @@ def resolve_hook(dotted_path: str, hook_name: str, search_dirs: list[Path]) -> C
         raise InvalidValue(
             f"module {top_level_name} shadows a standard-library module (rename your module)"
         )
-    module = _import_module(module_name, search_dirs)
+    module = _import_module(module_name, search_dirs, import_timeout)
     _refuse_shadowed_local_module(top_level_name, search_dirs)
     target: object = module
     for attribute in attribute_path.split("."):
@@ -166,19 +181,27 @@ def _attribute(owner: object, attribute: str) -> object:
         ) from None
 
 
-def _import_module(module_name: str, search_dirs: list[Path]) -> object:
+def _import_module(module_name: str, search_dirs: list[Path], timeout: float) -> object:
     known_entries = set(sys.path)
     for directory in search_dirs:
         if str(directory) not in known_entries:
             sys.path.append(str(directory))
             known_entries.add(str(directory))
-    importlib.invalidate_caches()
     try:
-        return importlib.import_module(module_name)
-    except (Exception, SystemExit, KeyboardInterrupt) as error:  # a module's own code
+        return import_bounded(module_name, timeout)
+    except ImportNeverFinished as error:
+        raise InvalidValue(f"cannot import {module_name}: {error}") from None
+    except BaseException as error:  # a module's own code: SystemExit, KeyboardInterrupt too
         raise InvalidValue(
-            f"cannot import {module_name}: {type(error).__name__}: {error}"
+            f"cannot import {module_name}: {type(error).__name__}: {_text(error)}"
         ) from None
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error).replace("\n", " ")  # one line per problem
+    except Exception:
+        return "<error not printable>"
 
 
 def _refuse_shadowed_local_module(top_level_name: str, search_dirs: list[Path]) -> None:

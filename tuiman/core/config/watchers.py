@@ -214,6 +214,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             context.arbiter.hook_timeout,
             config_dir=context.config_dir,
             cwd=context.cwd,
+            import_timeout=context.arbiter.hook_import_timeout,
         ),
     )
     reader.report_unknown_keys()
