@@ -156,7 +156,7 @@ def test_what_a_hook_prints_is_an_event_never_a_json_line(tmp_path: Path, tag: s
         run.send(signal.SIGTERM)
         assert run.wait() == 0, run.err[-10:]
     events = [strict_json(line) for line in run.out]
-    printed = [(e["name"], e["stream"], e["line"]) for e in events if e["kind"] == Kind.HOOK_OUTPUT]
+    printed = [(e["name"], e["stream"], e["line"]) for e in events if e["kind"] == "hook_output"]
     assert printed == [
         ("before_start", "stdout", "hello from before_start"),
         ("before_start", "stderr", "to stderr"),
