@@ -7,15 +7,20 @@ a broken stream, and what a hook prints is a `hook_output` event, never a line o
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.reliability.support import headless, write_hook_module
+from tests.reliability.support import LagProbe, headless, write_hook_module
+from tests.reliability.test_hook_faults import assert_supervises
+from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
+from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.commands import execute
 
@@ -164,3 +169,71 @@ def test_what_a_hook_prints_is_an_event_never_a_json_line(tmp_path: Path, tag: s
         ("after_start", "stdout", "async hello"),
     ]
     assert not any("hello" in line for line in run.err)
+
+
+ISOLATED = """
+import os, re, signal
+
+def backtracks(watcher, arbiter, hook_name, **kwargs):
+    re.match(r"(a+)+$", "a" * 40 + "b")  # minutes in C code, holding the GIL
+    return True
+
+def uses_the_proxy(watcher, arbiter, hook_name, **kwargs):
+    print("worker", os.getpid(), watcher.status(), len(watcher.pids))
+    sent = watcher.send_signal(watcher.pids[0], signal.SIGCONT)
+    arbiter.publish("proxied", watcher=watcher.name, sent=sent, worker=os.getpid())
+    return watcher.incr(1) == 2
+
+def nested_signal_hook(watcher, arbiter, hook_name, pid, signum, **kwargs):
+    print("before_signal", signum)
+    return True
+"""
+
+
+async def test_an_isolated_hook_stuck_in_c_code_is_killed_and_never_freezes_tuiman(
+    arbiter_factory: Any, tmp_path: Path, lag: LagProbe
+) -> None:
+    module = write_hook_module(tmp_path, ISOLATED)
+    arbiter: Arbiter = arbiter_factory(
+        f"""
+        [watchers.sentinel]
+        cmd = "sleep 300"
+        [watchers.regex]
+        cmd = "sleep 300"
+        hooks = {{ before_start = {{ path = "{module}.backtracks", isolated = true, timeout = 1.0 }} }}
+        [watchers.proxy]
+        cmd = "sleep 300"
+        isolated_hooks = true
+        [watchers.proxy.hooks]
+        after_start = "{module}.uses_the_proxy"
+        before_signal = "{module}.nested_signal_hook"
+        """
+    )
+    recorder = arbiter.bus.subscribe(maxsize=100_000, snapshot=False)
+    await asyncio.wait_for(arbiter.start(), 20)
+    events = recorder.drain()
+    [timed_out] = [e for e in events if e.kind == Kind.HOOK_FAILURE and e.watcher == "regex"]
+    assert timed_out.payload["error"] == "timed out after 1.0s"
+    assert arbiter.get("regex").state == WatcherState.STOPPED
+    worker = arbiter.hooks.isolated.worker("regex")
+    assert worker.pid is None  # killed with its process group
+    lag.check()  # the loop kept ticking while the hook spun in C code
+    await assert_supervises(arbiter)
+
+    # The proxy: reads from the snapshot, commands run by tuiman, output and events come back.
+    await wait_until(lambda: arbiter.get("proxy").numprocesses == 2)
+    await wait_until(lambda: len(arbiter.get("proxy").processes) == 2)
+    events += recorder.drain()
+    proxy = [e for e in events if e.watcher == "proxy"]
+    [published] = [e for e in proxy if e.kind == "proxied"]
+    assert published.payload["sent"] is True
+    assert published.payload["worker"] != os.getpid()
+    assert any(e.kind == Kind.SIGNAL and e.payload["signum"] == signal.SIGCONT for e in proxy)
+    printed = [e.payload["line"] for e in proxy if e.kind == "hook_output"]
+    assert printed[0].endswith("starting 1")
+    assert f"before_signal {int(signal.SIGCONT)}" in printed
+    hooks = [(e.kind, e.payload["name"]) for e in proxy if e.kind.startswith("hook_")]
+    assert (Kind.HOOK_SUCCESS, "before_signal") in hooks
+    assert (Kind.HOOK_SUCCESS, "after_start") in hooks
+    assert arbiter.get("proxy").state == WatcherState.ACTIVE
+    lag.check()

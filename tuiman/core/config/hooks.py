@@ -62,8 +62,12 @@ def read_hooks(
     config_dir: Path,
     cwd: Path,
     import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+    isolated: bool = False,
 ) -> dict[str, HookSpec]:
-    """The watcher's `hooks` table → resolved `HookSpec`s; problems go to `reader.problems`."""
+    """The watcher's `hooks` table → resolved `HookSpec`s; problems go to `reader.problems`.
+
+    `isolated` is the watcher's `isolated_hooks`: the default of each hook's `isolated`.
+    """
     search_dirs = [config_dir, *pythonpath_dirs(environment, cwd)]
     hook_specs: dict[str, HookSpec] = {}
     for hook_name, raw_hook in reader.get_table("hooks").items():
@@ -72,7 +76,7 @@ def read_hooks(
             reader.problems.error(hook_path, f"unknown hook{_hook_name_hint(hook_name)}")
             continue
         hook_spec = _read_hook(
-            hook_name, raw_hook, reader, default_timeout, search_dirs, import_timeout
+            hook_name, raw_hook, reader, default_timeout, search_dirs, import_timeout, isolated
         )
         if hook_spec is not None:
             hook_specs[hook_name] = hook_spec
@@ -90,6 +94,7 @@ def _read_hook(
     default_timeout: float,
     search_dirs: list[Path],
     import_timeout: float,
+    isolated: bool,
 ) -> HookSpec | None:
     ignore_failure = hook_name in IGNORED_FAILURE_HOOKS
     timeout = default_timeout
@@ -103,6 +108,7 @@ def _read_hook(
             reader.problems.error(hook_reader.path("path"), "missing required key")
         ignore_failure = hook_reader.get("ignore_failure", as_bool, ignore_failure)
         timeout = hook_reader.get("timeout", number_in_range(0, allow_minimum=False), timeout)
+        isolated = hook_reader.get("isolated", as_bool, isolated)
         hook_reader.report_unknown_keys()
         path_key = hook_reader.path("path")
     else:
@@ -124,6 +130,7 @@ def _read_hook(
         func=hook_function,
         ignore_failure=ignore_failure,
         timeout=timeout,
+        isolated=isolated,
     )
 
 

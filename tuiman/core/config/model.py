@@ -43,6 +43,7 @@ class HookSpec:
     func: Callable[..., Any]  # resolved at load time
     ignore_failure: bool
     timeout: float  # seconds
+    isolated: bool = False  # run in the watcher's hook worker process (docs/hooks.md)
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,7 @@ class Arbiter:
 
     async def shutdown(self) -> None:
         self.stats.stop()
+        self.hooks.isolated.close()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):
                 process.close_streams()

@@ -31,7 +31,7 @@ class HookOutputSink:
 
     def __init__(self, bus: Bus, watcher: str, hook_name: str, pid: int | None) -> None:
         self._bus = bus
-        self._watcher = watcher
+        self.watcher = watcher
         self._hook_name = hook_name
         self._pid = pid
         self._partial = {"stdout": "", "stderr": ""}
@@ -68,7 +68,7 @@ class HookOutputSink:
         }
         if self._pid is not None:
             payload["pid"] = self._pid
-        bus, watcher = self._bus, self._watcher
+        bus, watcher = self._bus, self.watcher
         with contextlib.suppress(RuntimeError):  # the loop is closed: tuiman is exiting
             bus.call_soon_threadsafe(lambda: bus.emit(Kind.HOOK_OUTPUT, watcher, payload))
 

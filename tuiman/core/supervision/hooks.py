@@ -23,6 +23,7 @@ from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
 from tuiman.core.payloads import HookFailurePayload, HookSuccessPayload
 from tuiman.core.supervision.hook_output import HookOutputSink, capturing, install_routers
+from tuiman.core.supervision.isolated import IsolatedHookFailed, IsolatedHooks
 
 # Hooks whose return value never changes what tuiman does (docs/hooks.md#the-eleven-hooks).
 RESULT_IGNORED_HOOKS = frozenset(
@@ -78,6 +79,7 @@ class HookRunner:
         self._threads_lock = threading.Lock()
         self._hook_loop = _HookLoopThread()
         self._abandoned = asyncio.Event()
+        self.isolated = IsolatedHooks()
         self.loop_thread_id: int | None = None
 
     @property
@@ -175,7 +177,15 @@ class HookRunner:
         sink = self._sink(spec, watcher_name, kwargs)
         started = time.monotonic()
         try:
-            if inspect.iscoroutinefunction(spec.func):
+            if spec.isolated:
+                worker = self.isolated.worker(watcher_name)
+                _, isolated_call = worker.submit(spec.path, spec.name, call_kwargs, sink)
+                try:
+                    result, truthy = isolated_call.result(spec.timeout)
+                except concurrent.futures.TimeoutError:
+                    worker.kill()
+                    raise
+            elif inspect.iscoroutinefunction(spec.func):
                 future = asyncio.run_coroutine_threadsafe(
                     _await_and_judge(spec.func, call_kwargs, sink), self._hook_loop.loop()
                 )
@@ -205,6 +215,8 @@ class HookRunner:
         sink: HookOutputSink,
         check_after: Callable[[], None] | None = None,
     ) -> tuple[Any, bool]:
+        if spec.isolated:
+            return await self._run_isolated(spec, call_kwargs, sink, check_after)
         if inspect.iscoroutinefunction(spec.func):
             future = asyncio.run_coroutine_threadsafe(
                 _await_and_judge(spec.func, call_kwargs, sink, check_after),
@@ -215,6 +227,21 @@ class HookRunner:
             finally:
                 future.cancel()
         return await self._run_in_thread(spec, call_kwargs, sink, check_after)
+
+    async def _run_isolated(
+        self,
+        spec: HookSpec,
+        call_kwargs: dict[str, Any],
+        sink: HookOutputSink,
+        check_after: Callable[[], None] | None,
+    ) -> tuple[Any, bool]:
+        worker = self.isolated.worker(sink.watcher)
+        _, future = worker.submit(spec.path, spec.name, call_kwargs, sink, check_after)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            worker.kill()  # timed out or abandoned: the hook and all it started go at once
+            raise
 
     async def _run_in_thread(
         self,
@@ -375,6 +402,8 @@ class _Carrier(Exception):
 def describe(exc: BaseException) -> str:
     if isinstance(exc, _Carrier):
         exc = exc.original
+    if isinstance(exc, IsolatedHookFailed):
+        return str(exc)  # already `Type: message`, as the worker saw it
     try:
         text = str(exc)
     except Exception:  # user code: an exception whose __str__ raises must still be reported
