@@ -200,7 +200,8 @@ async def test_an_isolated_hook_stuck_in_c_code_is_killed_and_never_freezes_tuim
         cmd = "sleep 300"
         [watchers.regex]
         cmd = "sleep 300"
-        hooks = {{ before_start = {{ path = "{module}.backtracks", isolated = true, timeout = 1.0 }} }}
+        [watchers.regex.hooks]
+        before_start = {{ path = "{module}.backtracks", isolated = true, timeout = 1.0 }}
         [watchers.proxy]
         cmd = "sleep 300"
         isolated_hooks = true
