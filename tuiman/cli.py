@@ -6,6 +6,8 @@ Kept import-light: `--version`, `check`, `ctl` and headless mode never import Te
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -136,7 +138,31 @@ def run_convert(options: argparse.Namespace) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    exit_even_if_threads_linger(code)
+    sys.exit(code)
+
+
+def exit_even_if_threads_linger(code: int) -> None:
+    """Leave now if a thread tuiman did not start would hold the interpreter's exit.
+
+    A hook module may start a non-daemon thread at import, or never finish importing
+    (docs/hooks.md#configuration): Python's normal exit would wait for it forever. Everything of
+    tuiman's own is finished by now; only the standard streams still need flushing.
+    """
+    import threading
+
+    lingering = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+    if not lingering:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

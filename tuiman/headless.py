@@ -26,6 +26,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    HookOutputPayload,
     LogErrorPayload,
     OutputPayload,
     ReapPayload,
@@ -86,6 +87,10 @@ class LineFormatter:
         kind = event.kind
         if kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             return self._hook(event)
+        if kind == Kind.HOOK_OUTPUT:
+            output = cast(HookOutputPayload, event.payload)
+            pid = f" pid={output['pid']}" if "pid" in output else ""
+            return f"hook {output['name']}{pid} {output['stream']}| {output['line']}"
         if kind == Kind.SPAWN:
             spawn = cast(SpawnPayload, event.payload)
             return f"spawn pid={spawn['pid']} wid={spawn['wid']}"

@@ -26,6 +26,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    HookOutputPayload,
     HookSuccessPayload,
     LogErrorPayload,
     OutputPayload,
@@ -46,7 +47,7 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS})
+DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT})
 
 
 class Subscription:
@@ -248,6 +249,10 @@ class Bus:
         payload: HookFailurePayload,
         *,
         droppable: bool = False,
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.HOOK_OUTPUT], watcher: str, payload: HookOutputPayload
     ) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -31,9 +33,13 @@ class Kind(StrEnum):
     RESYNC = "resync"
     DROPPED = "dropped"  # tells a slow subscriber how many droppable events it lost
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
+    HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
+# Kinds a hook's `arbiter.publish` may not use: every reader trusts these to carry their payload.
+BUILTIN_KINDS = frozenset({*(str(k) for k in Kind if k != Kind.CUSTOM), "control_rejected"})
+_CUSTOM_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +83,103 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS),
+        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT),
     )
+
+
+def check_custom_kind(kind: object) -> str:
+    """The kind of a hook's own event, or `PayloadRefused`: a name, never a built-in kind."""
+    if not isinstance(kind, str) or not _CUSTOM_KIND.fullmatch(kind):
+        raise PayloadRefused(
+            f"event kind {kind!r} is not a name (letters, digits, _ and -; at most 64)"
+        )
+    if kind in BUILTIN_KINDS:
+        raise PayloadRefused(f"event kind {kind!r} is one of tuiman's own kinds: choose another")
+    return str.__getitem__(kind, slice(None))
+
+
+# -- what a hook may put in an event ------------------------------------------------------------
+
+MAX_PAYLOAD_BYTES = 64 * 1024  # of a hook's payload, as JSON
+MAX_PAYLOAD_DEPTH = 16  # nested lists/dicts
+_PAYLOAD_ITEMS = 10_000  # values walked before giving up, whatever their size
+
+
+class PayloadRefused(ValueError):
+    """A hook's payload that no stream could carry: not JSON, self-referencing, too big or deep."""
+
+
+def plain_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `payload` made only of dict/list/str/int/float/bool/None, checked once.
+
+    Runs in the thread of the hook that handed it over (never on the core loop). Subclasses
+    (a StrEnum, a bool-like int) become their plain base value, tuples become lists; anything
+    else — a self-reference, NaN, a non-string key, an object — raises `PayloadRefused`, so every
+    consumer (JSON lines, the control socket, the UI) gets data it can always encode.
+    """
+    budget = [_PAYLOAD_ITEMS]
+    plain = _plain_dict(payload, "", 0, budget, set())
+    try:
+        size = len(json.dumps(plain, ensure_ascii=False, allow_nan=False))
+    except ValueError as error:  # an int too long for str(), for one
+        raise PayloadRefused(str(error)) from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadRefused(f"payload is {size} bytes of JSON (at most {MAX_PAYLOAD_BYTES})")
+    return plain
+
+
+def _plain(value: object, where: str, depth: int, budget: list[int], path: set[int]) -> object:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise PayloadRefused(f"payload has more than {_PAYLOAD_ITEMS} values")
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float or isinstance(value, float):
+        number = float.__float__(value)  # type: ignore[arg-type]
+        if number != number or number in (float("inf"), float("-inf")):
+            raise PayloadRefused(f"{where or 'payload'} is {number} (not JSON)")
+        return number
+    if isinstance(value, str):
+        return str.__getitem__(value, slice(None))  # a plain copy; never the subclass' __str__
+    if isinstance(value, int):
+        return int.__int__(value)
+    if depth >= MAX_PAYLOAD_DEPTH:
+        raise PayloadRefused(f"{where} is nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+    if id(value) in path:
+        raise PayloadRefused(f"{where} refers to itself")
+    if isinstance(value, dict):
+        return _plain_dict(value, where, depth, budget, path)
+    if isinstance(value, (list, tuple)):
+        path.add(id(value))
+        try:
+            items = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
+            return [
+                _plain(item, f"{where}[{index}]", depth + 1, budget, path)
+                for index, item in enumerate(items)
+            ]
+        finally:
+            path.discard(id(value))
+    raise PayloadRefused(
+        f"{where or 'payload'} is a {kind.__name__} (use str, int, float, bool, None, list, dict)"
+    )
+
+
+def _plain_dict(
+    value: dict[Any, Any], where: str, depth: int, budget: list[int], path: set[int]
+) -> dict[str, Any]:
+    path.add(id(value))
+    try:
+        plain: dict[str, Any] = {}
+        for key, item in dict.items(value):
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(int.__int__(key))
+            elif isinstance(key, str):
+                key = str.__getitem__(key, slice(None))
+            else:
+                raise PayloadRefused(f"{where or 'payload'} has a {type(key).__name__} key")
+            inner = f"{where}.{key}" if where else key
+            plain[key] = _plain(item, inner, depth + 1, budget, path)
+        return plain
+    finally:
+        path.discard(id(value))

@@ -136,6 +136,15 @@ class HookFailurePayload(HookSuccessPayload):
     error: str
 
 
+class HookOutputPayload(TypedDict):
+    """A line a hook wrote to sys.stdout or sys.stderr (never to tuiman's own stdout)."""
+
+    name: str  # the hook's name
+    stream: str  # stdout | stderr
+    line: str  # without its newline
+    pid: NotRequired[int]  # hooks about one process
+
+
 # -- output, stats and the bus' own events ------------------------------------------------------
 
 
@@ -275,6 +284,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.REMOVE: RemovePayload,
     Kind.HOOK_SUCCESS: HookSuccessPayload,
     Kind.HOOK_FAILURE: HookFailurePayload,
+    Kind.HOOK_OUTPUT: HookOutputPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,

@@ -15,6 +15,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    HookOutputPayload,
     LogErrorPayload,
     ReapPayload,
     SignalPayload,
@@ -77,6 +78,21 @@ def hook_entry(event: Event) -> LogEntry:
         outcome,
         payload["duration"],
         detail,
+    )
+
+
+def hook_output_entry(event: Event) -> LogEntry:
+    """The row of a line a hook printed (`hook_output`)."""
+    output = cast(HookOutputPayload, event.payload)
+    outcome = Outcome.WARN if output["stream"] == "stderr" else Outcome.INFO
+    return LogEntry(
+        event.time,
+        event.watcher or "",
+        f"{output['name']} {output['stream']}",
+        output.get("pid"),
+        outcome,
+        None,
+        output["line"],
     )
 
 

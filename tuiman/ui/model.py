@@ -29,7 +29,14 @@ from tuiman.core.payloads import (
     WatcherSnapshot,
 )
 from tuiman.core.states import ProcessState, WatcherState
-from tuiman.ui.log_entries import NOT_LOGGED, LogEntry, custom_entry, hook_entry, lifecycle_entry
+from tuiman.ui.log_entries import (
+    NOT_LOGGED,
+    LogEntry,
+    custom_entry,
+    hook_entry,
+    hook_output_entry,
+    lifecycle_entry,
+)
 from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
 
@@ -134,6 +141,8 @@ class CoreModel:
             changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             self._hook(event, changes)
+        elif kind == Kind.HOOK_OUTPUT:
+            changes.log.append(hook_output_entry(event))
         elif event.watcher is not None:
             self._lifecycle(event, changes)
         elif kind not in NOT_LOGGED:

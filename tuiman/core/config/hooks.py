@@ -10,7 +10,6 @@ be someone else's code.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import sys
@@ -18,7 +17,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config.model import HOOK_NAMES, IGNORED_FAILURE_HOOKS, HookSpec
+from tuiman.core.config.hook_import import ImportNeverFinished, import_bounded
+from tuiman.core.config.model import (
+    HOOK_NAMES,
+    IGNORED_FAILURE_HOOKS,
+    ArbiterConfig,
+    HookSpec,
+)
 from tuiman.core.config.validate import (
     InvalidValue,
     TableReader,
@@ -46,6 +51,7 @@ HOOK_EXTRA_KWARGS: dict[str, tuple[str, ...]] = {
 }
 
 HOOK_BASE_KWARGS: tuple[str, ...] = ("watcher", "arbiter", "hook_name")
+DEFAULT_IMPORT_TIMEOUT = ArbiterConfig.hook_import_timeout
 
 
 def read_hooks(
@@ -55,8 +61,13 @@ def read_hooks(
     *,
     config_dir: Path,
     cwd: Path,
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+    isolated: bool = False,
 ) -> dict[str, HookSpec]:
-    """The watcher's `hooks` table → resolved `HookSpec`s; problems go to `reader.problems`."""
+    """The watcher's `hooks` table → resolved `HookSpec`s; problems go to `reader.problems`.
+
+    `isolated` is the watcher's `isolated_hooks`: the default of each hook's `isolated`.
+    """
     search_dirs = [config_dir, *pythonpath_dirs(environment, cwd)]
     hook_specs: dict[str, HookSpec] = {}
     for hook_name, raw_hook in reader.get_table("hooks").items():
@@ -64,7 +75,9 @@ def read_hooks(
         if hook_name not in HOOK_NAMES:
             reader.problems.error(hook_path, f"unknown hook{_hook_name_hint(hook_name)}")
             continue
-        hook_spec = _read_hook(hook_name, raw_hook, reader, default_timeout, search_dirs)
+        hook_spec = _read_hook(
+            hook_name, raw_hook, reader, default_timeout, search_dirs, import_timeout, isolated
+        )
         if hook_spec is not None:
             hook_specs[hook_name] = hook_spec
     return hook_specs
@@ -80,6 +93,8 @@ def _read_hook(
     reader: TableReader,
     default_timeout: float,
     search_dirs: list[Path],
+    import_timeout: float,
+    isolated: bool,
 ) -> HookSpec | None:
     ignore_failure = hook_name in IGNORED_FAILURE_HOOKS
     timeout = default_timeout
@@ -93,6 +108,7 @@ def _read_hook(
             reader.problems.error(hook_reader.path("path"), "missing required key")
         ignore_failure = hook_reader.get("ignore_failure", as_bool, ignore_failure)
         timeout = hook_reader.get("timeout", number_in_range(0, allow_minimum=False), timeout)
+        isolated = hook_reader.get("isolated", as_bool, isolated)
         hook_reader.report_unknown_keys()
         path_key = hook_reader.path("path")
     else:
@@ -104,7 +120,7 @@ def _read_hook(
     if dotted_path is None:
         return None
     try:
-        hook_function = resolve_hook(dotted_path, hook_name, search_dirs)
+        hook_function = resolve_hook(dotted_path, hook_name, search_dirs, import_timeout)
     except InvalidValue as problem:
         reader.problems.error(path_key, str(problem))
         return None
@@ -114,6 +130,7 @@ def _read_hook(
         func=hook_function,
         ignore_failure=ignore_failure,
         timeout=timeout,
+        isolated=isolated,
     )
 
 
@@ -135,7 +152,12 @@ def split_hook_path(dotted_path: str) -> tuple[str, str]:
     return module_name, attribute_path
 
 
-def resolve_hook(dotted_path: str, hook_name: str, search_dirs: list[Path]) -> Callable[..., Any]:
+def resolve_hook(
+    dotted_path: str,
+    hook_name: str,
+    search_dirs: list[Path],
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+) -> Callable[..., Any]:
     """Import the hook at `dotted_path` and check it can be called as `hook_name`."""
     module_name, attribute_path = split_hook_path(dotted_path)
     top_level_name = module_name.partition(".")[0]
@@ -143,7 +165,7 @@ def resolve_hook(dotted_path: str, hook_name: str, search_dirs: list[Path]) -> C
         raise InvalidValue(
             f"module {top_level_name} shadows a standard-library module (rename your module)"
         )
-    module = _import_module(module_name, search_dirs)
+    module = _import_module(module_name, search_dirs, import_timeout)
     _refuse_shadowed_local_module(top_level_name, search_dirs)
     target: object = module
     for attribute in attribute_path.split("."):
@@ -166,19 +188,27 @@ def _attribute(owner: object, attribute: str) -> object:
         ) from None
 
 
-def _import_module(module_name: str, search_dirs: list[Path]) -> object:
+def _import_module(module_name: str, search_dirs: list[Path], timeout: float) -> object:
     known_entries = set(sys.path)
     for directory in search_dirs:
         if str(directory) not in known_entries:
             sys.path.append(str(directory))
             known_entries.add(str(directory))
-    importlib.invalidate_caches()
     try:
-        return importlib.import_module(module_name)
-    except (Exception, SystemExit, KeyboardInterrupt) as error:  # a module's own code
+        return import_bounded(module_name, timeout)
+    except ImportNeverFinished as error:
+        raise InvalidValue(f"cannot import {module_name}: {error}") from None
+    except BaseException as error:  # a module's own code: SystemExit, KeyboardInterrupt too
         raise InvalidValue(
-            f"cannot import {module_name}: {type(error).__name__}: {error}"
+            f"cannot import {module_name}: {type(error).__name__}: {_text(error)}"
         ) from None
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error).replace("\n", " ")  # one line per problem
+    except Exception:
+        return "<error not printable>"
 
 
 def _refuse_shadowed_local_module(top_level_name: str, search_dirs: list[Path]) -> None:

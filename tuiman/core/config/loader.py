@@ -218,6 +218,11 @@ def _read_arbiter(reader: TableReader, config_dir: Path) -> ArbiterConfig:
             "hook_timeout", number_in_range(0, allow_minimum=False), defaults.hook_timeout
         ),
         hook_threads=reader.get("hook_threads", integer_in_range(1), defaults.hook_threads),
+        hook_import_timeout=reader.get(
+            "hook_import_timeout",
+            number_in_range(0, allow_minimum=False),
+            defaults.hook_import_timeout,
+        ),
         stats_interval=reader.get(
             "stats_interval", number_in_range(0, allow_minimum=False), defaults.stats_interval
         ),

@@ -43,6 +43,7 @@ class HookSpec:
     func: Callable[..., Any]  # resolved at load time
     ignore_failure: bool
     timeout: float  # seconds
+    isolated: bool = False  # run in the watcher's hook worker process (docs/hooks.md)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class WatcherConfig:
 class ArbiterConfig:
     hook_timeout: float = 30.0
     hook_threads: int = 8
+    hook_import_timeout: float = 10.0  # seconds a hook module's import may take
     stats_interval: float = 1.0
     output_lines: int = 5000
     output_bytes: int = 4 * 1024 * 1024

@@ -214,6 +214,8 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             context.arbiter.hook_timeout,
             config_dir=context.config_dir,
             cwd=context.cwd,
+            import_timeout=context.arbiter.hook_import_timeout,
+            isolated=reader.get("isolated_hooks", as_bool, False),
         ),
     )
     reader.report_unknown_keys()

@@ -140,7 +140,7 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
+        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
             self.recent_hook_events.append(event)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -227,6 +227,7 @@ class Arbiter:
 
     async def shutdown(self) -> None:
         self.stats.stop()
+        self.hooks.isolated.close()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):
                 process.close_streams()

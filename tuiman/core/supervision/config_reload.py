@@ -9,9 +9,12 @@ Python caches them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Kind
@@ -22,6 +25,8 @@ from tuiman.core.supervision.watcher import Watcher
 if TYPE_CHECKING:
     from tuiman.core.supervision.arbiter import Arbiter
 
+T = TypeVar("T")
+
 
 async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
     """Read the arbiter's config source again and apply the difference: (applied, lines)."""
@@ -29,16 +34,44 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
     from tuiman.core.configfile import load_config
 
     source = arbiter.config.source
-    try:
+
+    def load() -> Config:
         if source.startswith("demo:"):
-            new_config = await asyncio.to_thread(load_demo_config, cwd=Path(source[5:]))
-        else:
-            new_config = await asyncio.to_thread(load_config, source)
+            return load_demo_config(cwd=Path(source[5:]))
+        return load_config(source)
+
+    try:
+        new_config = await in_daemon_thread(load)
     except ConfigError as error:
         return False, list(error.errors)
     changes = await apply_config(arbiter, new_config)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
     return True, changes
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """`work()` off the loop in a daemon thread: a load runs hook modules' imports, and one that
+    never returns must not hold tuiman's exit (the default executor's threads are joined)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], object]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as error:
+            failure = error
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(settle, lambda: done.set_exception(failure))
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, lambda: done.set_result(result))
+
+    threading.Thread(target=run, name="tuiman-config-load", daemon=True).start()
+    return await done
 
 
 async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:

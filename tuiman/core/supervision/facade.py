@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuiman.core.events import Kind
+from tuiman.core.events import Kind, PayloadRefused, check_custom_kind, plain_payload
 from tuiman.core.states import DEAD_OR_ZOMBIE, RUNNING, WatcherState
 from tuiman.core.supervision.hooks import HookCallToken
 
@@ -181,15 +181,25 @@ class HookArbiter:
             self._arbiter.call_on_loop(self._arbiter.request_quit)
 
     def publish(self, kind: str, **payload: Any) -> None:
-        """Publish a custom event (`arbiter.<kind>` unless `watcher=` names one)."""
+        """Publish a custom event (`arbiter.<kind>` unless `watcher=` names one).
+
+        Checked and copied here, in the hook's thread: a payload no stream could carry raises
+        `PayloadRefused` into the hook (so its call is reported as a hook failure), and a kind
+        of tuiman's own is refused (docs/hooks.md#what-a-hook-can-see).
+        """
         if self._token.revoked:
             return
         watcher_name = payload.pop("watcher", None)
-        safe_payload = {
-            k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")
-        }
+        if watcher_name is not None and not isinstance(watcher_name, str):
+            raise PayloadRefused(f"watcher= must be a watcher's name, not {watcher_name!r}")
+        custom_kind = check_custom_kind(kind)
+        safe_payload = plain_payload(
+            {k: v for k, v in payload.items() if k not in ("seq", "time", "topic", "kind")}
+        )
         bus = self._arbiter.bus
         if threading.get_ident() == self._arbiter.hooks.loop_thread_id:
-            bus.emit_custom(kind, watcher_name, safe_payload)
+            bus.emit_custom(custom_kind, watcher_name, safe_payload)
         else:
-            bus.call_soon_threadsafe(lambda: bus.emit_custom(kind, watcher_name, safe_payload))
+            bus.call_soon_threadsafe(
+                lambda: bus.emit_custom(custom_kind, watcher_name, safe_payload)
+            )

@@ -22,6 +22,8 @@ from tuiman.core.bus import Bus
 from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
 from tuiman.core.payloads import HookFailurePayload, HookSuccessPayload
+from tuiman.core.supervision.hook_output import HookOutputSink, capturing, install_routers
+from tuiman.core.supervision.isolated import IsolatedHookFailed, IsolatedHooks
 
 # Hooks whose return value never changes what tuiman does (docs/hooks.md#the-eleven-hooks).
 RESULT_IGNORED_HOOKS = frozenset(
@@ -77,6 +79,7 @@ class HookRunner:
         self._threads_lock = threading.Lock()
         self._hook_loop = _HookLoopThread()
         self._abandoned = asyncio.Event()
+        self.isolated = IsolatedHooks()
         self.loop_thread_id: int | None = None
 
     @property
@@ -92,16 +95,25 @@ class HookRunner:
         *,
         timeout: float | None = None,
         result_ignored: bool = False,
+        check_after: Callable[[], None] | None = None,
     ) -> HookOutcome:
-        """Run one hook on the core loop's behalf and publish its hook event."""
+        """Run one hook on the core loop's behalf and publish its hook event.
+
+        `check_after` runs in the hook's own thread once it returned (e.g. turning what it left
+        in its arguments into plain data); if it raises, the call failed.
+        """
         token = HookCallToken()
         watcher_facade, arbiter_facade = facades(token)
         call_kwargs = {"watcher": watcher_facade, "arbiter": arbiter_facade, "hook_name": spec.name}
         call_kwargs.update(kwargs)
         limit = spec.timeout if timeout is None else min(timeout, spec.timeout)
+        install_routers()
+        sink = self._sink(spec, watcher_name, kwargs)
         started = time.monotonic()
         try:
-            result, truthy = await self._bounded(self._dispatch(spec, call_kwargs), limit)
+            result, truthy = await self._bounded(
+                self._dispatch(spec, call_kwargs, sink, check_after), limit
+            )
         except TimeoutError:
             token.revoked = True
             error = f"timed out after {limit}s"
@@ -118,6 +130,10 @@ class HookRunner:
         vetoed = not ignored and not truthy
         self._publish(spec, watcher_name, kwargs, started, vetoed=vetoed)
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
+
+    def _sink(self, spec: HookSpec, watcher_name: str, kwargs: dict[str, Any]) -> HookOutputSink:
+        pid = kwargs.get("pid", kwargs.get("process_pid"))
+        return HookOutputSink(self._bus, watcher_name, spec.name, pid)
 
     def abandon_all(self) -> None:
         """A forced quit: every hook call in flight returns at once (its thread is left behind)."""
@@ -158,16 +174,26 @@ class HookRunner:
         watcher_facade, arbiter_facade = facades(token)
         call_kwargs = {"watcher": watcher_facade, "arbiter": arbiter_facade, "hook_name": spec.name}
         call_kwargs.update(kwargs)
+        sink = self._sink(spec, watcher_name, kwargs)
         started = time.monotonic()
         try:
-            if inspect.iscoroutinefunction(spec.func):
+            if spec.isolated:
+                worker = self.isolated.worker(watcher_name)
+                _, isolated_call = worker.submit(spec.path, spec.name, call_kwargs, sink)
+                try:
+                    result, truthy = isolated_call.result(spec.timeout)
+                except concurrent.futures.TimeoutError:
+                    worker.kill()
+                    raise
+            elif inspect.iscoroutinefunction(spec.func):
                 future = asyncio.run_coroutine_threadsafe(
-                    _await_and_judge(spec.func, call_kwargs), self._hook_loop.loop()
+                    _await_and_judge(spec.func, call_kwargs, sink), self._hook_loop.loop()
                 )
                 result, truthy = future.result(spec.timeout)
             else:
-                result = spec.func(**call_kwargs)
-                truthy = _truthy(result)
+                with capturing(sink):
+                    result = spec.func(**call_kwargs)
+                    truthy = _truthy(result)
         except BaseException as exc:
             if isinstance(exc, concurrent.futures.TimeoutError):
                 token.revoked = True
@@ -182,18 +208,48 @@ class HookRunner:
         self._publish(spec, watcher_name, kwargs, started, vetoed=vetoed, threadsafe=True)
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=False, result=result)
 
-    async def _dispatch(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    async def _dispatch(
+        self,
+        spec: HookSpec,
+        call_kwargs: dict[str, Any],
+        sink: HookOutputSink,
+        check_after: Callable[[], None] | None = None,
+    ) -> tuple[Any, bool]:
+        if spec.isolated:
+            return await self._run_isolated(spec, call_kwargs, sink, check_after)
         if inspect.iscoroutinefunction(spec.func):
             future = asyncio.run_coroutine_threadsafe(
-                _await_and_judge(spec.func, call_kwargs), self._hook_loop.loop()
+                _await_and_judge(spec.func, call_kwargs, sink, check_after),
+                self._hook_loop.loop(),
             )
             try:
                 return await asyncio.wrap_future(future)
             finally:
                 future.cancel()
-        return await self._run_in_thread(spec, call_kwargs)
+        return await self._run_in_thread(spec, call_kwargs, sink, check_after)
 
-    async def _run_in_thread(self, spec: HookSpec, call_kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    async def _run_isolated(
+        self,
+        spec: HookSpec,
+        call_kwargs: dict[str, Any],
+        sink: HookOutputSink,
+        check_after: Callable[[], None] | None,
+    ) -> tuple[Any, bool]:
+        worker = self.isolated.worker(sink.watcher)
+        _, future = worker.submit(spec.path, spec.name, call_kwargs, sink, check_after)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            worker.kill()  # timed out or abandoned: the hook and all it started go at once
+            raise
+
+    async def _run_in_thread(
+        self,
+        spec: HookSpec,
+        call_kwargs: dict[str, Any],
+        sink: HookOutputSink,
+        check_after: Callable[[], None] | None,
+    ) -> tuple[Any, bool]:
         with self._threads_lock:
             if self._threads_alive >= self._max_threads:
                 raise HookThreadsExhausted(
@@ -210,8 +266,11 @@ class HookRunner:
         def work() -> None:
             try:
                 # Truthiness is user code too (__bool__): judged here, never on the core loop.
-                result = spec.func(**call_kwargs)
-                judged = (result, _truthy(result))
+                with capturing(sink):
+                    result = spec.func(**call_kwargs)
+                    judged = (result, _truthy(result))
+                if check_after is not None:
+                    check_after()
             except BaseException as exc:
                 error = exc
                 _deliver_threadsafe(loop, deliver, lambda: done.set_exception(_Carrier(error)))
@@ -316,11 +375,18 @@ class HookAbandoned(RuntimeError):
 
 
 async def _await_and_judge(
-    func: Callable[..., Any], call_kwargs: dict[str, Any]
+    func: Callable[..., Any],
+    call_kwargs: dict[str, Any],
+    sink: HookOutputSink,
+    check_after: Callable[[], None] | None = None,
 ) -> tuple[Any, bool]:
     try:
-        result = await func(**call_kwargs)
-        return result, _truthy(result)
+        with capturing(sink):  # this task's own context: concurrent async hooks stay apart
+            result = await func(**call_kwargs)
+            judged = result, _truthy(result)
+        if check_after is not None:
+            check_after()
+        return judged
     except (SystemExit, KeyboardInterrupt) as exc:
         raise _Carrier(exc) from None  # unwrapped, it would stop the hook loop's thread
 
@@ -336,6 +402,8 @@ class _Carrier(Exception):
 def describe(exc: BaseException) -> str:
     if isinstance(exc, _Carrier):
         exc = exc.original
+    if isinstance(exc, IsolatedHookFailed):
+        return str(exc)  # already `Type: message`, as the worker saw it
     try:
         text = str(exc)
     except Exception:  # user code: an exception whose __str__ raises must still be reported

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from tuiman.core.events import Kind
+from tuiman.core.events import Kind, plain_payload
 
 if TYPE_CHECKING:
     from tuiman.core.processes.stats import ProcessStats, StatsSampler
@@ -101,14 +101,23 @@ class StatsService:
             spec = watcher.config.hooks.get("extended_stats")
             if spec is not None:
                 working = dict(entry)
+                extended: dict[str, Any] = {}
+
+                def to_plain_data(
+                    left: dict[str, Any] = working, into: dict[str, Any] = extended
+                ) -> None:
+                    # What the hook left in the dict must be as JSON-safe as any event payload.
+                    into.update(plain_payload(left))
+
                 outcome = await arbiter.hooks.call(
                     spec,
                     name,
                     arbiter.facades_for(watcher),
                     {"pid": pid, "stats": working},
                     result_ignored=True,
+                    check_after=to_plain_data,
                 )
                 if not outcome.failed:
-                    entry = working
+                    entry = extended
             result[pid] = entry
         return result

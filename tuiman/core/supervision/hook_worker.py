@@ -1,0 +1,253 @@
+"""The process that runs isolated hooks (docs/hooks.md#isolated-hooks):
+`python -m tuiman.core.supervision.hook_worker FD`.
+
+It talks JSON lines with tuiman over the socket FD. tuiman sends `call` messages (the hook's
+dotted path, its keyword arguments, and a snapshot of the watchers for the hook's reads); the
+worker answers with `result`, and on the way sends `command`, `publish`, `output` and `signal`
+messages for what the hook asks of tuiman. While it waits for a `reply` (to a `signal`) it
+serves nested `call`s (the signal hooks of that very signal). tuiman kills the worker's process
+group when a call times out; the worker exits on its own when the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import os
+import socket
+import sys
+import time
+from typing import Any, TextIO, cast
+
+from tuiman.core.events import PayloadRefused, check_custom_kind, plain_payload
+
+MAX_MESSAGE = 4 * 1024 * 1024
+
+
+class Channel:
+    """The worker's end of the socket: one JSON object per line, both ways."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader = sock.makefile("rb")
+        self._requests = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n"
+        self._sock.sendall(data.encode())
+
+    def receive(self) -> dict[str, Any] | None:
+        line = self._reader.readline(MAX_MESSAGE)
+        if not line:
+            return None
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def request(self, message: dict[str, Any]) -> Any:
+        """Send and wait for the `reply`, serving nested calls meanwhile."""
+        self._requests += 1
+        message["req"] = self._requests
+        self.send(message)
+        while True:
+            incoming = self.receive()
+            if incoming is None:
+                raise SystemExit(0)
+            if incoming.get("op") == "reply" and incoming.get("req") == message["req"]:
+                return incoming.get("value")
+            if incoming.get("op") == "call":
+                serve_call(self, incoming)
+
+
+class ProxyProcess:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.pid: int = data["pid"]
+        self.wid: int = data["wid"]
+        self.started: float = data["started"]
+        self.status: int = data["status"]
+        self.state: str = data["state"]
+        self._age_at: float = data["age"]
+        self._taken = time.monotonic()
+
+    def age(self) -> float:
+        return self._age_at + time.monotonic() - self._taken
+
+
+class ProxyWatcher:
+    """The `watcher` an isolated hook sees: reads from the snapshot, commands sent to tuiman."""
+
+    def __init__(self, channel: Channel, call_id: int, data: dict[str, Any]) -> None:
+        self._channel = channel
+        self._call_id = call_id
+        self._data = data
+        self.name: str = data["name"]
+        self.numprocesses: int = data["numprocesses"]
+        self.priority: int = data["priority"]
+        self.cmd: str = data["cmd"]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self._data["env"])
+
+    def status(self) -> str:
+        return str(self._data["state"])
+
+    @property
+    def processes(self) -> dict[int, ProxyProcess]:
+        return {p["pid"]: ProxyProcess(p) for p in self._data["processes"]}
+
+    @property
+    def pids(self) -> list[int]:
+        return [p["pid"] for p in self._data["processes"]]
+
+    def is_active(self) -> bool:
+        return self.status() in ("active", "flapping")
+
+    def _command(self, action: str, *args: int) -> None:
+        self._channel.send(
+            {"op": "command", "id": self._call_id, "watcher": self.name, "action": action,
+             "args": list(args)}
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._command("start")
+
+    def stop(self) -> None:
+        self._command("stop")
+
+    def restart(self) -> None:
+        self._command("restart")
+
+    def incr(self, nb: int = 1, n: int | None = None) -> int:
+        count = int(n if n is not None else nb)
+        self._command("incr", count)
+        return self.numprocesses + count
+
+    def decr(self, nb: int = 1, n: int | None = None) -> int:
+        count = int(n if n is not None else nb)
+        self._command("decr", count)
+        return max(self.numprocesses - count, 0)
+
+    def send_signal(self, pid: int, signum: int) -> bool:
+        request = {"op": "signal", "id": self._call_id, "watcher": self.name}
+        return bool(self._channel.request({**request, "pid": int(pid), "signum": int(signum)}))
+
+    def __repr__(self) -> str:
+        return f"<watcher {self.name} {self.status()}>"
+
+
+class ProxyArbiter:
+    def __init__(self, channel: Channel, call_id: int, watchers: list[dict[str, Any]]) -> None:
+        self._channel = channel
+        self._call_id = call_id
+        self._watchers = watchers
+
+    @property
+    def watchers(self) -> list[ProxyWatcher]:
+        return [ProxyWatcher(self._channel, self._call_id, w) for w in self._watchers]
+
+    def get_watcher(self, name: str) -> ProxyWatcher | None:
+        return next((w for w in self.watchers if w.name == name), None)
+
+    def stop(self) -> None:
+        self._channel.send(
+            {"op": "command", "id": self._call_id, "watcher": None, "action": "quit"}
+        )
+
+    def publish(self, kind: str, **payload: Any) -> None:
+        watcher = payload.pop("watcher", None)
+        if watcher is not None and not isinstance(watcher, str):
+            raise PayloadRefused(f"watcher= must be a watcher's name, not {watcher!r}")
+        message = {"op": "publish", "id": self._call_id, "kind": check_custom_kind(kind)}
+        self._channel.send({**message, "watcher": watcher, "payload": plain_payload(payload)})
+
+
+class _OutputStream:
+    """sys.stdout / sys.stderr of the worker: each write goes to tuiman as hook output."""
+
+    def __init__(self, channel: Channel, stream: str) -> None:
+        self._channel = channel
+        self._stream = stream
+        self.call_id = 0
+
+    def write(self, text: str) -> int:
+        self._channel.send(
+            {"op": "output", "id": self.call_id, "stream": self._stream, "text": str(text)}
+        )
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _resolve(path: str) -> Any:
+    module_name, _, attribute_path = path.partition(":") if ":" in path else path.rpartition(".")
+    target: Any = importlib.import_module(module_name)
+    for attribute in attribute_path.split("."):
+        target = getattr(target, attribute)
+    return target
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception:
+        text = "<exception not printable>"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def serve_call(channel: Channel, message: dict[str, Any]) -> None:
+    call_id = int(message["id"])
+    streams = (sys.stdout, sys.stderr)
+    previous = [getattr(s, "call_id", 0) for s in streams]
+    for stream in streams:
+        if isinstance(stream, _OutputStream):
+            stream.call_id = call_id
+    watchers: list[dict[str, Any]] = message["watchers"]
+    own = next(w for w in watchers if w["name"] == message["watcher"])
+    kwargs: dict[str, Any] = dict(message["kwargs"])
+    kwargs["watcher"] = ProxyWatcher(channel, call_id, own)
+    kwargs["arbiter"] = ProxyArbiter(channel, call_id, watchers)
+    reply: dict[str, Any] = {"op": "result", "id": call_id}
+    try:
+        func = _resolve(message["path"])
+        result = (
+            asyncio.run(func(**kwargs)) if inspect.iscoroutinefunction(func) else func(**kwargs)
+        )
+        try:
+            truthy = bool(result)
+        except Exception:
+            truthy = False
+        reply.update(ok=True, truthy=truthy)
+        if isinstance(kwargs.get("stats"), dict):
+            reply["stats"] = plain_payload(kwargs["stats"])
+    except BaseException as error:  # the hook's own failure, SystemExit included
+        reply = {"op": "result", "id": call_id, "ok": False, "error": _describe(error)}
+    finally:
+        for stream, call in zip(streams, previous, strict=True):
+            if isinstance(stream, _OutputStream):
+                stream.call_id = call
+    channel.send(reply)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    channel = Channel(sock)
+    sys.stdout = cast(TextIO, _OutputStream(channel, "stdout"))
+    sys.stderr = cast(TextIO, _OutputStream(channel, "stderr"))
+    while True:
+        message = channel.receive()
+        if message is None:
+            os._exit(0)
+        if message.get("op") == "call":
+            if message.get("sys_path"):
+                sys.path[:] = [*message["sys_path"]]
+            serve_call(channel, message)
+
+
+if __name__ == "__main__":
+    main()
