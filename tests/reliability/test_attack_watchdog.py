@@ -20,7 +20,9 @@ from tests.reliability.support import PY, REPO, TUIMAN, headless, write_hook_mod
 from tests.support.procs import alive, children, kill_quietly, tagged_pids
 from tests.support.waiting import wait_until_sync
 from tuiman.control.endpoint import InstanceRunning, claim_endpoint
+from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import WatchdogPayload
+from tuiman.ui.model import CoreModel
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -165,4 +167,21 @@ def test_a_killed_watchdog_is_reported_and_replaced(tmp_path: Path, tag: str) ->
         run.send(signal.SIGKILL)
         run.wait(10)
         assert_all_gone_soon(roster, tag)
-        wait_until_sync(lambda: not alive(replacement), timeout=5)
+        wait_until_sync(lambda: not alive(replacement), timeout=20)
+
+
+def test_the_ui_model_tells_the_header_about_the_watchdog() -> None:
+    model = CoreModel()
+    assert model.watchdog_alert is None
+    restarted: WatchdogPayload = {
+        "state": "restarted",
+        "previous_pid": 10,
+        "pid": 11,
+        "detail": "watchdog pid 10 was killed by SIGKILL; restarted as pid 11",
+    }
+    changes = model.apply([Event(1, 0.0, Kind.WATCHDOG, None, dict(restarted))])
+    assert model.watchdog_alert == "watchdog restarted 1x"
+    assert changes.log, "the hook-event log shows it too"
+    lost: WatchdogPayload = {**restarted, "state": "lost", "pid": None}
+    model.apply([Event(2, 0.0, Kind.WATCHDOG, None, dict(lost))])
+    assert model.watchdog_alert == "watchdog lost"
