@@ -158,10 +158,11 @@ def test_sigkilled_tuiman_leaves_no_survivor(fake_factory: Any) -> None:
     assert os.getsid(escapee.pid) != os.getsid(leader.pid)
     assert os.getpgid(roster["unmarked"].pid) == leader.pid
     assert MARKER_ENV not in roster["unmarked"].environ()
-    # The watchdog holds only its pipe (not the fake's stdout) and shrugs off TERM/INT/HUP.
+    # The watchdog holds only its pipe and a pidfd of the fake (not its stdout) and shrugs off
+    # TERM/INT/HUP.
     watchdog = fake.watchdog
     assert watchdog is not None
-    assert len(os.listdir(f"/proc/{watchdog.pid}/fd")) == 1
+    assert len(os.listdir(f"/proc/{watchdog.pid}/fd")) == 2
     assert os.getsid(watchdog.pid) == watchdog.pid
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         watchdog.send_signal(sig)

@@ -202,6 +202,9 @@ def cmd_status(socket_path: Path, options: argparse.Namespace) -> int:
     human = render.status_table(watchers)
     if options.watcher and watchers:
         human += "\n\n" + render.processes_table(watchers[0])
+    protection = reply.get("protection")
+    if isinstance(protection, dict):
+        human += "\n\n" + render.protection_lines(protection)
     return finish(options, "status", reply, human)
 
 

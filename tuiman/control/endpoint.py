@@ -1,10 +1,15 @@
 """Claiming an instance's control endpoint: the lock, then the bound socket
 (docs/control-protocol.md#where-the-socket-is).
 
-`claim_endpoint` runs before the arbiter starts anything: it takes an exclusive `flock` on the
+`claim_endpoint` runs before the arbiter starts anything: it takes an exclusive lock on the
 lock file beside the socket (a second tuiman on the same config fails here, naming the first
 one's pid and socket), replaces a stale socket only while holding that lock, and binds the new
 socket under umask 0177 so that it is 0600 from the first instant.
+
+The lock is a POSIX record lock (`lockf`), not a `flock`: a record lock belongs to the process,
+so it ends with tuiman even when a process forked by a hook still holds a copy of the fd (a
+`flock` belongs to the open file and would outlive tuiman in that copy). Record locks never
+conflict within one process, so this module also remembers which lock files it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from tuiman.control.paths import (
 )
 
 LISTEN_BACKLOG = 128
+# (st_dev, st_ino) of the lock files this process holds: a second claim here is refused too.
+# Only ever checked before opening: closing any fd of a locked file drops a record lock.
+_held: set[tuple[int, int]] = set()
 
 
 class InstanceRunning(ControlSetupError):
@@ -66,6 +74,9 @@ class ControlEndpoint:
             with contextlib.suppress(OSError):
                 if os.lstat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
                     os.unlink(self.lock_path)
+            with contextlib.suppress(OSError):
+                info = os.fstat(self._lock_fd)
+                _held.discard((info.st_dev, info.st_ino))
             os.close(self._lock_fd)
             self._lock_fd = None
 
@@ -83,6 +94,9 @@ def claim_endpoint(socket_path: Path, *, private_dir: bool) -> ControlEndpoint:
         listener = _bind(socket_path)
         return ControlEndpoint(socket_path, lock_fd, listener)
     except BaseException:
+        with contextlib.suppress(OSError):
+            info = os.fstat(lock_fd)
+            _held.discard((info.st_dev, info.st_ino))
         os.close(lock_fd)
         raise
 
@@ -97,6 +111,10 @@ def _take_lock(lock_path: Path, socket_path: Path) -> int:
 
 def _lock_once(lock_path: Path, socket_path: Path) -> int | None:
     """The locked fd; None if the file was unlinked (by an exiting owner) while we locked it."""
+    with contextlib.suppress(OSError):
+        existing = os.lstat(lock_path)
+        if (existing.st_dev, existing.st_ino) in _held:
+            raise InstanceRunning(os.getpid(), socket_path)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(lock_path, flags, 0o600)
@@ -109,8 +127,10 @@ def _lock_once(lock_path: Path, socket_path: Path) -> int | None:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
             raise ControlSetupError(f"lock file {lock_path} is not a regular file of ours")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise ControlSetupError(f"cannot lock {lock_path}: {error.strerror}") from None
             raise InstanceRunning(_read_pid(fd), socket_path) from None
         try:
             current = os.lstat(lock_path).st_ino
@@ -121,6 +141,7 @@ def _lock_once(lock_path: Path, socket_path: Path) -> int | None:
             return None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _held.add((info.st_dev, info.st_ino))
     except BaseException:
         os.close(fd)
         raise

@@ -80,6 +80,20 @@ def status_table(watchers: list[WatcherSnapshot]) -> str:
     return "\n".join([text, *notes])
 
 
+def protection_lines(protection: dict[str, Any]) -> str:
+    """What protects the processes if tuiman dies: the watchdog and the cgroups."""
+    state = protection.get("state")
+    if state == "running":
+        watchdog = f"watchdog: running (pid {protection.get('pid')}"
+        restarts = protection.get("restarts") or 0
+        watchdog += f", restarted {restarts}x)" if restarts else ")"
+    elif state == "lost":
+        watchdog = "watchdog: LOST: a SIGKILL of tuiman would leave every process running"
+    else:
+        watchdog = f"watchdog: {state}"
+    return f"{watchdog}\ncgroups: {protection.get('cgroups')}"
+
+
 def processes_table(watcher: WatcherSnapshot) -> str:
     now = time.time()
     rows = [

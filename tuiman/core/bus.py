@@ -40,7 +40,9 @@ from tuiman.core.payloads import (
     StatePayload,
     StatsPayload,
     StopPayload,
+    SweepFailedPayload,
     UpdatedPayload,
+    WatchdogPayload,
     WatcherReloadPayload,
 )
 from tuiman.core.secrets import redact_payload
@@ -258,6 +260,14 @@ class Bus:
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.WATCHDOG], watcher: None, payload: WatchdogPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.SWEEP_FAILED], watcher: str, payload: SweepFailedPayload
+    ) -> Event: ...
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload

@@ -32,6 +32,8 @@ class Kind(StrEnum):
     SNAPSHOT = "snapshot"
     RESYNC = "resync"
     DROPPED = "dropped"  # tells a slow subscriber how many droppable events it lost
+    WATCHDOG = "watchdog"  # the watchdog died while tuiman runs: restarted, or lost
+    SWEEP_FAILED = "sweep_failed"  # a watcher's escapees could not be looked for
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
 

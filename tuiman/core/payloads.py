@@ -227,6 +227,15 @@ class WatcherSnapshot(WatcherSettings):
     log_files: NotRequired[LogFilesStatus]  # only once a log file has failed
 
 
+class WatchdogStatus(TypedDict):
+    """What protects the processes if tuiman dies (docs/reliability.md)."""
+
+    pid: int | None  # the watchdog's pid; None without one
+    state: str  # running | lost | off
+    restarts: int  # how often it died and was started again
+    cgroups: str  # "on <path>" or "off: <why>": whether cgroup.kill backs the stop
+
+
 class ArbiterSnapshot(TypedDict):
     """The `snapshot` event: everything a fresh subscriber needs to draw the state."""
 
@@ -234,6 +243,23 @@ class ArbiterSnapshot(TypedDict):
     started: float  # wall clock
     pid: int  # the core's pid
     watchers: list[WatcherSnapshot]  # in start order
+    protection: NotRequired[WatchdogStatus]
+
+
+class WatchdogPayload(TypedDict):
+    """The watchdog died while tuiman ran (an arbiter event)."""
+
+    state: str  # restarted | lost
+    previous_pid: int
+    pid: int | None  # the new watchdog; None when it could not be restarted
+    detail: str
+
+
+class SweepFailedPayload(TypedDict):
+    """A watcher's escapees could not be looked for (its stop may have left some running)."""
+
+    error: str
+    errno: int
 
 
 class ResyncPayload(TypedDict):
@@ -289,6 +315,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.STATS: StatsPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,
     Kind.RESYNC: ResyncPayload,
+    Kind.WATCHDOG: WatchdogPayload,
+    Kind.SWEEP_FAILED: SweepFailedPayload,
     Kind.DROPPED: DroppedPayload,
     CONTROL_REJECTED: ControlRejectedPayload,
 }

@@ -17,6 +17,7 @@ from tuiman.control.server import ControlServer, claim_instance, serving
 from tuiman.core.config.loader import ConfigError
 from tuiman.core.config.model import Config
 from tuiman.core.configfile import load_config
+from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import (
     MARKER_ENV,
     Watchdog,
@@ -33,7 +34,14 @@ def run_tuiman(options: argparse.Namespace) -> int:
     marker = new_marker()
     # Forked before anything can start a thread (hook modules are imported by the loader).
     watchdog = Watchdog.start(marker)
+    cgroups = CgroupTree.create(marker)
     try:
+        if isinstance(cgroups, CgroupTree):
+            watchdog.leave_cgroup = cgroups.base
+            watchdog.kill_cgroup(cgroups.root)
+        else:
+            stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
+            cgroups = f"off: {cgroups}"
         try:
             config = load_config(options.config)
         except ConfigError as error:
@@ -60,11 +68,16 @@ def run_tuiman(options: argparse.Namespace) -> int:
                 def control(arbiter: Arbiter) -> contextlib.AbstractAsyncContextManager[object]:
                     return serving(arbiter, endpoint)
 
-                return asyncio.run(run_tui(config, watchdog, marker, services=control))
-            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint))
+                return asyncio.run(
+                    run_tui(config, watchdog, marker, services=control, cgroups=cgroups)
+                )
+            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint, cgroups))
         finally:
             endpoint.close()
     finally:
+        if isinstance(cgroups, CgroupTree):
+            # What is left in the subtree now: a hook's subprocess, an early fork of a child.
+            cgroups.close()
         watchdog.close()
         watchdog.wait(1.0)
 
@@ -75,8 +88,9 @@ async def run_headless(
     watchdog: Watchdog,
     marker: str,
     endpoint: ControlEndpoint,
+    cgroups: CgroupTree | str = "off: not set up",
 ) -> int:
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
     arbiter.bind()
     control = ControlServer(arbiter, endpoint)
     await control.start()

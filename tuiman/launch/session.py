@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from tuiman.client.local import LocalClient
 from tuiman.console import say
 from tuiman.core.config.model import Config
+from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import Watchdog
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.ui.app import TuimanApp
@@ -37,9 +38,10 @@ async def run_tui(
     *,
     services: Services | None = None,
     headless: bool = False,
+    cgroups: CgroupTree | str = "off: not set up",
 ) -> int:
     """Run the app until it quits; `services(arbiter)` (e.g. the control socket) runs alongside."""
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
     arbiter.bind()
     app = TuimanApp(LocalClient(arbiter), start_core=arbiter.start)
     install_signal_handlers(app, arbiter)

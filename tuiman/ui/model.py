@@ -26,6 +26,7 @@ from tuiman.core.payloads import (
     StatsPayload,
     StopPayload,
     UpdatedPayload,
+    WatchdogPayload,
     WatcherSnapshot,
 )
 from tuiman.core.states import ProcessState, WatcherState
@@ -41,6 +42,13 @@ from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
+
+
+def watchdog_alert(lost: bool, restarts: int) -> str | None:
+    """What the header says of the watchdog: nothing while it never died."""
+    if lost:
+        return "watchdog lost"
+    return f"watchdog restarted {restarts}x" if restarts else None
 
 
 class OutputEntry(NamedTuple):
@@ -79,6 +87,9 @@ class CoreModel:
         self.source = ""
         self.started: float | None = None
         self.core_pid: int | None = None
+        # the watchdog when it is not simply running ("watchdog lost", "watchdog restarted 1x")
+        self.watchdog_alert: str | None = None
+        self.watchdog_restarts = 0
         self.snapshot_seq = 0
         self.output: dict[str, deque[OutputEntry]] = {}
         self.reaped_since_status: set[str] = set()  # watchers whose restart counter may lag
@@ -143,6 +154,12 @@ class CoreModel:
             self._hook(event, changes)
         elif kind == Kind.HOOK_OUTPUT:
             changes.log.append(hook_output_entry(event))
+        elif kind == Kind.WATCHDOG:  # an arbiter event: the header shows it
+            payload = cast(WatchdogPayload, event.payload)
+            lost = payload["state"] == "lost"
+            self.watchdog_restarts += 0 if lost else 1
+            self.watchdog_alert = watchdog_alert(lost, self.watchdog_restarts)
+            changes.log.append(custom_entry(event))
         elif event.watcher is not None:
             self._lifecycle(event, changes)
         elif kind not in NOT_LOGGED:
@@ -153,6 +170,12 @@ class CoreModel:
         self.started = snapshot["started"]
         self.core_pid = snapshot["pid"]
         self.snapshot_seq = seq
+        protection = snapshot.get("protection")
+        if protection is not None:
+            self.watchdog_restarts = protection["restarts"]
+            self.watchdog_alert = watchdog_alert(
+                protection["state"] == "lost", protection["restarts"]
+            )
         fresh: dict[str, WatcherView] = {}
         for data in snapshot["watchers"]:
             view = self.watchers.get(data["name"]) or WatcherView(data["name"])

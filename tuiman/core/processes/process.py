@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.output import LineSplitter
 from tuiman.core.states import ProcessState
 
@@ -40,6 +41,7 @@ class SpawnSpec:
     gid: int | None = None
     rlimits: Mapping[str, int] | None = None
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
+    cgroup: WatcherCgroup | None = None  # moved in right after the spawn
 
 
 def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
@@ -101,6 +103,8 @@ class ManagedProcess:
             preexec_fn=_rlimit_setter(spec.rlimits) if spec.rlimits else None,
         )
         self.pid = self._popen.pid
+        if spec.cgroup is not None:
+            spec.cgroup.add(self.pid)  # first thing: what it forks from now on stays inside
         self.pgid = self.pid  # new session: the child leads its own group
         self.exited: asyncio.Future[int] = loop.create_future()
         self._pidfd = os.pidfd_open(self.pid)

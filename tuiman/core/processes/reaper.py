@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import time
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from tuiman.core.processes.procfs import stat_fields, task_children
 
 ZOMBIE_GRACE = 0.5
+# What reading another process' /proc entry may answer when that process is simply not one to
+# kill: gone meanwhile, or not ours to read.
+_NOT_A_CANDIDATE = frozenset({errno.ENOENT, errno.ESRCH, errno.EACCES, errno.EPERM})
 
 
 class OrphanReaper:
@@ -108,7 +112,8 @@ def kill_marked(entries: tuple[str, ...]) -> int:
 
     A candidate is pinned with a pidfd and its environment read again before it is signalled,
     so a recycled pid is never hit. Blocking /proc reads: call it off the event loop.
-    Returns how many processes were signalled.
+    Returns how many processes were signalled. Raises OSError when it cannot look (no fds
+    left, no memory): "found nothing" must never stand for "could not look".
     """
     needles = [b"\0" + os.fsencode(entry) + b"\0" for entry in entries]
     me = os.getpid()
@@ -117,8 +122,10 @@ def kill_marked(entries: tuple[str, ...]) -> int:
         try:
             with open(f"/proc/{pid}/environ", "rb") as environ:
                 env = b"\0" + environ.read() + b"\0"
-        except OSError:
-            return False
+        except OSError as error:
+            if error.errno in _NOT_A_CANDIDATE:
+                return False
+            raise
         return all(needle in env for needle in needles)
 
     killed = 0
@@ -127,8 +134,10 @@ def kill_marked(entries: tuple[str, ...]) -> int:
             continue
         try:
             pidfd = os.pidfd_open(int(name))
-        except OSError:
-            continue
+        except OSError as error:
+            if error.errno in _NOT_A_CANDIDATE:
+                continue
+            raise
         try:
             if matches(name):  # still the same process: the pidfd pins it from here on
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)

@@ -16,6 +16,7 @@ from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import ArbiterSnapshot
+from tuiman.core.processes.cgroups import CgroupTree, WatcherCgroup
 from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
 from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.processes.reaper import OrphanReaper
@@ -26,6 +27,7 @@ from tuiman.core.supervision.config_reload import reload_config_file
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.stats_service import StatsService
+from tuiman.core.supervision.watchdog_guard import WatchdogGuard
 from tuiman.core.supervision.watcher import CommandResult, Watcher
 
 RECENT_HOOK_EVENTS = 1000
@@ -37,7 +39,12 @@ class UnknownWatcher(KeyError):
 
 class Arbiter:
     def __init__(
-        self, config: Config, *, watchdog: Watchdog | None = None, marker: str | None = None
+        self,
+        config: Config,
+        *,
+        watchdog: Watchdog | None = None,
+        marker: str | None = None,
+        cgroups: CgroupTree | str = "off: not set up",
     ) -> None:
         self.config = config
         self.bus = Bus()
@@ -45,6 +52,10 @@ class Arbiter:
         self.hooks = HookRunner(self.bus, config.arbiter.hook_threads)
         self.marker = marker or new_marker()
         self.watchdog = watchdog
+        # cgroup v2 behind each watcher's stop, or why not (docs/reliability.md)
+        self.cgroup_tree = cgroups if isinstance(cgroups, CgroupTree) else None
+        cgroups_text = f"on {cgroups.root}" if isinstance(cgroups, CgroupTree) else cgroups
+        self.guard = WatchdogGuard(watchdog, self.bus, cgroups_text)
         self._watchdog_changes: list[tuple[bool, int]] = []
         self.started_at = time.time()
         # sticky: any entry makes headless exit 1 (docs/headless.md#exit-codes)
@@ -84,6 +95,7 @@ class Arbiter:
         self.hooks.loop_thread_id = threading.get_ident()
         self.reaper = OrphanReaper(self._loop, self.managed_pids)
         self.reaper.install()
+        self.guard.start(self._loop)
 
     def call_on_loop(self, callback: Callable[[], None]) -> None:
         if threading.get_ident() == self.hooks.loop_thread_id:
@@ -126,6 +138,11 @@ class Arbiter:
         changes, self._watchdog_changes = self._watchdog_changes, []
         if self.watchdog is not None:
             self.watchdog.update(changes)
+
+    def cgroup_for(self, watcher_name: str) -> WatcherCgroup | None:
+        if self.cgroup_tree is None:
+            return None
+        return self.cgroup_tree.for_watcher(watcher_name)
 
     def managed_pids(self) -> set[int]:
         pids = {pid for watcher in self.watchers.values() for pid in watcher.processes}
@@ -226,6 +243,7 @@ class Arbiter:
                     process.send_signal(signal.SIGKILL)
 
     async def shutdown(self) -> None:
+        self.guard.stop()  # the launcher closes the watchdog next: that exit is no death
         self.stats.stop()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():
@@ -297,6 +315,7 @@ class Arbiter:
             "started": self.started_at,
             "pid": os.getpid(),
             "watchers": [w.snapshot() for w in self.start_order()],
+            "protection": self.guard.status(),
         }
 
 

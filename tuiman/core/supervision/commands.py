@@ -104,7 +104,10 @@ async def cmd_list(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
 
 
 async def cmd_status(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
-    return ok(watchers=[w.snapshot() for w in _targets(arbiter, request)])
+    return ok(
+        watchers=[w.snapshot() for w in _targets(arbiter, request)],
+        protection=arbiter.guard.status(),
+    )
 
 
 async def cmd_snapshot(arbiter: Arbiter, request: dict[str, Any]) -> Reply:

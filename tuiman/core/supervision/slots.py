@@ -155,6 +155,7 @@ class SlotTable:
             self.config.gid,
             self.config.rlimits or None,
             executable=self._resolve_executable(argv[0], env.get("PATH")),
+            cgroup=self._host.cgroup_for(self.name),
         )
         try:
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)

@@ -114,10 +114,24 @@ class StopLadder:
         return sent
 
     async def kill_escapees(self) -> None:
-        """SIGKILL what left this watcher's groups with `setsid` (docs/supervision.md#stop): it
-        still carries the instance marker and the watcher's name in its environment."""
-        entries = (f"{MARKER_ENV}={self._host.marker}", f"{WATCHER_ENV}={self._name}")
-        for _ in range(ESCAPEE_ROUNDS):
-            if not await asyncio.to_thread(kill_marked, entries):
-                return
-            await asyncio.sleep(GROUP_POLL)
+        """SIGKILL what left this watcher's groups (docs/supervision.md#stop): everything in the
+        watcher's cgroup where there is one, then what still carries the instance marker and
+        the watcher's name in its environment (a `setsid` escapee). A sweep that cannot look
+        is a `sweep_failed` event, never a silent "nothing found"."""
+        cgroup = self._host.cgroup_for(self._name)
+        try:
+            if cgroup is not None:
+                await asyncio.to_thread(cgroup.kill_and_wait, LEAK_GRACE)
+            entries = (f"{MARKER_ENV}={self._host.marker}", f"{WATCHER_ENV}={self._name}")
+            for _ in range(ESCAPEE_ROUNDS):
+                if not await asyncio.to_thread(kill_marked, entries):
+                    return
+                await asyncio.sleep(GROUP_POLL)
+        except (OSError, RuntimeError) as error:  # RuntimeError: no thread could be started
+            code = error.errno or 0 if isinstance(error, OSError) else 0
+            text = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+            self._bus.emit(
+                Kind.SWEEP_FAILED,
+                self._name,
+                {"error": f"could not look for escapees: {text}", "errno": code},
+            )

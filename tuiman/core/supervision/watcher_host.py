@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
+from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.log_files import OutputFileSink
 from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.supervision.hooks import FacadeFactory, HookRunner
@@ -54,6 +55,9 @@ class WatcherHost(Protocol):
         """A process group was spawned: the watchdog kills it if tuiman dies."""
 
     def untrack_group(self, pgid: int) -> None: ...
+
+    def cgroup_for(self, watcher_name: str) -> WatcherCgroup | None:
+        """The watcher's own cgroup, where the machine offers cgroup v2; else None."""
 
     def note_failure(self, watcher_name: str, detail: str) -> None:
         """Something failed for good (a veto, a respawn=false crash): headless exits 1."""

@@ -64,6 +64,9 @@ class StatusHeader(Static):
         text.append(f"  procs {model.total_running()}/{model.total_target()}")
         if level < 2:
             text.append(f"  cpu {fmt_cpu(cpu)}  rss {fmt_bytes(rss)}")
+        if model.watchdog_alert:  # kept at every level: it tells what a SIGKILL would leave
+            lost = model.watchdog_alert.endswith("lost")
+            text.append(f"  {model.watchdog_alert}", palette.error if lost else palette.warn)
         text.append(" ")
         for state in STATE_ORDER:
             if states.get(state) and not (compact and state in QUIET_STATES):
