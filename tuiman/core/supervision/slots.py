@@ -50,6 +50,14 @@ class Slot:
     process: ManagedProcess | None = None
     timer: asyncio.TimerHandle | None = None
     pause_until: float | None = None  # monotonic end of a flapping pause
+    # Its process exited and the rest of its group is still being stopped: the slot is busy,
+    # its respawn decision comes once the group is clear.
+    clearing_group: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """Running a process, or about to: a respawn timer, a group still being cleared."""
+        return self.process is not None or self.timer is not None or self.clearing_group
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
@@ -223,6 +231,8 @@ class SlotTable:
             self._host.note_failure(self.name, f"process {process.pid} exited with {code}")
         self._reaper.queue(process, caused)
         if process.group_survivors:
+            if slot is not None:
+                slot.clearing_group = True
             self._background.run(self._clear_group_then(process, slot, caused))
         else:
             self._after_exit(process, slot, caused)
@@ -240,7 +250,11 @@ class SlotTable:
     ) -> None:
         # A group leader died with members alive: stop them before its slot respawns
         # (docs/supervision.md#exit-reap-and-respawn).
-        await self._ladder.stop_group(process)
+        try:
+            await self._ladder.stop_group(process)
+        finally:
+            if slot is not None:
+                slot.clearing_group = False
         self._after_exit(process, slot, caused)
 
     def _after_exit(self, process: ManagedProcess, slot: Slot | None, caused: bool) -> None:
@@ -285,7 +299,7 @@ class SlotTable:
         """respawn=false / on-failure: when nothing is left, the watcher stops (reason exited)."""
         if self._status.state != WatcherState.ACTIVE:
             return  # a start in flight checks at its end (its stop would cancel the start)
-        if any(slot.process is not None or slot.timer is not None for slot in self.slots.values()):
+        if any(slot.busy for slot in self.slots.values()):
             return
         if self.numprocesses == 0:
             return
@@ -356,9 +370,11 @@ class SlotTable:
 
     # -- the watcher's commands ---------------------------------------------------------------
     async def remove_oldest(self, count: int) -> None:
+        """Slots with no process first (waiting on a respawn or a group clear: dropping them
+        kills nothing), then the oldest processes."""
         ordered = sorted(
             self.live(),
-            key=lambda s: s.process.started_monotonic if s.process else float("inf"),
+            key=lambda s: (1, s.process.started_monotonic) if s.process else (0, 0.0),
         )
         doomed = ordered[:count]
         for slot in doomed:
