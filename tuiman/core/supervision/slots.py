@@ -152,6 +152,9 @@ class SlotTable:
         return True
 
     def _spawn(self, slot: Slot) -> ManagedProcess | None:
+        if self._host.quitting:
+            # The one gate every spawn passes: a process started now would outlive the quit.
+            return None
         argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
         env[MARKER_ENV] = self._host.marker
         env[WATCHER_ENV] = self.name
@@ -342,7 +345,7 @@ class SlotTable:
         self.refresh_running_state()
 
     def accepts_respawn(self) -> bool:
-        return self._status.state in SPAWNING_STATES
+        return self._status.state in SPAWNING_STATES and not self._host.quitting
 
     def _pause_slot(self, slot: Slot, retry_in: float, attempt: int) -> None:
         slot.cancel_timer()
