@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from tuiman.core.processes.output import LineSplitter
 from tuiman.core.states import ProcessState
@@ -42,15 +43,34 @@ class SpawnSpec:
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
 
 
-def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
-    # The only Python that runs between fork and exec, and only for watchers that ask for it.
-    limits = [
-        (getattr(resource, f"RLIMIT_{name.upper()}"), value) for name, value in rlimits.items()
-    ]
+class SpawnFailed(Exception):
+    """The child could not be set up between fork and exec (a limit or an id the kernel refused)."""
+
+
+def _child_setup(spec: SpawnSpec, report_fd: int) -> Callable[[], None]:
+    """Limits first, then the ids: dropping to another user first would take away the right to
+    raise a hard limit. The only Python that runs between fork and exec, and only for watchers
+    with rlimits. What failed is written to `report_fd`: Popen only says "preexec_fn failed"."""
+    steps: list[tuple[str, Callable[[], None]]] = []
+    for name, value in (spec.rlimits or {}).items():
+        limit_id = getattr(resource, f"RLIMIT_{name.upper()}")
+        shown = "unlimited" if value == resource.RLIM_INFINITY else str(value)
+        steps.append(
+            (f"rlimit {name} = {shown}", partial(resource.setrlimit, limit_id, (value, value)))
+        )
+    if spec.gid is not None:
+        steps.append((f"gid {spec.gid}", partial(os.setregid, spec.gid, spec.gid)))
+    if spec.uid is not None:
+        steps.append((f"uid {spec.uid}", partial(os.setreuid, spec.uid, spec.uid)))
 
     def apply() -> None:
-        for limit_id, value in limits:
-            resource.setrlimit(limit_id, (value, value))
+        for what, step in steps:
+            try:
+                step()
+            except BaseException as error:
+                with contextlib.suppress(BaseException):
+                    os.write(report_fd, f"could not set {what}: {error}".encode()[:1000])
+                raise
 
     return apply
 
@@ -86,24 +106,20 @@ class ManagedProcess:
         self._loop = loop
         self._on_output = on_output
         self._on_exit = on_exit
-        self._popen = subprocess.Popen(
-            list(spec.argv),
-            executable=spec.executable,
-            stdin=devnull_fd(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=spec.cwd,
-            env=dict(spec.env),
-            start_new_session=True,
-            close_fds=True,
-            user=spec.uid,
-            group=spec.gid,
-            preexec_fn=_rlimit_setter(spec.rlimits) if spec.rlimits else None,
-        )
+        self._popen = _popen(spec)
         self.pid = self._popen.pid
         self.pgid = self.pid  # new session: the child leads its own group
-        self.exited: asyncio.Future[int] = loop.create_future()
-        self._pidfd = os.pidfd_open(self.pid)
+        try:
+            self.exited: asyncio.Future[int] = loop.create_future()
+            self._pidfd = os.pidfd_open(self.pid)
+        except BaseException:
+            # Spawned but not watchable (no fd left for its pidfd): it must not run unsupervised.
+            self._popen.kill()
+            self._popen.wait()  # SIGKILLed: collected within microseconds
+            for pipe in (self._popen.stdout, self._popen.stderr):
+                if pipe is not None:
+                    pipe.close()
+            raise
         self._open_streams: dict[int, tuple[str, LineSplitter]] = {}
         for stream_name, pipe in (("stdout", self._popen.stdout), ("stderr", self._popen.stderr)):
             assert pipe is not None
@@ -203,6 +219,40 @@ class ManagedProcess:
         return end - self.started_monotonic
 
 
+def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
+    """Popen in a new session; with rlimits, the child sets them (and then its ids) itself and
+    reports what the kernel refused, raised as `SpawnFailed`."""
+    report_read, report_write = os.pipe2(os.O_CLOEXEC) if spec.rlimits else (-1, -1)
+    try:
+        return subprocess.Popen(
+            list(spec.argv),
+            executable=spec.executable,
+            stdin=devnull_fd(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            start_new_session=True,
+            close_fds=True,
+            user=None if spec.rlimits else spec.uid,
+            group=None if spec.rlimits else spec.gid,
+            preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,
+        )
+    except subprocess.SubprocessError as error:
+        report = b""
+        if report_write >= 0:
+            os.close(report_write)
+            report_write = -1
+            os.set_blocking(report_read, False)  # a hook's concurrent fork may hold a copy
+            with contextlib.suppress(BlockingIOError):
+                report = os.read(report_read, 1024)
+        raise SpawnFailed(report.decode(errors="replace") or str(error)) from error
+    finally:
+        for fd in (report_read, report_write):
+            if fd >= 0:
+                os.close(fd)
+
+
 _devnull: int | None = None
 
 
@@ -234,7 +284,13 @@ def group_has_members(pgid: int) -> bool:
     return True
 
 
-def spawn_error_text(error: OSError) -> tuple[str, int]:
+def spawn_error_text(error: Exception) -> tuple[str, int]:
+    """What a spawn error event says: `ENOENT: No such file or directory`, errno 2; any other
+    exception as its own text, errno 0."""
+    if isinstance(error, SpawnFailed):
+        return str(error), 0
+    if not isinstance(error, OSError):
+        return f"{type(error).__name__}: {error}", 0
     code = error.errno or 0
     name = errno.errorcode.get(code, "") if code else ""
     text = error.strerror or str(error)

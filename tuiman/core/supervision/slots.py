@@ -155,21 +155,23 @@ class SlotTable:
         if self._host.quitting:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
-        argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
-        env[MARKER_ENV] = self._host.marker
-        env[WATCHER_ENV] = self.name
-        spec = SpawnSpec(
-            argv,
-            env,
-            str(self.config.working_dir),
-            self.config.uid,
-            self.config.gid,
-            self.config.rlimits or None,
-            executable=self._resolve_executable(argv[0], env.get("PATH")),
-        )
         try:
+            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
+            env[MARKER_ENV] = self._host.marker
+            env[WATCHER_ENV] = self.name
+            spec = SpawnSpec(
+                argv,
+                env,
+                str(self.config.working_dir),
+                self.config.uid,
+                self.config.gid,
+                self.config.rlimits or None,
+                executable=self._resolve_executable(argv[0], env.get("PATH")),
+            )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
-        except OSError as error:
+        except Exception as error:
+            # Whatever the kind (OSError, a limit the child could not set, a bad argument), a
+            # failed spawn is this watcher's spawn error event, never a stuck start.
             self._executables.clear()  # the program may have moved: look it up again next time
             self._on_spawn_error(slot, error)
             return None
@@ -207,7 +209,7 @@ class SlotTable:
             slot.history.record_healthy()
             self.refresh_running_state()
 
-    def _on_spawn_error(self, slot: Slot, error: OSError) -> None:
+    def _on_spawn_error(self, slot: Slot, error: Exception) -> None:
         text, code = spawn_error_text(error)
         slot.history.spawn_failures += 1
         self._bus.emit(Kind.SPAWN_ERROR, self.name, {"wid": slot.wid, "error": text, "errno": code})
