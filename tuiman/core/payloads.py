@@ -207,7 +207,8 @@ class WatcherSnapshot(WatcherSettings):
     restarts: int
     processes: list[ProcessSnapshot]
     slots: list[SlotSnapshot]
-    last_exit_codes: dict[str, int]  # wid (as text) -> exit code of its last process
+    # wid (as text) -> exit code of its last process; None: unknown (collected by someone else)
+    last_exit_codes: dict[str, int | None]
 
 
 class ArbiterSnapshot(TypedDict):

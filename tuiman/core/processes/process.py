@@ -25,6 +25,7 @@ from tuiman.core.processes.output import LineSplitter
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536
+STATUS_LOST_RETURNCODE = 255  # Popen's own bookkeeping only: tuiman reports the exit as unknown
 # Bound on one process' reads per loop iteration, so a flood cannot starve everything else.
 MAX_READS_PER_WAKE = 4
 
@@ -94,6 +95,8 @@ class ManagedProcess:
     ) -> None:
         self.wid = wid
         self.state = ProcessState.RUNNING
+        # None while it runs, and also after an exit whose status someone else collected (a
+        # hook's waitpid(-1)): `alive` is what says whether it still runs.
         self.exit_code: int | None = None
         self.started = time.time()
         self.started_monotonic = time.monotonic()
@@ -110,7 +113,7 @@ class ManagedProcess:
         self.pid = self._popen.pid
         self.pgid = self.pid  # new session: the child leads its own group
         try:
-            self.exited: asyncio.Future[int] = loop.create_future()
+            self.exited: asyncio.Future[int | None] = loop.create_future()
             self._pidfd = os.pidfd_open(self.pid)
         except BaseException:
             # Spawned but not watchable (no fd left for its pidfd): it must not run unsupervised.
@@ -185,8 +188,10 @@ class ManagedProcess:
         # Checked right after the reap: a zombie leader would itself count as a member, and a
         # sequential pid allocator makes reuse of the group id within microseconds unrealistic.
         self.group_survivors = group_has_members(self.pgid)
-        code = exit_code_from_waitid(result) if result is not None else 255
-        self._popen.returncode = code  # keeps Popen from ever waiting on this pid again
+        # A status collected behind our back is unknown, never a made-up code.
+        code = exit_code_from_waitid(result) if result is not None else None
+        # Any int keeps Popen from ever waiting on this (maybe recycled) pid again.
+        self._popen.returncode = code if code is not None else STATUS_LOST_RETURNCODE
         self.exit_code = code
         self.state = ProcessState.EXITED
         self.exited_monotonic = time.monotonic()
@@ -195,7 +200,7 @@ class ManagedProcess:
 
     @property
     def alive(self) -> bool:
-        return self.exit_code is None
+        return self.exited_monotonic is None
 
     def send_signal(self, signum: int) -> bool:
         """Signal the leader through its pidfd (never a recycled pid). False if it is gone."""

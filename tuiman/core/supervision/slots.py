@@ -87,7 +87,8 @@ class SlotTable:
         self.slots: dict[int, Slot] = {}
         self.processes = processes  # pid -> process, until its reap event
         self.restarts = 0
-        self.last_exit_codes: dict[int, int] = {}  # wid -> exit code of its last process
+        # wid -> exit code of its last process (None: its status was collected by someone else)
+        self.last_exit_codes: dict[int, int | None] = {}
         self._host = host
         self._bus: Bus = host.bus
         self._status = status
@@ -227,13 +228,14 @@ class SlotTable:
     # -- exits --------------------------------------------------------------------------------
     def on_exit(self, process: ManagedProcess) -> None:
         caused = self._tuiman_caused(process)
-        code = process.exit_code if process.exit_code is not None else 0
+        code = process.exit_code
         self.last_exit_codes[process.wid] = code
         slot = self.slots.get(process.wid)
         if slot is not None and slot.process is process:
             slot.process = None
         if not caused and code != 0 and self.config.respawn is False:
-            self._host.note_failure(self.name, f"process {process.pid} exited with {code}")
+            shown = "an unknown status" if code is None else code
+            self._host.note_failure(self.name, f"process {process.pid} exited with {shown}")
         self._reaper.queue(process, caused)
         if process.group_survivors:
             if slot is not None:
