@@ -54,6 +54,12 @@ def use_colour(stream: TextIO) -> bool:
     return stream.isatty()
 
 
+def exit_text(code: int | None) -> str:
+    """An exit code; 'unknown' when its status was collected by someone else (a hook's
+    waitpid), never a made-up number."""
+    return "unknown" if code is None else str(code)
+
+
 class LineFormatter:
     """One human-readable line per event."""
 
@@ -99,10 +105,10 @@ class LineFormatter:
             own = reap["process_status"] is not None
             code = reap["exit_code"]
             text = (
-                f"reap pid={reap['pid']} wid={reap['wid']} exit_code={code}"
+                f"reap pid={reap['pid']} wid={reap['wid']} exit_code={exit_text(code)}"
                 f" ({'own exit' if own else 'by tuiman'})"
             )
-            return self.paint(text, 31) if code and own else text
+            return self.paint(text, 31) if code != 0 and own else text
         if kind == Kind.STATE:
             state = cast(StatePayload, event.payload)
             text = f"state {state['old']} → {state['new']} ({state['reason']})"
@@ -281,10 +287,11 @@ def ready_problem(arbiter: Arbiter) -> str | None:
         if watcher.state == WatcherState.ACTIVE and watcher.all_running:
             continue
         if arbiter.is_done(watcher):
-            if any(code != 0 for code in watcher.last_exit_codes.values()):
-                return (
-                    f"{watcher.name}: exited with {sorted(set(watcher.last_exit_codes.values()))}"
-                )
+            codes = set(watcher.last_exit_codes.values())
+            if codes - {0}:
+                known = sorted(code for code in codes if code is not None)
+                shown = [str(code) for code in known] + (["unknown"] if None in codes else [])
+                return f"{watcher.name}: exited with [{', '.join(shown)}]"
             continue
         return ""
     return None

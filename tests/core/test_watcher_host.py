@@ -43,6 +43,7 @@ class RecordingHost:
         self.hooks.loop_thread_id = threading.get_ident()
         self.marker = f"host-test-{uuid.uuid4().hex[:12]}"
         self.forced = False
+        self.quitting = False
         self.failures: list[str] = []
         self.states: list[WatcherState] = []
         self.settled = 0

@@ -223,7 +223,8 @@ class WatcherSnapshot(WatcherSettings):
     restarts: int
     processes: list[ProcessSnapshot]
     slots: list[SlotSnapshot]
-    last_exit_codes: dict[str, int]  # wid (as text) -> exit code of its last process
+    # wid (as text) -> exit code of its last process; None: unknown (collected by someone else)
+    last_exit_codes: dict[str, int | None]
     log_files: NotRequired[LogFilesStatus]  # only once a log file has failed
 
 

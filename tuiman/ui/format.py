@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections.abc import Mapping
 
 _UNITS = ("K", "M", "G", "T")
 
@@ -83,6 +84,15 @@ def signal_name(signum: int | None) -> str:
         return signal.Signals(signum).name.removeprefix("SIG")
     except ValueError:
         return str(signum)
+
+
+def fmt_last_exit(last_exit: Mapping[int, int | None], wid: int) -> str:
+    """A slot's last exit: '-' before its first one, '?' when its status is unknown (collected
+    by someone else, docs/hooks.md#what-a-hook-must-not-do)."""
+    if wid not in last_exit:
+        return "-"
+    code = last_exit[wid]
+    return "?" if code is None else fmt_exit(code)
 
 
 def fmt_exit(code: int | None) -> str:

@@ -109,9 +109,9 @@ def lifecycle_entry(event: Event) -> LogEntry:
     elif kind == Kind.REAP:
         reap = cast(ReapPayload, event.payload)
         code, own = reap["exit_code"], reap["process_status"] is not None
-        pid, label = reap["pid"], f"exit {fmt_exit(code)}"
+        pid, label = reap["pid"], f"exit {'unknown' if code is None else fmt_exit(code)}"
         detail = "own exit" if own else "stopped by tuiman"
-        if own and code:
+        if own and code != 0:
             outcome = Outcome.WARN
     elif kind in (Kind.KILL, Kind.SIGNAL):
         signalled = cast(SignalPayload, event.payload)

@@ -255,9 +255,7 @@ class CoreModel:
     def _on_reap(self, view: WatcherView, event: Event, changes: Changes) -> None:
         payload = cast(ReapPayload, event.payload)
         view.processes.pop(payload["pid"], None)
-        code = payload["exit_code"]
-        if code is not None:
-            view.last_exit[payload["wid"]] = code
+        view.last_exit[payload["wid"]] = payload["exit_code"]  # None: unknown
         self.reaped_since_status.add(view.name)
         changes.processes.add(view.name)
 

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuiman.core.states import ProcessState, WatcherState
-from tuiman.ui.format import fmt_age, fmt_bytes, fmt_countdown, fmt_cpu, fmt_exit, fmt_retry_in
+from tuiman.ui.format import (
+    fmt_age,
+    fmt_bytes,
+    fmt_countdown,
+    fmt_cpu,
+    fmt_last_exit,
+    fmt_retry_in,
+)
 from tuiman.ui.palette import STATE_ROLES
 from tuiman.ui.views import ProcessView, WatcherView
 
@@ -108,7 +115,7 @@ def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) 
                     (fmt_retry_in(pause.retry_at - now), "warn"),  # in the age column
                     ("-", "muted"),
                     ("-", "muted"),
-                    (fmt_exit(view.last_exit.get(pause.wid)), "error"),
+                    (fmt_last_exit(view.last_exit, pause.wid), "error"),
                     *blanks,
                 ),
             )
@@ -119,6 +126,7 @@ def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) 
 def _process_cells(
     view: WatcherView, process: ProcessView, now: float, extended: tuple[str, ...]
 ) -> tuple[Cell, ...]:
+    exited_before = process.wid in view.last_exit
     last = view.last_exit.get(process.wid)
     return (
         (str(process.pid), "plain"),
@@ -127,7 +135,10 @@ def _process_cells(
         (fmt_age(now - process.started), "plain"),
         (fmt_cpu(process.cpu), "plain"),
         (fmt_bytes(process.rss), "plain"),
-        (fmt_exit(last), "error" if last not in (None, 0) else "muted"),
+        (
+            fmt_last_exit(view.last_exit, process.wid),
+            "error" if exited_before and last != 0 else "muted",
+        ),
         *(_extended_cell(process.extended.get(key), key) for key in extended),
     )
 

@@ -44,7 +44,8 @@ class WatcherView:
     hooks: tuple[str, ...] = ()
     restarts: int = 0
     processes: dict[int, ProcessView] = field(default_factory=dict)
-    last_exit: dict[int, int] = field(default_factory=dict)  # wid -> exit code
+    # wid -> exit code of its last process (None: unknown, collected by someone else)
+    last_exit: dict[int, int | None] = field(default_factory=dict)
     pauses: dict[int, SlotPause] = field(default_factory=dict)
     cpu: float | None = None
     rss: int | None = None

@@ -257,6 +257,9 @@ RLIMIT_NAMES: dict[str, int] = {
 }
 
 _UNLIMITED_WORDS = frozenset({"unlimited", "infinity"})
+MAX_RLIMIT = 2**63 - 1  # setrlimit takes a signed 64-bit value (-1 is "unlimited")
+NR_OPEN_PATH = "/proc/sys/fs/nr_open"
+_CAP_SYS_RESOURCE = 24  # linux/capability.h
 
 
 def rlimit_name(key: str) -> str:
@@ -277,19 +280,53 @@ def as_rlimit_value(value: object) -> int:
         return resource.RLIM_INFINITY
     if value < 0:
         raise InvalidValue(f"must be >= 0 (or -1 for unlimited), got {value}")
+    if value > MAX_RLIMIT:
+        raise InvalidValue(f"must be at most {MAX_RLIMIT}, got {value}")
     return value
 
 
 def check_rlimit_raisable(name: str, limit: int) -> None:
-    """Only root can raise a hard limit; the spawner sets soft and hard to `limit`."""
-    if os.geteuid() == 0:
-        return
+    """Only root can raise a hard limit; the spawner sets soft and hard to `limit`. Open files
+    are capped by the kernel (fs.nr_open) even for root: never unlimited."""
+    shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+    if name == "nofile":
+        cap = _nr_open()
+        if limit == resource.RLIM_INFINITY or (cap is not None and limit > cap):
+            ceiling = f"fs.nr_open = {cap}" if cap is not None else "fs.nr_open"
+            raise InvalidValue(f"{shown} exceeds the kernel's cap on open files ({ceiling})")
     hard_limit = resource.getrlimit(RLIMIT_NAMES[name])[1]
     if hard_limit == resource.RLIM_INFINITY:
         return
-    if limit == resource.RLIM_INFINITY or limit > hard_limit:
-        shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+    if limit != resource.RLIM_INFINITY and limit <= hard_limit:
+        return
+    if os.geteuid() != 0:
         raise InvalidValue(f"{shown} exceeds the hard limit {hard_limit} (only root can raise it)")
+    if not _has_sys_resource():
+        raise InvalidValue(
+            f"{shown} exceeds the hard limit {hard_limit} "
+            "(raising it needs CAP_SYS_RESOURCE, which this root has not)"
+        )
+
+
+def _has_sys_resource() -> bool:
+    """CAP_SYS_RESOURCE in our effective set (a container's root often lacks it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_SYS_RESOURCE & 1)
+    except (OSError, ValueError):
+        pass
+    return True  # no /proc to ask: let the spawn say it, as a spawn error event
+
+
+def _nr_open() -> int | None:
+    """The kernel's ceiling on a process' open files, or None where /proc does not say."""
+    try:
+        with open(NR_OPEN_PATH) as nr_open:
+            return int(nr_open.read())
+    except (OSError, ValueError):
+        return None
 
 
 # --- users and groups --------------------------------------------------------------------------

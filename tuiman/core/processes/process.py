@@ -19,12 +19,14 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.output import LineSplitter
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536
+STATUS_LOST_RETURNCODE = 255  # Popen's own bookkeeping only: tuiman reports the exit as unknown
 # Bound on one process' reads per loop iteration, so a flood cannot starve everything else.
 MAX_READS_PER_WAKE = 4
 
@@ -44,15 +46,34 @@ class SpawnSpec:
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
 
 
-def _rlimit_setter(rlimits: Mapping[str, int]) -> Callable[[], None]:
-    # The only Python that runs between fork and exec, and only for watchers that ask for it.
-    limits = [
-        (getattr(resource, f"RLIMIT_{name.upper()}"), value) for name, value in rlimits.items()
-    ]
+class SpawnFailed(Exception):
+    """The child could not be set up between fork and exec (a limit or an id the kernel refused)."""
+
+
+def _child_setup(spec: SpawnSpec, report_fd: int) -> Callable[[], None]:
+    """Limits first, then the ids: dropping to another user first would take away the right to
+    raise a hard limit. The only Python that runs between fork and exec, and only for watchers
+    with rlimits. What failed is written to `report_fd`: Popen only says "preexec_fn failed"."""
+    steps: list[tuple[str, Callable[[], None]]] = []
+    for name, value in (spec.rlimits or {}).items():
+        limit_id = getattr(resource, f"RLIMIT_{name.upper()}")
+        shown = "unlimited" if value == resource.RLIM_INFINITY else str(value)
+        steps.append(
+            (f"rlimit {name} = {shown}", partial(resource.setrlimit, limit_id, (value, value)))
+        )
+    if spec.gid is not None:
+        steps.append((f"gid {spec.gid}", partial(os.setregid, spec.gid, spec.gid)))
+    if spec.uid is not None:
+        steps.append((f"uid {spec.uid}", partial(os.setreuid, spec.uid, spec.uid)))
 
     def apply() -> None:
-        for limit_id, value in limits:
-            resource.setrlimit(limit_id, (value, value))
+        for what, step in steps:
+            try:
+                step()
+            except BaseException as error:
+                with contextlib.suppress(BaseException):
+                    os.write(report_fd, f"could not set {what}: {error}".encode()[:1000])
+                raise
 
     return apply
 
@@ -76,6 +97,8 @@ class ManagedProcess:
     ) -> None:
         self.wid = wid
         self.state = ProcessState.RUNNING
+        # None while it runs, and also after an exit whose status someone else collected (a
+        # hook's waitpid(-1)): `alive` is what says whether it still runs.
         self.exit_code: int | None = None
         self.started = time.time()
         self.started_monotonic = time.monotonic()
@@ -88,26 +111,22 @@ class ManagedProcess:
         self._loop = loop
         self._on_output = on_output
         self._on_exit = on_exit
-        self._popen = subprocess.Popen(
-            list(spec.argv),
-            executable=spec.executable,
-            stdin=devnull_fd(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=spec.cwd,
-            env=dict(spec.env),
-            start_new_session=True,
-            close_fds=True,
-            user=spec.uid,
-            group=spec.gid,
-            preexec_fn=_rlimit_setter(spec.rlimits) if spec.rlimits else None,
-        )
+        self._popen = _popen(spec)
         self.pid = self._popen.pid
         if spec.cgroup is not None:
             spec.cgroup.add(self.pid)  # first thing: what it forks from now on stays inside
         self.pgid = self.pid  # new session: the child leads its own group
-        self.exited: asyncio.Future[int] = loop.create_future()
-        self._pidfd = os.pidfd_open(self.pid)
+        try:
+            self.exited: asyncio.Future[int | None] = loop.create_future()
+            self._pidfd = os.pidfd_open(self.pid)
+        except BaseException:
+            # Spawned but not watchable (no fd left for its pidfd): it must not run unsupervised.
+            self._popen.kill()
+            self._popen.wait()  # SIGKILLed: collected within microseconds
+            for pipe in (self._popen.stdout, self._popen.stderr):
+                if pipe is not None:
+                    pipe.close()
+            raise
         self._open_streams: dict[int, tuple[str, LineSplitter]] = {}
         for stream_name, pipe in (("stdout", self._popen.stdout), ("stderr", self._popen.stderr)):
             assert pipe is not None
@@ -173,8 +192,10 @@ class ManagedProcess:
         # Checked right after the reap: a zombie leader would itself count as a member, and a
         # sequential pid allocator makes reuse of the group id within microseconds unrealistic.
         self.group_survivors = group_has_members(self.pgid)
-        code = exit_code_from_waitid(result) if result is not None else 255
-        self._popen.returncode = code  # keeps Popen from ever waiting on this pid again
+        # A status collected behind our back is unknown, never a made-up code.
+        code = exit_code_from_waitid(result) if result is not None else None
+        # Any int keeps Popen from ever waiting on this (maybe recycled) pid again.
+        self._popen.returncode = code if code is not None else STATUS_LOST_RETURNCODE
         self.exit_code = code
         self.state = ProcessState.EXITED
         self.exited_monotonic = time.monotonic()
@@ -183,7 +204,7 @@ class ManagedProcess:
 
     @property
     def alive(self) -> bool:
-        return self.exit_code is None
+        return self.exited_monotonic is None
 
     def send_signal(self, signum: int) -> bool:
         """Signal the leader through its pidfd (never a recycled pid). False if it is gone."""
@@ -205,6 +226,40 @@ class ManagedProcess:
     def age(self) -> float:
         end = self.exited_monotonic if self.exited_monotonic is not None else time.monotonic()
         return end - self.started_monotonic
+
+
+def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
+    """Popen in a new session; with rlimits, the child sets them (and then its ids) itself and
+    reports what the kernel refused, raised as `SpawnFailed`."""
+    report_read, report_write = os.pipe2(os.O_CLOEXEC) if spec.rlimits else (-1, -1)
+    try:
+        return subprocess.Popen(
+            list(spec.argv),
+            executable=spec.executable,
+            stdin=devnull_fd(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.cwd,
+            env=dict(spec.env),
+            start_new_session=True,
+            close_fds=True,
+            user=None if spec.rlimits else spec.uid,
+            group=None if spec.rlimits else spec.gid,
+            preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,
+        )
+    except subprocess.SubprocessError as error:
+        report = b""
+        if report_write >= 0:
+            os.close(report_write)
+            report_write = -1
+            os.set_blocking(report_read, False)  # a hook's concurrent fork may hold a copy
+            with contextlib.suppress(BlockingIOError):
+                report = os.read(report_read, 1024)
+        raise SpawnFailed(report.decode(errors="replace") or str(error)) from error
+    finally:
+        for fd in (report_read, report_write):
+            if fd >= 0:
+                os.close(fd)
 
 
 _devnull: int | None = None
@@ -238,7 +293,13 @@ def group_has_members(pgid: int) -> bool:
     return True
 
 
-def spawn_error_text(error: OSError) -> tuple[str, int]:
+def spawn_error_text(error: Exception) -> tuple[str, int]:
+    """What a spawn error event says: `ENOENT: No such file or directory`, errno 2; any other
+    exception as its own text, errno 0."""
+    if isinstance(error, SpawnFailed):
+        return str(error), 0
+    if not isinstance(error, OSError):
+        return f"{type(error).__name__}: {error}", 0
     code = error.errno or 0
     name = errno.errorcode.get(code, "") if code else ""
     text = error.strerror or str(error)

@@ -28,7 +28,7 @@ from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
-from tuiman.core.supervision.watcher import CommandResult, Watcher
+from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -69,6 +69,7 @@ class Arbiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_all_finished = False
         self._stopping_all = False
+        self._quitting = False  # from the quit request on: nothing may start any more
         self._quit_task: asyncio.Future[None] | None = None
         self.stats = StatsService(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
@@ -220,6 +221,7 @@ class Arbiter:
             await self.stopped.wait()
             return
         self._stopping_all = True
+        self._quitting = True
         self.quit_requested.set()
         try:
             await self.stop_all(Reason.QUIT)
@@ -229,7 +231,14 @@ class Arbiter:
     def request_quit(self) -> None:
         """Thread-safe-by-loop entry point used by hooks and signal handlers."""
         if not self._stopping_all and self._quit_task is None:
+            self._quitting = True
             self._quit_task = asyncio.ensure_future(self.quit())
+
+    @property
+    def quitting(self) -> bool:
+        """A quit was asked for: no process may be spawned from then on, whoever asks
+        (docs/reliability.md#nothing-starts-once-tuiman-is-quitting)."""
+        return self._quitting
 
     def force(self) -> None:
         """Second quit: SIGKILL every process and group at once."""
@@ -277,6 +286,8 @@ class Arbiter:
 
     async def reload_config(self) -> tuple[bool, list[str]]:
         """Apply the config file's difference: see `config_reload`."""
+        if self._quitting:
+            return False, [QUITTING]
         return await reload_config_file(self)
 
     def use_config(self, config: Config) -> None:

@@ -23,6 +23,7 @@ class CommandResult:
 
 
 OK = CommandResult(True)
+QUITTING = "refused: tuiman is quitting"  # what a start, incr or reload gets once it quits
 
 
 class CommandAborted(Exception):

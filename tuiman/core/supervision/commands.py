@@ -19,7 +19,7 @@ from tuiman.core.config.model import MAX_NUMPROCESSES
 from tuiman.core.config.validate import InvalidValue, as_signal
 from tuiman.core.payloads import OutputLineRecord
 from tuiman.core.supervision.arbiter import Arbiter, UnknownWatcher
-from tuiman.core.supervision.watcher import CommandResult, Watcher
+from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
 
 Reply = dict[str, Any]
 Handler = Callable[[Arbiter, dict[str, Any]], Awaitable[Reply]]
@@ -302,6 +302,10 @@ COMMANDS: dict[str, CommandSpec] = {
 }
 
 
+# Commands that may spawn: refused once tuiman is quitting, as a spawn would outlive the quit.
+SPAWNING_COMMANDS = frozenset({"start", "restart", "reload", "incr", "set", "reloadconfig"})
+
+
 async def execute(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     """Run one request; never raises for bad input (the reply says what was wrong)."""
     name = request.get("command")
@@ -313,6 +317,8 @@ async def execute(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     unknown = set(request) - spec.arguments - {"command", "id"}
     if unknown:
         return error(f"{name}: unknown arguments: {', '.join(sorted(unknown))}")
+    if name in SPAWNING_COMMANDS and arbiter.quitting:
+        return error(f"{name}: {QUITTING}")
     try:
         return await spec.handler(arbiter, request)
     except UnknownWatcher as exc:

@@ -146,10 +146,16 @@ class HookRunner:
             raise HookAbandoned("skipped: tuiman is being killed")
         work_task = asyncio.ensure_future(work)
         abandon_task = asyncio.ensure_future(self._abandoned.wait())
+        budget = HookBudget(limit)
         try:
-            done, _ = await asyncio.wait(
-                {work_task, abandon_task}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
-            )
+            while True:
+                done, _ = await asyncio.wait(
+                    {work_task, abandon_task},
+                    timeout=budget.next_wait(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if done or budget.spent():
+                    break
         finally:
             abandon_task.cancel()
         if work_task in done:
@@ -364,6 +370,42 @@ def _truthy(result: Any) -> bool:
         return bool(result)
     except Exception:
         return False
+
+
+class HookBudget:
+    """A hook's time limit, on a clock that stands still while tuiman is stopped (SIGSTOP,
+    Ctrl-Z, `docker pause`): the hook was stopped too, so that time is not its time.
+
+    The wait is cut into short slices. A wake-up that comes late by more than `STALL_GRACE`
+    while the process used less CPU than that lateness means nothing of tuiman ran: the process
+    was stopped, and the stopped time is given back. A loop that is late because something
+    burnt CPU (a hook holding the GIL) still counts every second.
+    """
+
+    SLICE = 0.25  # the most of a stop that can still be counted as hook time
+    STALL_GRACE = 0.5
+
+    def __init__(self, limit: float) -> None:
+        self.remaining = limit
+        self._asked = 0.0
+        self._slept_at = 0.0
+        self._cpu_at = 0.0
+
+    def next_wait(self) -> float:
+        self._asked = max(min(self.remaining, self.SLICE), 0.0)
+        self._slept_at = time.monotonic()
+        self._cpu_at = time.process_time()
+        return self._asked
+
+    def spent(self) -> bool:
+        """Count the slice just waited; True once the whole limit is used up."""
+        elapsed = time.monotonic() - self._slept_at
+        late = elapsed - self._asked
+        if late > self.STALL_GRACE:
+            stopped = late - (time.process_time() - self._cpu_at)
+            elapsed -= max(stopped, 0.0)
+        self.remaining -= elapsed
+        return self.remaining <= 0
 
 
 class HookThreadsExhausted(RuntimeError):

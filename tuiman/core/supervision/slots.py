@@ -50,6 +50,14 @@ class Slot:
     process: ManagedProcess | None = None
     timer: asyncio.TimerHandle | None = None
     pause_until: float | None = None  # monotonic end of a flapping pause
+    # Its process exited and the rest of its group is still being stopped: the slot is busy,
+    # its respawn decision comes once the group is clear.
+    clearing_group: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """Running a process, or about to: a respawn timer, a group still being cleared."""
+        return self.process is not None or self.timer is not None or self.clearing_group
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
@@ -79,7 +87,8 @@ class SlotTable:
         self.slots: dict[int, Slot] = {}
         self.processes = processes  # pid -> process, until its reap event
         self.restarts = 0
-        self.last_exit_codes: dict[int, int] = {}  # wid -> exit code of its last process
+        # wid -> exit code of its last process (None: its status was collected by someone else)
+        self.last_exit_codes: dict[int, int | None] = {}
         self._host = host
         self._bus: Bus = host.bus
         self._status = status
@@ -144,22 +153,27 @@ class SlotTable:
         return True
 
     def _spawn(self, slot: Slot) -> ManagedProcess | None:
-        argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
-        env[MARKER_ENV] = self._host.marker
-        env[WATCHER_ENV] = self.name
-        spec = SpawnSpec(
-            argv,
-            env,
-            str(self.config.working_dir),
-            self.config.uid,
-            self.config.gid,
-            self.config.rlimits or None,
-            executable=self._resolve_executable(argv[0], env.get("PATH")),
-            cgroup=self._host.cgroup_for(self.name),
-        )
+        if self._host.quitting:
+            # The one gate every spawn passes: a process started now would outlive the quit.
+            return None
         try:
+            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
+            env[MARKER_ENV] = self._host.marker
+            env[WATCHER_ENV] = self.name
+            spec = SpawnSpec(
+                argv,
+                env,
+                str(self.config.working_dir),
+                self.config.uid,
+                self.config.gid,
+                self.config.rlimits or None,
+                executable=self._resolve_executable(argv[0], env.get("PATH")),
+                cgroup=self._host.cgroup_for(self.name),
+            )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
-        except OSError as error:
+        except Exception as error:
+            # Whatever the kind (OSError, a limit the child could not set, a bad argument), a
+            # failed spawn is this watcher's spawn error event, never a stuck start.
             self._executables.clear()  # the program may have moved: look it up again next time
             self._on_spawn_error(slot, error)
             return None
@@ -197,7 +211,7 @@ class SlotTable:
             slot.history.record_healthy()
             self.refresh_running_state()
 
-    def _on_spawn_error(self, slot: Slot, error: OSError) -> None:
+    def _on_spawn_error(self, slot: Slot, error: Exception) -> None:
         text, code = spawn_error_text(error)
         slot.history.spawn_failures += 1
         self._bus.emit(Kind.SPAWN_ERROR, self.name, {"wid": slot.wid, "error": text, "errno": code})
@@ -215,15 +229,18 @@ class SlotTable:
     # -- exits --------------------------------------------------------------------------------
     def on_exit(self, process: ManagedProcess) -> None:
         caused = self._tuiman_caused(process)
-        code = process.exit_code if process.exit_code is not None else 0
+        code = process.exit_code
         self.last_exit_codes[process.wid] = code
         slot = self.slots.get(process.wid)
         if slot is not None and slot.process is process:
             slot.process = None
         if not caused and code != 0 and self.config.respawn is False:
-            self._host.note_failure(self.name, f"process {process.pid} exited with {code}")
+            shown = "an unknown status" if code is None else code
+            self._host.note_failure(self.name, f"process {process.pid} exited with {shown}")
         self._reaper.queue(process, caused)
         if process.group_survivors:
+            if slot is not None:
+                slot.clearing_group = True
             self._background.run(self._clear_group_then(process, slot, caused))
         else:
             self._after_exit(process, slot, caused)
@@ -241,7 +258,11 @@ class SlotTable:
     ) -> None:
         # A group leader died with members alive: stop them before its slot respawns
         # (docs/supervision.md#exit-reap-and-respawn).
-        await self._ladder.stop_group(process)
+        try:
+            await self._ladder.stop_group(process)
+        finally:
+            if slot is not None:
+                slot.clearing_group = False
         self._after_exit(process, slot, caused)
 
     def _after_exit(self, process: ManagedProcess, slot: Slot | None, caused: bool) -> None:
@@ -286,7 +307,7 @@ class SlotTable:
         """respawn=false / on-failure: when nothing is left, the watcher stops (reason exited)."""
         if self._status.state != WatcherState.ACTIVE:
             return  # a start in flight checks at its end (its stop would cancel the start)
-        if any(slot.process is not None or slot.timer is not None for slot in self.slots.values()):
+        if any(slot.busy for slot in self.slots.values()):
             return
         if self.numprocesses == 0:
             return
@@ -329,7 +350,7 @@ class SlotTable:
         self.refresh_running_state()
 
     def accepts_respawn(self) -> bool:
-        return self._status.state in SPAWNING_STATES
+        return self._status.state in SPAWNING_STATES and not self._host.quitting
 
     def _pause_slot(self, slot: Slot, retry_in: float, attempt: int) -> None:
         slot.cancel_timer()
@@ -357,9 +378,11 @@ class SlotTable:
 
     # -- the watcher's commands ---------------------------------------------------------------
     async def remove_oldest(self, count: int) -> None:
+        """Slots with no process first (waiting on a respawn or a group clear: dropping them
+        kills nothing), then the oldest processes."""
         ordered = sorted(
             self.live(),
-            key=lambda s: s.process.started_monotonic if s.process else float("inf"),
+            key=lambda s: (1, s.process.started_monotonic) if s.process else (0, 0.0),
         )
         doomed = ordered[:count]
         for slot in doomed:

@@ -23,6 +23,7 @@ from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import (
     OK,
+    QUITTING,
     CommandAborted,
     CommandFactory,
     CommandQueue,
@@ -36,7 +37,15 @@ from tuiman.core.supervision.stop_ladder import StopLadder
 from tuiman.core.supervision.watcher_host import WatcherHost
 from tuiman.core.supervision.watcher_state import RUNNING_STATES, WatcherStatus
 
-__all__ = ["OK", "CommandAborted", "CommandResult", "Slot", "Watcher", "process_snapshot"]
+__all__ = [
+    "OK",
+    "QUITTING",
+    "CommandAborted",
+    "CommandResult",
+    "Slot",
+    "Watcher",
+    "process_snapshot",
+]
 
 
 class Watcher:
@@ -184,6 +193,8 @@ class Watcher:
             return OK
         if status.state == WatcherState.STOPPING:
             return CommandResult.failure("watcher is stopping")
+        if self.host.quitting:
+            return CommandResult.failure(QUITTING)
         self.started_ever = True
         self.stopped_by_command = False
         table.cancel_all_timers()
@@ -274,6 +285,8 @@ class Watcher:
             return CommandResult.failure("singleton watcher: numprocesses may only be 0 or 1")
         table = self._slot_table
         previous = table.numprocesses
+        if target > previous and self.host.quitting:
+            return CommandResult.failure(QUITTING)
         table.numprocesses = target
         self.bus.emit(Kind.UPDATED, self.name, {"numprocesses": target})
         if self._status.state not in RUNNING_STATES:
@@ -292,6 +305,8 @@ class Watcher:
         return OK
 
     async def _reload(self) -> CommandResult:
+        if self.host.quitting:
+            return CommandResult.failure(QUITTING)
         if self._status.state not in RUNNING_STATES:
             return await self._start()
         table, stop_process = self._slot_table, self._ladder.stop_process

@@ -41,6 +41,10 @@ class WatcherHost(Protocol):
     def forced(self) -> bool:
         """A second quit: hooks that have not started are skipped."""
 
+    @property
+    def quitting(self) -> bool:
+        """tuiman is quitting: nothing may be spawned any more, whoever asks."""
+
     def facades_for(self, watcher: Watcher) -> FacadeFactory:
         """The `watcher` and `arbiter` objects a hook of this watcher is handed."""
 
