@@ -28,6 +28,7 @@ CUSTOM_KIND = "payload_note"
 
 HOOKS = f"""
 def ok(watcher, arbiter, hook_name, **kwargs):
+    print("ok", hook_name)  # a hook_output event
     return True
 
 
