@@ -4,8 +4,10 @@ against a real `tuiman --headless --json`:
 - a control request carrying `NaN`, `Infinity`, `-Infinity` or `1e999` (as its id or an
   argument) is refused with an error that says so, in a reply that is valid JSON, and nothing is
   done;
-- a hook's custom event with non-finite floats in its payload reaches headless `--json`, the
-  socket's event stream and `tuiman ctl --json` as valid JSON (`null` in their place).
+- a hook's custom event with non-finite floats in its payload is refused when it is published
+  (the hook's failure, docs/hooks.md), and that failure reaches headless `--json`, the socket's
+  event stream and `tuiman ctl --json` as valid JSON;
+- the writer every channel uses turns a non-finite float that got past that check into `null`.
 
 "Valid" is checked with a reader that refuses NaN and the infinities, as jq or a browser would.
 """
@@ -24,6 +26,7 @@ from tests.control.ctlkit import BASE_ENV, TUIMAN, instances
 from tests.reliability.support import write_hook_module
 from tests.support.procs import kill_quietly
 from tests.support.waiting import wait_until_sync
+from tuiman import strict_json
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,12 +78,17 @@ class RawClient:
 
 
 def is_odd_numbers(event: dict[str, Any]) -> bool:
-    return event.get("kind") == "odd_numbers"
+    """The hook's failure: its event with NaN and the infinities was refused at publish."""
+    return event.get("kind") == "hook_failure" and event.get("name") == "after_start"
 
 
 def assert_nulls(event: dict[str, Any]) -> None:
-    assert event["nan"] is None
-    assert event["nested"] == {"up": [None, 1.5], "down": None}
+    assert "nan" in event["error"] and "not JSON" in event["error"], event
+
+
+def test_the_writer_turns_non_finite_floats_into_null() -> None:
+    text = strict_json.dumps({"nan": float("nan"), "nested": {"up": [float("inf"), 1.5]}})
+    assert strict_loads(text) == {"nan": None, "nested": {"up": [None, 1.5]}}
 
 
 def test_nan_and_infinity_are_refused_on_input_and_never_written(tmp_path: Path, tag: str) -> None:
@@ -89,12 +97,13 @@ def test_nan_and_infinity_are_refused_on_input_and_never_written(tmp_path: Path,
         [watchers.web]
         cmd = ["sleep", "300"]
         env = {{ TEST_TAG = "{tag}" }}
-        hooks = {{ after_start = "{module}.odd_numbers" }}
+        # ignore_failure: the refused publish is reported, and the watcher keeps running
+        hooks = {{ after_start = {{ path = "{module}.odd_numbers", ignore_failure = true }} }}
         """
     with instances() as start:
         instance = start(tmp_path, toml)
         # headless --json: every line strict, the odd payload written with nulls
-        wait_until_sync(lambda: '"odd_numbers"' in instance.stdout(), timeout=15)
+        wait_until_sync(lambda: '"hook_failure"' in instance.stdout(), timeout=15)
         assert_nulls(next(e for e in strict_lines(instance.stdout()) if is_odd_numbers(e)))
 
         subscribers = instance.request("hello")["subscribers"]  # headless' own, and the core's
