@@ -78,6 +78,16 @@ def _child_setup(spec: SpawnSpec, report_fd: int) -> Callable[[], None]:
     return apply
 
 
+def poll_pidfd_exit(pidfd: int) -> tuple[bool, os.waitid_result | None]:
+    """(exited, status) of the child behind `pidfd`, without waiting. The status is None when
+    the child was reaped behind our back (a hook's `waitpid(-1)`): it is lost, not made up."""
+    try:
+        result = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+    except ChildProcessError:
+        return True, None
+    return result is not None, result
+
+
 def exit_code_from_waitid(result: os.waitid_result) -> int:
     if result.si_code == os.CLD_EXITED:
         return result.si_status
@@ -179,13 +189,9 @@ class ManagedProcess:
 
     # -- exit ---------------------------------------------------------------------------------
     def _on_pidfd_ready(self) -> None:
-        try:
-            result = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-        except ChildProcessError:
-            result = None  # reaped behind our back: the status is lost
-        else:
-            if result is None:
-                return  # spurious wake-up
+        exited, result = poll_pidfd_exit(self._pidfd)
+        if not exited:
+            return  # spurious wake-up
         self._loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = -1

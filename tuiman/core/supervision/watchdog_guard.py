@@ -17,7 +17,7 @@ import time
 from tuiman.core.bus import Bus
 from tuiman.core.events import Kind
 from tuiman.core.payloads import WatchdogStatus
-from tuiman.core.processes.process import exit_code_from_waitid
+from tuiman.core.processes.process import exit_code_from_waitid, poll_pidfd_exit
 from tuiman.core.processes.watchdog import Watchdog
 
 RESTART_BURST = 5  # restarts within RESTART_WINDOW seconds before giving up
@@ -64,13 +64,9 @@ class WatchdogGuard:
         }
 
     def _on_exit(self) -> None:
-        try:
-            result = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-        except ChildProcessError:
-            result = None  # reaped by someone else: the status is lost
-        else:
-            if result is None:
-                return  # spurious wake-up
+        exited, result = poll_pidfd_exit(self._pidfd)
+        if not exited:
+            return  # spurious wake-up
         self.stop()
         if self.watchdog is None or self.watchdog.closed:
             return
