@@ -193,6 +193,8 @@ def runs_long(watcher, arbiter, **kwargs):
 """
 
 
+# Without cgroups nothing marks a hook's own subprocess: a known limit (docs/reliability.md).
+@pytest.mark.skipif(NO_CGROUPS is not None, reason=f"cgroup v2 not writable: {NO_CGROUPS}")
 def test_the_subprocess_of_a_timed_out_hook_dies_with_tuiman(tmp_path: Path, tag: str) -> None:
     module = write_hook_module(tmp_path, TIMED_OUT_HOOK)
     config = tmp_path / "tuiman.toml"
