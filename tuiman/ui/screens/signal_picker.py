@@ -32,6 +32,67 @@ SIGNALS: tuple[tuple[str, str], ...] = (
 )
 
 
+DESCRIPTIONS = dict(SIGNALS)
+
+
+def signal_choices(term: str) -> list[tuple[int, str, str]]:
+    """The signals offered for what was typed: (number, name, description), best match first.
+
+    A name typed exactly comes first, then names it begins, then names that contain it, then
+    descriptions that mention it (so "st" offers STOP before TERM, whose description says
+    "stop"). A number (`9`) or any name the OS knows (`PIPE`, `RTMIN+2`) is offered as itself.
+    """
+    text = term.strip().upper().removeprefix("SIG")
+    if not text:
+        return [(int(signal.Signals[f"SIG{name}"]), name, d) for name, d in SIGNALS]
+    exact = _signal_named(text)
+    if exact is not None:
+        name = _name_of(exact, text)
+        rest = [c for c in _ranked(text) if c[0] != exact]
+        return [(exact, name, DESCRIPTIONS.get(name, f"signal {exact}")), *rest]
+    return _ranked(text)
+
+
+def _ranked(text: str) -> list[tuple[int, str, str]]:
+    known = {name: int(signal.Signals[f"SIG{name}"]) for name, _ in SIGNALS}
+    for member in signal.Signals:
+        known.setdefault(member.name.removeprefix("SIG"), int(member))
+    ranks: list[tuple[int, int, str]] = []
+    for order, name in enumerate(known):
+        description = DESCRIPTIONS.get(name, "")
+        if name.startswith(text):
+            rank = 0
+        elif text in name:
+            rank = 1
+        elif text.lower() in description:
+            rank = 2
+        else:
+            continue
+        ranks.append((rank, order, name))
+    return [(known[name], name, DESCRIPTIONS.get(name, "")) for _, _, name in sorted(ranks)]
+
+
+def _signal_named(text: str) -> int | None:
+    """The signal `text` names exactly: a number, a name, or RTMIN+N / RTMAX-N."""
+    if text.isdigit():
+        number = int(text)
+        return number if 0 < number <= signal.SIGRTMAX else None
+    for base, sign in (("RTMIN+", 1), ("RTMAX-", -1)):
+        if text.startswith(base) and text[len(base) :].isdigit():
+            origin = signal.SIGRTMIN if sign > 0 else signal.SIGRTMAX
+            number = int(origin) + sign * int(text[len(base) :])
+            return number if signal.SIGRTMIN <= number <= signal.SIGRTMAX else None
+    member = signal.Signals.__members__.get(f"SIG{text}")
+    return int(member) if member is not None else None
+
+
+def _name_of(signum: int, typed: str) -> str:
+    try:
+        return signal.Signals(signum).name.removeprefix("SIG")
+    except ValueError:
+        return typed  # a real-time signal Python has no name for: as the user wrote it
+
+
 class SignalPicker(ModalScreen[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel", id="signal-cancel"),
@@ -55,11 +116,9 @@ class SignalPicker(ModalScreen[int | None]):
 
     @staticmethod
     def _options(term: str) -> list[Option]:
-        term = term.strip().upper().removeprefix("SIG")
         return [
-            Option(f"[b]{name:<6}[/b] {description}", id=name)
-            for name, description in SIGNALS
-            if not term or term in name or term.lower() in description
+            Option(f"[b]{name:<6}[/b] {description}", id=f"{signum}:{name}")
+            for signum, name, description in signal_choices(term)
         ]
 
     @on(Input.Changed, "#signal-filter")
@@ -88,11 +147,11 @@ class SignalPicker(ModalScreen[int | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def _choose(self, name: str) -> None:
-        if not name:
+    def _choose(self, choice: str) -> None:
+        if not choice:
             return
-        signum = int(signal.Signals[f"SIG{name}"])
-        if name != "KILL":
+        signum = int(choice.partition(":")[0])
+        if signum != signal.SIGKILL:
             self.dismiss(signum)
             return
 
