@@ -19,12 +19,12 @@ import contextlib
 import hashlib
 import os
 import re
+import select
 import time
 
 __all__ = ["CgroupTree", "CgroupUnavailable", "WatcherCgroup", "kill_tree", "remove_tree"]
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
-_EMPTY_POLL = 0.02
 
 
 class WatcherCgroup:
@@ -51,17 +51,12 @@ class WatcherCgroup:
         os.write(self._kill, b"1")
 
     def populated(self) -> bool:
-        return b"populated 1" in os.pread(self._events, 256, 0)
+        return _populated(self._events)
 
     def kill_and_wait(self, timeout: float) -> bool:
         """Blocking: kill, then wait until the leaf is empty. True once it is."""
         self.kill()
-        deadline = time.monotonic() + timeout
-        while self.populated():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(_EMPTY_POLL)
-        return True
+        return _wait_unpopulated(self._events, time.monotonic() + timeout)
 
     def close(self) -> None:
         for fd in (self._procs, self._kill, self._events):
@@ -163,23 +158,43 @@ def kill_tree(root: str) -> None:
 
 
 def remove_tree(root: str, timeout: float) -> bool:
-    """rmdir the subtree, leaves first, retrying while killed processes are still exiting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for directory, subdirs, _files in os.walk(root, topdown=False):
-            for name in subdirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.join(directory, name))
-        try:
-            os.rmdir(root)
-        except FileNotFoundError:
-            return True
-        except OSError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(_EMPTY_POLL)
-        else:
-            return True
+    """rmdir the subtree, leaves first, once the processes killed in it have exited."""
+    try:
+        events = os.open(f"{root}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    try:
+        _wait_unpopulated(events, time.monotonic() + timeout)
+    finally:
+        os.close(events)
+    for directory, subdirs, _files in os.walk(root, topdown=False):
+        for name in subdirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(directory, name))
+    try:
+        os.rmdir(root)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _populated(events_fd: int) -> bool:
+    return b"populated 1" in os.pread(events_fd, 256, 0)
+
+
+def _wait_unpopulated(events_fd: int, deadline: float) -> bool:
+    """Wait until the cgroup (with its descendants) holds no process: the kernel wakes poll()
+    with POLLPRI whenever `cgroup.events` changes, and a read re-arms it. True once empty."""
+    poller = select.poll()
+    poller.register(events_fd, select.POLLPRI)
+    while _populated(events_fd):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        poller.poll(remaining * 1000)
+    return True
 
 
 def _write(path: str, data: bytes) -> None:
