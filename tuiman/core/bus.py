@@ -27,6 +27,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     HookSuccessPayload,
     LogErrorPayload,
     OutputPayload,
@@ -255,6 +256,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.HOOK_OUTPUT], watcher: str, payload: HookOutputPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.HOOK_STARTED], watcher: str, payload: HookStartedPayload
     ) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...

@@ -134,6 +134,16 @@ class HookSuccessPayload(TypedDict):
 
 class HookFailurePayload(HookSuccessPayload):
     error: str
+    abandoned: NotRequired[bool]  # True: its command was cancelled, its result is ignored
+
+
+class HookStartedPayload(TypedDict):
+    """A hook call began; its `hook_success` or `hook_failure` follows."""
+
+    name: str
+    timeout: float  # seconds it may take
+    pid: NotRequired[int]
+    signum: NotRequired[int]
 
 
 class HookOutputPayload(TypedDict):
@@ -312,6 +322,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.HOOK_SUCCESS: HookSuccessPayload,
     Kind.HOOK_FAILURE: HookFailurePayload,
     Kind.HOOK_OUTPUT: HookOutputPayload,
+    Kind.HOOK_STARTED: HookStartedPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,

@@ -116,7 +116,7 @@ def watcher_action_state(
     if action == "stop":
         if state == WatcherState.STOPPING:
             return None
-        return state != WatcherState.STOPPED or bool(view.processes)
+        return state != WatcherState.STOPPED or bool(view.processes) or view.start_pending
     if action == "restart":
         return None if state == WatcherState.STOPPING else True
     if action == "signal":

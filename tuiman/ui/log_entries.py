@@ -16,6 +16,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     LogErrorPayload,
     ReapPayload,
     SignalPayload,
@@ -38,6 +39,8 @@ class Outcome(Enum):
     VETO = "veto"
     FAILURE = "failure"
     IGNORED = "ignored"  # a hook failure whose result does not count
+    RUNNING = "running"  # a hook call under way: its row becomes the outcome when it ends
+    ABANDONED = "abandoned"  # its command was cancelled while it ran: its result is ignored
     INFO = "info"
     WARN = "warn"
     ERROR = "error"
@@ -54,6 +57,33 @@ class LogEntry:
     outcome: Outcome
     duration: float | None
     detail: str
+    call: HookCall | None = None  # hook rows: the call a running row and its outcome share
+
+
+HookCall = tuple[str, str, int | None]  # (watcher, hook name, pid)
+
+
+def hook_call(event: Event) -> HookCall:
+    payload = event.payload
+    return event.watcher or "", str(payload["name"]), payload.get("pid")
+
+
+def started_entry(event: Event) -> LogEntry:
+    """The live row of a `hook_started` event, until its outcome replaces it."""
+    payload = cast(HookStartedPayload, event.payload)
+    detail = f"timeout {payload['timeout']:g}s"
+    if "signum" in payload:
+        detail = f"{signal_name(payload['signum'])} {detail}"
+    return LogEntry(
+        event.time,
+        event.watcher or "",
+        payload["name"],
+        payload.get("pid"),
+        Outcome.RUNNING,
+        None,
+        detail,
+        hook_call(event),
+    )
 
 
 def hook_entry(event: Event) -> LogEntry:
@@ -63,7 +93,9 @@ def hook_entry(event: Event) -> LogEntry:
     vetoed = payload["vetoed"]
     failed = event.kind == Kind.HOOK_FAILURE
     error = payload["error"] if failed else ""
-    if failed:
+    if failed and payload.get("abandoned"):
+        outcome = Outcome.ABANDONED
+    elif failed:
         outcome = Outcome.FAILURE if vetoed else Outcome.IGNORED
     else:
         outcome = Outcome.VETO if vetoed else Outcome.OK
@@ -78,6 +110,7 @@ def hook_entry(event: Event) -> LogEntry:
         outcome,
         payload["duration"],
         detail,
+        hook_call(event),
     )
 
 

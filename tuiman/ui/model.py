@@ -18,6 +18,7 @@ from tuiman.core.payloads import (
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    HookStartedPayload,
     OutputPayload,
     ReapPayload,
     SignalPayload,
@@ -37,9 +38,17 @@ from tuiman.ui.log_entries import (
     hook_entry,
     hook_output_entry,
     lifecycle_entry,
+    started_entry,
 )
 from tuiman.ui.terminal_text import safe_ansi, safe_event
-from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
+from tuiman.ui.views import (
+    ProcessView,
+    RunningHook,
+    SlotPause,
+    WatcherView,
+    load_settings,
+    load_watcher,
+)
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
 
@@ -152,6 +161,8 @@ class CoreModel:
             changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             self._hook(event, changes)
+        elif kind == Kind.HOOK_STARTED:
+            self._hook_started(event, changes)
         elif kind == Kind.HOOK_OUTPUT:
             changes.log.append(hook_output_entry(event))
         elif kind == Kind.WATCHDOG:  # an arbiter event: the header shows it
@@ -212,10 +223,31 @@ class CoreModel:
                 process.rss = stats["rss"]
         changes.stats.add(view.name)
 
+    def _hook_started(self, event: Event, changes: Changes) -> None:
+        payload = cast(HookStartedPayload, event.payload)
+        changes.log.append(started_entry(event))
+        view = self.watchers.get(event.watcher or "")
+        if view is not None:
+            hook = RunningHook(payload["name"], payload.get("pid"), event.time, payload["timeout"])
+            view.running_hooks.append(hook)
+            changes.watchers.add(view.name)
+
+    def _hook_ended(self, event: Event, changes: Changes) -> None:
+        view = self.watchers.get(event.watcher or "")
+        if view is None:
+            return
+        name, pid = event.payload["name"], event.payload.get("pid")
+        for index, hook in enumerate(view.running_hooks):
+            if hook.name == name and hook.pid == pid:
+                del view.running_hooks[index]
+                changes.watchers.add(view.name)
+                return
+
     def _hook(self, event: Event, changes: Changes) -> None:
         payload = cast(HookFailurePayload, event.payload)
         name = payload["name"]
         failed = event.kind == Kind.HOOK_FAILURE
+        self._hook_ended(event, changes)
         if name == "extended_stats" and not failed:
             return  # one per process per tick while `e` is on: not worth a row each
         changes.log.append(hook_entry(event))
@@ -264,13 +296,16 @@ class CoreModel:
         if process is not None:
             process.state = ProcessState.STOPPING
             changes.processes.add(view.name)
+        if view.state == WatcherState.STOPPING and view.stopping_since is None:
+            # graceful_timeout runs from the stop signal, not from before_stop's start
+            view.stopping_since = event.time
 
     def _on_state(self, view: WatcherView, event: Event, changes: Changes) -> None:
         payload = cast(StatePayload, event.payload)
         new = view.state = WatcherState(payload["new"])
         view.reason = payload["reason"]
         if new == WatcherState.STOPPING:
-            view.stopping_since = event.time
+            view.stopping_since = None  # set by the first stop signal (a `kill` event)
         elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
             view.failure = None
             view.veto = None

@@ -13,6 +13,7 @@ from tuiman.ui.format import (
     fmt_cpu,
     fmt_last_exit,
     fmt_retry_in,
+    fmt_running,
 )
 from tuiman.ui.palette import STATE_ROLES
 from tuiman.ui.views import ProcessView, WatcherView
@@ -32,6 +33,10 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     """The last column of the watchers table: why it is in its state, and what comes next."""
     if view.leaked:
         return f"leaked pids {', '.join(map(str, view.leaked))}", "error"
+    hook = view.watcher_hook()
+    if hook is not None:
+        cancel = " · x cancels" if view.start_pending else ""
+        return f"{hook.name} running {fmt_running(now - hook.started)}{cancel}", "accent"
     if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
@@ -39,6 +44,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
         return f"retry in {fmt_countdown(pause.retry_at - now)} (pause {pause.attempt})", "warn"
     if view.state == WatcherState.FAILED:
         return view.failure or describe_reason(view.reason) or "failed", "error"
+    if view.state == WatcherState.STOPPING and view.stopping_since is None:
+        return "stopping: no stop signal sent yet", "warn"
     if view.state == WatcherState.STOPPING and view.stopping_since is not None:
         remaining = view.stopping_since + view.graceful_timeout - now
         return (
@@ -88,7 +95,7 @@ def watcher_row(view: WatcherView, now: float) -> Row:
     )
     return view.name, (
         (view.name, "plain"),
-        (view.state, _state_role(view.state)),
+        _state_cell(view),
         (f"{view.running}/{view.numprocesses}", running_role),
         (str(view.priority), "muted"),
         (str(view.restarts), "warn" if view.restarts else "muted"),
@@ -159,6 +166,12 @@ def extended_keys(stats: Mapping[int, Mapping[str, object]]) -> tuple[str, ...]:
         {key for entry in stats.values() for key in entry} - STANDARD_STATS - set(BUILTIN_EXTENDED)
     )
     return (*extra, *BUILTIN_EXTENDED)  # the hook's own columns first: they are the point of `e`
+
+
+def _state_cell(view: WatcherView) -> Cell:
+    if view.start_pending and view.state in (WatcherState.STOPPED, WatcherState.FAILED):
+        return "starting", _state_role(WatcherState.STARTING)  # its before_start runs
+    return view.state, _state_role(view.state)
 
 
 def _state_role(state: str) -> str:

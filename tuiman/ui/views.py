@@ -31,6 +31,16 @@ class SlotPause:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class RunningHook:
+    """A hook call under way (between its hook_started and its outcome)."""
+
+    name: str
+    pid: int | None
+    started: float  # wall clock
+    timeout: float
+
+
 @dataclass
 class WatcherView:
     name: str
@@ -53,10 +63,21 @@ class WatcherView:
     veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
+    running_hooks: list[RunningHook] = field(default_factory=list)  # oldest first
 
     @property
     def running(self) -> int:
         return len(self.processes)
+
+    @property
+    def start_pending(self) -> bool:
+        """Its before_start runs: the start can still be cancelled (by a stop)."""
+        hook = self.watcher_hook()
+        return hook is not None and hook.name == "before_start"
+
+    def watcher_hook(self) -> RunningHook | None:
+        """The oldest running hook about the watcher as a whole (before_start, before_stop…)."""
+        return next((hook for hook in self.running_hooks if hook.pid is None), None)
 
     def next_retry(self) -> SlotPause | None:
         return min(self.pauses.values(), key=lambda pause: pause.retry_at, default=None)

@@ -37,6 +37,11 @@ class UnknownWatcher(KeyError):
     pass
 
 
+HOOK_HISTORY_KINDS = frozenset(
+    {Kind.HOOK_STARTED, Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT}
+)
+
+
 class Arbiter:
     def __init__(
         self,
@@ -158,7 +163,12 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
+        if event.kind in (
+            Kind.HOOK_STARTED,
+            Kind.HOOK_SUCCESS,
+            Kind.HOOK_FAILURE,
+            Kind.HOOK_OUTPUT,
+        ):
             self.recent_hook_events.append(event)
 
     # -- lookups ------------------------------------------------------------------------------

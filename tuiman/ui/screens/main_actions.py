@@ -55,7 +55,9 @@ class MainActions:
         screen = self.screen
         view = screen.selected_view
         signature = (
-            None if view is None else (view.state, bool(view.processes), view.numprocesses > 0),
+            None
+            if view is None
+            else (view.state, bool(view.processes), view.numprocesses > 0, view.start_pending),
             screen.process_focused,
         )
         if signature != self._binding_signature:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.format import fmt_countdown
+from tuiman.ui.format import fmt_countdown, fmt_running
 from tuiman.ui.model import CoreModel
 from tuiman.ui.palette import Palette, palette_of
 from tuiman.ui.views import WatcherView
@@ -90,6 +90,11 @@ class QuitScreen(ModalScreen[None]):
             return Text("done", palette.muted)
         if self.forced:
             return Text("SIGKILL sent", palette.error)
+        hook = view.watcher_hook()
+        if hook is not None:
+            return Text(f"{hook.name} running {fmt_running(now - hook.started)}", palette.accent)
+        if view.state == WatcherState.STOPPING and view.stopping_since is None:
+            return Text("stop signal not sent yet", palette.warn)
         if view.state == WatcherState.STOPPING and view.stopping_since is not None:
             remaining = view.stopping_since + view.graceful_timeout - now
             if remaining > 0:

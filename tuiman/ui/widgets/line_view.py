@@ -104,6 +104,14 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             trimmed, self._held_trimmed = self._held_trimmed, 0
             self._show_appended(trimmed)
 
+    def replace_at(self, index: int, item: Item) -> None:
+        """Put `item` in place of line `index` (0 = oldest kept), redrawing only that line."""
+        self._lines[index] = item
+        self._width = max(self._width, self.item_width(item))
+        self._cache.discard(self._first + index)
+        if not self._held:
+            self.refresh_lines(index, 1)
+
     def replace(self, items: Iterable[Item]) -> None:
         self._lines.clear()
         self._first = 0
