@@ -19,6 +19,7 @@ from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
+from tuiman.ui.screens.output_follow import OutputFollow
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
@@ -59,6 +60,7 @@ class MainScreen(Screen[None]):
         self.hook_log = HookLog(id="hooklog")
         self.output = self.output_panel.view
         self.actions = MainActions(self)
+        self.follow = OutputFollow()  # the slot the output pane follows across restarts
         self.sizes = MainLayout(self)
 
     def compose(self) -> ComposeResult:
@@ -126,7 +128,7 @@ class MainScreen(Screen[None]):
         if changes.log:
             self.hook_log.append(changes.log)
         if changes.output and self.selected:
-            self.output_panel.append_new(changes.output, self.selected, self.output_pid)
+            self.output_panel.append_new(changes.output, self.selected, self.follow.wid)
         if changes.dropped:
             self.output_panel.add_dropped(changes.dropped)
         if changes.rebuilt or changes.watchers:
@@ -164,6 +166,21 @@ class MainScreen(Screen[None]):
         table = self.processes_table
         table.sync(process_rows(view, now, table.extended) if view is not None else [])
         self.sizes.fit_top()
+        self._follow_slot(view)
+
+    def _follow_slot(self, view: WatcherView | None) -> None:
+        """The followed process was replaced in its slot: on to the new one, and say so."""
+        follow = self.follow
+        if follow.pid is None:
+            return
+        was_gone = follow.gone(view)
+        successor = follow.successor(view)
+        if successor is not None:
+            self.set_reactive(MainScreen.output_pid, successor)  # same slot: no reload
+            self.processes_table.select_key(str(successor))
+            self.update_titles()
+        elif was_gone:
+            self.update_titles()
 
     def _theme_changed(self, _theme: object) -> None:
         self.watchers_table.repaint_all()
@@ -201,20 +218,30 @@ class MainScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#processes")
     def _process_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.focused is self.processes_table:
-            self.output_pid = self.processes_table.selected_pid
+            pid = self.processes_table.selected_pid
+            if self.follow.gone(self.selected_view) and pid != self.follow.pid:
+                return  # the followed row was removed: the cursor fell on a neighbour
+            self._show_process(pid)
             self.actions.refresh_bindings_if_changed()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self.processes_table:
-            self.output_pid = self.processes_table.selected_pid
+            self._show_process(self.processes_table.selected_pid)
         elif event.widget is self.watchers_table:
-            self.output_pid = None
+            self._show_process(None)
         self.actions.refresh_bindings_if_changed()
+
+    def _show_process(self, pid: int | None) -> None:
+        if pid == self.follow.pid and pid == self.output_pid:
+            return
+        self.follow.select(self.selected_view, pid)
+        self.output_pid = self.follow.pid  # its watcher reloads the pane
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
         if old == new:
             return
         self.set_reactive(MainScreen.output_pid, None)
+        self.follow.select(None, None)
         if self.processes_table.extended:
             self.processes_table.set_extended(())
         self.sync_processes()
@@ -231,7 +258,7 @@ class MainScreen(Screen[None]):
 
     def _reload_output(self) -> None:
         name = self.selected
-        self.output_panel.reload(self.model.output_of(name) if name else [], self.output_pid)
+        self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid)
 
     def update_titles(self) -> None:
         view = self.selected_view
@@ -239,7 +266,8 @@ class MainScreen(Screen[None]):
         processes_panel = self.processes_panel
         extended = " · extended stats" if self.extended_on else ""
         processes_panel.set_labels(f"processes · {name}{extended}", _watcher_note(view))
-        target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
+        note = self.follow.note(view)
+        target = self.follow.title(name) + (f" · {note}" if note else "")
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
         self.watchers_panel.set_labels(watchers_title)
