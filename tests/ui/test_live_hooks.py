@@ -37,6 +37,12 @@ GATED = textwrap.dedent(
 )
 
 
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('up', flush=True); time.sleep(60)"
+)
+
+
 class Gate:
     """A hook module whose hook runs until the test opens the gate."""
 
@@ -98,8 +104,9 @@ async def test_a_running_before_start_is_shown_live_and_x_cancels_the_start(
         await pilot.press("x")
         # the same row becomes the outcome: abandoned, its result ignored
         await wait_until(
-            lambda: [e.outcome for e in rows_of(app, "slow", "before_start")]
-            == [Outcome.ABANDONED],
+            lambda: (
+                [e.outcome for e in rows_of(app, "slow", "before_start")] == [Outcome.ABANDONED]
+            ),
             pause=pilot.pause,
             what="the before_start row abandoned",
         )
@@ -121,7 +128,7 @@ async def test_before_stop_is_shown_and_the_sigkill_countdown_starts_at_the_stop
     toml = textwrap.dedent(
         f"""
         [watchers.web]
-        cmd = [{PYTHON!r}, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"]
+        cmd = [{PYTHON!r}, "-c", {STUBBORN!r}]
         graceful_timeout = 30.0
         {gate.hook("before_stop")}
         """
@@ -129,8 +136,9 @@ async def test_before_stop_is_shown_and_the_sigkill_countdown_starts_at_the_stop
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_until(lambda: any(e.text == "up" for e in app.model.output_of("web")),
-                         pause=pilot.pause)
+        await wait_until(
+            lambda: any(e.text == "up" for e in app.model.output_of("web")), pause=pilot.pause
+        )
         app.begin_quit()
         app.run_worker(app._quit_instance(), group="quit")
         await wait_until(lambda: gate.has_run("before_stop"), pause=pilot.pause)

@@ -114,7 +114,10 @@ class UpdatedPayload(TypedDict):
 
 
 class AddPayload(TypedDict):
-    pass
+    """What a new watcher's row needs: its target and its settings."""
+
+    numprocesses: int
+    settings: WatcherSettings
 
 
 class RemovePayload(TypedDict):

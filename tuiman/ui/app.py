@@ -22,6 +22,7 @@ from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
+from tuiman.ui.log_entries import refused_entries
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
 from tuiman.ui.screens.confirm import ConfirmScreen
@@ -260,15 +261,14 @@ class TuimanApp(App[int]):
         except Exception as error:  # a remote connection can fail; the UI must not
             self.notify(str(error), title="reload config failed", severity="error", markup=False)
             return
-        if reload.ok:
-            self.notify(
-                "\n".join(reload.changes) or "nothing changed",
-                title="config reloaded",
-                markup=False,
-            )
+        if reload.ok:  # its changes are in the event log, from the bus' arbiter.reload event
+            count = len(reload.changes)
+            summary = f"{count} change{'s' if count != 1 else ''}" if count else "nothing changed"
+            self.notify(f"{summary} (see the event log)", title="config reloaded", markup=False)
             return
+        self.main.hook_log.append(refused_entries(self.clock(), reload.errors))
         self.notify(
-            "\n".join(reload.errors),
+            "the errors are in the event log",
             title="config refused, everything keeps running",
             severity="error",
             markup=False,

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
+    ArbiterReloadPayload,
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
@@ -28,6 +29,7 @@ from tuiman.core.payloads import (
 )
 from tuiman.core.states import WatcherState
 from tuiman.ui.format import fmt_exit, signal_name
+from tuiman.ui.terminal_text import safe_text
 
 NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
 
@@ -209,6 +211,34 @@ def custom_entry(event: Event) -> LogEntry:
         None,
         _describe(event.payload),
     )
+
+
+def reload_entries(event: Event) -> list[LogEntry]:
+    """A config reload that was applied (`arbiter.reload`): one row per change, in words."""
+    changes = cast(ArbiterReloadPayload, event.payload).get("changes") or []
+    details = [str(change) for change in changes] or ["nothing changed"]
+    return [
+        LogEntry(event.time, "tuiman", "config reloaded", None, Outcome.INFO, None, detail)
+        for detail in details
+    ]
+
+
+def refused_entries(at: float, errors: list[str]) -> list[LogEntry]:
+    """A config reload that was refused: what still runs, then each error on its own row."""
+    rows = [
+        LogEntry(
+            at, "tuiman", "config refused", None, Outcome.ERROR, None, "everything keeps running"
+        )
+    ]
+    for error in errors:
+        rows.extend(
+            LogEntry(
+                at, "tuiman", "config error", None, Outcome.ERROR, None, safe_text(line.strip())
+            )
+            for line in error.splitlines()
+            if line.strip()
+        )
+    return rows
 
 
 def _describe(payload: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from typing import NamedTuple, cast
 
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
+    AddPayload,
     ArbiterSnapshot,
     DroppedPayload,
     FailedPayload,
@@ -38,6 +39,7 @@ from tuiman.ui.log_entries import (
     hook_entry,
     hook_output_entry,
     lifecycle_entry,
+    reload_entries,
     started_entry,
 )
 from tuiman.ui.terminal_text import safe_ansi, safe_event
@@ -171,6 +173,8 @@ class CoreModel:
             self.watchdog_restarts += 0 if lost else 1
             self.watchdog_alert = watchdog_alert(lost, self.watchdog_restarts)
             changes.log.append(custom_entry(event))
+        elif kind == Kind.RELOAD and event.watcher is None:
+            changes.log.extend(reload_entries(event))
         elif event.watcher is not None:
             self._lifecycle(event, changes)
         elif kind not in NOT_LOGGED:
@@ -333,6 +337,17 @@ class CoreModel:
             pids = ", ".join(map(str, leaked))
             changes.alerts.append(Alert(f"{view.name}: processes survived SIGKILL", pids, "error"))
 
+    def _on_add(self, view: WatcherView, event: Event, changes: Changes) -> None:
+        payload = cast(AddPayload, event.payload)
+        view.numprocesses = payload.get("numprocesses", 0)
+        settings = payload.get("settings")
+        if settings is not None:  # an instance older than this UI sends none
+            load_settings(view, settings)
+        # In start order, as a snapshot lists them: the new row sorts into place.
+        ordered = sorted(self.watchers.values(), key=lambda w: (-w.priority, w.name))
+        self.watchers = {w.name: w for w in ordered}
+        changes.rebuilt = True
+
     def _on_updated(self, view: WatcherView, event: Event, changes: Changes) -> None:
         payload = cast(UpdatedPayload, event.payload)
         view.numprocesses = payload["numprocesses"]
@@ -353,4 +368,5 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.FAILED: CoreModel._on_failed,
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
+    Kind.ADD: CoreModel._on_add,
 }
