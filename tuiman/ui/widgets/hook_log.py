@@ -15,7 +15,7 @@ from textual.widgets import Static
 from tuiman.ui.format import fmt_clock, fmt_duration, fmt_running, shorten
 from tuiman.ui.log_entries import HookCall, LogEntry, Outcome
 from tuiman.ui.palette import Palette
-from tuiman.ui.widgets.line_view import LineView
+from tuiman.ui.widgets.line_view import LineView, follow_status
 from tuiman.ui.widgets.panels import Panel
 
 HOOK_LOG_LINES = 2000
@@ -108,6 +108,18 @@ class HookLog(LineView[LogEntry]):
         if self.hooks_only:
             entries = [entry for entry in entries if entry.outcome in HOOK_OUTCOMES]
         super().append(entries)
+        if entries and not self.follow:
+            self.show_status()
+
+    def watch_follow(self, following: bool) -> None:
+        super().watch_follow(following)
+        self.show_status()
+
+    def show_status(self) -> None:
+        """The panel's subtitle: following, or paused and what arrived since (as the output's)."""
+        panel = self.parent
+        if isinstance(panel, Panel):
+            panel.set_labels(subtitle=follow_status(self))
 
     def _settle(self, call: HookCall, outcome: LogEntry) -> bool:
         """Replace the live row of `call` by its outcome, in place; False if gone."""
@@ -123,12 +135,18 @@ class HookLog(LineView[LogEntry]):
         shown = _newest_running(self.items, call)
         if shown is not None:
             self.replace_at(shown, outcome)
+        elif (waiting := _newest_running(self.pending, call)) is not None:
+            self.pending[waiting] = outcome
         return True
 
     def action_toggle_hooks_only(self) -> None:
+        """Toggle the filter; a paused view keeps showing (from) the row at its top."""
+        top = None if self.follow or not self.items else self.items[int(self.scroll_y)]
         self.hooks_only = not self.hooks_only
         shown = [e for e in self._everything if not self.hooks_only or e.outcome in HOOK_OUTCOMES]
         self.replace(shown)
+        if top is not None:
+            self.scroll_to_row(_first_at_or_after(shown, self._everything, top))
         panel = self.parent
         if isinstance(panel, Panel):
             panel.set_labels("hooks" if self.hooks_only else "hooks & events")
@@ -183,3 +201,15 @@ def _newest_running(entries: deque[LogEntry], call: HookCall) -> int | None:
         if entry.outcome == Outcome.RUNNING and entry.call == call:
             return last - back
     return None
+
+
+def _first_at_or_after(shown: list[LogEntry], everything: deque[LogEntry], top: LogEntry) -> int:
+    """Where the row `top` is in `shown`, or the first shown row after it (it was filtered
+    out)."""
+    position = {id(entry): index for index, entry in enumerate(shown)}
+    started = False
+    for entry in everything:
+        started = started or entry is top
+        if started and id(entry) in position:
+            return position[id(entry)]
+    return max(len(shown) - 1, 0)

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input
 
 from tuiman.ui.model import OutputEntry
+from tuiman.ui.widgets.line_view import follow_status
 from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
 
@@ -60,7 +61,7 @@ class OutputPane(Panel):
             parts.append(f"“{output.search}” {where}")
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
-        parts.append("following" if output.follow else "paused · end to follow")
+        parts.append(follow_status(output))
         self.set_labels(subtitle="  ".join(parts))
 
     # -- search -------------------------------------------------------------------------------
