@@ -22,12 +22,14 @@ from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
+from tuiman.ui.keys import attached
 from tuiman.ui.log_entries import refused_entries
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.help import HelpScreen
 from tuiman.ui.screens.main import MainScreen
+from tuiman.ui.screens.quit_confirm import KILL_KEY, QuitAnswer, QuitConfirmScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
 from tuiman.ui.terminal_text import safe_ansi, safe_text
 
@@ -50,7 +52,7 @@ class TuimanApp(App[int]):
             show=False,
             priority=True,
             id="quit-ctrl-q",
-            tooltip="Stop everything and quit (again: kill at once)",
+            tooltip="Stop everything gracefully and quit (asks first)",
         ),
         Binding(
             "ctrl+c",
@@ -59,7 +61,16 @@ class TuimanApp(App[int]):
             show=False,
             priority=True,
             id="quit-ctrl-c",
-            tooltip="Stop everything and quit (again: kill at once)",
+            tooltip="Stop everything gracefully and quit (asks first)",
+        ),
+        Binding(
+            KILL_KEY,
+            "kill_now",
+            "kill now",
+            show=False,
+            id="kill-now",
+            tooltip="Kill every process at once with SIGKILL and quit (asks first unless "
+            "already quitting)",
         ),
     ]
 
@@ -82,6 +93,7 @@ class TuimanApp(App[int]):
         self.crash_path: Path | None = None
         self.quitting = False
         self.forced = False
+        self.ask_before_quit = True  # until the user answers "don't ask again this session"
         self.booted = False
         self.ready = asyncio.Event()  # set once the first snapshot is on screen
         self._boot_started = False
@@ -285,7 +297,8 @@ class TuimanApp(App[int]):
 
     def all_bindings(self) -> list[Binding]:
         bindings = [*MainScreen.BINDINGS, *TuimanApp.BINDINGS]
-        return [b for b in bindings if isinstance(b, Binding)]
+        found = [b for b in bindings if isinstance(b, Binding)]
+        return [attached(b) for b in found] if self.client.is_remote else found
 
     def show_help(self) -> None:
         rows: list[tuple[str, Binding]] = []
@@ -312,15 +325,64 @@ class TuimanApp(App[int]):
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        """q, ctrl+q, ctrl+c: stop everything gracefully; a second press kills at once."""
+        """q, ctrl+q, ctrl+c: ask, then stop everything gracefully. Pressed again it never
+        kills (ctrl+k does)."""
         if self.client.is_remote:
             self.exit(0)  # attach: detach, the instance keeps running
+            return
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("stop")  # ctrl+c or ctrl+q again: the answer is yes
+            return
+        if self.quitting:
+            self.notify(
+                f"Already stopping gracefully; {KILL_KEY} kills everything at once.",
+                title="quitting",
+                timeout=4,
+                markup=False,
+            )
+            return
+        if not self.ask_before_quit:
+            self._stop_and_quit()
+            return
+        self.push_screen(QuitConfirmScreen(self.model.total_running()), self._quit_answered)
+
+    def _quit_answered(self, answer: QuitAnswer | None) -> None:
+        if answer is None:
+            return
+        if answer == "stop-always":
+            self.ask_before_quit = False
+        self._stop_and_quit()
+        if answer == "kill":
+            self.action_force_quit()
+
+    def _stop_and_quit(self) -> None:
+        self.begin_quit()
+        self.run_worker(self._quit_instance(), group="quit")
+
+    def action_kill_now(self) -> None:
+        """ctrl+k: SIGKILL everything; asks first unless tuiman is already quitting."""
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("kill")
+            return
+        if self.client.is_remote:
+            self.notify(
+                "Attached: the palette's 'quit the instance' stops it.", timeout=4, markup=False
+            )
             return
         if self.quitting:
             self.action_force_quit()
             return
-        self.begin_quit()
-        self.run_worker(self._quit_instance(), group="quit")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._stop_and_quit()
+                self.action_force_quit()
+
+        self.push_screen(
+            ConfirmScreen("Kill every process now with SIGKILL and quit?", danger=True), answered
+        )
 
     def begin_quit(self) -> None:
         """Show the stopping-progress view (also when the core quits on its own)."""

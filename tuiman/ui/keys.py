@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding, BindingType
+from dataclasses import replace
+
+from textual.binding import Binding, BindingsMap, BindingType
 
 from tuiman.core.states import WatcherState
 from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
+QUIT_TOOLTIP = "Stop everything gracefully and quit (asks first; ctrl+k kills at once)"
+DETACH_TOOLTIP = "Detach: close this UI, the instance keeps running"
 WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
 
 
@@ -66,7 +70,7 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
-    _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
+    _binding("q", "app.quit", "quit", QUIT_TOOLTIP, "quit"),
     _binding(
         "e",
         "extended",
@@ -104,6 +108,21 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
     ),
 ]
+
+
+QUIT_IDS = frozenset({"quit", "quit-ctrl-q", "quit-ctrl-c"})
+
+
+def attached(binding: Binding) -> Binding:
+    """In `tuiman attach` the quit keys only detach: say so in the footer and the help."""
+    if binding.id in QUIT_IDS:
+        return replace(binding, description="detach", tooltip=DETACH_TOOLTIP)
+    return binding
+
+
+def attach_bindings(bindings: BindingsMap) -> None:
+    for key, found in bindings.key_to_bindings.items():
+        bindings.key_to_bindings[key] = [attached(binding) for binding in found]
 
 
 def watcher_action_state(

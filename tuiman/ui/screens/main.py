@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.keys import MAIN_BINDINGS
+from tuiman.ui.keys import MAIN_BINDINGS, attach_bindings
 from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
@@ -107,6 +107,8 @@ class MainScreen(Screen[None]):
         self.set_interval(TICK, self.tick)
         self.watch(self.watchers_table, "cursor_coordinate", self._watcher_cursor_moved, init=False)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.tui.client.is_remote:
+            attach_bindings(self._bindings)
         self.tui.boot()
 
     # -- applying bus changes -----------------------------------------------------------------
