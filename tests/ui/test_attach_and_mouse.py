@@ -119,7 +119,9 @@ async def test_in_attach_the_footer_and_help_say_detach(tmp_path: Path) -> None:
         assert footer_keys["quit"] == "detach"
         await pilot.press("question_mark")
         await wait_until(lambda: isinstance(app.screen, HelpScreen), pause=pilot.pause)
-        rows = {binding.id: binding.tooltip for _, binding in app.screen.bindings}
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        rows = {binding.id: binding.tooltip for _, binding in help_screen.bindings}
         assert rows["quit"] is not None and rows["quit"].startswith("Detach")
         assert all("Stop everything" not in (tooltip or "") for tooltip in rows.values())
 

@@ -61,6 +61,9 @@ class MainScreen(Screen[None]):
         self.output = self.output_panel.view
         self.actions = MainActions(self)
         self.follow = OutputFollow()  # the slot the output pane follows across restarts
+        # The watcher the user last put the cursor on: a filter that hid it gives it back.
+        self._chosen: str | None = None
+        self._syncing = False
         self.sizes = MainLayout(self)
 
     def compose(self) -> ComposeResult:
@@ -157,7 +160,14 @@ class MainScreen(Screen[None]):
             if term in name.lower()
         ]
         table = self.watchers_table
-        table.sync(rows)
+        self._syncing = True
+        try:
+            table.sync(rows)
+            chosen = self._chosen
+            if chosen is not None and chosen != table.selected_key and table.shows(chosen):
+                table.select_key(chosen)
+        finally:
+            self._syncing = False
         self.sizes.fit_top()
         if self.selected is None or self.selected not in {key for key, _ in rows}:
             self.selected = table.selected_key
@@ -207,6 +217,8 @@ class MainScreen(Screen[None]):
         # Synchronously, not on the RowHighlighted message: a key typed right after a move
         # arrives before that message, and must act on the row under the cursor.
         key = self.watchers_table.selected_key
+        if key is not None and not self._syncing:
+            self._chosen = key
         if key is not None and key != self.selected:
             self.selected = key
 
@@ -216,6 +228,11 @@ class MainScreen(Screen[None]):
         key = event.row_key.value
         if key is not None and key != self.selected:
             self.selected = key
+
+    @on(DataTable.RowSelected)
+    def _row_entered(self) -> None:
+        """Enter on a watcher or a process: read its output."""
+        self.output.focus()
 
     @on(DataTable.RowHighlighted, "#processes")
     def _process_highlighted(self, event: DataTable.RowHighlighted) -> None:

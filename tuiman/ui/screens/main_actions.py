@@ -42,7 +42,7 @@ class MainActions:
             return True
         view = screen.selected_view
         if view is None:
-            return None
+            return False  # nothing selected (a filter matching nothing): nothing to act on
         on_process = screen.process_focused
         if action.endswith("_process"):
             return on_process
