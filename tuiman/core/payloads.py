@@ -197,6 +197,7 @@ class ProcessStatsEntry(TypedDict):
     vms: int
     num_threads: int
     wid: NotRequired[int]  # absent from children
+    status: NotRequired[str]  # the state letter of /proc/PID/stat: R, S, D, T (stopped), …
 
 
 class StatsPayload(TypedDict):

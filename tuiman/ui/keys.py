@@ -12,7 +12,7 @@ from tuiman.ui.views import WatcherView
 SCALE = Binding.Group("scale", compact=True)
 QUIT_TOOLTIP = "Stop everything gracefully and quit (asks first; ctrl+k kills at once)"
 DETACH_TOOLTIP = "Detach: close this UI, the instance keeps running"
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended", "info"})
 
 
 def _binding(
@@ -79,6 +79,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "extended-stats",
     ),
     _binding("slash", "filter", "filter", "Filter the watchers by name", "filter"),
+    _binding(
+        "i",
+        "info",
+        "info",
+        "Everything about the selected watcher in full: why it is in its state, its command, "
+        "hooks, each slot's last exit",
+        "info",
+    ),
     _binding(
         "ctrl+f",
         "search",

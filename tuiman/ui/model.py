@@ -225,6 +225,7 @@ class CoreModel:
             if process is not None:
                 process.cpu = stats["cpu"]
                 process.rss = stats["rss"]
+                process.status = stats.get("status", "")
         changes.stats.add(view.name)
 
     def _hook_started(self, event: Event, changes: Changes) -> None:

@@ -14,6 +14,7 @@ from tuiman.ui.format import (
     fmt_last_exit,
     fmt_retry_in,
     fmt_running,
+    shorten,
 )
 from tuiman.ui.palette import STATE_ROLES
 from tuiman.ui.views import ProcessView, WatcherView
@@ -23,7 +24,19 @@ Row = tuple[str, tuple[Cell, ...]]
 
 # Keys of a Circus stats dict that are not extended-stats additions of a hook.
 STANDARD_STATS = frozenset(
-    {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "children", "rss", "vms", "wid"}
+    {
+        "pid",
+        "cpu",
+        "mem",
+        "mem_info1",
+        "mem_info2",
+        "age",
+        "children",
+        "rss",
+        "vms",
+        "wid",
+        "status",
+    }
 )
 BUILTIN_EXTENDED = ("mem", "num_threads", "children")
 EXTENDED_LABELS = {"mem": "mem%", "num_threads": "thr", "children": "kids"}
@@ -87,6 +100,9 @@ def describe_reason(reason: str | None) -> str:
     return REASONS.get(reason, reason)
 
 
+NAME_MAX = 19  # cells of a watcher's name in the table; longer ones end in "…"
+
+
 def watcher_row(view: WatcherView, now: float) -> Row:
     running_role = (
         "warn"
@@ -94,7 +110,7 @@ def watcher_row(view: WatcherView, now: float) -> Row:
         else "plain"
     )
     return view.name, (
-        (view.name, "plain"),
+        (shorten(view.name, NAME_MAX), "plain"),
         _state_cell(view),
         (f"{view.running}/{view.numprocesses}", running_role),
         (str(view.priority), "muted"),
@@ -133,21 +149,27 @@ def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) 
 def _process_cells(
     view: WatcherView, process: ProcessView, now: float, extended: tuple[str, ...]
 ) -> tuple[Cell, ...]:
-    exited_before = process.wid in view.last_exit
-    last = view.last_exit.get(process.wid)
+    # A running process has not exited: its slot's last exit is history, never an alarm
+    # (the info dialog, `i`, names it "last exit").
     return (
         (str(process.pid), "plain"),
         (str(process.wid), "plain"),
-        (process.state, "ok" if process.state == ProcessState.RUNNING else "warn"),
+        _process_state(process),
         (fmt_age(now - process.started), "plain"),
         (fmt_cpu(process.cpu), "plain"),
         (fmt_bytes(process.rss), "plain"),
-        (
-            fmt_last_exit(view.last_exit, process.wid),
-            "error" if exited_before and last != 0 else "muted",
-        ),
+        (fmt_last_exit(view.last_exit, process.wid), "muted"),
         *(_extended_cell(process.extended.get(key), key) for key in extended),
     )
+
+
+STOPPED_STATUSES = frozenset({"T", "t"})  # stopped by a signal (SIGSTOP, SIGTSTP) or traced
+
+
+def _process_state(process: ProcessView) -> Cell:
+    if process.state == ProcessState.RUNNING and process.status in STOPPED_STATUSES:
+        return f"stopped ({process.status})", "warn"
+    return process.state, "ok" if process.state == ProcessState.RUNNING else "warn"
 
 
 def _extended_cell(value: Any, key: str) -> Cell:

@@ -22,6 +22,7 @@ class ProcessView:
     cpu: float | None = None
     rss: int | None = None
     extended: dict[str, Any] = field(default_factory=dict)
+    status: str = ""  # the kernel's state letter from the last stats sample ("T": stopped)
 
 
 @dataclass(slots=True)

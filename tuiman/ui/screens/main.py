@@ -20,6 +20,7 @@ from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
 from tuiman.ui.screens.output_follow import OutputFollow
+from tuiman.ui.screens.watcher_info import WatcherInfoScreen
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
@@ -364,6 +365,11 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.tui.show_help()
+
+    def action_info(self) -> None:
+        view = self.selected_view
+        if view is not None:
+            self.app.push_screen(WatcherInfoScreen(view, self.tui.clock))
 
 
 def _watcher_note(view: WatcherView | None) -> str:

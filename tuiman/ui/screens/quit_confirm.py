@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -30,7 +30,7 @@ class QuitConfirmScreen(ModalScreen[QuitAnswer | None]):
 
     def compose(self) -> ComposeResult:
         processes = f"{self.running} process{'es' if self.running != 1 else ''}"
-        with Vertical(classes="dialog confirm quit-confirm"):
+        with VerticalScroll(classes="dialog confirm quit-confirm"):
             yield Static(
                 Text.assemble(
                     ("Stop every watcher gracefully and quit?", "bold"), f"  ({processes} running)"
