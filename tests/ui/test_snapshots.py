@@ -98,3 +98,19 @@ def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(
         scripted_app(tmp_path), terminal_size=(120, 40), run_before=then("question_mark")
     )
+
+
+def test_main_screen_tiny(snap_compare: Any, tmp_path: Path) -> None:
+    """50 by 12: no hook log, nothing scrolled away or drawn over."""
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(50, 12), run_before=settle)
+
+
+def test_watcher_info_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    # worker: a slot with a last exit; i shows everything in full
+    assert snap_compare(
+        scripted_app(tmp_path), terminal_size=(100, 30), run_before=then("down", "i")
+    )
+
+
+def test_quit_question(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(80, 24), run_before=then("q"))

@@ -28,8 +28,8 @@ def info_rows(view: WatcherView, now: float) -> list[tuple[str, str]]:
         rows.append(("info", info))
     if view.reason:
         described = describe_reason(view.reason)
-        code = f" ({view.reason})" if described != view.reason else ""
-        rows.append(("reason", f"{described}{code}"))
+        raw = f" ({view.reason})" if described != view.reason else ""
+        rows.append(("reason", f"{described}{raw}"))
     if view.failure:
         rows.append(("failure", view.failure))
     if view.veto:
@@ -63,13 +63,13 @@ class WatcherInfoScreen(ModalScreen[None]):
     def __init__(self, view: WatcherView, clock: Callable[[], float]) -> None:
         super().__init__(classes="dialog-screen opaque")
         self.view = view
-        self.clock = clock
+        self.rows = info_rows(view, clock())
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, expand=True)
         table.add_column("what", style="bold", no_wrap=True)
         table.add_column("value", overflow="fold")
-        for label, value in info_rows(self.view, self.clock()):
+        for label, value in self.rows:
             table.add_row(label, Text(value))
         with VerticalScroll(classes="dialog help watcher-info"):
             yield Static(
