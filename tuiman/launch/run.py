@@ -114,7 +114,15 @@ async def run_headless(
         await printer.close()
     if options.run is None and arbiter.failures:
         code = EXIT_FAILURE
+        stderr_line(failure_summary(arbiter.failures))
     return code
+
+
+def failure_summary(failures: list[str]) -> str:
+    """The one line headless ends with when it exits 1: the first failure, and how many more."""
+    more = len(failures) - 1
+    others = f" (and {more} more failure{'s' if more != 1 else ''} above)" if more else ""
+    return f"exit 1: {failures[0]}{others}"
 
 
 def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[bytes]]) -> None:
