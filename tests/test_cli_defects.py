@@ -25,7 +25,7 @@ def test_a_non_ascii_watcher_name_is_refused_by_a_rule_that_says_ascii(tmp_path:
     result = run_tuiman("check", "-c", "tuiman.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "tuiman.toml: watchers.\"café\": invalid watcher name (ASCII only: letters A-Z and a-z, "
+        'tuiman.toml: watchers."café": invalid watcher name (ASCII only: letters A-Z and a-z, '
         "digits, '-', '_' and '.')"
     )
 

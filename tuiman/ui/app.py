@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from textual import events, on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -22,7 +22,7 @@ from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
-from tuiman.ui.keys import attached
+from tuiman.ui.keys import HELP_EXTRAS, attached
 from tuiman.ui.log_entries import refused_entries
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
@@ -290,6 +290,26 @@ class TuimanApp(App[int]):
         self.main.selected = name
         self.main.watchers_table.select_key(name)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, without its Quit: ours asks first and stops gracefully."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+
+    def show_info(self, name: str) -> None:
+        self.select_watcher(name)
+        self.main.action_info()
+
+    def show_process(self, name: str, pid: int) -> None:
+        self.select_watcher(name)
+        main = self.main
+        main.processes_table.select_key(str(pid))
+        main.processes_table.focus()
+
+    def pick_process_signal(self, name: str, pid: int) -> None:
+        self.show_process(name, pid)
+        self.call_after_refresh(self.main.action_signal)
+
     def pick_signal(self, name: str) -> None:
         self.select_watcher(name)
         self.main.watchers_table.focus()
@@ -315,6 +335,7 @@ class TuimanApp(App[int]):
             tooltip="Command palette: every action for every watcher",
         )
         rows.append((self.get_key_display(palette), palette))
+        rows.extend((keys, Binding(keys, "", "", tooltip=what)) for keys, what in HELP_EXTRAS)
         # Installed once and pushed again: laying the help out costs ~100 ms under load.
         if self._help_rows != rows:
             if self._help_rows is not None:

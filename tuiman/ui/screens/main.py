@@ -305,6 +305,9 @@ class MainScreen(Screen[None]):
     def action_restart(self) -> None:
         self.actions.watcher_command("restart", self.tui.client.restart)
 
+    def action_reload(self) -> None:
+        self.actions.watcher_command("reload", self.tui.client.reload)
+
     def action_stop_process(self) -> None:
         self.actions.process_kill("stop")
 
