@@ -85,7 +85,7 @@ def test_signal_picker(snap_compare: Any, tmp_path: Path) -> None:
 
 
 def test_quit_progress(snap_compare: Any, tmp_path: Path) -> None:
-    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=then("q"))
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=then("q", "y"))
 
 
 def test_extended_stats_and_process_selection(snap_compare: Any, tmp_path: Path) -> None:

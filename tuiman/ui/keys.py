@@ -96,6 +96,7 @@ MAIN_BINDINGS: list[BindingType] = [
         "Everything about the selected watcher in full: why it is in its state, its command, "
         "hooks, each slot's last exit",
         "info",
+        show=False,  # the footer must fit 80 columns with every watcher action shown
     ),
     _binding(
         "ctrl+f",
