@@ -83,12 +83,22 @@ async def test_a_running_before_start_is_shown_live_and_x_cancels_the_start(
         [watchers.slow]
         cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
         {gate.hook("before_start")}
+        [watchers.later]
+        cmd = [{PYTHON!r}, "-c", "import time; time.sleep(60)"]
+        priority = -1
         """
     )
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         await wait_until(lambda: gate.has_run("before_start"), pause=pilot.pause)
+        # the watcher started after it waits, and says so
+        await wait_until(
+            lambda: (
+                watcher_cell(app, "later", "info") == "waiting to start (after slow's before_start)"
+            ),
+            pause=pilot.pause,
+        )
         await wait_until(
             lambda: [e.outcome for e in rows_of(app, "slow", "before_start")] == [Outcome.RUNNING],
             pause=pilot.pause,
@@ -114,6 +124,9 @@ async def test_a_running_before_start_is_shown_live_and_x_cancels_the_start(
         assert "abandoned" in row.detail
         await wait_until(lambda: watcher_cell(app, "slow", "state") == "stopped", pause=pilot.pause)
         assert not watcher_cell(app, "slow", "info").startswith("before_start")
+        # the queue moves on to the next watcher
+        await wait_until(lambda: len(live_pids(arbiter, "later")) == 1, pause=pilot.pause)
+        assert watcher_cell(app, "later", "info") == ""
         gate.open()  # the hook returns True now: too late, the start was cancelled
         await wait_until(lambda: gate.has_returned("before_start"), pause=pilot.pause)
         await pilot.pause()

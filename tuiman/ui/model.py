@@ -120,6 +120,10 @@ class CoreModel:
             if w.state not in (WatcherState.STOPPED, WatcherState.FAILED)
         )
 
+    def start_blocker(self) -> str | None:
+        """A watcher whose start waits on its before_start (the others queue behind it)."""
+        return next((name for name, view in self.watchers.items() if view.start_pending), None)
+
     def output_of(self, watcher: str) -> deque[OutputEntry]:
         lines = self.output.get(watcher)
         if lines is None:

@@ -103,7 +103,9 @@ def describe_reason(reason: str | None) -> str:
 NAME_MAX = 19  # cells of a watcher's name in the table; longer ones end in "…"
 
 
-def watcher_row(view: WatcherView, now: float) -> Row:
+def watcher_row(view: WatcherView, now: float, blocker: str | None = None) -> Row:
+    """`blocker`: a watcher whose before_start runs now; a watcher not started yet waits for it
+    (the start goes through the watchers one at a time, by priority)."""
     running_role = (
         "warn"
         if view.state == WatcherState.ACTIVE and view.running < view.numprocesses
@@ -117,8 +119,15 @@ def watcher_row(view: WatcherView, now: float) -> Row:
         (str(view.restarts), "warn" if view.restarts else "muted"),
         (fmt_cpu(view.cpu) if view.processes and view.rss else "-", "plain"),
         (fmt_bytes(view.rss) if view.processes and view.rss else "-", "plain"),
-        watcher_info(view, now),
+        _waiting_info(view, blocker) or watcher_info(view, now),
     )
+
+
+def _waiting_info(view: WatcherView, blocker: str | None) -> Cell | None:
+    never_started = view.state == WatcherState.STOPPED and view.reason in (None, "", "None")
+    if blocker is None or blocker == view.name or not never_started or not view.autostart:
+        return None
+    return f"waiting to start (after {blocker}'s before_start)", "muted"
 
 
 def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) -> list[Row]:

@@ -155,8 +155,9 @@ class MainScreen(Screen[None]):
     def sync_watchers(self, now: float | None = None) -> None:
         now = self.tui.clock() if now is None else now
         term = self.filter_text.lower()
+        blocker = self.model.start_blocker()
         rows = [
-            watcher_row(view, now)
+            watcher_row(view, now, blocker)
             for name, view in self.model.watchers.items()
             if term in name.lower()
         ]
