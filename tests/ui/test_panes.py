@@ -135,3 +135,22 @@ async def test_the_hook_log_says_paused_and_h_keeps_the_position(tmp_path: Path)
         await pilot.press("end")
         await wait_until(lambda: log.follow, pause=pilot.pause)
         assert str(app.main.hooks_panel.border_subtitle).startswith("following")
+
+
+async def test_a_hook_call_that_starts_and_ends_in_one_batch_is_one_row(tmp_path: Path) -> None:
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(app, pilot)
+        log = app.main.hook_log
+        call = ("web", "after_spawn", 4101)
+        started = LogEntry(FROZEN, "web", "after_spawn", 4101, Outcome.RUNNING, None, "", call)
+        done = LogEntry(FROZEN + 0.001, "web", "after_spawn", 4101, Outcome.OK, 0.001, "", call)
+        before = log.line_count
+        log.append([started, done])
+        await pilot.pause()
+        assert log.line_count == before + 1 and log.items[-1] is done
+        log.append([started])  # a live row, then its outcome in a later batch
+        log.append([log_entry(1, Outcome.INFO), done])
+        await pilot.pause()
+        assert [e.outcome for e in list(log.items)[-2:]] == [Outcome.OK, Outcome.INFO]
+        assert not any(e.outcome == Outcome.RUNNING for e in log.items)

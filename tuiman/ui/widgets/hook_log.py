@@ -101,8 +101,11 @@ class HookLog(LineView[LogEntry]):
             call = entry.call
             if call is not None and entry.outcome == Outcome.RUNNING:
                 self._live_calls[call] = self._live_calls.get(call, 0) + 1
-            elif call is not None and call in self._live_calls and self._settle(call, entry):
-                continue  # the live row became this outcome
+            elif call is not None and call in self._live_calls:
+                if _settle_in_batch(entries, call, entry) or self._settle(call, entry):
+                    self._forget_live(call)
+                    continue  # the live row became this outcome
+                self._forget_live(call)
             entries.append(entry)
         self._everything.extend(entries)
         if self.hooks_only:
@@ -121,13 +124,15 @@ class HookLog(LineView[LogEntry]):
         if isinstance(panel, Panel):
             panel.set_labels(subtitle=follow_status(self))
 
-    def _settle(self, call: HookCall, outcome: LogEntry) -> bool:
-        """Replace the live row of `call` by its outcome, in place; False if gone."""
+    def _forget_live(self, call: HookCall) -> None:
         left = self._live_calls[call] - 1
         if left:
             self._live_calls[call] = left
         else:
             del self._live_calls[call]
+
+    def _settle(self, call: HookCall, outcome: LogEntry) -> bool:
+        """Replace the live row of `call` by its outcome, in place; False if gone."""
         found = _newest_running(self._everything, call)
         if found is None:
             return False
@@ -192,6 +197,16 @@ class HookLog(LineView[LogEntry]):
             palette.error if item.outcome in (Outcome.FAILURE, Outcome.IGNORED) else style,
         )
         return text
+
+
+def _settle_in_batch(entries: list[LogEntry], call: HookCall, outcome: LogEntry) -> bool:
+    """A call that started and ended within one batch: its row is the outcome at once."""
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if entry.outcome == Outcome.RUNNING and entry.call == call:
+            entries[index] = outcome
+            return True
+    return False
 
 
 def _newest_running(entries: deque[LogEntry], call: HookCall) -> int | None:
