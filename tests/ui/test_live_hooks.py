@@ -94,9 +94,7 @@ async def test_a_running_before_start_is_shown_live_and_x_cancels_the_start(
         await wait_until(lambda: gate.has_run("before_start"), pause=pilot.pause)
         # the watcher started after it waits, and says so
         await wait_until(
-            lambda: (
-                watcher_cell(app, "later", "info") == "waiting to start (after slow's before_start)"
-            ),
+            lambda: watcher_cell(app, "later", "info") == "queued behind slow's before_start",
             pause=pilot.pause,
         )
         await wait_until(
@@ -106,7 +104,7 @@ async def test_a_running_before_start_is_shown_live_and_x_cancels_the_start(
         )
         assert watcher_cell(app, "slow", "state") == "starting"
         await wait_until(
-            lambda: watcher_cell(app, "slow", "info").startswith("before_start running "),
+            lambda: watcher_cell(app, "slow", "info").startswith("before_start "),
             pause=pilot.pause,
         )
         assert "x cancels" in watcher_cell(app, "slow", "info")
@@ -158,7 +156,7 @@ async def test_before_stop_is_shown_and_the_sigkill_countdown_starts_at_the_stop
         view = app.model.watchers["web"]
         await wait_until(lambda: view.watcher_hook() is not None, pause=pilot.pause)
         assert view.state == "stopping" and view.stopping_since is None
-        assert watcher_cell(app, "web", "info").startswith("before_stop running ")
+        assert watcher_cell(app, "web", "info").startswith("before_stop ")
         screen = app.screen
         assert isinstance(screen, QuitScreen)
         step = screen._next_step(view, app.clock(), palette_of(app))

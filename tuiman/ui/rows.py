@@ -49,7 +49,7 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     hook = view.watcher_hook()
     if hook is not None:
         cancel = " · x cancels" if view.start_pending else ""
-        return f"{hook.name} running {fmt_running(now - hook.started)}{cancel}", "accent"
+        return f"{hook.name} {fmt_running(now - hook.started)}{cancel}", "accent"
     if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
@@ -127,7 +127,7 @@ def _waiting_info(view: WatcherView, blocker: str | None) -> Cell | None:
     never_started = view.state == WatcherState.STOPPED and view.reason in (None, "", "None")
     if blocker is None or blocker == view.name or not never_started or not view.autostart:
         return None
-    return f"waiting to start (after {blocker}'s before_start)", "muted"
+    return f"queued behind {blocker}'s before_start", "muted"
 
 
 def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) -> list[Row]:
