@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tuiman.ui.sorting import SORT_KEYS, SortOrder
+
 if TYPE_CHECKING:
     from tuiman.ui.app import TuimanApp
 
@@ -84,6 +86,13 @@ class TuimanCommands(Provider):
             partial(app.command, "reopen logs", client.reopen_logs),
         )
         yield "help", "every key and what it does", app.show_help
+        for key in SORT_KEYS:
+            order = SortOrder.by(key)
+            yield (
+                f"sort {order.label}",
+                "order the watchers and processes tables (remembered)",
+                partial(app.main.set_sort, order),
+            )
         if client.is_remote:
             yield "detach", "leave the instance running", app.exit
             yield (

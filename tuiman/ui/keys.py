@@ -94,6 +94,14 @@ MAIN_BINDINGS: list[BindingType] = [
     _binding(
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
     ),
+    _binding(
+        "o",
+        "sort",
+        "sort",
+        "Sort the tables: config order, name, state, CPU, memory, restarts (or click a header)",
+        "sort",
+        show=False,
+    ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
     _binding(
         "ctrl+r",
