@@ -314,6 +314,10 @@ class TuimanApp(App[int]):
         self.main.selected = name
         self.main.watchers_table.select_key(name)
 
+    def show_watcher_info(self, name: str) -> None:
+        self.select_watcher(name)
+        self._main.actions.show_info()
+
     def pick_signal(self, name: str) -> None:
         self.select_watcher(name)
         self.main.watchers_table.focus()

@@ -61,6 +61,11 @@ class TuimanCommands(Provider):
                 partial(app.pick_signal, name),
             )
             yield (
+                f"info {name}",
+                "command line, environment, restart policy, hooks, last exits",
+                partial(app.show_watcher_info, name),
+            )
+            yield (
                 f"select {name}",
                 "show the watcher's processes and output",
                 partial(app.select_watcher, name),

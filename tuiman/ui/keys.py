@@ -8,7 +8,7 @@ from tuiman.core.states import WatcherState
 from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended", "info"})
 
 
 def _binding(
@@ -93,6 +93,14 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     _binding(
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+    ),
+    _binding(
+        "i",
+        "info",
+        "info",
+        "Everything about the selected watcher (and process): command, env, policy, hooks, exits",
+        "info",
+        show=False,
     ),
     _binding(
         "o",

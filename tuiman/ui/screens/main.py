@@ -320,6 +320,9 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         self.tui.show_help()
 
+    def action_info(self) -> None:
+        self.actions.show_info()
+
     def action_sort(self) -> None:
         self.set_sort(self.table_order.next())
 
