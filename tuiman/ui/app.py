@@ -318,6 +318,10 @@ class TuimanApp(App[int]):
         self.select_watcher(name)
         self._main.actions.show_info()
 
+    def scale_watcher_to(self, name: str) -> None:
+        self.select_watcher(name)
+        self._main.actions.scale_to()
+
     def pick_signal(self, name: str) -> None:
         self.select_watcher(name)
         self.main.watchers_table.focus()

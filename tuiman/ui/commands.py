@@ -56,6 +56,11 @@ class TuimanCommands(Provider):
                 partial(app.command, f"decr {name}", partial(client.decr, name)),
             )
             yield (
+                f"scale {name} to…",
+                "type the number of processes",
+                partial(app.scale_watcher_to, name),
+            )
+            yield (
                 f"signal {name}…",
                 "pick a signal for every process",
                 partial(app.pick_signal, name),

@@ -64,6 +64,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "scale-down",
         group=SCALE,
     ),
+    _binding(
+        "n",
+        "scale_to",
+        "scale to",
+        "Scale the selected watcher to a number of processes you type",
+        "scale-to",
+        show=False,
+    ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
     _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),

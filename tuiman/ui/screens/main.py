@@ -268,6 +268,9 @@ class MainScreen(Screen[None]):
     def action_scale(self, step: int) -> None:
         self.actions.scale(step)
 
+    def action_scale_to(self) -> None:
+        self.actions.scale_to()
+
     def action_signal(self) -> None:
         self.actions.signal()
 

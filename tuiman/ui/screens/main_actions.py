@@ -20,6 +20,7 @@ from tuiman.ui.info_text import info_sections
 from tuiman.ui.keys import WATCHER_ACTIONS, watcher_action_state
 from tuiman.ui.rows import extended_keys
 from tuiman.ui.screens.info import InfoScreen
+from tuiman.ui.screens.scale_to import ScaleToScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
 if TYPE_CHECKING:
@@ -94,6 +95,22 @@ class MainActions:
             client = tui.client
             verb, scale = ("incr", client.incr) if step > 0 else ("decr", client.decr)
             tui.command(f"{verb} {name}", partial(scale, name, abs(step)))
+
+    def scale_to(self) -> None:
+        screen = self.screen
+        view = screen.selected_view
+        if view is None:
+            return
+        name = view.name
+
+        def apply(count: int | None) -> None:
+            if count is not None and count != view.numprocesses:
+                client = screen.tui.client
+                screen.tui.command(
+                    f"scale {name} to {count}", partial(client.scale_to, name, count)
+                )
+
+        screen.app.push_screen(ScaleToScreen(name, view.numprocesses), apply)
 
     def signal(self) -> None:
         screen = self.screen
