@@ -17,7 +17,7 @@ from tests.ui.test_attach_and_mouse import scripted, settled
 from tests.ui.uihelpers import PYTHON, make_app, running, watcher_cell
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.palette import Palette, palette_of
-from tuiman.ui.screens.watcher_info import WatcherInfoScreen
+from tuiman.ui.screens.info import InfoScreen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,15 +86,21 @@ async def test_a_running_process_previous_exit_is_no_alarm_and_i_says_it_in_full
         exit_cell = screen.processes_table.get_cell("4233", "exit")
         assert exit_cell.plain == "KILL"
         assert exit_cell.style == _palette(app).muted  # not the error colour
+        await pilot.press("tab", "down")  # pid 4233, in slot 2
+        await wait_until(lambda: screen.processes_table.selected_pid == 4233, pause=pilot.pause)
         await pilot.press("i")
-        await wait_until(lambda: isinstance(app.screen, WatcherInfoScreen), pause=pilot.pause)
-        info = app.screen
-        assert isinstance(info, WatcherInfoScreen)
-        assert ("slot 2 last exit", "KILL · now pid 4233") in info.rows
-        await pilot.press("escape")
+        await wait_until(lambda: isinstance(app.screen, InfoScreen), pause=pilot.pause)
+        lines = info_lines(app)
+        assert ("last exit", "its slot's previous process: KILL") in lines
+        assert ("wid 2", "KILL") in lines
+        await pilot.press("escape", "shift+tab")
         await pilot.press("G", "up")  # mailer: failed, with its reason
         await pilot.press("i")
-        await wait_until(lambda: isinstance(app.screen, WatcherInfoScreen), pause=pilot.pause)
-        info = app.screen
-        assert isinstance(info, WatcherInfoScreen) and info.view.name == "mailer"
-        assert ("reason", "gave up: it kept crashing (flapping) (flap_exhausted)") in info.rows
+        await wait_until(lambda: isinstance(app.screen, InfoScreen), pause=pilot.pause)
+        assert ("now", "gave up: it kept crashing (flapping)") in info_lines(app)
+
+
+def info_lines(app: TuimanApp) -> list[tuple[str, str]]:
+    screen = app.screen
+    assert isinstance(screen, InfoScreen)
+    return [(line.label, line.text) for _, lines in screen.sections for line in lines]

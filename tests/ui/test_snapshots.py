@@ -105,12 +105,14 @@ def test_main_screen_tiny(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(scripted_app(tmp_path), terminal_size=(50, 12), run_before=settle)
 
 
-def test_watcher_info_dialog(snap_compare: Any, tmp_path: Path) -> None:
-    # worker: a slot with a last exit; i shows everything in full
-    assert snap_compare(
-        scripted_app(tmp_path), terminal_size=(100, 30), run_before=then("down", "i")
-    )
-
-
 def test_quit_question(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(scripted_app(tmp_path), terminal_size=(80, 24), run_before=then("q"))
+
+
+def test_info_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    # web: its command, environment (secret masked by the core), policy and hooks in full.
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 40), run_before=then("i"))
+
+
+def test_scale_to_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(100, 30), run_before=then("n"))

@@ -78,6 +78,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "scale-down",
         group=SCALE,
     ),
+    _binding(
+        "n",
+        "scale_to",
+        "scale to",
+        "Scale the selected watcher to a number of processes you type",
+        "scale-to",
+        show=False,
+    ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
     _binding("q", "app.quit", "quit", QUIT_TOOLTIP, "quit"),
@@ -89,15 +97,6 @@ MAIN_BINDINGS: list[BindingType] = [
         "extended-stats",
     ),
     _binding("slash", "filter", "filter", "Filter the watchers by name", "filter"),
-    _binding(
-        "i",
-        "info",
-        "info",
-        "Everything about the selected watcher in full: why it is in its state, its command, "
-        "hooks, each slot's last exit",
-        "info",
-        show=False,  # the footer must fit 80 columns with every watcher action shown
-    ),
     _binding(
         "ctrl+f",
         "search",
@@ -116,6 +115,22 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     _binding(
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+    ),
+    _binding(
+        "i",
+        "info",
+        "info",
+        "Everything about the selected watcher (and process): command, env, policy, hooks, exits",
+        "info",
+        show=False,
+    ),
+    _binding(
+        "o",
+        "sort",
+        "sort",
+        "Sort the tables: config order, name, state, CPU, memory, restarts (or click a header)",
+        "sort",
+        show=False,
     ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
     _binding(
