@@ -199,6 +199,9 @@ class CoreModel:
         for data in snapshot["watchers"]:
             view = self.watchers.get(data["name"]) or WatcherView(data["name"])
             load_watcher(view, data, at)
+            # A snapshot has no hooks in flight: the hook history replayed after it (at boot)
+            # brings back the ones still running; after a resync their outcome may never come.
+            view.running_hooks = []
             fresh[view.name] = view
         self.watchers = fresh
 
