@@ -123,7 +123,6 @@ def schema_text() -> str:
     return json.dumps(generate_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-
 def accepted_keys() -> dict[KeyPath, list[str]]:
     """Every key the loader reads, by table (watcher tables as `("watchers", "*")`)."""
     reads = _record_key_reads()
