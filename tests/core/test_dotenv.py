@@ -151,3 +151,10 @@ def test_port_key_gives_one_port_per_process(tmp_path: Path) -> None:
         "9001",
         "9002",
     ]
+
+
+def test_circus_ini_gets_the_env_file_too(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "FROM_DOTENV=yes\n")
+    write(tmp_path / "circus.ini", "[watcher:a]\ncmd = sleep 1\ncopy_env = false\n")
+    config = load_config("circus.ini", cwd=tmp_path, environ={})
+    assert config.watcher("a").env["FROM_DOTENV"] == "yes"

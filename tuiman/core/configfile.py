@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,11 @@ def load_config(
     file_label = str(path)
     file_path = resolve(path, working_dir)
     env_files = read_env_files(file_path.parent, working_dir, load_options, environment)
+    # Absolute from here on: a reload reads the same files whatever the working directory.
+    load_options = replace(
+        load_options,
+        env_files=tuple(str(resolve(name, working_dir)) for name in load_options.env_files),
+    )
     config_format = detect_format(file_path)
     if config_format == PROCFILE:
         from tuiman.core.procfile.loader import load_procfile_config
@@ -77,7 +82,14 @@ def load_config(
         # Imported here: the Circus reader is four modules that a TOML config never needs.
         from tuiman.core.circus.loader import load_circus_config
 
-        return load_circus_config(file_path, display_name=file_label, cwd=working_dir)
+        return load_circus_config(
+            file_path,
+            display_name=file_label,
+            cwd=working_dir,
+            environ=environment,
+            dotenv=env_files.values,
+            load_options=load_options,
+        )
     text = read_text(file_path, file_label)
     return load_config_text(
         text,
