@@ -1,10 +1,11 @@
 """`.env` files (docs/configuration.md#env-files): the lines python-dotenv and docker compose
 both accept, read into an ordered name → value mapping.
 
-Hand-written rather than python-dotenv: its public reader only logs a warning for a line it
-cannot parse and goes on (tuiman refuses the file, naming the line), its escape decoding mangles
-non-ASCII text in double quotes, and it expands `${VAR}` inside single quotes too, unlike docker
-compose and the shells. The grammar here is small and stays in one place.
+Hand-written rather than python-dotenv: its public reader (`dotenv_values`) only logs a warning
+for a line it cannot parse and goes on without it, where tuiman refuses the file naming the line
+(reaching into its private parser for that would tie tuiman to its internals), and it expands
+`${VAR}` inside single quotes too, unlike docker compose and the shells. The grammar is small
+and stays in this one module, with its tests in tests/core/test_dotenv.py.
 """
 
 from __future__ import annotations
