@@ -1,13 +1,16 @@
 """The JSON Schema of the TOML config, generated from the loader itself (`tuiman schema`).
 
-Nothing here lists a key. The loader reads a probe document with a recording `Problems`
+Nothing here lists a key. The loader reads probe documents with a recording `Problems`
 (`Problems.key_reads`): every key a `TableReader` looked for, with the converter and default it
-used, becomes a property; a key the probe found missing is required. Converters map to JSON
-types (by identity, their factory's bounds, or by probing them with sample values), so a key
-added to the loader shows up here when the schema is generated again.
+used, becomes a property; a key the first probe found missing is required. Later probes set a
+sample value for every key seen and a `probe` entry in every table read without keys, until no
+new key turns up: keys read only when another is set, and tables of named tables (like
+`watchers`), are found too. Converters map to JSON types (by identity, their factory's bounds,
+or by trying sample values), so a key added to the loader shows up here when the schema is
+generated again (`make schema`).
 
-What the recording cannot see is the shape of the free-form tables (`env`, `rlimits`, `hooks`,
-`watchers`): those are described by `_FREE_FORM_TABLES` below, next to the code they mirror.
+What the recording cannot see is the shape of the free-form tables (`env`, `rlimits`, `hooks`):
+`_free_form_table` describes those, next to the tables that mirror their readers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 _PROBE_WATCHER = "probe"
 _PROBE_HOOK = HOOK_NAMES[0]
 _WATCHER_PATH: KeyPath = ("watchers", _PROBE_WATCHER)
+_MAX_PROBE_PASSES = 5
 _WATCHER_NAME_PATTERN = "^[A-Za-z0-9_.-]+$"
 _IGNORED_TOP_LEVEL = {"$schema": {"type": "string", "description": "the schema of this file"}}
 
@@ -137,17 +141,21 @@ def accepted_keys() -> dict[KeyPath, list[str]]:
 
 
 def _record_key_reads() -> dict[Any, Any]:
-    """`{table_path: [KeyRead, ...], ("required",): {"dotted.key", ...}}` of two probe loads:
-    an empty watcher (what is required), then one with a value for every key seen (keys read
-    only when another is set)."""
-    empty_watcher: dict[str, Any] = {"hooks": {_PROBE_HOOK: {}}}
-    first_reads, errors = _probe_load(empty_watcher)
-    second_reads, _ = _probe_load(_filled_watcher(first_reads))
+    """`{table_path: [KeyRead, ...], ("required",): {"dotted.key", ...}}` of probe loads: one
+    watcher with nothing set (what is required), then, until no new key turns up, a document
+    with a sample value for every key seen and a `probe` entry in every table read without keys
+    of its own (keys read only when another is set; tables of named tables, like `watchers`)."""
+    first_document: dict[str, Any] = {"watchers": {_PROBE_WATCHER: {"hooks": {_PROBE_HOOK: {}}}}}
+    all_reads, errors = _probe_load(first_document)
+    for _ in range(_MAX_PROBE_PASSES):
+        more_reads, _ = _probe_load(_filled_document(all_reads))
+        new_reads = {where: read for where, read in more_reads.items() if where not in all_reads}
+        if not new_reads:
+            break
+        all_reads.update(new_reads)
     by_table: dict[Any, Any] = {}
-    for read in [*first_reads.values(), *second_reads.values()]:
-        keys = by_table.setdefault(read.table_path, [])
-        if all(known.key != read.key for known in keys):
-            keys.append(read)
+    for read in all_reads.values():
+        by_table.setdefault(read.table_path, []).append(read)
     by_table[("required",)] = {
         line.removeprefix("probe: ").removesuffix(": missing required key")
         for line in errors
@@ -156,11 +164,11 @@ def _record_key_reads() -> dict[Any, Any]:
     return by_table
 
 
-def _probe_load(watcher: dict[str, Any]) -> tuple[dict[Any, KeyRead], list[str]]:
+def _probe_load(document: dict[str, Any]) -> tuple[dict[Any, KeyRead], list[str]]:
     problems = Problems("probe")
     problems.key_reads = {}
     build_config(
-        {"watchers": {_PROBE_WATCHER: watcher}},
+        document,
         problems,
         config_dir=Path("/nonexistent"),
         cwd=Path("/nonexistent"),
@@ -170,20 +178,26 @@ def _probe_load(watcher: dict[str, Any]) -> tuple[dict[Any, KeyRead], list[str]]
     return problems.key_reads, problems.errors
 
 
-def _filled_watcher(reads: dict[Any, KeyRead]) -> dict[str, Any]:
-    """The probe watcher with a sample value for every key read (hooks left empty: a value there
-    would import a module)."""
-    watcher: dict[str, Any] = {"hooks": {_PROBE_HOOK: {}}}
+def _filled_document(reads: dict[Any, KeyRead]) -> dict[str, Any]:
+    """The probe document with a sample value for every key read (hooks left empty: a value
+    there would import a module)."""
+    tables_with_keys = {read.table_path for read in reads.values()}
+    document: dict[str, Any] = {"watchers": {_PROBE_WATCHER: {"hooks": {_PROBE_HOOK: {}}}}}
     for read in reads.values():
-        if read.table_path[: len(_WATCHER_PATH)] != _WATCHER_PATH or read.key == "hooks":
+        key_path = (*read.table_path, read.key)
+        if key_path in {("watchers",), (*_WATCHER_PATH, "hooks")}:
             continue
-        table = watcher
-        for part in read.table_path[len(_WATCHER_PATH) :]:
+        table = document
+        for part in read.table_path:
             table = table.setdefault(str(part), {})
+        if read.convert is as_table:
+            if key_path not in tables_with_keys:
+                table.setdefault(read.key, {_PROBE_WATCHER: {}})
+            continue
         sample = _sample_value(read)
-        if sample is not None and not isinstance(table.get(read.key), dict):
+        if sample is not None:
             table[read.key] = sample
-    return watcher
+    return document
 
 
 def _sample_value(read: KeyRead) -> object:
@@ -201,12 +215,14 @@ def _sample_value(read: KeyRead) -> object:
 
 
 def _generic_path(table_path: KeyPath) -> KeyPath:
-    if table_path[:2] == _WATCHER_PATH:
-        rest = table_path[2:]
-        if rest[:2] == ("hooks", _PROBE_HOOK):
-            rest = ("hooks", "*", *rest[2:])
-        return ("watchers", "*", *rest)
-    return table_path
+    """The probe's names as `*`: `("watchers", "probe", "hooks", "before_start")` →
+    `("watchers", "*", "hooks", "*")`."""
+    generic: list[str | int] = []
+    for position, part in enumerate(table_path):
+        previous = table_path[position - 1] if position else None
+        named = part == _PROBE_WATCHER or (previous == "hooks" and part == _PROBE_HOOK)
+        generic.append("*" if named else part)
+    return tuple(generic)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -238,6 +254,13 @@ def _key_schema(read: KeyRead, reads: dict[Any, Any], required: set[str]) -> Jso
     if read.convert is as_table:
         if key_path in reads:  # a table the loader reads key by key
             return _object_schema(key_path, reads, required)
+        if (*key_path, _PROBE_WATCHER) in reads:  # named tables, each read key by key
+            return {
+                "type": "object",
+                "additionalProperties": _object_schema(
+                    (*key_path, _PROBE_WATCHER), reads, required
+                ),
+            }
         return _free_form_table(read.key, reads, required)
     if read.convert is None:
         return dict(_UNCONVERTED_KEYS.get(read.key, {}))
