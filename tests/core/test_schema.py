@@ -181,3 +181,17 @@ def test_a_typo_is_refused_by_both() -> None:
     assert (
         "watchers.w.numprocess: unknown key (did you mean numprocesses?)" in raised.value.errors[0]
     )
+
+
+def test_schema_command_prints_and_writes_the_committed_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    committed = (REPO / "tuiman.schema.json").read_text()
+    printed = subprocess.run(
+        [sys.executable, "-m", "tuiman", "schema"], capture_output=True, text=True, check=True
+    )
+    assert printed.stdout == committed
+    written = tmp_path / "out.json"
+    subprocess.run([sys.executable, "-m", "tuiman", "schema", "-o", str(written)], check=True)
+    assert written.read_text() == committed
