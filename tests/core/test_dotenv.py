@@ -158,3 +158,9 @@ def test_circus_ini_gets_the_env_file_too(tmp_path: Path) -> None:
     write(tmp_path / "circus.ini", "[watcher:a]\ncmd = sleep 1\ncopy_env = false\n")
     config = load_config("circus.ini", cwd=tmp_path, environ={})
     assert config.watcher("a").env["FROM_DOTENV"] == "yes"
+
+
+def test_env_file_option_is_refused_for_the_demo(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(None, cwd=tmp_path, options=LoadOptions(env_files=("x.env",)))
+    assert raised.value.errors == ["-e/--env-file: the embedded demo config reads no env files"]

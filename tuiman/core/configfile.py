@@ -54,6 +54,8 @@ def load_config(
         default_path = working_dir / DEFAULT_CONFIG_NAME
         if not os.path.isfile(default_path):
             _refuse_procfile_options(load_options, "the demo config")
+            if load_options.env_files:
+                raise ConfigError(["-e/--env-file: the embedded demo config reads no env files"])
             return load_demo_config(cwd=working_dir)
         path = DEFAULT_CONFIG_NAME
     file_label = str(path)
