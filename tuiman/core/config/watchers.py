@@ -217,6 +217,8 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
+        on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
     )
     reader.report_unknown_keys()
     return watcher

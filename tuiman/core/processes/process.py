@@ -44,6 +44,7 @@ class SpawnSpec:
     rlimits: Mapping[str, int] | None = None
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
+    pass_fds: tuple[int, ...] = ()  # inherited under the same numbers (the watcher's sockets)
 
 
 class SpawnFailed(Exception):
@@ -249,6 +250,7 @@ def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
             env=dict(spec.env),
             start_new_session=True,
             close_fds=True,
+            pass_fds=spec.pass_fds,
             user=None if spec.rlimits else spec.uid,
             group=None if spec.rlimits else spec.gid,
             preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,

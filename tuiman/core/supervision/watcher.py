@@ -426,6 +426,10 @@ class Watcher:
         }
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
+        if self.config.use_sockets:
+            snapshot["sockets"] = self.host.socket_snapshots()
+        if self.config.on_demand:
+            snapshot["on_demand"] = True
         return snapshot
 
 
