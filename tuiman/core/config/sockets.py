@@ -136,8 +136,8 @@ def check_socket_use(
                 if socket_name not in names:
                     problems.error(
                         key_path,
-                        f"unknown socket {socket_name!r} in $(tuiman.sockets.{socket_name})"
-                        + (did_you_mean(socket_name, names) if names else " (no [sockets] table)"),
+                        f"unknown socket {socket_name!r}"
+                        + (did_you_mean(socket_name, names) if names else " (no socket is defined)"),
                     )
         if used and not watcher.use_sockets:
             problems.warn(

@@ -183,7 +183,7 @@ def _format_location(family: str, address: object) -> str:
 
 
 def _line(config: SocketConfig, problem: str) -> str:
-    return f"sockets.{config.name}: {problem}"
+    return f"socket {config.name}: {problem}"
 
 
 def _reason(error: BaseException) -> str:
