@@ -139,7 +139,9 @@ async def test_fd_numbers_expand_in_args_and_env_and_only_use_sockets_inherit(
         """
     )
     await arbiter.start()
-    records = await wait_until(lambda: len(probe_records(tmp_path)) == 2 and probe_records(tmp_path))
+    records = await wait_until(
+        lambda: len(probe_records(tmp_path)) == 2 and probe_records(tmp_path)
+    )
     by_first_arg = {record["argv"][0]: record for record in records}
     web_fd = arbiter.sockets.bound["web"].fd
     local_fd = arbiter.sockets.bound["local"].fd
