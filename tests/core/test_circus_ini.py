@@ -596,7 +596,7 @@ def test_unsupported_watcher_options_are_errors(tmp_path: Path) -> None:
         "tuiman runs the command's first word; put the program in cmd",
         "circus.ini: [watcher:web] virtualenv: not supported: "
         "set PATH and PYTHONPATH in [env:NAME] instead",
-        "circus.ini: [watcher:web] cmd: unknown socket 'web' (no socket is defined)",
+        "circus.ini: [watcher:web] cmd: unknown socket 'web' (none is defined)",
     ]
 
 

@@ -23,7 +23,7 @@ from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
-from tuiman.core.supervision.config_reload import reload_config_file
+from tuiman.core.supervision.config_reload import reload_config_file, settings_of
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.on_demand import OnDemandStarts
@@ -176,6 +176,19 @@ class Arbiter:
     def socket_snapshots(self) -> list[SocketSnapshot]:
         return self.sockets.snapshot()
 
+    def _announce_sockets(self) -> None:
+        """Sockets bound after the first snapshot: the watchers that inherit them say so."""
+        for watcher in self.start_order():
+            if watcher.config.use_sockets:
+                self.bus.emit(
+                    Kind.UPDATED,
+                    watcher.name,
+                    {
+                        "numprocesses": watcher.numprocesses,
+                        "settings": settings_of(watcher.snapshot()),
+                    },
+                )
+
     def arm_on_demand(self, watcher: Watcher) -> None:
         """An on_demand watcher that is stopped waits for a connection (not while quitting)."""
         if (
@@ -219,6 +232,7 @@ class Arbiter:
         self.bind()
         if self.config.sockets and not self.sockets.bound:
             await asyncio.to_thread(self.sockets.bind_all, self.config.sockets)
+            self._announce_sockets()
         for watcher in self.start_order():
             self.arm_on_demand(watcher)
         await self.start_all(autostart_only=True)

@@ -1,0 +1,48 @@
+"""Sockets in the UI: a watcher's info names its sockets; an on_demand watcher says it waits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.support.core import build_arbiter
+from tests.support.socket_children import http_get, write_children
+from tests.support.waiting import wait_until
+from tests.ui.uihelpers import PYTHON, make_app, running, watcher_cell
+
+
+async def test_an_on_demand_watcher_shows_its_socket_and_starts_on_a_connection(
+    tmp_path: Path,
+) -> None:
+    write_children(tmp_path)
+    arbiter = build_arbiter(
+        tmp_path,
+        f"""
+        [sockets.web]
+        host = "127.0.0.1"
+        port = 0
+
+        [watchers.web]
+        cmd = ["{PYTHON}", "server.py", "$(tuiman.sockets.web)"]
+        use_sockets = true
+        on_demand = true
+        """,
+    )
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_until(
+            lambda: watcher_cell(app, "web", "info") == "starts on a connection",
+            pause=pilot.pause,
+        )
+        bound = arbiter.sockets.bound["web"]
+        panel = app.main.query_one("#processes-panel")
+        await wait_until(
+            lambda: str(panel.border_subtitle).startswith(
+                f"starts on a connection · socket web {bound.location} fd {bound.fd} · "
+            ),
+            pause=pilot.pause,
+        )
+        reply = asyncio.ensure_future(asyncio.to_thread(http_get, bound.sock.getsockname()[1]))
+        await wait_until(lambda: watcher_cell(app, "web", "state") == "active", pause=pilot.pause)
+        assert int(await reply) in arbiter.get("web").processes
+        await wait_until(lambda: watcher_cell(app, "web", "info") == "", pause=pilot.pause)
