@@ -137,9 +137,7 @@ def check_socket_use(
                     problems.error(
                         key_path,
                         f"unknown socket {socket_name!r}"
-                        + (
-                            did_you_mean(socket_name, names) if names else " (no socket is defined)"
-                        ),
+                        + (did_you_mean(socket_name, names) if names else " (none is defined)"),
                     )
         if used and not watcher.use_sockets:
             problems.warn(
