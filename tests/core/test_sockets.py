@@ -317,3 +317,42 @@ async def test_a_config_reload_keeps_an_unchanged_socket_open_and_rebinds_a_chan
     assert (tmp_path / "extra.sock").exists()
     assert set(live_pids(arbiter, "web")) == pids  # web uses only its own socket by name
     assert int(await asyncio.to_thread(http_get, port)) in pids
+
+
+def test_run_waits_for_nothing_from_an_on_demand_watcher_and_its_client_starts_it(
+    tmp_path: Path,
+) -> None:
+    write_children(tmp_path)
+    (tmp_path / "tuiman.toml").write_text(
+        f"""
+[sockets.api]
+path = "api.sock"
+
+[watchers.api]
+cmd = ["{PY}", "server.py", "$(tuiman.sockets.api)"]
+use_sockets = true
+on_demand = true
+"""
+    )
+    client = (
+        "import http.client, socket\n"
+        "c = http.client.HTTPConnection('localhost')\n"
+        "c.sock = socket.socket(socket.AF_UNIX)\n"
+        "c.sock.connect('api.sock')\n"
+        "c.request('GET', '/')\n"
+        "print('served by', c.getresponse().read().decode())\n"
+    )
+    (tmp_path / "client.py").write_text(client)
+    result = subprocess.run(
+        [PY, "-m", "tuiman", "-c", "tuiman.toml", "--headless", "--run", f"{PY} client.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    spawned = [line for line in result.stdout.splitlines() if " api spawn pid=" in line]
+    assert len(spawned) == 1  # started by the client's connection, after --run began
+    pid = spawned[0].split("pid=")[1].split()[0]
+    assert f"served by {pid}" in result.stdout
+    assert not (tmp_path / "api.sock").exists()

@@ -38,7 +38,7 @@ async def test_an_on_demand_watcher_shows_its_socket_and_starts_on_a_connection(
         panel = app.main.query_one("#processes-panel")
         await wait_until(
             lambda: str(panel.border_subtitle).startswith(
-                f"starts on a connection · socket web {bound.location} fd {bound.fd} · "
+                f"on demand · socket web {bound.location} fd {bound.fd} · "
             ),
             pause=pilot.pause,
         )

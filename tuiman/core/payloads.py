@@ -108,7 +108,9 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
-    sockets: NotRequired[list[SocketSnapshot]]  # with use_sockets: what its processes inherit
+    # with use_sockets: the sockets it names in $(tuiman.sockets.NAME), else all (its processes
+    # inherit them all)
+    sockets: NotRequired[list[SocketSnapshot]]
     on_demand: NotRequired[bool]  # present (True): it starts on a connection to its sockets
 
 

@@ -156,7 +156,11 @@ def check_socket_use(
 
 def sockets_used_by(watcher: WatcherConfig, sockets: Sequence[SocketConfig]) -> list[str]:
     """The sockets a watcher names in `$(tuiman.sockets.NAME)`, else (with use_sockets) all."""
-    names = [socket_config.name for socket_config in sockets]
+    return socket_names_used_by(watcher, [socket_config.name for socket_config in sockets])
+
+
+def socket_names_used_by(watcher: WatcherConfig, names: Sequence[str]) -> list[str]:
+    """`sockets_used_by`, among the socket `names`."""
     named: list[str] = []
     for text in (*watcher.cmd, *watcher.env.values()):
         for socket_name in referenced_socket_names(text):
@@ -164,4 +168,4 @@ def sockets_used_by(watcher: WatcherConfig, sockets: Sequence[SocketConfig]) -> 
                 named.append(socket_name)
     if named:
         return named
-    return names if watcher.use_sockets else []
+    return list(names) if watcher.use_sockets else []

@@ -200,6 +200,10 @@ class Arbiter:
         if watcher.config.on_demand and watcher.state == WatcherState.STOPPED:
             self.on_demand.arm(watcher.config, self.sockets.configs, self.sockets.fds())
 
+    def waiting_for_connection(self, watcher: Watcher) -> bool:
+        """An on_demand watcher, stopped, that the next connection to its sockets starts."""
+        return self.on_demand is not None and self.on_demand.waiting(watcher.name)
+
     def _start_on_demand(self, name: str) -> None:
         watcher = self.watchers.get(name)
         if watcher is not None and not self._quitting:
@@ -371,7 +375,7 @@ class Arbiter:
     def is_done(self, watcher: Watcher) -> bool:
         if watcher.commands_pending:
             return False
-        if self.on_demand is not None and self.on_demand.waiting(watcher.name):
+        if self.waiting_for_connection(watcher):
             return False  # a connection will start it
         if not watcher.started_ever:
             return not watcher.config.autostart

@@ -324,7 +324,7 @@ def _watcher_note(view: WatcherView | None) -> str:
         return ""
     if view.state == WatcherState.FAILED:
         return f"failed: {view.failure or describe_reason(view.reason) or '?'}"
-    parts = ["starts on a connection"] if view.on_demand else []
+    parts = ["on demand"] if view.on_demand else []
     parts += [f"socket {text}" for text in view.sockets]
     if view.cmd:
         parts.append(view.cmd)
