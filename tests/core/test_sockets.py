@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.core import ArbiterFactory, make_config
+from tests.support.core import ArbiterFactory, make_config, next_event
 from tests.support.socket_children import http_get, probe_records, write_children
 from tests.support.waiting import wait_until
 from tuiman.core.config.loader import ConfigError
@@ -340,7 +340,7 @@ on_demand = true
         "c.sock = socket.socket(socket.AF_UNIX)\n"
         "c.sock.connect('api.sock')\n"
         "c.request('GET', '/')\n"
-        "print('served by', c.getresponse().read().decode())\n"
+        "print(f'served by {c.getresponse().read().decode()}')\n"  # one write: no interleaving
     )
     (tmp_path / "client.py").write_text(client)
     result = subprocess.run(
@@ -354,5 +354,40 @@ on_demand = true
     spawned = [line for line in result.stdout.splitlines() if " api spawn pid=" in line]
     assert len(spawned) == 1  # started by the client's connection, after --run began
     pid = spawned[0].split("pid=")[1].split()[0]
-    assert f"served by {pid}" in result.stdout
+    assert f"served by {pid}" in result.stdout, result.stdout
     assert not (tmp_path / "api.sock").exists()
+
+
+async def test_an_on_demand_watcher_whose_process_fails_is_not_started_again_by_the_same_connection(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    arbiter = arbiter_factory(
+        f"""
+        [sockets.web]
+        host = "127.0.0.1"
+        port = 0
+
+        [watchers.broken]
+        cmd = ["{PY}", "-c", "raise SystemExit(3)"]
+        use_sockets = true
+        on_demand = true
+        respawn = false
+        """
+    )
+    subscription = arbiter.bus.subscribe(snapshot=False)
+    await arbiter.start()
+    watcher = arbiter.get("broken")
+    assert arbiter.waiting_for_connection(watcher)
+    with socket.create_connection(("127.0.0.1", bound_port(arbiter, "web"))):
+        await next_event(subscription, Kind.SPAWN, "broken")
+        await next_event(
+            subscription, Kind.STATE, "broken", where=lambda e: e.payload["new"] == "stopped"
+        )
+        # The connection still waits in the backlog: re-armed, it would start the watcher again.
+        assert not arbiter.waiting_for_connection(watcher)
+        await watcher.start()
+        await next_event(
+            subscription, Kind.STATE, "broken", where=lambda e: e.payload["new"] == "stopped"
+        )
+        await arbiter.stop_watchers("broken")
+        assert arbiter.waiting_for_connection(watcher)  # a stop command: wait for connections again

@@ -197,8 +197,17 @@ class Arbiter:
             or self.watchers.get(watcher.name) is not watcher
         ):
             return
-        if watcher.config.on_demand and watcher.state == WatcherState.STOPPED:
-            self.on_demand.arm(watcher.config, self.sockets.configs, self.sockets.fds())
+        if not watcher.config.on_demand or watcher.state != WatcherState.STOPPED:
+            return
+        crashed = any(
+            code not in watcher.config.success_exit_codes
+            for code in watcher.last_exit_codes.values()
+        )
+        if crashed and not watcher.stopped_by_command:
+            # Its processes failed on their own: the connection that started them may still be
+            # waiting, and would start them again at once, for ever. A start command re-arms.
+            return
+        self.on_demand.arm(watcher.config, self.sockets.configs, self.sockets.fds())
 
     def waiting_for_connection(self, watcher: Watcher) -> bool:
         """An on_demand watcher, stopped, that the next connection to its sockets starts."""
@@ -336,8 +345,12 @@ class Arbiter:
     async def stop_watchers(self, name: str | None = None) -> list[CommandResult]:
         if name is None:
             await self.stop_all()
-            return [CommandResult(True)]
-        return [await self.get(name).stop()]
+            results = [CommandResult(True)]
+        else:
+            results = [await self.get(name).stop()]
+        for watcher in self.watchers.values() if name is None else [self.get(name)]:
+            self.arm_on_demand(watcher)  # already stopped by itself: a stop re-arms it too
+        return results
 
     async def restart_watchers(self, name: str | None = None) -> list[CommandResult]:
         if name is None:
