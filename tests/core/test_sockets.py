@@ -391,3 +391,30 @@ async def test_an_on_demand_watcher_whose_process_fails_is_not_started_again_by_
         )
         await arbiter.stop_watchers("broken")
         assert arbiter.waiting_for_connection(watcher)  # a stop command: wait for connections again
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('path = "' + "x" * 120 + '.sock"', "cannot bind {dir}/" + "x" * 120 + ".sock: "),
+        ('host = "nonexistent.invalid"', "cannot resolve host 'nonexistent.invalid': "),
+        ('host = "127.0.0.1"\ninterface = "nosuchdev0"', "cannot bind to interface nosuchdev0: "),
+    ],
+)
+def test_a_socket_that_cannot_be_bound_is_one_line_and_exit_2(
+    tmp_path: Path, table: str, problem: str
+) -> None:
+    (tmp_path / "tuiman.toml").write_text(f'[sockets.bad]\n{table}\n\n[watchers.w]\ncmd = "true"\n')
+    result = subprocess.run(
+        [PY, "-m", "tuiman", "-c", "tuiman.toml", "--headless"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    *_notices, last = result.stderr.splitlines()
+    assert last.startswith(
+        f"{tmp_path / 'tuiman.toml'}: socket bad: " + problem.format(dir=tmp_path)
+    )
+    assert "Traceback" not in result.stderr

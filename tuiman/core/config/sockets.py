@@ -72,11 +72,18 @@ def _choice(options: Sequence[str]) -> Any:
     return convert
 
 
+def _text(value: object) -> str:
+    text = as_str(value)
+    if "\0" in text:
+        raise InvalidValue("contains a NUL character")
+    return text
+
+
 def _protocol(value: object) -> str:
-    name = as_str(value).strip()
+    name = _text(value).strip()
     try:
         socket.getprotobyname(name)
-    except OSError:
+    except (OSError, ValueError):
         raise InvalidValue(f"unknown protocol {name!r} (see /etc/protocols)") from None
     return name
 
@@ -87,7 +94,7 @@ def _umask(value: object) -> int:
 
 def _read_socket(name: str, reader: TableReader, config_dir: Path) -> SocketConfig:
     defaults = SocketConfig(name=name)
-    path_text = reader.get_optional("path", as_str)
+    path_text = reader.get_optional("path", _text)
     path = None
     if path_text is not None:
         if not path_text.strip():
@@ -101,7 +108,7 @@ def _read_socket(name: str, reader: TableReader, config_dir: Path) -> SocketConf
         reader.problems.error(reader.path("family"), "AF_UNIX needs a path")
     config = SocketConfig(
         name=name,
-        host=reader.get("host", as_str, defaults.host),
+        host=reader.get("host", _text, defaults.host),
         port=reader.get("port", integer_in_range(0, MAX_PORT), defaults.port),
         path=path,
         family=family,
@@ -112,7 +119,7 @@ def _read_socket(name: str, reader: TableReader, config_dir: Path) -> SocketConf
         umask=reader.get("umask", _umask, defaults.umask),
         replace=reader.get("replace", as_bool, defaults.replace),
         blocking=reader.get("blocking", as_bool, defaults.blocking),
-        interface=reader.get_optional("interface", as_str),
+        interface=reader.get_optional("interface", _text),
     )
     if path is not None and (reader.table.keys() & {"host", "port"}):
         reader.problems.warn(reader.path("path"), "a Unix socket: host and port are not used")

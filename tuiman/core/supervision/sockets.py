@@ -163,7 +163,7 @@ def _resolve(config: SocketConfig) -> tuple[str, int] | tuple[str, int, int, int
     family = getattr(socket, config.family)
     try:
         infos = socket.getaddrinfo(config.host, config.port, family, getattr(socket, config.type))
-    except (OSError, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise SocketBindError(
             _line(config, f"cannot resolve host {config.host!r}: {_reason(error)}")
         ) from None
