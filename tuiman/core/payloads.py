@@ -112,6 +112,12 @@ class WatcherSettings(TypedDict):
     # inherit them all)
     sockets: NotRequired[list[SocketSnapshot]]
     on_demand: NotRequired[bool]  # present (True): it starts on a connection to its sockets
+    # For the UI's info dialog; absent from an older instance's snapshots.
+    working_dir: NotRequired[str]
+    respawn: NotRequired[str]  # always | on-failure | never
+    stop_signal: NotRequired[int]
+    max_retry: NotRequired[int]
+    restart: NotRequired[dict[str, float]]  # the [watchers.X.restart] numbers
 
 
 class UpdatedPayload(TypedDict):
