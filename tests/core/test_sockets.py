@@ -418,3 +418,25 @@ def test_a_socket_that_cannot_be_bound_is_one_line_and_exit_2(
         f"{tmp_path / 'tuiman.toml'}: socket bad: " + problem.format(dir=tmp_path)
     )
     assert "Traceback" not in result.stderr
+
+
+async def test_an_on_demand_watcher_added_by_a_reload_waits_for_its_first_connection(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    write_children(tmp_path)
+    arbiter = arbiter_factory('[sockets.web]\nhost = "127.0.0.1"\nport = 0\n')
+    await arbiter.start()
+    web_fd = arbiter.sockets.bound["web"].fd
+    (tmp_path / "tuiman.toml").write_text(
+        '[sockets.web]\nhost = "127.0.0.1"\nport = 0\n'
+        + WEB.split("[watchers.web]")[1].join(["[watchers.web]", ""])
+        + "on_demand = true\n"
+    )
+    applied, changes = await arbiter.reload_config()
+    assert (applied, changes) == (True, ["added web"])
+    watcher = arbiter.get("web")
+    assert arbiter.sockets.bound["web"].fd == web_fd
+    assert watcher.state == WatcherState.STOPPED and arbiter.waiting_for_connection(watcher)
+    pid = int(await asyncio.to_thread(http_get, bound_port(arbiter, "web")))
+    assert pid in live_pids(arbiter, "web")
+    assert watcher.state == WatcherState.ACTIVE

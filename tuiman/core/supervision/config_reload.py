@@ -57,6 +57,8 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
         if arbiter.watchers.get(watcher.name) is watcher:
             await watcher.restart()
             changes.append(f"{watcher.name}: restarted (its socket changed)")
+    if arbiter.on_demand is not None:
+        arbiter.on_demand.close()  # replaced watchers armed on their old sockets while stopping
     for watcher in list(arbiter.watchers.values()):
         arbiter.arm_on_demand(watcher)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
