@@ -740,7 +740,7 @@ def test_convert_command_reports_errors_with_exit_code_2(tmp_path: Path) -> None
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
         "circus.ini: [watcher:web] on_demand: "
-        "needs use_sockets = true: the processes it starts must get the socket\n"
+        "needs use_sockets = true (or stdin_socket): the processes it starts must get the socket\n"
     )
     assert not (tmp_path / "tuiman.toml").exists()
 

@@ -43,6 +43,7 @@ umask = 2
 cmd = {python} probe.py --fd=$(circus.sockets.web) fd://$(circus.sockets.local)
 args = --listen ((circus.sockets.web))
 use_sockets = True
+stdin_socket = local
 
 [env:probe]
 PROBE_DIR = .
@@ -110,6 +111,7 @@ def test_circusd_and_tuiman_give_the_child_the_same_fds_and_argv(
         "nonblocking": True,
     }
     assert tuiman["sockets"][str(int(web_fd) - 1)]["address"] == "local.sock"
+    assert tuiman["sockets"]["0"] == tuiman["sockets"][str(int(web_fd) - 1)]  # stdin_socket
 
 
 def test_convert_round_trips_the_sockets(tmp_path: Path) -> None:

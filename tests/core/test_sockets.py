@@ -270,7 +270,7 @@ def test_socket_config_errors_name_the_key(tmp_path: Path) -> None:
         "tuiman.toml: sockets.unix.family: AF_UNIX needs a path",
         "tuiman.toml: watchers.web.cmd: unknown socket 'wbe' (did you mean web?)",
         "tuiman.toml: watchers.web.on_demand: "
-        "needs use_sockets = true: the processes it starts must get the socket",
+        "needs use_sockets = true (or stdin_socket): the processes it starts must get the socket",
     ]
 
 
@@ -439,4 +439,41 @@ async def test_an_on_demand_watcher_added_by_a_reload_waits_for_its_first_connec
     assert watcher.state == WatcherState.STOPPED and arbiter.waiting_for_connection(watcher)
     pid = int(await asyncio.to_thread(http_get, bound_port(arbiter, "web")))
     assert pid in live_pids(arbiter, "web")
-    assert watcher.state == WatcherState.ACTIVE
+    assert arbiter.get("web").state == WatcherState.ACTIVE
+
+
+# Accepts one connection on its stdin, answers its pid and exits.
+ONE_SHOT = (
+    "import os, socket; c = socket.socket(fileno=0).accept()[0]; "
+    "c.sendall(str(os.getpid()).encode())"
+)
+
+
+async def test_stdin_socket_gives_the_processes_the_socket_as_stdin_and_can_start_on_demand(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    arbiter = arbiter_factory(
+        f"""
+        [sockets.echo]
+        path = "echo.sock"
+
+        [watchers.echo]
+        cmd = ["{PY}", "-c", "{ONE_SHOT}"]
+        stdin_socket = "Echo"
+        on_demand = true
+        respawn = false
+        """
+    )
+    await arbiter.start()
+    watcher = arbiter.get("echo")
+    assert arbiter.waiting_for_connection(watcher)
+
+    def ask() -> str:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(tmp_path / "echo.sock"))
+            return client.recv(100).decode()
+
+    first = await asyncio.to_thread(ask)  # one process per connection, inetd style
+    await wait_until(lambda: arbiter.waiting_for_connection(watcher))
+    second = await asyncio.to_thread(ask)
+    assert first.isdigit() and second.isdigit() and first != second

@@ -94,10 +94,6 @@ WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
 WATCHER_UNSUPPORTED: dict[str, str] = {
     "executable": "tuiman runs the command's first word; put the program in cmd",
     "shell_args": "tuiman runs a shell command as /bin/sh -c LINE, with no extra arguments",
-    "stdin_socket": (
-        "tuiman gives processes /dev/null as stdin; "
-        "pass the socket with use_sockets and $(circus.sockets.NAME)"
-    ),
     "virtualenv": "set PATH and PYTHONPATH in [env:NAME] instead",
     "virtualenv_py_ver": "set PATH and PYTHONPATH in [env:NAME] instead",
 }

@@ -29,7 +29,7 @@ _TEXT_OPTIONS = ("host", "family", "type", "interface", "proto")
 _INT_OPTIONS = ("port", "backlog")
 _BOOL_OPTIONS = ("so_reuseport", "replace", "blocking")
 SOCKET_OPTIONS = ("path", "umask", *_TEXT_OPTIONS, *_INT_OPTIONS, *_BOOL_OPTIONS)
-WATCHER_SOCKET_OPTIONS = ("use_sockets", "on_demand")
+WATCHER_SOCKET_OPTIONS = ("use_sockets", "on_demand", "stdin_socket")
 
 
 def translate_sockets(
@@ -99,6 +99,10 @@ def _warn_octal_looking_umask(text: str, umask: int, reader: OptionReader) -> No
 
 
 def translate_watcher_socket_options(values: WatcherValues) -> None:
-    """`use_sockets` and `on_demand` (Circus booleans) as the watcher keys of the same name."""
-    for option in WATCHER_SOCKET_OPTIONS:
+    """`use_sockets`, `on_demand` (Circus booleans) and `stdin_socket` (a socket's name), as
+    the watcher keys of the same name."""
+    for option in ("use_sockets", "on_demand"):
         values.put(option, values.reader.get(option, ini_bool), option)
+    stdin_socket = values.reader.text("stdin_socket")
+    if stdin_socket is not None and stdin_socket.strip():
+        values.put("stdin_socket", stdin_socket.strip().lower(), "stdin_socket")

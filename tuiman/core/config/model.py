@@ -97,6 +97,7 @@ class WatcherConfig:
     hooks: dict[str, HookSpec] = field(default_factory=dict)
     use_sockets: bool = False  # its processes inherit every [sockets.NAME] (docs/configuration.md)
     on_demand: bool = False  # started on the first connection to one of its sockets
+    stdin_socket: str | None = None  # a [sockets] name: the processes' stdin (inetd style)
 
 
 @dataclass(frozen=True)

@@ -146,18 +146,25 @@ def check_socket_use(
                         f"unknown socket {socket_name!r}"
                         + (did_you_mean(socket_name, names) if names else " (none is defined)"),
                     )
+        if watcher.stdin_socket is not None and watcher.stdin_socket not in names:
+            problems.error(
+                (*watcher_path, "stdin_socket"),
+                f"unknown socket {watcher.stdin_socket!r}"
+                + (did_you_mean(watcher.stdin_socket, names) if names else " (none is defined)"),
+            )
         if used and not watcher.use_sockets:
             problems.warn(
                 (*watcher_path, "cmd"),
                 "uses a socket's fd number but its processes do not inherit the socket: "
                 "set use_sockets = true",
             )
-        if watcher.on_demand and not watcher.use_sockets:
+        if watcher.on_demand and not (watcher.use_sockets or watcher.stdin_socket):
             problems.error(
                 (*watcher_path, "on_demand"),
-                "needs use_sockets = true: the processes it starts must get the socket",
+                "needs use_sockets = true (or stdin_socket): the processes it starts must "
+                "get the socket",
             )
-        elif watcher.on_demand and not names:
+        elif watcher.on_demand and not socket_names_used_by(watcher, names):
             problems.error((*watcher_path, "on_demand"), "no [sockets] table to wait on")
 
 
@@ -169,6 +176,8 @@ def sockets_used_by(watcher: WatcherConfig, sockets: Sequence[SocketConfig]) -> 
 def socket_names_used_by(watcher: WatcherConfig, names: Sequence[str]) -> list[str]:
     """`sockets_used_by`, among the socket `names`."""
     named: list[str] = []
+    if watcher.stdin_socket is not None and watcher.stdin_socket in names:
+        named.append(watcher.stdin_socket)
     for text in (*watcher.cmd, *watcher.env.values()):
         for socket_name in referenced_socket_names(text):
             if socket_name in names and socket_name not in named:

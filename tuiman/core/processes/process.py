@@ -45,6 +45,7 @@ class SpawnSpec:
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
     pass_fds: tuple[int, ...] = ()  # inherited under the same numbers (the watcher's sockets)
+    stdin: int | None = None  # the child's stdin (a socket's fd); default /dev/null
 
 
 class SpawnFailed(Exception):
@@ -243,7 +244,7 @@ def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             list(spec.argv),
             executable=spec.executable,
-            stdin=devnull_fd(),
+            stdin=spec.stdin if spec.stdin is not None else devnull_fd(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=spec.cwd,

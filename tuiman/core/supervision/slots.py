@@ -171,6 +171,7 @@ class SlotTable:
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
                 pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
+                stdin=socket_fds.get(self.config.stdin_socket or ""),
             )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
         except Exception as error:
