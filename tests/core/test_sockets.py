@@ -467,6 +467,7 @@ async def test_stdin_socket_gives_the_processes_the_socket_as_stdin_and_can_star
     await arbiter.start()
     watcher = arbiter.get("echo")
     assert arbiter.waiting_for_connection(watcher)
+    assert [item["name"] for item in watcher.snapshot()["sockets"]] == ["echo"]
 
     def ask() -> str:
         with socket.socket(socket.AF_UNIX) as client:

@@ -179,7 +179,7 @@ class Arbiter:
     def _announce_sockets(self) -> None:
         """Sockets bound after the first snapshot: the watchers that inherit them say so."""
         for watcher in self.start_order():
-            if watcher.config.use_sockets:
+            if watcher.config.use_sockets or watcher.config.stdin_socket:
                 self.bus.emit(
                     Kind.UPDATED,
                     watcher.name,

@@ -433,7 +433,7 @@ class Watcher:
         }
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
-        if self.config.use_sockets:
+        if self.config.use_sockets or self.config.stdin_socket:
             # The ones it uses by name (its processes inherit them all): what the UI shows.
             bound = self.host.socket_snapshots()
             used = socket_names_used_by(self.config, [item["name"] for item in bound])
