@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.core import ArbiterFactory, make_config, next_event
-from tests.support.socket_children import http_get, probe_records, write_children
+from tests.support.socket_children import free_port, http_get, probe_records, write_children
 from tests.support.waiting import wait_until
 from tuiman.core.config.loader import ConfigError
 from tuiman.core.events import Kind
@@ -478,3 +478,22 @@ async def test_stdin_socket_gives_the_processes_the_socket_as_stdin_and_can_star
     await wait_until(lambda: arbiter.waiting_for_connection(watcher))
     second = await asyncio.to_thread(ask)
     assert first.isdigit() and second.isdigit() and first != second
+
+
+async def test_a_changed_socket_on_the_same_port_is_bound_again_there(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    socket_table = f'[sockets.web]\nhost = "127.0.0.1"\nport = {port}\n'
+    arbiter = arbiter_factory(socket_table)
+    await arbiter.start()
+    old = arbiter.sockets.bound["web"].sock
+    (tmp_path / "tuiman.toml").write_text(socket_table + "backlog = 7\n")
+    assert await arbiter.reload_config() == (
+        True,
+        ["socket web: bound again with its new settings"],
+    )
+    assert old.fileno() == -1
+    assert bound_port(arbiter, "web") == port
+    with socket.create_connection(("127.0.0.1", port)):
+        pass

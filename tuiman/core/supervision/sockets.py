@@ -47,10 +47,6 @@ class BoundSocket:
     def fd(self) -> int:
         return self.sock.fileno()
 
-    @property
-    def listening(self) -> bool:
-        return self.config.type in _LISTENING_TYPES
-
     def snapshot(self) -> SocketSnapshot:
         return {
             "name": self.name,
