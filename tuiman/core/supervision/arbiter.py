@@ -171,12 +171,7 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (
-            Kind.HOOK_STARTED,
-            Kind.HOOK_SUCCESS,
-            Kind.HOOK_FAILURE,
-            Kind.HOOK_OUTPUT,
-        ):
+        if event.kind in HOOK_HISTORY_KINDS:
             self.recent_hook_events.append(event)
 
     # -- sockets (docs/configuration.md#sockets) ---------------------------------------------
