@@ -95,6 +95,20 @@ async def test_q_asks_first_and_a_double_tap_never_kills(tmp_path: Path) -> None
         assert isinstance(app.screen, QuitScreen) and app.screen.forced
 
 
+async def test_a_stop_signal_never_asks(tmp_path: Path) -> None:
+    client = ScriptedClient()
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("q")  # the question is open when SIGTERM comes
+        await wait_until(lambda: isinstance(app.screen, QuitConfirmScreen), pause=pilot.pause)
+        app.stop_signal()
+        await wait_until(lambda: isinstance(app.screen, QuitScreen), pause=pilot.pause)
+        assert app.quitting and not client.forced
+        app.stop_signal()  # the second one kills
+        await wait_until(lambda: client.forced, pause=pilot.pause)
+
+
 async def test_a_remembered_answer_quits_without_asking(tmp_path: Path) -> None:
     client = ScriptedClient()
     app = scripted(tmp_path, client)

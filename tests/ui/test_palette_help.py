@@ -104,5 +104,10 @@ async def test_shift_r_reloads_the_watcher_gracefully(tmp_path: Path) -> None:
             pause=pilot.pause,
             what="two new processes, the old ones gone",
         )
-        reloads = [e for e in app.main.hook_log.items if e.label == "reload"]
-        assert reloads and reloads[-1].watcher == "sleeper"
+        await wait_until(
+            lambda: any(
+                e.label == "reload" and e.watcher == "sleeper" for e in app.main.hook_log.items
+            ),
+            pause=pilot.pause,
+            what="the reload event in the log",
+        )

@@ -410,6 +410,16 @@ class TuimanApp(App[int]):
             return
         self.push_screen(QuitConfirmScreen(self.model.total_running()), self._quit_answered)
 
+    def stop_signal(self) -> None:
+        """SIGTERM or SIGINT: a stop signal always stops, without asking; the second kills."""
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("stop")
+        elif self.quitting:
+            self.action_force_quit()
+        else:
+            self._stop_and_quit()
+
     def _quit_answered(self, answer: QuitAnswer | None) -> None:
         if answer is None:
             return
