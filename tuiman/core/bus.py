@@ -45,6 +45,7 @@ from tuiman.core.payloads import (
     WatchdogPayload,
     WatcherReloadPayload,
 )
+from tuiman.core.payloads import FilesChangedPayload, WatchErrorPayload
 from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
@@ -271,6 +272,14 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.FILES_CHANGED], watcher: str, payload: FilesChangedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.WATCH_ERROR], watcher: str, payload: WatchErrorPayload
     ) -> Event: ...
     def emit(
         self,

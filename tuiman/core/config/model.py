@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.watch_paths import FileWatch
+
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
@@ -95,6 +97,7 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    watch: FileWatch | None = None  # restart on change (docs/configuration.md#restart-on-change)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from tuiman.core.config.validate import (
     primary_gid,
     rlimit_name,
 )
+from tuiman.core.config.watch_keys import read_file_watch
 
 _WATCHER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -217,6 +218,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        watch=read_file_watch(reader, context.config_dir),
     )
     reader.report_unknown_keys()
     return watcher

@@ -1,0 +1,207 @@
+"""Restart on change: watch each watcher's `watch` patterns and restart it when a matching file
+changes (docs/configuration.md#restart-on-change).
+
+The kernel's notifications come through `watchfiles` (the Rust `notify` crate: inotify here,
+with its own reader thread) in one daemon thread per watcher and kind of root (recursive or
+not), named `tuiman-watch-NAME`; each batch it yields goes to the loop with
+`call_soon_threadsafe`. On the loop, a burst is gathered until `watch_debounce` seconds pass
+with no matching change, then the watcher gets one graceful restart (hooks and all) through its
+command queue. A restart asked for while one runs is done once more after it, never more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import watchfiles
+
+from tuiman.core.bus import Bus
+from tuiman.core.config.model import WatcherConfig
+from tuiman.core.config.watch_paths import FileWatch, PathMatcher
+from tuiman.core.events import Kind
+from tuiman.core.payloads import FilesChangedPayload
+from tuiman.core.states import Reason
+from tuiman.core.supervision.watcher import CommandResult, Watcher
+
+MAX_SHOWN_PATHS = 10  # paths carried by one files_changed event; `count` has the total
+_STEP_MS = 50  # watchfiles yields a batch after this much quiet (the debounce is ours)
+_MAX_BATCH_MS = 1000  # and at the latest this long after a batch's first change
+_JOIN_TIMEOUT = 2.0
+
+
+@dataclass
+class _Watched:
+    """The file watch of one watcher: its threads and the burst being gathered."""
+
+    name: str
+    spec: FileWatch
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    pending: set[str] = field(default_factory=set)
+    timer: asyncio.TimerHandle | None = None
+    restart_task: asyncio.Task[CommandResult] | None = None
+    again: bool = False
+
+
+class FileWatchService:
+    """Every watcher's file watch, kept in step with the config (started, reloaded, stopped)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        find_watcher: Callable[[str], Watcher | None],
+        quitting: Callable[[], bool],
+    ) -> None:
+        self._bus = bus
+        self._find_watcher = find_watcher
+        self._quitting = quitting
+        self._watched: dict[str, _Watched] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped_threads: list[threading.Thread] = []
+
+    def sync(self, configs: Iterable[WatcherConfig]) -> None:
+        """Watch what `configs` ask for: new specs start, changed ones restart, gone ones stop."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        wanted = {config.name: config.watch for config in configs if config.watch is not None}
+        for name in list(self._watched):
+            if wanted.get(name) != self._watched[name].spec:
+                self._stop(self._watched.pop(name))
+        for name, spec in wanted.items():
+            if name not in self._watched:
+                self._watched[name] = self._start(name, spec)
+
+    def stop_all(self) -> None:
+        for watched in self._watched.values():
+            self._stop(watched)
+        self._watched.clear()
+
+    async def close(self) -> None:
+        """Stop watching and wait (briefly) for the threads to notice."""
+        self.stop_all()
+        threads, self._stopped_threads = self._stopped_threads, []
+        for thread in threads:
+            await asyncio.to_thread(thread.join, _JOIN_TIMEOUT)
+
+    # -- threads ----------------------------------------------------------------------------------
+    def _start(self, name: str, spec: FileWatch) -> _Watched:
+        watched = _Watched(name, spec)
+        matcher = spec.matcher()
+        for recursive in (False, True):
+            roots = [root.path for root in spec.roots() if root.recursive == recursive]
+            if not roots:
+                continue
+            thread = threading.Thread(
+                target=self._watch_roots,
+                args=(watched, roots, recursive, matcher),
+                name=f"tuiman-watch-{name}",
+                daemon=True,
+            )
+            watched.threads.append(thread)
+            thread.start()
+        return watched
+
+    def _stop(self, watched: _Watched) -> None:
+        watched.stop.set()
+        if watched.timer is not None:
+            watched.timer.cancel()
+        self._stopped_threads.extend(watched.threads)
+
+    def _watch_roots(
+        self, watched: _Watched, roots: list[object], recursive: bool, matcher: PathMatcher
+    ) -> None:
+        """In the watch thread: hand each batch of matching changes to the loop."""
+        default_filter = watchfiles.DefaultFilter()
+
+        def wanted(change: watchfiles.Change, path: str) -> bool:
+            if not matcher.matches(path):
+                return False
+            return not matcher.by_glob_only(path) or default_filter(change, path)
+
+        try:
+            for changes in watchfiles.watch(
+                *roots,  # type: ignore[arg-type]
+                watch_filter=wanted,
+                debounce=_MAX_BATCH_MS,
+                step=_STEP_MS,
+                stop_event=watched.stop,
+                recursive=recursive,
+                raise_interrupt=False,
+                ignore_permission_denied=True,
+            ):
+                paths = sorted({path for _change, path in changes})
+                self._to_loop(lambda: self._on_changes(watched, paths))
+        except Exception as error:  # the notify backend's errors: a vanished root, no watches
+            if not watched.stop.is_set():
+                message = f"watching {', '.join(map(str, roots))} failed: {error}"
+                self._to_loop(lambda: self._on_error(watched, message))
+
+    def _to_loop(self, callback: Callable[[], None]) -> None:
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: tuiman is gone
+            self._loop.call_soon_threadsafe(callback)
+
+    # -- on the loop ------------------------------------------------------------------------------
+    def _on_changes(self, watched: _Watched, paths: list[str]) -> None:
+        if watched.stop.is_set():
+            return
+        watched.pending.update(paths)
+        if watched.timer is not None:
+            watched.timer.cancel()
+        loop = asyncio.get_running_loop()
+        watched.timer = loop.call_later(watched.spec.debounce, self._settled, watched)
+
+    def _on_error(self, watched: _Watched, message: str) -> None:
+        if not watched.stop.is_set():
+            self._bus.emit(Kind.WATCH_ERROR, watched.name, {"error": message})
+
+    def _settled(self, watched: _Watched) -> None:
+        """A burst is over: one files_changed event, and one restart."""
+        watched.timer = None
+        paths, watched.pending = sorted(watched.pending), set()
+        watcher = self._find_watcher(watched.name)
+        if watched.stop.is_set() or watcher is None or self._quitting():
+            return
+        payload: FilesChangedPayload = {
+            "paths": [watched.spec.shown(path) for path in paths[:MAX_SHOWN_PATHS]],
+            "count": len(paths),
+            "restart": False,
+        }
+        skipped = _why_not(watcher)
+        if skipped is not None:
+            payload["skipped"] = skipped
+            self._bus.emit(Kind.FILES_CHANGED, watched.name, payload)
+            return
+        payload["restart"] = True
+        self._bus.emit(Kind.FILES_CHANGED, watched.name, payload)
+        if watched.restart_task is not None and not watched.restart_task.done():
+            watched.again = True  # this restart may have read the old files: once more after it
+            return
+        self._restart(watched, watcher)
+
+    def _restart(self, watched: _Watched, watcher: Watcher) -> None:
+        task = watcher.restart(Reason.FILE_CHANGE)
+        watched.restart_task = task
+        task.add_done_callback(lambda _task: self._restart_done(watched))
+
+    def _restart_done(self, watched: _Watched) -> None:
+        if not watched.again or watched.stop.is_set() or self._quitting():
+            return
+        watched.again = False
+        watcher = self._find_watcher(watched.name)
+        if watcher is not None and _why_not(watcher) is None:
+            self._restart(watched, watcher)
+
+
+def _why_not(watcher: Watcher) -> str | None:
+    """Why a change does not restart this watcher, or None when it does."""
+    if watcher.stopped_by_command:
+        return "stopped by a command"
+    if not watcher.started_ever:
+        return "not started yet"
+    return None
