@@ -24,6 +24,7 @@ from tuiman.core.payloads import (
     CustomPayload,
     DroppedPayload,
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -44,8 +45,8 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatchdogPayload,
     WatcherReloadPayload,
+    WatchErrorPayload,
 )
-from tuiman.core.payloads import FilesChangedPayload, WatchErrorPayload
 from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]

@@ -290,9 +290,10 @@ class ControlRejectedPayload(TypedDict):
 
 
 class FilesChangedPayload(TypedDict):
-    """Files matching a watcher's `watch` patterns changed (docs/configuration.md#restart-on-change)."""
+    """Files matching a watcher's `watch` patterns changed
+    (docs/configuration.md#restart-on-change)."""
 
-    paths: list[str]  # the first MAX_SHOWN_PATHS changed paths, relative to the config's directory
+    paths: list[str]  # the first 10 changed paths, relative to the config's directory
     count: int  # how many distinct paths changed in this burst
     restart: bool  # whether the watcher restarts for it
     skipped: NotRequired[str]  # why not, when it does not

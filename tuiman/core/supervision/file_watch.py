@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import watchfiles
+from watchfiles._rust_notify import RustNotify
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
@@ -30,6 +33,7 @@ from tuiman.core.supervision.watcher import CommandResult, Watcher
 MAX_SHOWN_PATHS = 10  # paths carried by one files_changed event; `count` has the total
 _STEP_MS = 50  # watchfiles yields a batch after this much quiet (the debounce is ours)
 _MAX_BATCH_MS = 1000  # and at the latest this long after a batch's first change
+_IDLE_MS = 5000  # an idle wait returns this often (the stop event is checked every step too)
 _JOIN_TIMEOUT = 2.0
 
 
@@ -45,6 +49,7 @@ class _Watched:
     timer: asyncio.TimerHandle | None = None
     restart_task: asyncio.Task[CommandResult] | None = None
     again: bool = False
+    ready_threads: int = 0
 
 
 class FileWatchService:
@@ -74,6 +79,11 @@ class FileWatchService:
         for name, spec in wanted.items():
             if name not in self._watched:
                 self._watched[name] = self._start(name, spec)
+
+    def watching(self, name: str) -> bool:
+        """Whether every directory of `name`'s patterns is watched: changes from now on count."""
+        watched = self._watched.get(name)
+        return watched is not None and watched.ready_threads == len(watched.threads)
 
     def stop_all(self) -> None:
         for watched in self._watched.values():
@@ -112,7 +122,7 @@ class FileWatchService:
         self._stopped_threads.extend(watched.threads)
 
     def _watch_roots(
-        self, watched: _Watched, roots: list[object], recursive: bool, matcher: PathMatcher
+        self, watched: _Watched, roots: list[Path], recursive: bool, matcher: PathMatcher
     ) -> None:
         """In the watch thread: hand each batch of matching changes to the loop."""
         default_filter = watchfiles.DefaultFilter()
@@ -123,22 +133,29 @@ class FileWatchService:
             return not matcher.by_glob_only(path) or default_filter(change, path)
 
         try:
-            for changes in watchfiles.watch(
-                *roots,  # type: ignore[arg-type]
-                watch_filter=wanted,
-                debounce=_MAX_BATCH_MS,
-                step=_STEP_MS,
-                stop_event=watched.stop,
-                recursive=recursive,
-                raise_interrupt=False,
-                ignore_permission_denied=True,
-            ):
-                paths = sorted({path for _change, path in changes})
-                self._to_loop(lambda: self._on_changes(watched, paths))
+            missing = [root for root in roots if not root.is_dir()]
+            if missing:
+                # RustNotify would watch nothing, silently, with ignore_permission_denied.
+                raise FileNotFoundError(f"{missing[0]} is not a directory any more")
+            # RustNotify rather than watchfiles.watch: its watches are in place when it returns,
+            # so the watcher can say from when on a change is seen (`watching`).
+            with RustNotify(
+                [str(root) for root in roots], False, False, 300, recursive, True
+            ) as notify:
+                self._to_loop(functools.partial(self._on_ready, watched))
+                while not watched.stop.is_set():
+                    result = notify.watch(_MAX_BATCH_MS, _STEP_MS, _IDLE_MS, watched.stop)
+                    if isinstance(result, str):
+                        continue  # 'timeout' (an idle wait ended), 'stop', 'signal'
+                    paths = sorted(
+                        {path for raw, path in result if wanted(watchfiles.Change(raw), path)}
+                    )
+                    if paths:
+                        self._to_loop(functools.partial(self._on_changes, watched, paths))
         except Exception as error:  # the notify backend's errors: a vanished root, no watches
             if not watched.stop.is_set():
                 message = f"watching {', '.join(map(str, roots))} failed: {error}"
-                self._to_loop(lambda: self._on_error(watched, message))
+                self._to_loop(functools.partial(self._on_error, watched, message))
 
     def _to_loop(self, callback: Callable[[], None]) -> None:
         if self._loop is None:
@@ -155,6 +172,9 @@ class FileWatchService:
             watched.timer.cancel()
         loop = asyncio.get_running_loop()
         watched.timer = loop.call_later(watched.spec.debounce, self._settled, watched)
+
+    def _on_ready(self, watched: _Watched) -> None:
+        watched.ready_threads += 1
 
     def _on_error(self, watched: _Watched, message: str) -> None:
         if not watched.stop.is_set():
