@@ -15,7 +15,7 @@ from tuiman import __version__
 from tuiman.argparsing import EXIT_USAGE, ArgumentParser
 from tuiman.console import ensure_standard_streams, say, settle, write_line
 
-SUBCOMMANDS = ("check", "ctl", "convert", "attach")
+SUBCOMMANDS = ("check", "ctl", "convert", "attach", "export")
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,8 @@ def main_parser() -> argparse.ArgumentParser:
         description="Interactive terminal process manager with Circus-style lifecycle hooks.",
         epilog=(
             "Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND, tuiman attach,"
-            " tuiman convert CIRCUS.ini [-o OUT.toml]"
+            " tuiman convert CIRCUS.ini [-o OUT.toml],"
+            " tuiman export systemd [-c CONFIG] [--user] [-o DIR]"
         ),
     )
     parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
@@ -78,6 +79,10 @@ def dispatch(args: list[str]) -> int:
         from tuiman.launch.attach import main as attach_main
 
         return attach_main(args[1:])
+    if args and args[0] == "export":
+        from tuiman.launch.export_systemd import main as export_main
+
+        return export_main(args[1:])
     if args and args[0] == "ctl":
         from tuiman.control.ctl import main as ctl_main
 

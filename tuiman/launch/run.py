@@ -26,6 +26,7 @@ from tuiman.core.processes.watchdog import (
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.headless import make_printer, ready_problem, stderr_line
+from tuiman.launch.systemd_notify import claim_environment, start_notifying
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -42,6 +43,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
         else:
             stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
             cgroups = f"off: {cgroups}"
+        claim_environment()  # before the config copies the environment: no child sees them
         try:
             config = load_config(options.config)
         except ConfigError as error:
@@ -96,6 +98,7 @@ async def run_headless(
     await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
+    systemd = start_notifying(arbiter, wait_ready)
     forward_to: list[subprocess.Popen[bytes]] = []
     install_signal_handlers(arbiter, forward_to)
     start_task = asyncio.get_running_loop().create_task(arbiter.start())
@@ -110,6 +113,8 @@ async def run_headless(
         with contextlib.suppress(asyncio.CancelledError):
             await start_task
         await arbiter.quit()
+        if systemd is not None:
+            await systemd.close()
         await control.close()
         await printer.close()
     if options.run is None and arbiter.failures:
