@@ -290,3 +290,39 @@ def test_a_project_under_an_ignored_name_still_counts() -> None:
     spec = FileWatch((absolute_pattern("*.py", base),), (ignore_pattern("build", base),), 0.2, base)
     assert spec.matcher().matches("/home/me/build/app/main.py")
     assert not spec.matcher().matches("/home/me/build/app/build")
+
+
+async def test_the_watchers_own_log_files_never_count(
+    tmp_path: Path, arbiter_factory: ArbiterFactory
+) -> None:
+    """`watch = "**"` over the config's directory, with the log file inside it: each restart
+    writes to the log, and that must not restart it again (and again)."""
+    arbiter = arbiter_factory(
+        textwrap.dedent(
+            """
+            [watchers.web]
+            cmd = "sh -c 'echo started; exec sleep 300'"
+            watch = "**"
+            watch_debounce = 0.1
+            output = { file = "logs/web.log", max_bytes = 4096, backup_count = 2 }
+            """
+        )
+    )
+    await arbiter.start()
+    await wait_until(lambda: arbiter.file_watch.watching("web"))
+    events = arbiter.bus.subscribe(snapshot=False, name="test")
+    (tmp_path / "app.txt").write_text("v2\n")
+    first = await next_event(events, Kind.FILES_CHANGED, "web")
+    assert changed(first)["paths"] == ["app.txt"]
+    await next_event(events, Kind.OUTPUT, "web")  # the new process wrote to the log
+    await wait_until(lambda: _read(tmp_path / "logs" / "web.log").count("started") == 2)
+    (tmp_path / "app.txt").write_text("v3\n")
+    second = await next_event(events, Kind.FILES_CHANGED, "web")
+    assert changed(second)["paths"] == ["app.txt"]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

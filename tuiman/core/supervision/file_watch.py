@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tuiman.core.payloads import FilesChangedPayload
 from tuiman.core.states import Reason
 from tuiman.core.supervision.watcher import CommandResult, Watcher
 
+_ROTATED = re.compile(r"\.\d+$")  # a rotated log file: app.log.1
 MAX_SHOWN_PATHS = 10  # paths carried by one files_changed event; `count` has the total
 _STEP_MS = 50  # watchfiles yields a batch after this much quiet (the debounce is ours)
 _MAX_BATCH_MS = 1000  # and at the latest this long after a batch's first change
@@ -67,11 +69,21 @@ class FileWatchService:
         self._watched: dict[str, _Watched] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_threads: list[threading.Thread] = []
+        # tuiman's own log files (and their rotated copies) never count: a restart writes to
+        # them, and `watch = ["**"]` would otherwise restart forever.
+        self._log_files: frozenset[str] = frozenset()
 
     def sync(self, configs: Iterable[WatcherConfig]) -> None:
         """Watch what `configs` ask for: new specs start, changed ones restart, gone ones stop."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+        configs = list(configs)
+        self._log_files = frozenset(
+            str(path)
+            for config in configs
+            for path in (config.output.file, config.output.stdout_file, config.output.stderr_file)
+            if path is not None
+        )
         wanted = {config.name: config.watch for config in configs if config.watch is not None}
         for name in list(self._watched):
             if wanted.get(name) != self._watched[name].spec:
@@ -128,7 +140,7 @@ class FileWatchService:
         default_filter = watchfiles.DefaultFilter()
 
         def wanted(change: watchfiles.Change, path: str) -> bool:
-            if not matcher.matches(path):
+            if not matcher.matches(path) or _ROTATED.sub("", path) in self._log_files:
                 return False
             return not matcher.by_glob_only(path) or default_filter(change, path)
 
