@@ -10,6 +10,7 @@ ignored directory is ignored.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -74,7 +75,15 @@ def absolute_pattern(pattern: str, base: Path) -> str:
     for component in joined.split("/"):
         if "**" in component and component != "**":
             raise WatchPatternError(f"** must be a whole path component, got {component!r}")
+    _check_compiles(joined)
     return joined
+
+
+def _check_compiles(pattern: str) -> None:
+    try:
+        glob_regex(pattern)
+    except re.error as error:
+        raise WatchPatternError(f"not a valid pattern ({error})") from None
 
 
 def ignore_pattern(pattern: str, base: Path) -> str:
@@ -85,6 +94,10 @@ def ignore_pattern(pattern: str, base: Path) -> str:
     if "/" not in text and not text.startswith("~"):
         if "**" in text and text != "**":
             raise WatchPatternError(f"** must be a whole path component, got {text!r}")
+        try:
+            re.compile(component_regex(text))
+        except re.error as error:
+            raise WatchPatternError(f"not a valid pattern ({error})") from None
         return text
     return absolute_pattern(text, base)
 
@@ -120,11 +133,12 @@ def component_regex(component: str) -> str:
             if end < 0:
                 parts.append(re.escape(character))
                 continue
-            inside = component[index:end]
+            bracket = component[index - 1 : end + 1]
             index = end + 1
-            if inside.startswith("!"):
-                inside = "^" + inside[1:]
-            parts.append("[" + inside.replace("\\", "\\\\") + "]")
+            # fnmatch's translation of one bracket expression: it knows the edge cases
+            # (`[!…]`, `]` first, `--`, characters of future set syntax).
+            translated = fnmatch.translate(bracket)
+            parts.append(translated[len("(?s:") : -len(")\\Z")])
         else:
             parts.append(re.escape(character))
     return "".join(parts)
