@@ -3,12 +3,15 @@ processes. Every test ends with an arbiter quit by the `arbiter_factory` fixture
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.core import ArbiterFactory, next_event
 from tests.support.waiting import wait_until
@@ -326,3 +329,30 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+_PATTERN_PIECES = st.sampled_from([*"ab*?[]!^\\/.-~ ", "**", "[!", "\0", "é"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    watch=st.lists(st.lists(_PATTERN_PIECES, max_size=10).map("".join), max_size=3),
+    ignore=st.lists(st.lists(_PATTERN_PIECES, max_size=10).map("".join), max_size=3),
+)
+def test_any_pattern_is_loaded_or_refused_in_one_line(watch: list[str], ignore: list[str]) -> None:
+    """Bad input never crashes the loader (docs/reliability.md#bad-input-never-crashes-tuiman)."""
+    import tomli_w
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "tuiman.toml"
+        table = {"cmd": "sleep 1", "watch": watch, "watch_ignore": ignore}
+        path.write_text(tomli_w.dumps({"watchers": {"web": table}}))
+        try:
+            config = load_config(str(path))
+        except ConfigError as error:
+            assert error.errors and all("\n" not in line for line in error.errors)
+            return
+        spec = config.watcher("web").watch
+        assert spec is not None
+        spec.roots()
+        spec.matcher().matches(str(Path(directory) / "a" / "b.py"))

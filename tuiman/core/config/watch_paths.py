@@ -66,11 +66,11 @@ class FileWatch:
 
 def absolute_pattern(pattern: str, base: Path) -> str:
     """A `watch` pattern (`~` expanded) made absolute against the config file's directory."""
+    if "\0" in pattern:
+        raise WatchPatternError("contains a NUL character")
     text = os.path.expanduser(pattern.strip())
     if not text:
         raise WatchPatternError("empty pattern")
-    if "\0" in text:
-        raise WatchPatternError("contains a NUL character")
     joined = os.path.normpath(os.path.join(base, text))
     for component in joined.split("/"):
         if "**" in component and component != "**":
@@ -88,6 +88,8 @@ def _check_compiles(pattern: str) -> None:
 
 def ignore_pattern(pattern: str, base: Path) -> str:
     """A `watch_ignore` pattern: a bare name pattern stays as it is, a path one is made absolute."""
+    if "\0" in pattern:
+        raise WatchPatternError("contains a NUL character")
     text = pattern.strip().rstrip("/")
     if not text:
         raise WatchPatternError("empty pattern")
