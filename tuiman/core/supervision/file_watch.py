@@ -131,7 +131,8 @@ class FileWatchService:
         watched.stop.set()
         if watched.timer is not None:
             watched.timer.cancel()
-        self._stopped_threads.extend(watched.threads)
+        alive = [thread for thread in self._stopped_threads if thread.is_alive()]
+        self._stopped_threads = [*alive, *watched.threads]
 
     def _watch_roots(
         self, watched: _Watched, roots: list[Path], recursive: bool, matcher: PathMatcher
