@@ -69,8 +69,8 @@ class FileWatchService:
         self._watched: dict[str, _Watched] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_threads: list[threading.Thread] = []
-        # tuiman's own log files (and their rotated copies) never count: a restart writes to
-        # them, and `watch = ["**"]` would otherwise restart forever.
+        # tuiman's own log files (their rotated copies, their directories) never count: a
+        # restart writes to them, and `watch = ["**"]` would otherwise restart forever.
         self._log_files: frozenset[str] = frozenset()
 
     def sync(self, configs: Iterable[WatcherConfig]) -> None:
@@ -78,12 +78,14 @@ class FileWatchService:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         configs = list(configs)
-        self._log_files = frozenset(
-            str(path)
+        log_paths = [
+            path
             for config in configs
             for path in (config.output.file, config.output.stdout_file, config.output.stderr_file)
             if path is not None
-        )
+        ]
+        # The directories too: the output writer creates them when it first writes.
+        self._log_files = frozenset(str(p) for path in log_paths for p in (path, path.parent))
         wanted = {config.name: config.watch for config in configs if config.watch is not None}
         for name in list(self._watched):
             if wanted.get(name) != self._watched[name].spec:
