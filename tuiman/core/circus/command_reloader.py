@@ -2,9 +2,9 @@
 
 Circus' plugin looks every `loop_rate` seconds at each watcher's executable (its `cmd`, with
 symlinks resolved) and restarts the watcher when the file's mtime or resolved path changed.
-tuiman gives every watcher `watch = [the executable, the file it resolves to]` and
-`watch_debounce = loop_rate`: the kernel reports the change at once, and the restart follows
-once the file has been quiet that long.
+tuiman gives every watcher `watch = [the executable]` (a named file's symlink target counts
+too) and `watch_debounce = loop_rate`: the kernel reports the change at once, and the restart
+follows once the file has been quiet that long.
 """
 
 from __future__ import annotations
@@ -98,11 +98,8 @@ def add_reloader_watch(
             "to watch it for changes",
         )
         return
-    paths = [executable]
-    resolved = os.path.realpath(executable)
-    if resolved != executable:
-        paths.append(resolved)  # a new release behind a symlink, or the file itself replaced
-    table["watch"] = paths
+    # A named file's symlink target counts too, re-resolved after each change of the link.
+    table["watch"] = [executable]
     table["watch_debounce"] = reloader.loop_rate
     for key in ("watch", "watch_debounce"):
         problems.origins[("watchers", name, key)] = location

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _MAGIC = re.compile(r"[*?[]")
@@ -52,6 +52,21 @@ class FileWatch:
             )
         ]
         return sorted(kept, key=lambda root: (str(root.path), root.recursive))
+
+    def following_links(self) -> FileWatch:
+        """With the file each named path resolves to (a symlink's target) as a named path too.
+        Reads the file system: call it off the loop."""
+        targets: list[str] = []
+        for pattern in self.patterns:
+            if is_literal(pattern):
+                target = os.path.realpath(pattern)
+                if target not in self.patterns and target not in targets:
+                    targets.append(target)
+        return replace(self, patterns=self.patterns + tuple(targets)) if targets else self
+
+    def named(self) -> frozenset[str]:
+        """The patterns without a wildcard: one file each."""
+        return frozenset(pattern for pattern in self.patterns if is_literal(pattern))
 
     def matcher(self) -> PathMatcher:
         return PathMatcher(self)

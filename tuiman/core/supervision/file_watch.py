@@ -25,7 +25,7 @@ from watchfiles._rust_notify import RustNotify
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
-from tuiman.core.config.watch_paths import FileWatch, PathMatcher
+from tuiman.core.config.watch_paths import FileWatch
 from tuiman.core.events import Kind
 from tuiman.core.payloads import FilesChangedPayload
 from tuiman.core.states import Reason
@@ -114,14 +114,15 @@ class FileWatchService:
     # -- threads ----------------------------------------------------------------------------------
     def _start(self, name: str, spec: FileWatch) -> _Watched:
         watched = _Watched(name, spec)
-        matcher = spec.matcher()
-        for recursive in (False, True):
-            roots = [root.path for root in spec.roots() if root.recursive == recursive]
-            if not roots:
-                continue
+        roots = spec.roots()
+        # Named files get the non-recursive thread even inside a recursive root: the files
+        # their symlinks point to may lie anywhere.
+        kinds = [False] if spec.named() or any(not r.recursive for r in roots) else []
+        kinds += [True] if any(root.recursive for root in roots) else []
+        for recursive in kinds:
             thread = threading.Thread(
                 target=self._watch_roots,
-                args=(watched, roots, recursive, matcher),
+                args=(watched, recursive),
                 name=f"tuiman-watch-{name}",
                 daemon=True,
             )
@@ -136,10 +137,35 @@ class FileWatchService:
         alive = [thread for thread in self._stopped_threads if thread.is_alive()]
         self._stopped_threads = [*alive, *watched.threads]
 
-    def _watch_roots(
-        self, watched: _Watched, roots: list[Path], recursive: bool, matcher: PathMatcher
+    def _watch_roots(self, watched: _Watched, recursive: bool) -> None:
+        """In the watch thread: hand each batch of matching changes to the loop. A change of a
+        named file starts the watch afresh, so that a switched symlink's new target counts."""
+        ready = False
+        roots: list[Path] = []
+        try:
+            while not watched.stop.is_set():
+                spec = watched.spec.following_links()
+                roots = [root.path for root in spec.roots() if root.recursive == recursive]
+                missing = [root for root in roots if not root.is_dir()]
+                if missing:
+                    # RustNotify would watch nothing, silently, with ignore_permission_denied.
+                    raise FileNotFoundError(f"{missing[0]} is not a directory any more")
+                if not ready:
+                    ready = True
+                    self._to_loop(functools.partial(self._on_ready, watched))
+                if not roots:
+                    watched.stop.wait()  # everything is in the other thread's directories
+                    return
+                self._watch_until_relink(watched, spec, roots, recursive)
+        except Exception as error:  # the notify backend's errors: a vanished root, no watches
+            if not watched.stop.is_set():
+                message = f"watching {', '.join(map(str, roots))} failed: {error}"
+                self._to_loop(functools.partial(self._on_error, watched, message))
+
+    def _watch_until_relink(
+        self, watched: _Watched, spec: FileWatch, roots: list[Path], recursive: bool
     ) -> None:
-        """In the watch thread: hand each batch of matching changes to the loop."""
+        matcher, named = spec.matcher(), spec.named()
         default_filter = watchfiles.DefaultFilter()
 
         def wanted(change: watchfiles.Change, path: str) -> bool:
@@ -147,30 +173,22 @@ class FileWatchService:
                 return False
             return not matcher.by_glob_only(path) or default_filter(change, path)
 
-        try:
-            missing = [root for root in roots if not root.is_dir()]
-            if missing:
-                # RustNotify would watch nothing, silently, with ignore_permission_denied.
-                raise FileNotFoundError(f"{missing[0]} is not a directory any more")
-            # RustNotify rather than watchfiles.watch: its watches are in place when it returns,
-            # so the watcher can say from when on a change is seen (`watching`).
-            with RustNotify(
-                [str(root) for root in roots], False, False, 300, recursive, True
-            ) as notify:
-                self._to_loop(functools.partial(self._on_ready, watched))
-                while not watched.stop.is_set():
-                    result = notify.watch(_MAX_BATCH_MS, _STEP_MS, _IDLE_MS, watched.stop)
-                    if isinstance(result, str):
-                        continue  # 'timeout' (an idle wait ended), 'stop', 'signal'
-                    paths = sorted(
-                        {path for raw, path in result if wanted(watchfiles.Change(raw), path)}
-                    )
-                    if paths:
-                        self._to_loop(functools.partial(self._on_changes, watched, paths))
-        except Exception as error:  # the notify backend's errors: a vanished root, no watches
-            if not watched.stop.is_set():
-                message = f"watching {', '.join(map(str, roots))} failed: {error}"
-                self._to_loop(functools.partial(self._on_error, watched, message))
+        # RustNotify rather than watchfiles.watch: its watches are in place when it returns,
+        # so the watcher can say from when on a change is seen (`watching`).
+        with RustNotify(
+            [str(root) for root in roots], False, False, 300, recursive, True
+        ) as notify:
+            while not watched.stop.is_set():
+                result = notify.watch(_MAX_BATCH_MS, _STEP_MS, _IDLE_MS, watched.stop)
+                if isinstance(result, str):
+                    continue  # 'timeout' (an idle wait ended), 'stop', 'signal'
+                paths = sorted(
+                    {path for raw, path in result if wanted(watchfiles.Change(raw), path)}
+                )
+                if paths:
+                    self._to_loop(functools.partial(self._on_changes, watched, paths))
+                if named.intersection(paths):
+                    return  # a named file changed: it may point elsewhere now
 
     def _to_loop(self, callback: Callable[[], None]) -> None:
         if self._loop is None:
