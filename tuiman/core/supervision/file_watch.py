@@ -140,8 +140,8 @@ class FileWatchService:
     def _watch_roots(self, watched: _Watched, recursive: bool) -> None:
         """In the watch thread: hand each batch of matching changes to the loop. A change of a
         named file starts the watch afresh, so that a switched symlink's new target counts."""
-        ready = False
         roots: list[Path] = []
+        first = True
         try:
             while not watched.stop.is_set():
                 spec = watched.spec.following_links()
@@ -150,20 +150,19 @@ class FileWatchService:
                 if missing:
                     # RustNotify would watch nothing, silently, with ignore_permission_denied.
                     raise FileNotFoundError(f"{missing[0]} is not a directory any more")
-                if not ready:
-                    ready = True
-                    self._to_loop(functools.partial(self._on_ready, watched))
                 if not roots:
+                    self._to_loop(functools.partial(self._on_ready, watched))
                     watched.stop.wait()  # everything is in the other thread's directories
                     return
-                self._watch_until_relink(watched, spec, roots, recursive)
+                self._watch_until_relink(watched, spec, roots, recursive, first)
+                first = False
         except Exception as error:  # the notify backend's errors: a vanished root, no watches
             if not watched.stop.is_set():
                 message = f"watching {', '.join(map(str, roots))} failed: {error}"
                 self._to_loop(functools.partial(self._on_error, watched, message))
 
     def _watch_until_relink(
-        self, watched: _Watched, spec: FileWatch, roots: list[Path], recursive: bool
+        self, watched: _Watched, spec: FileWatch, roots: list[Path], recursive: bool, first: bool
     ) -> None:
         matcher, named = spec.matcher(), spec.named()
         default_filter = watchfiles.DefaultFilter()
