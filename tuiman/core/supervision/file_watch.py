@@ -177,6 +177,8 @@ class FileWatchService:
         with RustNotify(
             [str(root) for root in roots], False, False, 300, recursive, True
         ) as notify:
+            if first:
+                self._to_loop(functools.partial(self._on_ready, watched))
             while not watched.stop.is_set():
                 result = notify.watch(_MAX_BATCH_MS, _STEP_MS, _IDLE_MS, watched.stop)
                 if isinstance(result, str):
