@@ -59,7 +59,7 @@ class FileWatch:
         targets: list[str] = []
         for pattern in self.patterns:
             if is_literal(pattern):
-                target = os.path.realpath(pattern)
+                target = link_target(pattern)
                 if target not in self.patterns and target not in targets:
                     targets.append(target)
         return replace(self, patterns=self.patterns + tuple(targets)) if targets else self
@@ -77,6 +77,22 @@ class FileWatch:
         if candidate.is_relative_to(self.base):
             return str(candidate.relative_to(self.base))
         return path
+
+
+def link_target(path: str) -> str:
+    """Where the symlink `path` ends up (through a chain of links), or `path` itself.
+
+    Only the links themselves are followed, not the directories above them: a directory
+    reached by two paths would be watched twice, and its changes reported under one of them.
+    """
+    current = path
+    for _hop in range(40):  # the kernel's own limit on a chain of links
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (or gone): the chain ends here
+            return current
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return current
 
 
 def absolute_pattern(pattern: str, base: Path) -> str:
