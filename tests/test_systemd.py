@@ -233,3 +233,33 @@ def test_a_notify_socket_nobody_listens_on_loses_only_the_notices(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     assert "once state stopping → stopped (exited)" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash on this machine")
+def test_bash_completes_the_export_command(tmp_path: Path) -> None:
+    script = tmp_path / "tuiman.bash"
+    script.write_text(
+        subprocess.run(
+            [*TUIMAN, "completion", "bash"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    complete_line = (
+        'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_LINE="$*";'
+        " COMP_POINT=${#COMP_LINE}; COMPREPLY=();"
+        ' _shtab_tuiman tuiman "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}";'
+        " printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
+
+    def complete(*words: str) -> list[str]:
+        result = subprocess.run(
+            ["bash", "-c", complete_line, "complete", str(script), "tuiman", *words],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return sorted(result.stdout.split())
+
+    assert complete("exp") == ["export"]
+    assert complete("export", "sy") == ["systemd"]
+    assert complete("export", "systemd", "--us") == ["--user"]
