@@ -263,3 +263,21 @@ def test_bash_completes_the_export_command(tmp_path: Path) -> None:
     assert complete("exp") == ["export"]
     assert complete("export", "sy") == ["systemd"]
     assert complete("export", "systemd", "--us") == ["--user"]
+
+
+def test_a_procfile_unit_keeps_its_formation_port_and_env_files(tmp_path: Path) -> None:
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "Procfile").write_text("web: sleep 300\nworker: sleep 300\n")
+    (app / "prod.env").write_text("MODE=prod\n")
+    result = export("-c", "Procfile", "-m", "web=2", "-p", "6000", "-e", "prod.env", cwd=app)
+    assert result.returncode == 0, result.stderr
+    keys = unit_lines(result.stdout)
+    assert keys["ExecStart"] == (
+        f"{sys.executable} -m tuiman --headless -c {app}/Procfile"
+        f" -e {app}/prod.env -m web=2 -p 6000"
+    )
+    written = export("-c", "Procfile", "-o", str(tmp_path / "units"), cwd=app)
+    assert written.returncode == 0 and (tmp_path / "units" / "tuiman-shop.service").is_file()
+    bad = export("-c", "Procfile", "-m", "web=two", cwd=app)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1

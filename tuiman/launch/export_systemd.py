@@ -20,6 +20,7 @@ from pathlib import Path
 from tuiman.argparsing import EXIT_USAGE, ArgumentParser
 from tuiman.console import say, write_line
 from tuiman.core.config.model import Config, WatcherConfig
+from tuiman.load_arguments import add_load_arguments, load_options_from
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 _STOP_HOOKS = ("before_stop", "after_stop", "before_signal", "after_signal", "before_reap")
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="DIR", help="write the unit into DIR (default: stdout)"
     )
     systemd.add_argument("--name", help="the unit's name (default tuiman-<config's name>)")
+    add_load_arguments(systemd)  # checked now, and passed on to the unit's command
     return parser
 
 
@@ -55,7 +57,7 @@ def main(argv: Sequence[str]) -> int:
     from tuiman.core.configfile import load_config
 
     try:
-        config = load_config(options.config)
+        config = load_config(options.config, options=load_options_from(options))
     except ConfigError as error:
         for line in error.errors:
             say(line, prefix="")
@@ -69,7 +71,7 @@ def main(argv: Sequence[str]) -> int:
     if not _UNIT_NAME.fullmatch(name):
         say(f"tuiman export systemd: --name {name!r}: use letters, digits and :_.-")
         return EXIT_USAGE
-    text = unit_text(config, user=options.user)
+    text = unit_text(config, user=options.user, load_args=load_arguments(options))
     if options.output is None:
         return EXIT_OK if write_line(text.removesuffix("\n")) else EXIT_FAILURE
     target = Path(options.output).expanduser().absolute() / name
@@ -89,15 +91,30 @@ def main(argv: Sequence[str]) -> int:
 
 
 def unit_name(config_path: Path) -> str:
-    """`tuiman-<stem>`, or `tuiman-<directory>` for a file named tuiman.toml."""
+    """`tuiman-<stem>`, or `tuiman-<directory>` for a tuiman.toml, circus.ini or Procfile."""
     stem = config_path.stem
-    base = config_path.parent.name if stem in ("tuiman", "circus", "") else stem
+    base = config_path.parent.name if stem in ("tuiman", "circus", "Procfile", "") else stem
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") or "instance"
     return f"tuiman-{slug}.service"
 
 
-def unit_text(config: Config, *, user: bool) -> str:
-    """The unit file for `config` (an absolute path in `config.source`)."""
+def load_arguments(options: argparse.Namespace) -> list[str]:
+    """The options that change how the config loads, as the unit's command gives them."""
+    arguments: list[str] = []
+    for env_file in options.env_file:
+        arguments += ["-e", str(Path(env_file).expanduser().absolute())]
+    if options.no_env_file:
+        arguments.append("--no-env-file")
+    if options.formation:
+        arguments += ["-m", ",".join(f"{name}={count}" for name, count in options.formation)]
+    if options.port is not None:
+        arguments += ["-p", str(options.port)]
+    return arguments
+
+
+def unit_text(config: Config, *, user: bool, load_args: Sequence[str] = ()) -> str:
+    """The unit file for `config` (an absolute path in `config.source`); `load_args` are
+    `-e`, `--no-env-file`, `-m`, `-p` as `load_arguments` gives them."""
     config_path = Path(config.source)
     python = sys.executable or "/usr/bin/python3"
     run = [python, "-m", "tuiman"]
@@ -113,7 +130,7 @@ def unit_text(config: Config, *, user: bool) -> str:
         "[Service]",
         "Type=notify",
         "NotifyAccess=main",
-        f"ExecStart={_command([*run, '--headless', '-c', str(config_path)])}",
+        f"ExecStart={_command([*run, '--headless', '-c', str(config_path), *load_args])}",
         f"ExecReload={_command([*run, 'ctl', '-c', str(config_path), 'reloadconfig'])}",
         f"WorkingDirectory={_escape(str(config_path.parent))}",
         f"Environment={_quote('PATH=' + os.environ.get('PATH', os.defpath), command=False)}",
