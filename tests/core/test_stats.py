@@ -166,9 +166,9 @@ def test_figures_agree_with_psutil(spawn: Callable[..., subprocess.Popen[bytes]]
 def test_bytes2human_matches_circus() -> None:
     assert bytes2human(0) == "0B"
     assert bytes2human(1023) == "1023B"
-    assert bytes2human(10000) == "9K"
-    assert bytes2human(100001221) == "95M"
-    assert bytes2human(3 << 30) == "3G"
+    assert bytes2human(10000) == "9.77K"
+    assert bytes2human(100001221) == "95.37M"
+    assert bytes2human(3 << 30) == "3.00G"
 
 
 class _Slow(StatsSampler):

@@ -24,6 +24,7 @@ _STATS_KEYS = frozenset(
         "vms",
         "num_threads",
     }
+    | {"ctime", "username", "nice", "create_time", "cmdline", "started"}
 )
 
 

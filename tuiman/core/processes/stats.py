@@ -29,11 +29,11 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def bytes2human(n: int) -> str:
-    """Circus' memory format: 10000 -> '9K', 100001221 -> '95M', 512 -> '512B'."""
+    """Circus' memory format: 10000 -> '9.77K', 100001221 -> '95.37M', 512 -> '512B'."""
     for i in range(len(_SYMBOLS) - 1, -1, -1):
         unit = 1 << (i + 1) * 10
         if n >= unit:
-            return f"{n // unit}{_SYMBOLS[i]}"
+            return f"{round(n / unit, 2):.2f}{_SYMBOLS[i]}"
     return f"{n}B"
 
 

@@ -29,6 +29,7 @@ from tuiman.core.processes.process import (
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.hook_env import EnvChanges, config_with_env
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.restart import Action, SlotHistory
 from tuiman.core.supervision.stop_ladder import MARKER_ENV, WATCHER_ENV, StopLadder
@@ -102,6 +103,9 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
+        # following spawn uses it
+        self.env_changes: EnvChanges = {}
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -157,7 +161,8 @@ class SlotTable:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
         try:
-            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
+            config = config_with_env(self.config, self.env_changes)
+            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             spec = SpawnSpec(

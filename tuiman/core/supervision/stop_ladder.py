@@ -45,14 +45,35 @@ class StopLadder:
         """stop_signal (with hooks), SIGCONT, wait graceful_timeout, SIGKILL. False if leaked."""
         if not process.alive:
             return True
+        await self._send_stop_signal(process)
+        return await self._finish_stop(process)
+
+    async def stop_in_turn(self, processes: list[ManagedProcess]) -> list[bool]:
+        """Stop these in this order: each one's stop signal step (before_signal, signal,
+        after_signal) once the previous one's is done; their graceful waits overlap."""
+        finishing: list[asyncio.Task[bool]] = []
+        try:
+            for process in processes:
+                if process.alive:
+                    await self._send_stop_signal(process)
+                    finishing.append(self._host.loop.create_task(self._finish_stop(process)))
+        except BaseException:
+            for task in finishing:  # as a cancelled gather would: the stop that follows takes over
+                task.cancel()
+            raise
+        return list(await asyncio.gather(*finishing))
+
+    async def _send_stop_signal(self, process: ManagedProcess) -> None:
         process.stop_requested = True
         process.state = ProcessState.STOPPING
-        stop_signal = self.config.stop_signal
         if self.config.graceful_timeout > 0:
             await self.signal_process(
-                process, stop_signal, kind=Kind.KILL, group=self.config.stop_children
+                process, self.config.stop_signal, kind=Kind.KILL, group=self.config.stop_children
             )
             process.signal_group(signal.SIGCONT)
+
+    async def _finish_stop(self, process: ManagedProcess) -> bool:
+        if self.config.graceful_timeout > 0 and process.alive:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.exited), self.config.graceful_timeout)
         if process.alive:

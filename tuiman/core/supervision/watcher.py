@@ -90,6 +90,7 @@ class Watcher:
         )
         self.slots = self._slot_table.slots  # wid -> slot (the same dict, never replaced)
         self.last_exit_codes = self._slot_table.last_exit_codes  # wid -> last exit code
+        self.env_changes = self._slot_table.env_changes  # set by hooks (the same dict)
 
     # -- what the rest of tuiman reads --------------------------------------------------------
     @property
@@ -325,7 +326,14 @@ class Watcher:
         for slot in old_slots:
             slot.cancel_timer()
             self.slots.pop(slot.wid, None)
-        await asyncio.gather(*(stop_process(s.process) for s in old_slots if s.process))
+        # Newest first, each one's stop signal (with its hooks) after the previous one's, as
+        # Circus (its uWSGI lossless-reload recipe drains each worker in before_signal).
+        old_processes = sorted(
+            (s.process for s in old_slots if s.process is not None),
+            key=lambda process: process.started_monotonic,
+            reverse=True,
+        )
+        await self._ladder.stop_in_turn(old_processes)
         return OK
 
     async def _kill_one(self, pid: int) -> CommandResult:
@@ -344,10 +352,11 @@ class Watcher:
             targets = [process]
         else:
             targets = [p for p in self.processes.values() if p.alive]
-        signal_process = self._ladder.signal_process
-        results = await asyncio.gather(
-            *(signal_process(p, signum, kind=Kind.SIGNAL, group=group) for p in targets)
-        )
+        # One process after the other, as Circus: a "rolling" before_signal spaces them out.
+        results = [
+            await self._ladder.signal_process(p, signum, kind=Kind.SIGNAL, group=group)
+            for p in targets
+        ]
         if targets and not any(results):
             return CommandResult.failure(self._status.reason or "signal not sent")
         return OK
