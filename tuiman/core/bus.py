@@ -30,6 +30,7 @@ from tuiman.core.payloads import (
     HookSuccessPayload,
     LogErrorPayload,
     OutputPayload,
+    PluginPayload,
     ReapPayload,
     RemovePayload,
     ResyncPayload,
@@ -268,6 +269,8 @@ class Bus:
     def emit(
         self, kind: Literal[Kind.SWEEP_FAILED], watcher: str, payload: SweepFailedPayload
     ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.PLUGIN], watcher: None, payload: PluginPayload) -> Event: ...
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     SWEEP_FAILED = "sweep_failed"  # a watcher's escapees could not be looked for
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
+    PLUGIN = "plugin"  # a plugin started, could not start, or acted (the watchdog's kills)
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})

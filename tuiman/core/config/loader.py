@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.config.model import ArbiterConfig, Config
+from tuiman.core.config.plugins import read_plugins
 from tuiman.core.config.validate import (
     Problems,
     TableReader,
@@ -191,6 +192,7 @@ def build_config(
     arbiter_table = top_level.get_table("tuiman")
     env_table = top_level.get_table("env")
     watchers_table = top_level.get_table("watchers")
+    plugins_table = top_level.get_table("plugins")
     top_level.report_unknown_keys(ignored=_IGNORED_TOP_LEVEL_KEYS)
 
     arbiter = _read_arbiter(TableReader(arbiter_table, ("tuiman",), problems), config_dir)
@@ -207,6 +209,7 @@ def build_config(
         arbiter=arbiter,
         watchers=tuple(read_watchers(watchers_table, context)),
         warnings=tuple(problems.warnings),
+        plugins=read_plugins(plugins_table, problems),
     )
 
 

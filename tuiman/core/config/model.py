@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.plugin_model import PluginConfig
+
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
@@ -115,6 +117,7 @@ class Config:
     arbiter: ArbiterConfig
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+    plugins: tuple[PluginConfig, ...] = ()  # run in the core (docs/circus.md#plugins)
 
     def watcher(self, name: str) -> WatcherConfig:
         for watcher_config in self.watchers:

@@ -26,6 +26,7 @@ from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.plugins import Plugins
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
 from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
@@ -72,6 +73,7 @@ class Arbiter:
         self._quitting = False  # from the quit request on: nothing may start any more
         self._quit_task: asyncio.Future[None] | None = None
         self.stats = StatsService(self)
+        self.plugins = Plugins(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
         self.watchers: dict[str, Watcher] = {}
@@ -181,6 +183,7 @@ class Arbiter:
     async def start(self) -> None:
         """Start every autostart watcher by priority, highest first (docs/supervision.md#start)."""
         self.bind()
+        await self.plugins.start(self.config.plugins)
         await self.start_all(autostart_only=True)
         self._start_all_finished = True
         self._check_all_done()
@@ -254,6 +257,7 @@ class Arbiter:
     async def shutdown(self) -> None:
         self.guard.stop()  # the launcher closes the watchdog next: that exit is no death
         self.stats.stop()
+        await self.plugins.stop()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):

@@ -45,6 +45,7 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
     except ConfigError as error:
         return False, list(error.errors)
     changes = await apply_config(arbiter, new_config)
+    changes += await arbiter.plugins.apply(new_config.plugins)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
     return True, changes
 

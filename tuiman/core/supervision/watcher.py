@@ -178,9 +178,12 @@ class Watcher:
     def reload(self) -> asyncio.Task[CommandResult]:
         return self.submit(self._reload, cancellable=True)
 
-    def kill_process(self, pid: int) -> asyncio.Task[CommandResult]:
-        """The graceful stop procedure on one process; its slot respawns per policy."""
-        return self.submit(lambda: self._kill_one(pid))
+    def kill_process(
+        self, pid: int, *, stop_signal: int | None = None, graceful_timeout: float | None = None
+    ) -> asyncio.Task[CommandResult]:
+        """The graceful stop procedure on one process; its slot respawns per policy. The
+        watcher's stop signal and graceful timeout unless given (Circus' `kill` options)."""
+        return self.submit(lambda: self._kill_one(pid, stop_signal, graceful_timeout))
 
     def send_signal(
         self, signum: int, pid: int | None = None, group: bool = False
@@ -336,12 +339,16 @@ class Watcher:
         await self._ladder.stop_in_turn(old_processes)
         return OK
 
-    async def _kill_one(self, pid: int) -> CommandResult:
+    async def _kill_one(
+        self, pid: int, stop_signal: int | None, graceful_timeout: float | None
+    ) -> CommandResult:
         process = self.processes.get(pid)
         if process is None or not process.alive:
             return CommandResult.failure(f"no process {pid} in watcher {self.name}")
         process.replace = True
-        await self._ladder.stop_process(process)
+        await self._ladder.stop_process(
+            process, stop_signal=stop_signal, graceful_timeout=graceful_timeout
+        )
         return OK
 
     async def _signal_command(self, signum: int, pid: int | None, group: bool) -> CommandResult:
