@@ -546,8 +546,8 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         host = localhost
         port = 8080
 
-        [plugin:statsd]
-        use = circus.plugins.statsd.StatsdEmitter
+        [plugin:redis]
+        use = circus.plugins.redis_observer.RedisObserver
 
         [plugin:flapping]
         use = circus.plugins.flapping.Flapping
@@ -570,8 +570,10 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         "circus.ini: [watchers:web]: unknown section (did you mean [watcher:web]?)",
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
-        "circus.ini: [plugin:statsd]: plugin circus.plugins.statsd.StatsdEmitter is not "
-        "supported (tuiman maps only circus.plugins.flapping.Flapping, onto its restart policy)",
+        "circus.ini: [plugin:redis]: plugin circus.plugins.redis_observer.RedisObserver is not "
+        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy, and "
+        "runs circus.plugins.statsd.FullStats, circus.plugins.statsd.StatsdEmitter, "
+        "circus.plugins.watchdog.WatchDog)",
         "circus.ini: [plugin:flapping] attempt: unknown option (did you mean attempts?)",
         "circus.ini: [plugin:flapping2]: a second flapping plugin (the first is [plugin:flapping])",
     ]

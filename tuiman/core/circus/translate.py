@@ -47,6 +47,7 @@ from tuiman.core.circus.options import (
     translate_rlimits,
     translate_streams,
 )
+from tuiman.core.circus.plugins import RUNNABLE_PLUGINS, translate_plugins
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
 _DEFAULT_SECTION = "DEFAULT"
@@ -99,6 +100,7 @@ def translate(
             )
         else:
             problems.error_at(section_location(section), _unknown_section(section.name))
+    plugin_sections = translate_plugins(plugin_sections, problems, document, environ)
     flapping = _read_flapping(plugin_sections, problems, environ)
     global_env = sections["env"].options if "env" in sections else {}
     context = _WatcherContext(
@@ -213,8 +215,8 @@ def _read_flapping(
             shown = plugin_class or "(no use = …)"
             problems.error_at(
                 section_location(section),
-                f"plugin {shown} is not supported (tuiman maps only {FLAPPING_PLUGIN}, "
-                "onto its restart policy)",
+                f"plugin {shown} is not supported (tuiman maps {FLAPPING_PLUGIN} onto its "
+                f"restart policy, and runs {', '.join(RUNNABLE_PLUGINS)})",
             )
             continue
         if flapping is not None:
