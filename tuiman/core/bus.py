@@ -270,7 +270,9 @@ class Bus:
         self, kind: Literal[Kind.SWEEP_FAILED], watcher: str, payload: SweepFailedPayload
     ) -> Event: ...
     @overload
-    def emit(self, kind: Literal[Kind.PLUGIN], watcher: None, payload: PluginPayload) -> Event: ...
+    def emit(
+        self, kind: Literal[Kind.PLUGIN], watcher: str | None, payload: PluginPayload
+    ) -> Event: ...
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload

@@ -264,13 +264,13 @@ class SweepFailedPayload(TypedDict):
 
 
 class PluginPayload(TypedDict):
-    """A plugin of the config (docs/circus.md#plugins): started, failed to start, or acted."""
+    """A plugin of the config (docs/circus.md#plugins): started, failed to start, or acted
+    (an arbiter event; a kill is an event of the process' watcher)."""
 
     name: str  # the plugin's name in the config
     use: str  # statsd, full_stats, watchdog
     action: str  # started, failed, kill
     detail: str  # its address; why it failed; why it killed
-    watcher: NotRequired[str]  # kill: the process' watcher
     pid: NotRequired[int]  # kill: the process
 
 

@@ -51,6 +51,7 @@ class WatchDog:
         self._transport: asyncio.DatagramTransport | None = None
         self._task: asyncio.Task[None] | None = None
         self._discovered = False
+        self.checks = 0  # how many times it looked for silent processes
 
     @property
     def address(self) -> str:
@@ -114,6 +115,7 @@ class WatchDog:
     def look_after(self) -> None:
         """Kill every monitored process silent for `loop_rate * max_count` seconds."""
         now = time.monotonic()
+        self.checks += 1
         if not self._discovered:
             self._discovered = True
             self._discover(now)
@@ -127,12 +129,11 @@ class WatchDog:
                 continue
             self._arbiter.bus.emit(
                 Kind.PLUGIN,
-                None,
+                status.watcher,
                 {
                     "name": self.config.name,
                     "use": self.config.use,
                     "action": "kill",
-                    "watcher": status.watcher,
                     "pid": int(pid),
                     "detail": f"no heartbeat for {silence:g}s",
                 },
