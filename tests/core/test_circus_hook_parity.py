@@ -7,12 +7,15 @@ traces (pids relabelled p1, p2, … by first appearance, as they differ between 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -189,5 +192,93 @@ def test_reap_hooks_see_the_exited_process_as_unexisting(tmp_path: Path) -> None
             "process_status": 2,
         },
     ]
+    assert traces["circus"] == expected
+    assert traces["tuiman"] == expected
+
+
+class UdpCollector:
+    """A statsd server for one daemon: a bound UDP socket, read without blocking."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.setblocking(False)
+        self.port: int = self.socket.getsockname()[1]
+        self.datagrams: list[str] = []
+
+    def received(self) -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.datagrams.append(self.socket.recv(4096).decode())
+        return self.datagrams
+
+
+def test_statsd_plugin_sends_what_circus_sends(tmp_path: Path) -> None:
+    sent: dict[str, list[str]] = {}
+    for kind in KINDS:
+        collector = UdpCollector()
+        # No hooks: Circus publishes an after_spawn's hook_success before the spawn event,
+        # tuiman after it (docs/events.md#order).
+        ini = watcher_ini({}, numprocesses=2) + (
+            "[plugin:statsd]\n"
+            "use = circus.plugins.statsd.StatsdEmitter\n"
+            f"host = 127.0.0.1\nport = {collector.port}\n"
+            "application_name = shop\nsample_rate = 0.5\n"
+        )
+        with collector.socket, running(kind, tmp_path, ini, FILES, tag()) as daemon:
+            children_reports(daemon, 2)
+            if kind == "circus":  # its plugin is a process of its own: wait until it listens
+                wait_until_sync(partial(_circus_plugin_counts, daemon, collector), timeout=30)
+            before = len(collector.received())
+            daemon.ctl("restart", "web")
+            wait_until_sync(lambda: collector.received()[-1:] == [START], timeout=30)  # noqa: B023
+            sent[kind] = collector.received()[before:]
+    prefix = "circus.shop.watcher.web"
+    expected = [
+        f"{prefix}.{event}:1|c|@0.5"
+        for event in ("kill", "kill", "reap", "reap", "stop", "spawn", "spawn", "start")
+    ]
+    assert sent["circus"] == expected
+    assert sent["tuiman"] == expected
+
+
+START = "circus.shop.watcher.web.start:1|c|@0.5"
+
+
+def _circus_plugin_counts(daemon: Daemon, collector: UdpCollector) -> bool:
+    """Circus' plugin subscribes some time after the start: poke it until a datagram comes."""
+    daemon.ctl("set", "web", "graceful_timeout", "10")  # a `watcher.web.updated` event
+    return bool(collector.received())
+
+
+def test_watchdog_plugin_kills_a_silent_process_as_circus_does(tmp_path: Path) -> None:
+    traces: dict[str, list[str]] = {}
+    for kind in KINDS:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        hooks = {
+            "after_spawn": "trace",
+            "before_signal": "after_signal",
+            "after_signal": "after_signal",
+        }
+        ini = watcher_ini(hooks, numprocesses=2) + (
+            f"HEARTBEAT_PORT = {port}\n"
+            "[plugin:heartbeats]\n"
+            "use = circus.plugins.watchdog.WatchDog\n"
+            f"ip = 127.0.0.1\nport = {port}\n"
+            "loop_rate = 0.5\nmax_count = 3\n"
+            "watchers_regex = ^web$\nwatchers_stop_signal = INT\n"
+        )
+        with running(kind, tmp_path, ini, FILES, tag()) as daemon:
+            silent = daemon.wait_trace(2)[0]["pid"]
+            children_reports(daemon, 2)
+            (daemon.directory / f"silence-{silent}").touch()
+            records = daemon.wait_trace(5)
+            assert {r["signum"] for r in records[2:4]} == {signal.SIGINT}
+            assert records[2]["pid"] == silent
+            traces[kind] = calls(records[:5])
+    expected = ["after_spawn p1", "after_spawn p2", "before_signal p1", "after_signal p1"]
+    expected.append("after_spawn p3")
     assert traces["circus"] == expected
     assert traces["tuiman"] == expected
