@@ -22,8 +22,10 @@ Factory = Callable[[str], Arbiter]
 REPORTER = """\
 import json, os, sys, time
 names = ("SPAWN_NO", "FROM_START", "DROPPED", "KEPT")
-with open(f"env-{os.environ['WID']}.json", "w") as out:
+name = f"env-{os.environ['WID']}.json"
+with open(name + ".tmp", "w") as out:
     json.dump({"argv": sys.argv[1:], "env": {n: os.environ.get(n) for n in names}}, out)
+os.replace(name + ".tmp", name)  # whole, for the test that reads it
 time.sleep(300)
 """
 
@@ -98,6 +100,10 @@ async def test_env_set_and_removed_by_hooks_reaches_the_following_spawns(
         }
     [call] = lab.calls("before_start")
     assert call["seen"] == "gone"
+    # What `ctl status` and the UI show is what the processes got.
+    env_shown = arbiter.get("w").snapshot()["env"]
+    assert env_shown["FROM_START"] == "yes" and env_shown["SPAWN_NO"] == "2"
+    assert "DROPPED" not in env_shown
 
 
 async def test_a_hook_can_replace_the_whole_environment(

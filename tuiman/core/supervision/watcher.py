@@ -31,6 +31,7 @@ from tuiman.core.supervision.command_queue import (
     TaskKeeper,
 )
 from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.hook_env import effective_env
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
 from tuiman.core.supervision.stop_ladder import StopLadder
@@ -408,7 +409,8 @@ class Watcher:
     def _own_env(self) -> dict[str, str]:
         """The variables the config sets for this watcher (not the whole inherited environment)."""
         inherited = os.environ if self.config.copy_env else {}
-        return {k: v for k, v in self.config.env.items() if inherited.get(k) != v}
+        env = effective_env(self.config.env, self.env_changes)  # with what hooks set
+        return {k: v for k, v in env.items() if inherited.get(k) != v}
 
     def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
