@@ -42,6 +42,8 @@ def before_spawn(watcher, arbiter, hook_name, **kwargs):
     global spawns
     spawns += 1
     watcher.env.update(SPAWN_NO=str(spawns))
+    watcher.env.setdefault("KEPT", "not this")  # set already: no change
+    watcher.env.pop("DROPPED", None)  # removed already
     return True
 
 def replace_all(watcher, arbiter, hook_name, **kwargs):

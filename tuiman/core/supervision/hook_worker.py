@@ -175,6 +175,22 @@ class ProxyEnv(dict[str, str]):
         for name, value in dict(*args, **kwargs).items():
             self[name] = value
 
+    def setdefault(self, name: str, default: str = "") -> str:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name not in self:
+            return dict.pop(self, name, *default)
+        value = self[name]
+        del self[name]
+        return value
+
+    def clear(self) -> None:
+        for name in list(self):
+            del self[name]
+
 
 class ProxyArbiter:
     def __init__(self, channel: Channel, call_id: int, watchers: list[dict[str, Any]]) -> None:

@@ -365,6 +365,7 @@ class Watcher:
         results = [
             await self._ladder.signal_process(p, signum, kind=Kind.SIGNAL, group=group)
             for p in targets
+            if p.alive  # it may have exited while the previous one's hooks ran
         ]
         if targets and not any(results):
             return CommandResult.failure(self._status.reason or "signal not sent")
