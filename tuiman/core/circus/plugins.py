@@ -78,6 +78,12 @@ def translate_plugins(
             if value is not None:
                 table[option] = value
                 problems.origins[("plugins", name, option)] = reader.location(option)
+                if option.endswith("_regex") and _quoted(value):
+                    problems.warn_at(
+                        reader.location(option),
+                        "the quotes are part of the regular expression (in Circus too): "
+                        "it only matches text that starts with a quote; remove them",
+                    )
         problems.origins[("plugins", name)] = section_location(section)
         for option in reader.unread():
             reader.raw(option)
@@ -92,3 +98,7 @@ def translate_plugins(
             problems.warn_at(reader.location(option), f"tuiman ignores {option}: {reason}")
         document.setdefault("plugins", {})[name] = table
     return others
+
+
+def _quoted(value: object) -> bool:
+    return isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"'
