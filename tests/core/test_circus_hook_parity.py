@@ -282,3 +282,30 @@ def test_watchdog_plugin_kills_a_silent_process_as_circus_does(tmp_path: Path) -
     expected.append("after_spawn p3")
     assert traces["circus"] == expected
     assert traces["tuiman"] == expected
+
+
+EXAMPLE10_HOOKS = """\
+def set_var(watcher, arbiter, hook_name, **kwargs):
+    watcher.env["myvar"] = "34"
+    return True
+"""
+
+
+def test_circus_example10_prints_what_its_before_spawn_hook_set(tmp_path: Path) -> None:
+    """Circus' examples/example10.ini, with the hook it names (examples/demo.py's set_var)."""
+    ini = (
+        "[watcher:vars]\n"
+        "cmd = echo $(circus.env.myvar); sleep 1\n"
+        "hooks.before_spawn = examples.demo.set_var\n"
+        "stdout_stream.class = StdoutStream\n"
+        "stderr_stream.class = StdoutStream\n"
+        "[env:vars]\nTEST_TAG = {tag}\n"
+    )
+    files = {"examples/__init__.py": "", "examples/demo.py": EXAMPLE10_HOOKS}
+    for kind in KINDS:
+        with running(kind, tmp_path, ini, files, tag(), show_output=True) as daemon:
+            wait_until_sync(
+                lambda: "34; sleep 1" in daemon.log_file.read_text(),
+                timeout=30,
+                what=f"`34; sleep 1` in the output of {kind}",
+            )

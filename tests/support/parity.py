@@ -33,6 +33,7 @@ class Daemon:
         self.directory = directory
         self.process = process
         self.trace_file = directory / "trace.jsonl"
+        self.log_file = directory / "daemon.log"  # its stdout and stderr
 
     def ctl(self, *args: str) -> str:
         if self.kind == "circus":
@@ -84,13 +85,20 @@ def circus_header(directory: Path) -> str:
 
 @contextlib.contextmanager
 def running(
-    kind: DaemonKind, root: Path, ini_body: str, files: dict[str, str], tag: str
+    kind: DaemonKind,
+    root: Path,
+    ini_body: str,
+    files: dict[str, str],
+    tag: str,
+    *,
+    show_output: bool = False,
 ) -> Iterator[Daemon]:
     """Run `ini_body` under `kind`: `{dir}` in it is the daemon's directory, `{tag}` the tag to
     put in the children's environment (Circus copies no environment by default)."""
     directory = root / kind
     directory.mkdir()
     for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(text)
     ini = circus_header(directory) + ini_body.replace("{dir}", str(directory)).replace("{tag}", tag)
     (directory / "circus.ini").write_text(ini)
@@ -104,7 +112,8 @@ def running(
     if kind == "circus":
         argv = [str(circus_bin() / "circusd"), "circus.ini"]
     else:
-        argv = [sys.executable, "-m", "tuiman", "--headless", "--no-output", "-c", "circus.ini"]
+        output = [] if show_output else ["--no-output"]
+        argv = [sys.executable, "-m", "tuiman", "--headless", *output, "-c", "circus.ini"]
     with open(directory / "daemon.log", "wb") as log:
         process = subprocess.Popen(
             argv,
