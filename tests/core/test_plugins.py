@@ -237,3 +237,37 @@ async def test_a_plugin_that_cannot_bind_is_reported_and_the_watchers_run(
         f"plugin heartbeats: cannot use 127.0.0.1:{port}: Address already in use"
     ]
     assert len(arbiter.get("web").processes) == 1
+
+
+async def test_a_config_reload_that_changes_a_plugin_restarts_it(
+    arbiter_factory: Factory, tmp_path: Path
+) -> None:
+    loop = asyncio.get_running_loop()
+    servers = [
+        await loop.create_datagram_endpoint(UdpListener, local_addr=("127.0.0.1", 0))
+        for _ in range(2)
+    ]
+    (first, first_listener), (second, second_listener) = servers
+    try:
+
+        def config_text(transport: asyncio.DatagramTransport) -> str:
+            port = transport.get_extra_info("sockname")[1]
+            return (
+                f'[plugins.counters]\nuse = "statsd"\nhost = "127.0.0.1"\nport = {port}\n'
+                '[watchers.web]\ncmd = "sleep 300"\ngraceful_timeout = 2\n'
+            )
+
+        arbiter = arbiter_factory(config_text(first))
+        await arbiter.start()
+        await wait_until(lambda: "circus.app.watcher.web.start:1|c" in first_listener.datagrams)
+        (tmp_path / "tuiman.toml").write_text(config_text(second))
+        applied, changes = await arbiter.reload_config()
+        assert applied and changes == ["plugins restarted with the new settings"]
+        await arbiter.get("web").restart()
+        await wait_until(lambda: "circus.app.watcher.web.start:1|c" in second_listener.datagrams)
+        assert first_listener.datagrams.count("circus.app.watcher.web.start:1|c") == 1
+        (tmp_path / "tuiman.toml").write_text(config_text(second))
+        assert await arbiter.reload_config() == (True, [])  # unchanged: left running
+    finally:
+        first.close()
+        second.close()
