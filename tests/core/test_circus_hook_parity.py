@@ -309,3 +309,51 @@ def test_circus_example10_prints_what_its_before_spawn_hook_set(tmp_path: Path) 
                 timeout=30,
                 what=f"`34; sleep 1` in the output of {kind}",
             )
+
+
+def test_full_stats_plugin_sends_the_gauges_circus_sends(tmp_path: Path) -> None:
+    rounds: dict[str, list[tuple[str, str]]] = {}
+    prefix = "circus.app.watcher._stats.web."
+    for kind in KINDS:
+        collector = UdpCollector()
+        ini = watcher_ini({}, numprocesses=2) + (
+            "[plugin:gauges]\n"
+            "use = circus.plugins.statsd.FullStats\n"
+            f"host = 127.0.0.1\nport = {collector.port}\nloop_rate = 0.5\n"
+        )
+        with collector.socket, running(kind, tmp_path, ini, FILES, tag()) as daemon:
+            children_reports(daemon, 2)
+
+            def web_round(collector: UdpCollector = collector) -> list[str]:
+                """One full round of the web watcher's gauges, once both processes run."""
+                web = [d for d in collector.received() if d.startswith(prefix)]
+                starts = [i for i, d in enumerate(web) if d == f"{prefix}watchers_num:2|g"]
+                return (
+                    web[starts[0] : starts[0] + 7] if starts and len(web) >= starts[0] + 7 else []
+                )
+
+            datagrams = wait_until_sync(web_round, timeout=30)
+        rounds[kind] = [_shape(d.removeprefix(prefix)) for d in datagrams]
+    assert (
+        rounds["tuiman"]
+        == rounds["circus"]
+        == [
+            ("watchers_num", "2|g"),
+            ("cpu_max", "float|g"),
+            ("cpu_sum", "float|g"),
+            ("mem_pct_max", "float|g"),
+            ("mem_pct_sum", "float|g"),
+            ("mem_max", "int|g"),
+            ("mem_sum", "int|g"),
+        ]
+    )
+
+
+def _shape(datagram: str) -> tuple[str, str]:
+    """`cpu_max:0.0|g` → (cpu_max, float|g): the values differ between runs, not their kind."""
+    bucket, _, value = datagram.partition(":")
+    number, _, kind = value.partition("|")
+    if bucket == "watchers_num":
+        return bucket, value
+    shown = "float" if re.fullmatch(r"\d+\.\d+", number) else "int" if number.isdigit() else number
+    return bucket, f"{shown}|{kind}"
