@@ -240,3 +240,27 @@ async def test_sample_async_real_process(spawn: Callable[..., subprocess.Popen[b
     await wait_until(mapped, what="sleep's memory mapped")
     result = await sampler.sample_async([proc.pid])
     assert result[proc.pid].rss > 0 and result[proc.pid].pid == proc.pid
+
+
+def test_circus_details_are_what_psutil_gives_circus(
+    spawn: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    """The extended stats' user, nice, CPU time, start time and command name, read from /proc
+    directly, equal what Circus computes from psutil (circus.util.get_info)."""
+    from tuiman.core.processes.circus_info import cmdline_name, ctime_text, read_details
+
+    worker = spawn(sys.executable, "-c", "sum(range(3_000_000)); import time; time.sleep(300)")
+    wait_until_sync(lambda: command_name(worker.pid) is not None)
+    for pid in (os.getpid(), worker.pid):
+        expected = psutil.Process(pid)
+        with expected.oneshot():
+            details = read_details([pid])[pid]
+            assert details.username == expected.username()
+            assert details.nice == expected.nice()
+            assert details.create_time == expected.create_time()
+            assert details.ctime == ctime_text(sum(expected.cpu_times()))
+            assert details.cmdline == cmdline_name(expected.cmdline())
+    assert read_details([worker.pid])[worker.pid].cmdline == os.path.basename(sys.executable)
+    worker.kill()
+    worker.wait()
+    assert read_details([worker.pid]) == {}

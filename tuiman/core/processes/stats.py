@@ -108,7 +108,7 @@ class StatsSampler:
         with self._lock:
             if not self._total_memory:
                 self._total_memory = os.sysconf("SC_PHYS_PAGES") * _PAGE_SIZE
-                self._boot_time = _boot_time()
+                self._boot_time = boot_time()
             fields_of = {pid: stat_fields(pid) for pid in wanted}
             single = {
                 pid for pid, fields in fields_of.items() if fields and fields[17:18] == [b"1"]
@@ -203,7 +203,8 @@ class StatsSampler:
         )
 
 
-def _boot_time() -> float:
+def boot_time() -> float:
+    """When the machine booted, in epoch seconds (/proc/stat's btime, as psutil reads it)."""
     with open("/proc/stat", "rb") as stat_file:
         for line in stat_file:
             if line.startswith(b"btime "):
