@@ -357,3 +357,25 @@ def _shape(datagram: str) -> tuple[str, str]:
         return bucket, value
     shown = "float" if re.fullmatch(r"\d+\.\d+", number) else "int" if number.isdigit() else number
     return bucket, f"{shown}|{kind}"
+
+
+def test_decr_stops_the_oldest_processes_newest_first_one_after_the_other(tmp_path: Path) -> None:
+    ini = watcher_ini(
+        {
+            "after_spawn": "trace",
+            "before_signal": "slow_before_signal",
+            "after_signal": "after_signal",
+        },
+        numprocesses=3,
+    )
+    traces: dict[str, list[str]] = {}
+    for kind in KINDS:
+        with running(kind, tmp_path, ini, FILES, tag()) as daemon:
+            daemon.wait_trace(3)
+            daemon.ctl("decr", "web", "2")
+            traces[kind] = calls(daemon.wait_trace(7)[:7])
+    expected = ["after_spawn p1", "after_spawn p2", "after_spawn p3"] + [
+        f"{hook} p{n}" for n in (2, 1) for hook in ("before_signal", "after_signal")
+    ]
+    assert traces["circus"] == expected
+    assert traces["tuiman"] == expected

@@ -393,7 +393,9 @@ class SlotTable:
         for slot in doomed:
             slot.cancel_timer()
             self.slots.pop(slot.wid, None)
-        await asyncio.gather(*(self._ladder.stop_process(s.process) for s in doomed if s.process))
+        # Newest of them first, one stop signal (with its hooks) after the other, as Circus.
+        processes = [s.process for s in reversed(doomed) if s.process is not None]
+        await self._ladder.stop_in_turn(processes)
 
     def cancel_all_timers(self) -> None:
         for slot in self.slots.values():
