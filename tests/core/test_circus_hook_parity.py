@@ -379,3 +379,25 @@ def test_decr_stops_the_oldest_processes_newest_first_one_after_the_other(tmp_pa
     ]
     assert traces["circus"] == expected
     assert traces["tuiman"] == expected
+
+
+def test_stop_runs_the_signal_hooks_one_process_after_the_other(tmp_path: Path) -> None:
+    ini = watcher_ini(
+        {
+            "after_spawn": "trace",
+            "before_signal": "slow_before_signal",
+            "after_signal": "after_signal",
+        },
+        numprocesses=3,
+    )
+    traces: dict[str, list[str]] = {}
+    for kind in KINDS:
+        with running(kind, tmp_path, ini, FILES, tag()) as daemon:
+            daemon.wait_trace(3)
+            daemon.ctl("stop", "web")
+            traces[kind] = calls(daemon.wait_trace(9)[:9])
+    expected = ["after_spawn p1", "after_spawn p2", "after_spawn p3"] + [
+        f"{hook} p{n}" for n in (1, 2, 3) for hook in ("before_signal", "after_signal")
+    ]
+    assert traces["circus"] == expected
+    assert traces["tuiman"] == expected

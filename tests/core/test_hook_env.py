@@ -158,3 +158,38 @@ async def test_other_writes_are_hook_failures_that_say_what_is_writable(
     failure = await next_event(sub, Kind.HOOK_FAILURE, "w")
     assert failure.payload["error"] == error
     assert arbiter.get("w").numprocesses == 1 and not arbiter.get("w").processes
+
+
+async def test_a_stop_runs_every_signal_hook_however_many_processes(
+    arbiter_factory: Factory, lab: HookLab
+) -> None:
+    """One process' signal hooks after the other's: twelve processes never need more than one
+    of the eight hook threads, so no call fails with HookThreadsExhausted."""
+    lab.write(
+        """
+        def before_signal(watcher, arbiter, hook_name, pid, signum, **kwargs):
+            record(hook_name, watcher, pid=pid)
+            time.sleep(0.05)
+            return True
+        """
+    )
+    arbiter = arbiter_factory(
+        f"""
+        [tuiman]
+        hook_threads = 8
+        [watchers.w]
+        cmd = "sleep 300"
+        numprocesses = 12
+        graceful_timeout = 5
+        hooks = {{ before_signal = "{lab.path("before_signal")}" }}
+        """
+    )
+    watcher = arbiter.get("w")
+    assert (await watcher.start()).ok
+    spawn_order = list(watcher.processes)
+    sub = arbiter.bus.subscribe(snapshot=False)
+    assert (await watcher.stop()).ok
+    events = sub.drain()
+    assert [e.payload["error"] for e in events if e.kind == Kind.HOOK_FAILURE] == []
+    assert [call["pid"] for call in lab.calls("before_signal")] == spawn_order
+    assert len([e for e in events if e.kind == Kind.KILL]) == 12

@@ -57,14 +57,19 @@ class StopLadder:
         return await self._finish_stop(process, graceful_timeout)
 
     async def stop_in_turn(self, processes: list[ManagedProcess]) -> list[bool]:
-        """Stop these in this order: each one's stop signal step (before_signal, signal,
-        after_signal) once the previous one's is done; their graceful waits overlap."""
-        finishing: list[asyncio.Task[bool]] = []
+        """Stop these in this order, as Circus does: each one's stop signal step
+        (before_signal, signal, after_signal) once the previous one's is done; their graceful
+        waits overlap. One result per process (False: leaked), as `stop_process`'s."""
+        finishing: list[asyncio.Future[bool]] = []
         try:
             for process in processes:
-                if process.alive:
-                    await self._send_stop_signal(process)
-                    finishing.append(self._host.loop.create_task(self._finish_stop(process)))
+                if not process.alive:
+                    gone: asyncio.Future[bool] = self._host.loop.create_future()
+                    gone.set_result(True)
+                    finishing.append(gone)
+                    continue
+                await self._send_stop_signal(process)
+                finishing.append(self._host.loop.create_task(self._finish_stop(process)))
         except BaseException:
             for task in finishing:  # as a cancelled gather would: the stop that follows takes over
                 task.cancel()

@@ -252,7 +252,9 @@ class Watcher:
         self._status.move(WatcherState.STOPPING, reason)
         await self._hooks.run("before_stop")
         running = [p for p in self.processes.values() if p.alive]
-        results = await asyncio.gather(*(ladder.stop_process(p) for p in running))
+        # One process after the other, in spawn order, as Circus: with signal hooks, at most one
+        # runs at a time (never more than hook_threads); without, nothing waits in between.
+        results = await ladder.stop_in_turn(running)
         leaked = [pid for pid, ok in zip((p.pid for p in running), results, strict=True) if not ok]
         await self._reaper.wait()
         await ladder.kill_escapees()
