@@ -85,8 +85,9 @@ def test_circus_plugin_sections_load_and_convert_to_the_same_plugins(tmp_path: P
         ("port = 1", "plugins.p.use: missing: tuiman runs these plugins: statsd, full_stats, "
          "watchdog"),
         ('use = "statsd"\nport = 70000', "plugins.p.port: must be <= 65535, got 70000"),
-        ('use = "statsd"\nloop_rate = 5', "plugins.p.loop_rate: unknown key "
-         "(did you mean sample_rate?)"),
+        ('use = "statsd"\nloop_rate = 5', "plugins.p.loop_rate: not a key of a statsd plugin "
+         "(only of full_stats and watchdog)"),
+        ('use = "watchdog"\nhots = "x"', "plugins.p.hots: unknown key (did you mean host?)"),
         ('use = "watchdog"\nmsg_regex = "^(.*);"', "plugins.p.msg_regex: has no (?P<pid>…) group: "
          "the heartbeat's pid is read from it"),
         ('use = "watchdog"\nwatchers_regex = "(["', "plugins.p.watchers_regex: not a regular "

@@ -25,7 +25,11 @@ from tuiman.core.processes.watchdog import (
     set_child_subreaper,
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
+from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, ready_problem, stderr_line
+from tuiman.launch.exit_on import FirstExit
+from tuiman.launch.systemd_notify import claim_environment, start_notifying
+from tuiman.load_arguments import load_options_from
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -42,8 +46,9 @@ def run_tuiman(options: argparse.Namespace) -> int:
         else:
             stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
             cgroups = f"off: {cgroups}"
+        claim_environment()  # before the config copies the environment: no child sees them
         try:
-            config = load_config(options.config)
+            config = load_config(options.config, options=load_options_from(options))
         except ConfigError as error:
             for line in error.errors:
                 say(line, prefix="")
@@ -51,6 +56,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
         for warning in config.warnings:
             stderr_line(f"warning: {warning}")
         headless = options.headless or options.run is not None or options.json
+        headless = headless or options.exit_on is not None
         if not headless and not sys.stdout.isatty():
             stderr_line("stdout is not a terminal: running headless")
             headless = True
@@ -58,6 +64,14 @@ def run_tuiman(options: argparse.Namespace) -> int:
             endpoint = claim_instance(config)  # before anything starts: one instance per config
         except ControlSetupError as error:
             stderr_line(str(error))
+            return EXIT_USAGE
+        sockets = SocketTable()
+        try:
+            # Before the loop runs (a host name may be resolved): a port in use is exit 2.
+            sockets.bind_all(config.sockets)
+        except SocketBindError as error:
+            endpoint.close()
+            say(f"{config.source}: {error}", prefix="")
             return EXIT_USAGE
         try:
             set_child_subreaper()
@@ -69,10 +83,20 @@ def run_tuiman(options: argparse.Namespace) -> int:
                     return serving(arbiter, endpoint)
 
                 return asyncio.run(
-                    run_tui(config, watchdog, marker, services=control, cgroups=cgroups)
+                    run_tui(
+                        config,
+                        watchdog,
+                        marker,
+                        services=control,
+                        cgroups=cgroups,
+                        sockets=sockets,
+                    )
                 )
-            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint, cgroups))
+            return asyncio.run(
+                run_headless(config, options, watchdog, marker, endpoint, cgroups, sockets)
+            )
         finally:
+            sockets.close_all()
             endpoint.close()
     finally:
         if isinstance(cgroups, CgroupTree):
@@ -89,31 +113,45 @@ async def run_headless(
     marker: str,
     endpoint: ControlEndpoint,
     cgroups: CgroupTree | str = "off: not set up",
+    sockets: SocketTable | None = None,
 ) -> int:
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups, sockets=sockets)
     arbiter.bind()
+    first_exit = FirstExit(arbiter) if options.exit_on == "first" else None
     control = ControlServer(arbiter, endpoint)
     await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
+    systemd = start_notifying(arbiter, wait_ready)
     forward_to: list[subprocess.Popen[bytes]] = []
+    return_code: int | None = None  # with --exit-on first: the first exit's
     install_signal_handlers(arbiter, forward_to)
     start_task = asyncio.get_running_loop().create_task(arbiter.start())
     try:
         if options.run is not None:
             code = await run_when_ready(arbiter, options.run, options.ready_timeout, forward_to)
         else:
-            await first_of(arbiter.quit_requested.wait(), arbiter.all_done.wait())
+            waits = [arbiter.quit_requested.wait(), arbiter.all_done.wait()]
+            if first_exit is not None:
+                waits.append(first_exit.happened.wait())
+            await first_of(*waits)
             code = EXIT_FAILURE if arbiter.failures else EXIT_OK
+            if first_exit is not None and first_exit.happened.is_set():
+                stderr_line(f"--exit-on first: {first_exit.description}: stopping everything")
+                return_code = first_exit.code
     finally:
         start_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await start_task
         await arbiter.quit()
+        if systemd is not None:
+            await systemd.close()
         await control.close()
         await printer.close()
     if options.run is None and arbiter.failures:
         code = EXIT_FAILURE
+    if options.run is None and return_code is not None:
+        code = return_code  # the first exit's code, whatever followed it
     return code
 
 

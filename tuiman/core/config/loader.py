@@ -18,8 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
 from tuiman.core.config.plugins import read_plugins
+from tuiman.core.config.sockets import check_socket_use, read_sockets
 from tuiman.core.config.validate import (
     Problems,
     TableReader,
@@ -64,6 +66,8 @@ def load_config_text(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     source: str | None = None,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> Config:
     """Validate TOML `text` as if read from `source_path` (relative paths start at its directory).
 
@@ -83,6 +87,8 @@ def load_config_text(
         cwd=working_dir,
         environ=os.environ if environ is None else environ,
         source=source if source is not None else real_path(absolute_source),
+        dotenv=dotenv,
+        load_options=load_options,
     )
     if problems.errors:
         raise ConfigError(problems.errors)
@@ -187,12 +193,20 @@ def build_config(
     cwd: Path,
     environ: Mapping[str, str],
     source: str,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> Config:
+    """The `Config` of a parsed document; `dotenv` holds the `.env` files' variables (they
+    override `environ` for expansion and reach every watcher)."""
+    dotenv = dotenv or {}
+    if dotenv:
+        environ = {**environ, **dotenv}
     top_level = TableReader(document, (), problems)
     arbiter_table = top_level.get_table("tuiman")
     env_table = top_level.get_table("env")
     watchers_table = top_level.get_table("watchers")
     plugins_table = top_level.get_table("plugins")
+    sockets_table = top_level.get_table("sockets")
     top_level.report_unknown_keys(ignored=_IGNORED_TOP_LEVEL_KEYS)
 
     arbiter = _read_arbiter(TableReader(arbiter_table, ("tuiman",), problems), config_dir)
@@ -203,13 +217,19 @@ def build_config(
         environ=environ,
         arbiter=arbiter,
         global_env=read_env_table(env_table, ("env",), problems, environ, cwd),
+        dotenv=dotenv,
     )
+    watchers = tuple(read_watchers(watchers_table, context))
+    sockets = tuple(read_sockets(sockets_table, problems, config_dir))
+    check_socket_use(watchers, sockets, problems)
     return Config(
         source=source,
         arbiter=arbiter,
-        watchers=tuple(read_watchers(watchers_table, context)),
+        watchers=watchers,
         warnings=tuple(problems.warnings),
         plugins=read_plugins(plugins_table, problems),
+        load_options=load_options or LoadOptions(),
+        sockets=sockets,
     )
 
 

@@ -1,5 +1,9 @@
 """`[plugins.NAME]` tables (docs/configuration.md#plugins): `use` names the plugin, the other keys
-are its options, as in Circus' `[plugin:NAME]` sections."""
+are its options, as in Circus' `[plugin:NAME]` sections.
+
+Every plugin key is read whatever `use` says (so `tuiman schema` sees them all); a key of another
+kind of plugin is then an error naming the kinds it belongs to.
+"""
 
 from __future__ import annotations
 
@@ -23,72 +27,6 @@ from tuiman.core.config.validate import (
 PLUGIN_KINDS = ("statsd", "full_stats", "watchdog")
 
 
-def read_plugins(table: Mapping[str, Any], problems: Problems) -> tuple[PluginConfig, ...]:
-    plugins: list[PluginConfig] = []
-    for name, value in table.items():
-        key_path = ("plugins", name)
-        try:
-            plugin_table = as_table(value)
-        except InvalidValue as problem:
-            problems.error(key_path, str(problem))
-            continue
-        reader = TableReader(plugin_table, key_path, problems)
-        use = reader.get("use", as_str, "")
-        if use not in PLUGIN_KINDS:
-            shown = f'"{use}"' if use else "missing"
-            hint = did_you_mean(use, PLUGIN_KINDS) if use else ""
-            problems.error(
-                reader.path("use"),
-                f"{shown}{hint}: tuiman runs these plugins: {', '.join(PLUGIN_KINDS)}",
-            )
-            continue
-        plugin = (
-            _read_watchdog(name, reader) if use == "watchdog" else _read_statsd(name, use, reader)
-        )
-        reader.report_unknown_keys()
-        if plugin is not None:
-            plugins.append(plugin)
-    return tuple(plugins)
-
-
-_PORT = integer_in_range(1, 65535)
-_POSITIVE = number_in_range(0, allow_minimum=False)
-
-
-def _read_statsd(name: str, use: str, reader: TableReader) -> StatsdPluginConfig:
-    defaults = StatsdPluginConfig(name, use)
-    return StatsdPluginConfig(
-        name=name,
-        use=use,
-        host=reader.get("host", as_str, defaults.host),
-        port=reader.get("port", _PORT, defaults.port),
-        application_name=reader.get("application_name", as_str, defaults.application_name),
-        sample_rate=reader.get("sample_rate", _POSITIVE, defaults.sample_rate),
-        loop_rate=(
-            reader.get("loop_rate", _POSITIVE, defaults.loop_rate)
-            if use == "full_stats"
-            else defaults.loop_rate
-        ),
-    )
-
-
-def _read_watchdog(name: str, reader: TableReader) -> WatchdogPluginConfig | None:
-    defaults = WatchdogPluginConfig(name)
-    watchers_regex = reader.get("watchers_regex", _regex(None), defaults.watchers_regex)
-    msg_regex = reader.get("msg_regex", _regex("pid"), defaults.msg_regex)
-    return WatchdogPluginConfig(
-        name=name,
-        loop_rate=reader.get("loop_rate", _POSITIVE, defaults.loop_rate),
-        max_count=reader.get("max_count", integer_in_range(1), defaults.max_count),
-        ip=reader.get("ip", as_str, defaults.ip),
-        port=reader.get("port", _PORT, defaults.port),
-        watchers_regex=watchers_regex,
-        msg_regex=msg_regex,
-        watchers_stop_signal=reader.get_optional("watchers_stop_signal", as_signal),
-        watchers_graceful_timeout=reader.get_optional("watchers_graceful_timeout", _POSITIVE),
-    )
-
-
 def _regex(required_group: str | None) -> Callable[[object], str]:
     def convert(value: object) -> str:
         text = as_str(value)
@@ -103,3 +41,57 @@ def _regex(required_group: str | None) -> Callable[[object], str]:
         return text
 
     return convert
+
+
+_POSITIVE = number_in_range(0, allow_minimum=False)
+# Every key, its converter, and the kinds of plugin that take it.
+_KEYS: dict[str, tuple[Callable[[object], Any], tuple[str, ...]]] = {
+    "host": (as_str, ("statsd", "full_stats")),
+    "port": (integer_in_range(1, 65535), PLUGIN_KINDS),
+    "application_name": (as_str, ("statsd", "full_stats")),
+    "sample_rate": (_POSITIVE, ("statsd", "full_stats")),
+    "loop_rate": (_POSITIVE, ("full_stats", "watchdog")),
+    "ip": (as_str, ("watchdog",)),
+    "max_count": (integer_in_range(1), ("watchdog",)),
+    "watchers_regex": (_regex(None), ("watchdog",)),
+    "msg_regex": (_regex("pid"), ("watchdog",)),
+    "watchers_stop_signal": (as_signal, ("watchdog",)),
+    "watchers_graceful_timeout": (_POSITIVE, ("watchdog",)),
+}
+
+
+def read_plugins(table: Mapping[str, Any], problems: Problems) -> tuple[PluginConfig, ...]:
+    plugins: list[PluginConfig] = []
+    for name, value in table.items():
+        key_path = ("plugins", name)
+        try:
+            plugin_table = as_table(value)
+        except InvalidValue as problem:
+            problems.error(key_path, str(problem))
+            continue
+        reader = TableReader(plugin_table, key_path, problems)
+        use = reader.get("use", as_str, "")
+        values = {key: reader.get_optional(key, convert) for key, (convert, _) in _KEYS.items()}
+        reader.report_unknown_keys()
+        if use not in PLUGIN_KINDS:
+            shown = f'"{use}"' if use else "missing"
+            hint = did_you_mean(use, PLUGIN_KINDS) if use else ""
+            problems.error(
+                reader.path("use"),
+                f"{shown}{hint}: tuiman runs these plugins: {', '.join(PLUGIN_KINDS)}",
+            )
+            continue
+        given = {key: value for key, value in values.items() if value is not None}
+        misplaced = [key for key in given if use not in _KEYS[key][1]]
+        for key in misplaced:
+            kinds = " and ".join(_KEYS[key][1])
+            problems.error(reader.path(key), f"not a key of a {use} plugin (only of {kinds})")
+        if not misplaced:
+            plugins.append(_make(name, use, given))
+    return tuple(plugins)
+
+
+def _make(name: str, use: str, given: dict[str, Any]) -> PluginConfig:
+    if use == "watchdog":
+        return WatchdogPluginConfig(name, **given)
+    return StatsdPluginConfig(name, use, **given)

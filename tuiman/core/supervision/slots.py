@@ -161,8 +161,9 @@ class SlotTable:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
         try:
+            socket_fds = self._host.socket_fds()
             config = config_with_env(self.config, self.env_changes)
-            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses)
+            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             spec = SpawnSpec(
@@ -174,6 +175,8 @@ class SlotTable:
                 self.config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
+                pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
+                stdin=socket_fds.get(self.config.stdin_socket or ""),
             )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
         except Exception as error:
