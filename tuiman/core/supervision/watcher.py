@@ -414,7 +414,11 @@ class Watcher:
     def _own_env(self) -> dict[str, str]:
         """The variables the config sets for this watcher (not the whole inherited environment)."""
         inherited = os.environ if self.config.copy_env else {}
-        env = effective_env(self.config.env, self.env_changes)  # with what hooks set
+        env = (  # with what hooks set
+            effective_env(self.config.env, self.env_changes)
+            if self.env_changes
+            else self.config.env
+        )
         return {k: v for k, v in env.items() if inherited.get(k) != v}
 
     def snapshot(self) -> WatcherSnapshot:
