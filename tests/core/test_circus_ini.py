@@ -450,8 +450,9 @@ def test_circus_plumbing_is_ignored_with_one_warning_each(tmp_path: Path) -> Non
         "tuiman ctl events streams the events",
         "circus.ini: [circus]: tuiman ignores stats_endpoint: "
         "tuiman samples stats itself (the UI, tuiman ctl stats)",
-        "circus.ini: [circus]: tuiman ignores statsd: "
-        "tuiman samples stats itself (the UI, tuiman ctl stats)",
+        "circus.ini: [circus]: tuiman ignores statsd: in Circus it runs circusd-stats, a ZeroMQ "
+        "stats stream; tuiman samples stats itself (the UI, tuiman ctl stats, the control "
+        "socket's stats_stream). For statsd datagrams: the statsd plugin",
         "circus.ini: [circus]: tuiman ignores httpd: "
         "tuiman has no web UI (use the terminal UI or tuiman attach)",
         "circus.ini: [circus]: tuiman ignores httpd_port: "
