@@ -48,7 +48,8 @@ CIRCUS_PLUMBING: dict[str, str] = {
     "stats_endpoint": _STATS,
     "statsd": (
         "in Circus it runs circusd-stats, a ZeroMQ stats stream; tuiman samples stats itself "
-        "(the UI, tuiman ctl stats, the control socket's stats_stream). For statsd datagrams: the statsd plugin"
+        "(the UI, tuiman ctl stats, the control socket's stats_stream). "
+        "For statsd datagrams: the statsd plugin"
     ),
     "statsd_close_outputs": _STATS,
     "multicast_endpoint": "tuiman has no cluster discovery",
