@@ -142,13 +142,15 @@ async def test_a_hook_can_replace_the_whole_environment(
         ),
     ],
 )
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
 async def test_other_writes_are_hook_failures_that_say_what_is_writable(
-    arbiter_factory: Factory, lab: HookLab, hook: str, error: str
+    arbiter_factory: Factory, lab: HookLab, hook: str, error: str, isolated: bool
 ) -> None:
     arbiter = arbiter_factory(
         f"""
         [watchers.w]
         cmd = "sleep 300"
+        isolated_hooks = {str(isolated).lower()}
         hooks = {{ before_start = "{lab.path(hook)}" }}
         """
     )

@@ -81,10 +81,31 @@ class ProxyWatcher:
         self._channel = channel
         self._call_id = call_id
         self._data = data
-        self.name: str = data["name"]
-        self.numprocesses: int = data["numprocesses"]
-        self.priority: int = data["priority"]
-        self.cmd: str = data["cmd"]
+
+    @property
+    def name(self) -> str:
+        return str(self._data["name"])
+
+    @property
+    def numprocesses(self) -> int:
+        return int(self._data["numprocesses"])
+
+    @property
+    def priority(self) -> int:
+        return int(self._data["priority"])
+
+    @property
+    def cmd(self) -> str:
+        return str(self._data["cmd"])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # As in-process: only `env` is writable (docs/hooks.md#what-a-hook-can-see).
+        if name.startswith("_") or name == "env":
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"watcher.{name} cannot be set from a hook (only watcher.env is writable)"
+        )
 
     @property
     def env(self) -> ProxyEnv:
@@ -163,7 +184,9 @@ class ProxyEnv(dict[str, str]):
 
     def __setitem__(self, name: str, value: str) -> None:
         if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"watcher.env[{name!r}]: names and values must be str")
+            raise TypeError(
+                f"watcher.env[{name!r}]: names and values must be str, not {type(value).__name__}"
+            )
         super().__setitem__(name, value)
         self._watcher._set_env(name, value)
 
