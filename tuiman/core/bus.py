@@ -41,6 +41,7 @@ from tuiman.core.payloads import (
     StatsPayload,
     StopPayload,
     SweepFailedPayload,
+    TerminalPayload,
     UpdatedPayload,
     WatchdogPayload,
     WatcherReloadPayload,
@@ -49,7 +50,7 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT})
+DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL})
 
 
 class Subscription:
@@ -260,6 +261,10 @@ class Bus:
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.TERMINAL], watcher: str, payload: TerminalPayload
+    ) -> Event: ...
     @overload
     def emit(
         self, kind: Literal[Kind.WATCHDOG], watcher: None, payload: WatchdogPayload

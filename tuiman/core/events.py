@@ -36,6 +36,7 @@ class Kind(StrEnum):
     SWEEP_FAILED = "sweep_failed"  # a watcher's escapees could not be looked for
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
+    TERMINAL = "terminal"  # what a pty process wrote, escape sequences included (for emulators)
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
@@ -85,7 +86,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT),
+        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL),
     )
 
 

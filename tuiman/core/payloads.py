@@ -98,6 +98,9 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
+    input: NotRequired[
+        str
+    ]  # "pty" or "pipe": the watcher's processes take input (docs/terminals.md)
 
 
 class UpdatedPayload(TypedDict):
@@ -154,6 +157,16 @@ class OutputPayload(TypedDict):
     stream: str  # stdout | stderr
     line: str
     partial: NotRequired[bool]  # present (True) when the line had no newline yet
+
+
+class TerminalPayload(TypedDict):
+    """Raw text from a pty process' terminal: escape sequences kept, cut anywhere (a sequence
+    may straddle two events). The readable lines come as `output` events too."""
+
+    pid: int
+    wid: int
+    data: str
+    end: int  # characters the terminal has written so far, this data included
 
 
 class OutputLineRecord(TypedDict):

@@ -95,6 +95,8 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    pty: bool = False  # its own pseudo-terminal as stdin/stdout/stderr (docs/terminals.md)
+    stdin: Literal["null", "pipe"] = "null"  # without a pty: /dev/null or a writable pipe
 
 
 @dataclass(frozen=True)

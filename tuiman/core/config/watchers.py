@@ -31,6 +31,7 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
+from tuiman.core.config.terminal import read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -177,6 +178,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
     uid, gid = _read_user_and_group(reader)
+    pty, stdin = read_terminal_keys(reader)
     watcher = WatcherConfig(
         name=name,
         cmd=cmd,
@@ -217,6 +219,8 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        pty=pty,
+        stdin=stdin,
     )
     reader.report_unknown_keys()
     return watcher

@@ -130,7 +130,7 @@ async def close_sink(watcher: Watcher) -> None:
 
 def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
     """The configured parts of a watcher's snapshot (what a config reload may change)."""
-    return {
+    settings: WatcherSettings = {
         "priority": snapshot["priority"],
         "graceful_timeout": snapshot["graceful_timeout"],
         "autostart": snapshot["autostart"],
@@ -138,3 +138,6 @@ def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
         "env": snapshot["env"],
         "hooks": snapshot["hooks"],
     }
+    if "input" in snapshot:
+        settings["input"] = snapshot["input"]
+    return settings

@@ -24,8 +24,10 @@ from tuiman.core.processes.process import (
     ManagedProcess,
     OutputCallback,
     SpawnSpec,
+    TerminalCallback,
     spawn_error_text,
 )
+from tuiman.core.processes.terminal import DEFAULT_SIZE as DEFAULT_TERMINAL_SIZE
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
@@ -102,6 +104,9 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # pty watchers: the size a new process' terminal starts with, and where its raw text goes
+        self.terminal_size: tuple[int, int] = DEFAULT_TERMINAL_SIZE
+        self.on_terminal: TerminalCallback | None = None
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -169,8 +174,17 @@ class SlotTable:
                 self.config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
+                terminal_size=self.terminal_size if self.config.pty else None,
+                stdin_pipe=self.config.stdin == "pipe",
             )
-            process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
+            process = ManagedProcess(
+                spec,
+                slot.wid,
+                self._host.loop,
+                self._on_output,
+                self.on_exit,
+                on_terminal=self.on_terminal,
+            )
         except Exception as error:
             # Whatever the kind (OSError, a limit the child could not set, a bad argument), a
             # failed spawn is this watcher's spawn error event, never a stuck start.
