@@ -53,6 +53,7 @@ class WatcherView:
     veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
+    input: str | None = None  # "pty" or "pipe": its processes take input (docs/terminals.md)
 
     @property
     def running(self) -> int:
@@ -95,3 +96,4 @@ def load_settings(view: WatcherView, settings: WatcherSettings) -> None:
     view.autostart = settings["autostart"]
     view.cmd = settings["cmd"]
     view.hooks = tuple(settings["hooks"])
+    view.input = settings.get("input")

@@ -19,12 +19,14 @@ from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
+from tuiman.ui.screens.main_terminal import MainTerminal
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
 from tuiman.ui.widgets.output_pane import OutputPane
 from tuiman.ui.widgets.panels import Panel, SearchInput
 from tuiman.ui.widgets.tables import ProcessesTable, WatchersTable
+from tuiman.ui.widgets.terminal_view import TerminalView
 
 if TYPE_CHECKING:
     from tuiman.ui.app import TuimanApp
@@ -60,6 +62,7 @@ class MainScreen(Screen[None]):
         self.output = self.output_panel.view
         self.actions = MainActions(self)
         self.sizes = MainLayout(self)
+        self.terminals = MainTerminal(self)
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -129,6 +132,7 @@ class MainScreen(Screen[None]):
             self.output_panel.append_new(changes.output, self.selected, self.output_pid)
         if changes.dropped:
             self.output_panel.add_dropped(changes.dropped)
+        self.terminals.apply(changes)
         if changes.rebuilt or changes.watchers:
             self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         if changes.rebuilt or (selected is not None and selected in changes.watchers):
@@ -141,6 +145,7 @@ class MainScreen(Screen[None]):
         self.sync_processes(now)
         self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         self.output_panel.update_status()
+        self.terminals.send_size()  # layout changes (zoom, narrow) included
         if self.model.reaped_since_status:
             self.tui.refresh_counters()
 
@@ -232,6 +237,7 @@ class MainScreen(Screen[None]):
     def _reload_output(self) -> None:
         name = self.selected
         self.output_panel.reload(self.model.output_of(name) if name else [], self.output_pid)
+        self.terminals.update()
 
     def update_titles(self) -> None:
         view = self.selected_view
@@ -240,6 +246,8 @@ class MainScreen(Screen[None]):
         extended = " · extended stats" if self.extended_on else ""
         processes_panel.set_labels(f"processes · {name}{extended}", _watcher_note(view))
         target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
+        if self.terminals.target is not None:
+            target = f"{name} pid {self.terminals.target[1]} · terminal"
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
         self.watchers_panel.set_labels(watchers_title)
@@ -317,6 +325,18 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.tui.show_help()
+
+    def action_type(self) -> None:
+        self.terminals.start_typing()
+
+    @on(TerminalView.Resized)
+    def _terminal_resized(self) -> None:
+        self.terminals.send_size()
+
+    @on(TerminalView.TypingChanged)
+    def _typing_changed(self, event: TerminalView.TypingChanged) -> None:
+        self.output_panel.set_class(event.typing, "-typing")
+        self.refresh_bindings()
 
 
 def _watcher_note(view: WatcherView | None) -> str:

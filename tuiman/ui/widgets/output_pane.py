@@ -15,6 +15,7 @@ from textual.widgets import Input
 from tuiman.ui.model import OutputEntry
 from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
+from tuiman.ui.widgets.terminal_view import TerminalView
 
 
 class OutputPane(Panel):
@@ -26,10 +27,21 @@ class OutputPane(Panel):
             id="search",
             classes="hidden",
         )
+        self.terminal = TerminalView(id="terminal")  # a pty process (docs/terminals.md)
+        self.terminal.display = False
 
     def compose(self) -> ComposeResult:
         yield self.view
+        yield self.terminal
         yield self.search_box
+
+    def show_terminal(self, shown: bool) -> None:
+        """The emulator instead of the lines, for a pty process."""
+        had_focus = self.view.has_focus or self.terminal.has_focus
+        self.terminal.display = shown
+        self.view.display = not shown
+        if had_focus:
+            (self.terminal if shown else self.view).focus()
 
     # -- what is shown ------------------------------------------------------------------------
     def reload(self, lines: Iterable[OutputEntry], pid: int | None) -> None:
