@@ -7,6 +7,7 @@ No Textual here. Only the process on screen has a `TerminalBuffer`; under a floo
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,9 @@ from pyte.screens import Char, StaticDefaultDict
 SCROLLBACK = 2000  # lines kept above the screen
 _ALTERNATE_MODES = frozenset({1049, 1047, 47})
 _RESET = "\x1b[0m"
+# What makes the screen depend on more than the last lines written: cursor addressing, scroll
+# regions, saved cursors, modes. Text without them only scrolls.
+_ADDRESSING = re.compile(r"\x1b\[[0-9;?]*[HfrdJ]|\x1b[78M]|\x1b\[\?")
 
 Line = StaticDefaultDict[int, Char]
 
@@ -84,12 +88,17 @@ class TerminalBuffer:
 
     def feed(self, text: str) -> None:
         budget = self.feed_budget()
-        if len(text) > budget:
-            # Only the end can be on screen: start after a line break, colours reset.
+        if len(text) > budget and not self.screen.alternate:
+            # Text that only scrolls leaves just its last lines on screen: start after a line
+            # break, colours reset. Anything that moves the cursor is fed whole.
             start = text.find("\n", len(text) - budget)
-            start = len(text) - budget if start < 0 else start + 1
-            self.skipped += start
-            text = _RESET + text[start:]
+            if (
+                start >= 0
+                and text.count("\n", start + 1) >= self.rows
+                and _ADDRESSING.search(text) is None
+            ):
+                self.skipped += start + 1
+                text = _RESET + text[start + 1 :]
         self._stream.feed(text)
 
     def resize(self, rows: int, cols: int) -> None:

@@ -29,6 +29,7 @@ class OutputPane(Panel):
         )
         self.terminal = TerminalView(id="terminal")  # a pty process (docs/terminals.md)
         self.terminal.display = False
+        self.terminal.on_status = self.update_status
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -62,6 +63,9 @@ class OutputPane(Panel):
         self.update_status()
 
     def update_status(self) -> None:
+        if self.terminal.display:
+            self.set_labels(subtitle=self.terminal.status())
+            return
         output = self.view
         parts: list[str] = []
         if output.search:

@@ -136,6 +136,7 @@ class TerminalView(Widget, can_focus=True):
         self.input_is_terminal = True  # Enter is a carriage return (a pipe gets a newline)
         self._strips: dict[int, Strip] = {}
         self._cursor_rows: set[int] = set()
+        self.on_status: Callable[[], None] | None = None  # the pane's subtitle shows `status`
 
     # -- content ------------------------------------------------------------------------------
     def attach(self, buffer: TerminalBuffer | None) -> None:
@@ -169,6 +170,13 @@ class TerminalView(Widget, can_focus=True):
             self._strips.pop(y, None)
         self._cursor_rows = {cursor[1]} if cursor else set()
         self.refresh()
+
+    def status(self) -> str:
+        """The pane's subtitle: typing or not, and how far back the view is scrolled."""
+        parts = [f"{self.back} lines back · wheel down to return"] if self.back else []
+        if self.typing:
+            parts.append("TYPING · keys go to the process · ^] stops")
+        return "  ".join(parts) or "i to type · wheel scrolls back"
 
     def text_lines(self) -> list[str]:
         return self.buffer.text_lines() if self.buffer is not None else []
@@ -205,6 +213,7 @@ class TerminalView(Widget, can_focus=True):
             self.back = back
             self._strips.clear()
             self.refresh()
+            self._status_changed()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
@@ -229,10 +238,15 @@ class TerminalView(Widget, can_focus=True):
 
     def watch_typing(self, typing: bool) -> None:
         self.set_class(typing, "-typing")
+        self._status_changed()
         self._strips.clear()
         self.refresh()
         self.refresh_bindings()
         self.post_message(self.TypingChanged(typing))
+
+    def _status_changed(self) -> None:
+        if self.on_status is not None:
+            self.on_status()
 
     def on_blur(self) -> None:
         self.typing = False
