@@ -336,6 +336,8 @@ class MainScreen(Screen[None]):
     @on(TerminalView.TypingChanged)
     def _typing_changed(self, event: TerminalView.TypingChanged) -> None:
         self.output_panel.set_class(event.typing, "-typing")
+        if not event.typing:
+            self.terminals.typing_stopped()
         self.refresh_bindings()
 
 

@@ -16,6 +16,8 @@ from tuiman.ui.model import Changes
 from tuiman.ui.terminal_buffer import TerminalBuffer
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from tuiman.ui.screens.main import MainScreen
     from tuiman.ui.widgets.terminal_view import TerminalView
 
@@ -31,6 +33,7 @@ class MainTerminal:
         self._waiting: list[TerminalPayload] = []  # events that came while fetching
         self._sent_size: tuple[int, int] | None = None
         self._typed: list[str] = []
+        self._focus_before: Widget | None = None
         self._sending = False
 
     @property
@@ -165,8 +168,16 @@ class MainTerminal:
     def start_typing(self) -> None:
         if self.target is not None:
             view = self.view
+            focused = self.screen.focused
+            self._focus_before = focused if focused is not view else None
             view.send = self._type
             view.start_typing()
+
+    def typing_stopped(self) -> None:
+        """Keys are tuiman's again: back to the panel they were typed from."""
+        before, self._focus_before = self._focus_before, None
+        if before is not None and before.is_attached and self.view.has_focus:
+            before.focus()
 
     def _type(self, text: str) -> None:
         self._typed.append(text)
