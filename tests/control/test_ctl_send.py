@@ -12,8 +12,8 @@ import pytest
 from tests.control.ctlkit import Instance
 from tests.support.waiting import wait_until_sync
 from tuiman.client.protocol import EventStream
-from tuiman.core.events import Kind
 from tuiman.client.remote import RemoteClient
+from tuiman.core.events import Kind
 
 pytestmark = pytest.mark.timeout(120)
 
