@@ -1,5 +1,6 @@
 """A terminal's text reduced to lines (docs/terminals.md#what-readers-get-lines), carriage
-returns applied (docs/terminals.md#carriage-returns), and named keys (docs/terminals.md#named-keys)."""
+returns applied (docs/terminals.md#carriage-returns), and named keys
+(docs/terminals.md#named-keys)."""
 
 from __future__ import annotations
 
