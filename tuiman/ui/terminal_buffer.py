@@ -1,8 +1,8 @@
 """A pty process' screen as a terminal would draw it: pyte's VT100/VT220 emulator, plus the
 scrollback and the alternate screen pyte leaves out (docs/terminals.md#in-the-ui).
 
-No Textual here. Only the process on screen has a `TerminalBuffer`; under a flood it skips ahead
-(`feed_budget`), since a screen shows the end of what was written anyway.
+No Textual here. Only the process on screen has a `TerminalBuffer`; under a flood of text that
+only scrolls it skips to the last screenful (`feed`), since that is all a screen would show.
 """
 
 from __future__ import annotations
@@ -82,24 +82,25 @@ class TerminalBuffer:
     def cols(self) -> int:
         return int(self.screen.columns)
 
-    def feed_budget(self) -> int:
-        """What one frame feeds at most: two screenfuls. More than that is skipped."""
-        return max(2 * self.rows * self.cols, 4096)
-
     def feed(self, text: str) -> None:
-        budget = self.feed_budget()
-        if len(text) > budget and not self.screen.alternate:
-            # Text that only scrolls leaves just its last lines on screen: start after a line
-            # break, colours reset. Anything that moves the cursor is fed whole.
-            start = text.find("\n", len(text) - budget)
-            if (
-                start >= 0
-                and text.count("\n", start + 1) >= self.rows
-                and _ADDRESSING.search(text) is None
-            ):
-                self.skipped += start + 1
-                text = _RESET + text[start + 1 :]
+        if len(text) > self.rows * (self.cols + 1) and not self.screen.alternate:
+            # Text that only scrolls leaves just its last `rows` lines on screen: start after
+            # the line break before them, colours reset. Anything that moves the cursor, or a
+            # text without that many line breaks, is fed whole.
+            start = self._last_lines_start(text)
+            if start > 0 and _ADDRESSING.search(text) is None:
+                self.skipped += start
+                text = _RESET + text[start:]
         self._stream.feed(text)
+
+    def _last_lines_start(self, text: str) -> int:
+        """Where the last `rows` lines of `text` begin (0: it has no more than that)."""
+        end = len(text)
+        for _ in range(self.rows + 1):
+            end = text.rfind("\n", 0, end)
+            if end < 0:
+                return 0
+        return end + 1
 
     def resize(self, rows: int, cols: int) -> None:
         if (rows, cols) != (self.rows, self.cols) and rows > 0 and cols > 0:

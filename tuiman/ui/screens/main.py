@@ -183,10 +183,12 @@ class MainScreen(Screen[None]):
             return
         self.hook_log.hold(True)
         self.output.hold(True)
+        self.terminals.hold(True)
 
     def on_screen_resume(self) -> None:
         self.hook_log.hold(False)
         self.output.hold(False)
+        self.terminals.hold(False)
 
     # -- selection ----------------------------------------------------------------------------
     def _watcher_cursor_moved(self) -> None:

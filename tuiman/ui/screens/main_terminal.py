@@ -8,6 +8,7 @@ fetched from the core and replayed, then the live events take over from where it
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from tuiman.ui.widgets.terminal_view import TerminalView
 
 Target = tuple[str, int]  # watcher, pid
+HELD_CHARS = 256 * 1024  # text kept for the terminal while a dialog covers it
 
 
 class MainTerminal:
@@ -33,6 +35,8 @@ class MainTerminal:
         self._waiting: list[TerminalPayload] = []  # events that came while fetching
         self._sent_size: tuple[int, int] | None = None
         self._typed: list[str] = []
+        self._held = False  # a dialog covers the pane: nothing is fed, the tail is fetched after
+        self._stale = False
         self._focus_before: Widget | None = None
         self._sending = False
 
@@ -59,8 +63,8 @@ class MainTerminal:
         self.target = wanted
         panel = self.screen.output_panel
         self.view.typing = False
+        self.view.attach(None)  # not another process' screen under this one's title
         if wanted is None:
-            self.view.attach(None)
             panel.show_terminal(False)
         else:
             panel.show_terminal(True)
@@ -72,22 +76,24 @@ class MainTerminal:
         target = self.target
         if target is None:
             return
-        rows, cols = self.pane_size() or (24, 80)
-        self.view.attach(TerminalBuffer(rows, cols))
-        self._end = 0
+        self._stale = False
         self._fetching = target
         self._waiting = []
         self.screen.run_worker(self._fetch(target), group="terminal-fetch", exclusive=True)
 
     async def _fetch(self, target: Target) -> None:
+        rows, cols = self.pane_size() or (24, 80)
         tail = await self.screen.tui.client.terminal_tail(*target)
-        if self.target != target:
+        buffer = TerminalBuffer(rows, cols)
+        # Replaying a full-screen program's redraws can take a few hundred ms of pyte: in a
+        # thread, so keys and frames go on meanwhile.
+        await asyncio.to_thread(buffer.feed, tail.data if tail.ok else "")
+        if self.target != target or self._fetching != target:
             return
         self._fetching = None
+        self.view.attach(buffer)
+        self._end = tail.end if tail.ok else 0
         waiting, self._waiting = self._waiting, []
-        if tail.ok:
-            self._end = tail.end - len(tail.data)
-            self._feed([{"pid": target[1], "wid": 0, "data": tail.data, "end": tail.end}])
         self._feed(waiting)
 
     # -- events ---------------------------------------------------------------------------------
@@ -101,7 +107,10 @@ class MainTerminal:
         if target is None:
             return
         if changes.rebuilt or changes.dropped:
-            self._refetch()  # the emulator missed text: replay from the core
+            self._stale = True  # the emulator missed text: replay from the core
+        if self._stale:
+            if not self._held:
+                self._refetch()
             return
         name, pid = target
         payloads = [
@@ -111,8 +120,10 @@ class MainTerminal:
         ]
         if not payloads:
             return
-        if self._fetching is not None:
+        if self._fetching is not None or self._held:
             self._waiting.extend(payloads)
+            if self._held and sum(len(p["data"]) for p in self._waiting) > HELD_CHARS:
+                self._waiting, self._stale = [], True  # too much: replay the tail instead
         else:
             self._feed(payloads)
 
@@ -129,6 +140,17 @@ class MainTerminal:
         self._end = end
         if pieces:
             self.view.feed("".join(pieces))
+
+    def hold(self, held: bool) -> None:
+        """A dialog covers the pane (or no longer does): its terminal waits, then catches up."""
+        self._held = held
+        if held:
+            return
+        if self._stale:
+            self._refetch()
+        elif self._fetching is None:
+            waiting, self._waiting = self._waiting, []
+            self._feed(waiting)
 
     # -- size -------------------------------------------------------------------------------------
     def pane_size(self) -> tuple[int, int] | None:
