@@ -11,7 +11,8 @@ pseudo-terminal, its output read (and discarded) by this script. Two scenarios:
   lines/s each (10 000 lines/s), 5 that exit every 0.2 s and are respawned through four hooks
   (before/after_spawn, before/after_reap: ~100 hook events/s);
 - pty: one `pty = true` process printing 10 000 lines/s, drawn by the output pane's terminal
-  emulator (docs/terminals.md#in-the-ui), and a sleeping watcher to move to and back.
+  emulator (docs/terminals.md#in-the-ui), and a sleeping watcher to move to and back;
+- pipe: the same flood through pipes (the pane's line view, no emulator), for comparison.
 
 Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody typing; its
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
@@ -152,19 +153,25 @@ after_reap = "ui_bench_hooks.count"
     )
 
 
-def pty_scenario(directory: Path) -> Scenario:
+def flood_scenario(directory: Path, pty: bool) -> Scenario:
     (directory / "chatty.py").write_text(CHATTY)
     toml = f"""
 [watchers.flood]
 cmd = [{PYTHON!r}, "-u", {str(directory / "chatty.py")!r}, {str(directory)!r}, "10000"]
-pty = true
+pty = {"true" if pty else "false"}
 [watchers.lone]
 cmd = [{SLEEP!r}, "3600"]
 """
-    return Scenario("pty: one pty process, 10 000 lines/s, on screen", toml, 2, ("flood", "lone"))
+    name = "pty: one pty process" if pty else "pipe: the same without a pty"
+    return Scenario(f"{name}, 10 000 lines/s, on screen", toml, 2, ("flood", "lone"))
 
 
-SCENARIOS = {"idle": idle_scenario, "load": load_scenario, "pty": pty_scenario}
+SCENARIOS = {
+    "idle": idle_scenario,
+    "load": load_scenario,
+    "pty": lambda directory: flood_scenario(directory, pty=True),
+    "pipe": lambda directory: flood_scenario(directory, pty=False),
+}
 
 
 class Terminal:
