@@ -177,6 +177,8 @@ class MainTerminal:
 
     async def send_size_now(self) -> None:
         """At boot, before the core starts anything: awaited, so the first spawns have it."""
+        if self.pane_size() is None:
+            await self.screen.wait_for_refresh()  # laid out: the pane has its size
         size = self.pane_size()
         if size is None:
             return

@@ -140,6 +140,9 @@ class TerminalView(Widget, can_focus=True):
 
     # -- content ------------------------------------------------------------------------------
     def attach(self, buffer: TerminalBuffer | None) -> None:
+        rows, cols = self.size.height, self.size.width
+        if buffer is not None and rows > 0 and cols > 0:
+            buffer.resize(rows, cols)  # made before this widget was laid out, or in a thread
         self.buffer = buffer
         self.back = 0
         self._strips.clear()
