@@ -157,8 +157,9 @@ async def test_every_published_kind_has_its_typed_keys(
             check_nested(event)
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
-    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
-    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED}
+    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py; a pty's
+    # raw text: tests/core/test_pty.py
+    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED, Kind.TERMINAL}
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",
         CUSTOM_KIND,

@@ -19,6 +19,7 @@ from tests.support.core import ArbiterFactory, next_event
 from tests.support.procs import alive, tagged_pids
 from tests.support.waiting import wait_until, wait_until_sync
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import TerminalPayload
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.commands import execute
 
@@ -118,6 +119,7 @@ async def test_send_writes_text_and_named_keys_to_the_terminal(
     # the raw text (the terminal's echo included) for emulators, then the readable line
     raw = await next_event(sub, Kind.TERMINAL, "probe", where=lambda e: "got" in e.payload["data"])
     assert "got hi there\r\n" in raw.payload["data"]
+    assert set(raw.payload) == set(TerminalPayload.__required_keys__)
     await next_event(sub, Kind.OUTPUT, "probe", where=lambda e: line_of(e) == "got hi there")
 
 

@@ -327,6 +327,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.HOOK_OUTPUT: HookOutputPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
+    Kind.TERMINAL: TerminalPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,
     Kind.RESYNC: ResyncPayload,
     Kind.WATCHDOG: WatchdogPayload,
