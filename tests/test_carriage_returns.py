@@ -1,6 +1,6 @@
 """A line redrawn with carriage returns, as each reader gets it
-(docs/terminals.md#carriage-returns): its last state in headless human output and in the UI's output pane, every state in the JSON
-for machines. No processes: events in, text out."""
+(docs/terminals.md#carriage-returns): its last state in headless human output and in the UI's
+output pane, every state in the JSON for machines. No processes: events in, text out."""
 
 from __future__ import annotations
 
