@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from textual import events
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
@@ -77,3 +78,28 @@ async def test_the_process_gets_the_pane_size(tmp_path: Path) -> None:
         size = terminal.size
         expected = f"os.terminal_size(columns={size.width}, lines={size.height})"
         await wait_until(lambda: expected in screen_text(app), pause=pilot.pause, what=expected)
+
+
+async def test_paste_goes_to_the_process_and_the_wheel_scrolls_back(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, repl_toml())
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        app.select_watcher("repl")
+        terminal = app.main.output_panel.terminal
+        await wait_until(lambda: ">>>" in screen_text(app), pause=pilot.pause, what="the prompt")
+        await pilot.press("i")
+        terminal.post_message(events.Paste("for n in range(100): print(f'row {n}')\r\r"))
+        await wait_until(
+            lambda: "row 99" in screen_text(app), pause=pilot.pause, what="the pasted loop ran"
+        )
+        assert terminal.back == 0
+        terminal.post_message(events.MouseScrollUp(terminal, 1, 1, 0, 0, 0, False, False, False))
+        await wait_until(lambda: terminal.back == 3, pause=pilot.pause, what="3 lines back")
+        shown = [
+            "".join(segment.text for segment in terminal.render_line(y)).rstrip()
+            for y in range(terminal.size.height)
+        ]
+        assert "row 99" not in shown  # the bottom scrolled out of view
+        assert "3 lines back" in app.main.output_panel.border_subtitle
+        await pilot.press("x")  # still typing: a key returns to the bottom
+        await wait_until(lambda: terminal.back == 0, pause=pilot.pause, what="back at the bottom")
