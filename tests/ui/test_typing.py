@@ -100,6 +100,6 @@ async def test_paste_goes_to_the_process_and_the_wheel_scrolls_back(tmp_path: Pa
             for y in range(terminal.size.height)
         ]
         assert "row 99" not in shown  # the bottom scrolled out of view
-        assert "3 lines back" in app.main.output_panel.border_subtitle
+        assert "3 lines back" in str(app.main.output_panel.border_subtitle)
         await pilot.press("x")  # still typing: a key returns to the bottom
         await wait_until(lambda: terminal.back == 0, pause=pilot.pause, what="back at the bottom")
