@@ -65,3 +65,12 @@ def test_typed_keys() -> None:
     assert typed_text("a", "a", terminal=True) == "a"
     assert typed_text("ctrl+right_square_bracket", None, terminal=True) == "\x1d"
     assert typed_text("f13", None, terminal=True) is None
+
+
+def test_sequences_pyte_cannot_handle_are_skipped_not_fatal() -> None:
+    buffer = TerminalBuffer(4, 30)
+    # vim's modifyOtherKeys (a private SGR), and private forms of other CSIs
+    buffer.feed("\x1b[>4;2mone\x1b[?5W\x1b[>0q\x1b[=5u\x1b[>1;2;3c two\r\nthree")
+    lines = buffer.text_lines()
+    assert lines[0].startswith("one") and "two" in lines[0]
+    assert lines[1] == "three"

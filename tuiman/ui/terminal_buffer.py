@@ -62,6 +62,17 @@ class _Screen(pyte.Screen):
         super().reset_mode(*modes, **kwargs)
 
 
+class _TolerantStream(pyte.Stream):
+    """A sequence pyte cannot handle (`CSI > 4;2 m` from vim: a private SGR) is skipped. pyte
+    resets its parser and raises; the UI must not die of what a child writes."""
+
+    def _send_to_parser(self, data: str) -> bool | None:
+        try:
+            return super()._send_to_parser(data)
+        except Exception:
+            return self._taking_plain_text  # the fresh parser's state
+
+
 def _copy(line: Line) -> Line:
     copied: Line = StaticDefaultDict(line.default)
     copied.update(line)
@@ -71,7 +82,7 @@ def _copy(line: Line) -> Line:
 class TerminalBuffer:
     def __init__(self, rows: int, cols: int) -> None:
         self.screen = _Screen(max(cols, 1), max(rows, 1))
-        self._stream = pyte.Stream(self.screen)
+        self._stream = _TolerantStream(self.screen)
         self.skipped = 0  # characters skipped under floods
 
     @property
@@ -91,7 +102,10 @@ class TerminalBuffer:
             if start > 0 and _ADDRESSING.search(text) is None:
                 self.skipped += start
                 text = _RESET + text[start:]
-        self._stream.feed(text)
+        try:
+            self._stream.feed(text)
+        except Exception:  # pyte's own bug in drawing: lose this piece, never the UI
+            self._stream = _TolerantStream(self.screen)
 
     def _last_lines_start(self, text: str) -> int:
         """Where the last `rows` lines of `text` begin (0: it has no more than that)."""
