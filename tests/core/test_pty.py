@@ -314,3 +314,20 @@ def test_tuiman_sigkilled_leaves_no_pty_process_behind(tmp_path: Path, tag: str)
         run.wait(10)
         wait_until_sync(lambda: not [pid for pid in roster if alive(pid)], timeout=5.0)
         assert tagged_pids(tag) == []
+
+
+async def test_a_config_reload_keeps_the_terminal_size(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    arbiter = arbiter_factory(probe_toml(tmp_path))
+    assert (await request(arbiter, "resize", watcher="probe", rows=30, cols=100))["ok"]
+    sub = arbiter.bus.subscribe(snapshot=False)
+    await arbiter.start()
+    await next_event(sub, Kind.OUTPUT, "probe", where=lambda e: "hello" in line_of(e))
+    (tmp_path / "tuiman.toml").write_text(
+        textwrap.dedent(probe_toml(tmp_path, extra="graceful_timeout = 2"))
+    )
+    applied, changes = await arbiter.reload_config()
+    assert applied, changes
+    hello = await next_event(sub, Kind.OUTPUT, "probe", where=lambda e: "hello" in line_of(e))
+    assert report(hello)["size"] == [30, 100]

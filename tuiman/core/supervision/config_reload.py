@@ -108,6 +108,7 @@ async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig
     await watcher.stop()
     await close_sink(watcher)
     replacement = Watcher(new, arbiter)
+    replacement.terminal_size = watcher.terminal_size  # what the front end set (pty watchers)
     arbiter.watchers[watcher.name] = replacement
     arbiter.bus.emit(
         Kind.UPDATED,

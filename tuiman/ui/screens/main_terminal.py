@@ -34,6 +34,7 @@ class MainTerminal:
         self._fetching: Target | None = None
         self._waiting: list[TerminalPayload] = []  # events that came while fetching
         self._sent_size: tuple[int, int] | None = None
+        self._sized: set[str] = set()  # pty watchers that were sent `_sent_size`
         self._typed: list[str] = []
         self._held = False  # a dialog covers the pane: nothing is fed, the tail is fetched after
         self._stale = False
@@ -100,9 +101,8 @@ class MainTerminal:
     def apply(self, changes: Changes) -> None:
         if changes.rebuilt or changes.processes:
             self.update()
-            if changes.rebuilt:
-                self._sent_size = None
-                self.send_size()
+        if changes.rebuilt or changes.watchers:
+            self._size_new_watchers()
         target = self.target
         if target is None:
             return
@@ -163,17 +163,30 @@ class MainTerminal:
             rows, cols = region.height, region.width
         return (rows, cols) if rows > 0 and cols > 0 else None
 
+    def _pty_watchers(self) -> set[str]:
+        return {name for name, view in self.screen.model.watchers.items() if view.input == "pty"}
+
+    def _size_new_watchers(self) -> None:
+        """A pty watcher added or changed by a config reload gets the pane's size too."""
+        names = self._pty_watchers()
+        new, self._sized = names - self._sized, names
+        if new and self._sent_size is not None:
+            self._resize(new, self._sent_size)
+
     def send_size(self) -> None:
         """Every pty watcher's terminals take the pane's size (and new processes start with it)."""
         size = self.pane_size()
         if size is None or size == self._sent_size:
             return
         self._sent_size = size
+        self._sized = self._pty_watchers()
+        self._resize(self._sized, size)
+
+    def _resize(self, names: set[str], size: tuple[int, int]) -> None:
         client = self.screen.tui.client
-        for name, view in self.screen.model.watchers.items():
-            if view.input == "pty":
-                resize = partial(client.resize_terminal, name, *size)
-                self.screen.tui.command(f"resize {name}", resize)
+        for name in sorted(names):
+            resize = partial(client.resize_terminal, name, *size)
+            self.screen.tui.command(f"resize {name}", resize)
 
     async def send_size_now(self) -> None:
         """At boot, before the core starts anything: awaited, so the first spawns have it."""
@@ -183,10 +196,9 @@ class MainTerminal:
         if size is None:
             return
         self._sent_size = size
-        client = self.screen.tui.client
-        for name, view in self.screen.model.watchers.items():
-            if view.input == "pty":
-                await client.resize_terminal(name, *size)
+        self._sized = self._pty_watchers()
+        for name in sorted(self._sized):
+            await self.screen.tui.client.resize_terminal(name, *size)
 
     # -- typing -----------------------------------------------------------------------------------
     def start_typing(self) -> None:

@@ -133,7 +133,6 @@ class TerminalView(Widget, can_focus=True):
         self.buffer: TerminalBuffer | None = None  # only while a pty process is shown
         self.back = 0  # lines scrolled back into the scrollback
         self.send: Callable[[str], None] | None = None
-        self.input_is_terminal = True  # Enter is a carriage return (a pipe gets a newline)
         self._strips: dict[int, Strip] = {}
         self._cursor_rows: set[int] = set()
         self.on_status: Callable[[], None] | None = None  # the pane's subtitle shows `status`
@@ -266,7 +265,7 @@ class TerminalView(Widget, can_focus=True):
             return
         event.stop()
         event.prevent_default()
-        text = typed_text(event.key, event.character, terminal=self.input_is_terminal)
+        text = typed_text(event.key, event.character, terminal=True)
         if text is not None:
             self._type(text)
 
