@@ -99,9 +99,8 @@ class LineReducer:
         if len(pieces) == 1:
             self._line = self._cut_long(first, lines)
             return lines
-        lines.append((terminal_line(first), False))
-        for piece in pieces[1:-1]:
-            lines.append((terminal_line(piece), False))
+        lines.append((_finished(first), False))
+        lines.extend((_finished(piece), False) for piece in pieces[1:-1])
         self._line = self._cut_long(pieces[-1], lines)
         return lines
 
@@ -115,6 +114,11 @@ class LineReducer:
             lines.append((terminal_line(line[:MAX_LINE_CHARS]), True))
             line = line[MAX_LINE_CHARS:]
         return line
+
+
+def _finished(line: str) -> str:
+    # A terminal's line ends in "\r\n": that carriage return overwrites nothing.
+    return terminal_line(line[:-1] if line.endswith("\r") else line)
 
 
 def _kept_sequence(match: re.Match[str]) -> str:
