@@ -18,6 +18,7 @@ from tests.reliability.support import headless, write_hook_module
 from tests.support.core import ArbiterFactory, next_event
 from tests.support.procs import alive, tagged_pids
 from tests.support.waiting import wait_until, wait_until_sync
+from tuiman.core.config.loader import ConfigError, load_config_text
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import TerminalPayload
 from tuiman.core.supervision.arbiter import Arbiter
@@ -331,3 +332,32 @@ async def test_a_config_reload_keeps_the_terminal_size(
     assert applied, changes
     hello = await next_event(sub, Kind.OUTPUT, "probe", where=lambda e: "hello" in line_of(e))
     assert report(hello)["size"] == [30, 100]
+
+
+def test_terminal_keys_in_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [watchers.a]
+            cmd = "cat"
+            pty = "yes"
+            stdin = "file"
+            [watchers.b]
+            cmd = "cat"
+            pty = true
+            stdin = "pipe"
+            [watchers.c]
+            cmd = "cat"
+            stdin = "pipe"
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config_text(config.read_text(), config, display_name="tuiman.toml", cwd=tmp_path)
+    assert raised.value.errors == [
+        'tuiman.toml: watchers.a.pty: expected a boolean, got string "yes"',
+        'tuiman.toml: watchers.a.stdin: expected "null" or "pipe", got string "file"',
+        "tuiman.toml: watchers.b.stdin: a watcher with pty = true reads its terminal:"
+        ' drop stdin = "pipe"',
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tuiman.core.config.validate import InvalidValue, TableReader, as_bool
+from tuiman.core.config.validate import InvalidValue, TableReader, as_bool, describe_value
 
 StdinMode = Literal["null", "pipe"]
 STDIN_MODES: tuple[StdinMode, ...] = ("null", "pipe")
@@ -14,7 +14,7 @@ STDIN_MODES: tuple[StdinMode, ...] = ("null", "pipe")
 def as_stdin_mode(value: object) -> StdinMode:
     if value == "null" or value == "pipe":
         return value
-    raise InvalidValue(f'expected "null" or "pipe", got {value!r}')
+    raise InvalidValue(f'expected "null" or "pipe", got {describe_value(value)}')
 
 
 def read_terminal_keys(reader: TableReader) -> tuple[bool, StdinMode]:
