@@ -184,7 +184,7 @@ async def terminal(pilot: Pilot[int]) -> None:
     assert isinstance(app, TuimanApp)
     await pilot.pause(3.0)
     app.select_watcher("monitor")
-    await pilot.press("i")  # typing mode: the footer says how to leave it
+    await pilot.press("t")  # typing mode: the footer says how to leave it
     await settle(pilot, 1.5)
 
 

@@ -121,4 +121,4 @@ def test_a_pty_process_in_the_output_pane(snap_compare: Any, tmp_path: Path) -> 
 
 
 def test_typing_mode_footer(snap_compare: Any, tmp_path: Path) -> None:
-    assert snap_compare(terminal_app(tmp_path), terminal_size=(120, 36), run_before=drawn("i"))
+    assert snap_compare(terminal_app(tmp_path), terminal_size=(120, 36), run_before=drawn("t"))

@@ -42,7 +42,7 @@ async def test_typing_into_a_python_repl_shows_the_answer(tmp_path: Path) -> Non
         main = app.main
         app.select_watcher("repl")
         await wait_until(lambda: ">>>" in screen_text(app), pause=pilot.pause, what="the prompt")
-        await pilot.press("i")
+        await pilot.press("t")
         assert main.output_panel.terminal.typing
         await pilot.press(*"print(6*7)", "enter")
         await wait_until(
@@ -74,7 +74,7 @@ async def test_the_process_gets_the_pane_size(tmp_path: Path) -> None:
         app.select_watcher("repl")
         terminal = app.main.output_panel.terminal
         await wait_until(lambda: ">>>" in screen_text(app), pause=pilot.pause, what="the prompt")
-        await pilot.press("i", *"import os; os.get_terminal_size()", "enter")
+        await pilot.press("t", *"import os; os.get_terminal_size()", "enter")
         size = terminal.size
         expected = f"os.terminal_size(columns={size.width}, lines={size.height})"
         await wait_until(lambda: expected in screen_text(app), pause=pilot.pause, what=expected)
@@ -87,7 +87,7 @@ async def test_paste_goes_to_the_process_and_the_wheel_scrolls_back(tmp_path: Pa
         app.select_watcher("repl")
         terminal = app.main.output_panel.terminal
         await wait_until(lambda: ">>>" in screen_text(app), pause=pilot.pause, what="the prompt")
-        await pilot.press("i")
+        await pilot.press("t")
         terminal.post_message(events.Paste("for n in range(100): print(f'row {n}')\r\r"))
         await wait_until(
             lambda: "row 99" in screen_text(app), pause=pilot.pause, what="the pasted loop ran"

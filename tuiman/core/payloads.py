@@ -98,9 +98,13 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
-    input: NotRequired[
-        str
-    ]  # "pty" or "pipe": the watcher's processes take input (docs/terminals.md)
+    input: NotRequired[str]  # "pty" or "pipe": its processes take input (docs/terminals.md)
+    # For the UI's info dialog; absent from an older instance's snapshots.
+    working_dir: NotRequired[str]
+    respawn: NotRequired[str]  # always | on-failure | never
+    stop_signal: NotRequired[int]
+    max_retry: NotRequired[int]
+    restart: NotRequired[dict[str, float]]  # the [watchers.X.restart] numbers
 
 
 class UpdatedPayload(TypedDict):

@@ -8,7 +8,7 @@ from tuiman.core.states import WatcherState
 from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended", "info"})
 
 
 def _binding(
@@ -65,7 +65,15 @@ MAIN_BINDINGS: list[BindingType] = [
         group=SCALE,
     ),
     _binding(
-        "i",
+        "n",
+        "scale_to",
+        "scale to",
+        "Scale the selected watcher to a number of processes you type",
+        "scale-to",
+        show=False,
+    ),
+    _binding(
+        "t",
         "type",
         "type",
         "Typing mode: every key goes to the pty process shown in the output pane (^] leaves)",
@@ -100,6 +108,22 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     _binding(
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+    ),
+    _binding(
+        "i",
+        "info",
+        "info",
+        "Everything about the selected watcher (and process): command, env, policy, hooks, exits",
+        "info",
+        show=False,
+    ),
+    _binding(
+        "o",
+        "sort",
+        "sort",
+        "Sort the tables: config order, name, state, CPU, memory, restarts (or click a header)",
+        "sort",
+        show=False,
     ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
     _binding(

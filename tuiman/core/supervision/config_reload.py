@@ -141,4 +141,14 @@ def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
     }
     if "input" in snapshot:
         settings["input"] = snapshot["input"]
+    if "working_dir" in snapshot:
+        settings["working_dir"] = snapshot["working_dir"]
+    if "respawn" in snapshot:
+        settings["respawn"] = snapshot["respawn"]
+    if "stop_signal" in snapshot:
+        settings["stop_signal"] = snapshot["stop_signal"]
+    if "max_retry" in snapshot:
+        settings["max_retry"] = snapshot["max_retry"]
+    if "restart" in snapshot:
+        settings["restart"] = snapshot["restart"]
     return settings

@@ -178,7 +178,7 @@ class TerminalView(Widget, can_focus=True):
         parts = [f"{self.back} lines back · wheel down to return"] if self.back else []
         if self.typing:
             parts.append("TYPING · keys go to the process · ^] stops")
-        return "  ".join(parts) or "i to type · wheel scrolls back"
+        return "  ".join(parts) or "t to type · wheel scrolls back"
 
     def text_lines(self) -> list[str]:
         return self.buffer.text_lines() if self.buffer is not None else []
