@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.load_options import LoadOptions
+
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
@@ -97,6 +99,7 @@ class WatcherConfig:
     hooks: dict[str, HookSpec] = field(default_factory=dict)
     pty: bool = False  # its own pseudo-terminal as stdin/stdout/stderr (docs/terminals.md)
     stdin: Literal["null", "pipe"] = "null"  # without a pty: /dev/null or a writable pipe
+    port: int | None = None  # PORT of the process in slot 1; slot N gets port + N - 1
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Config:
     arbiter: ArbiterConfig
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+    load_options: LoadOptions = field(default_factory=LoadOptions)
 
     def watcher(self, name: str) -> WatcherConfig:
         for watcher_config in self.watchers:
