@@ -361,3 +361,17 @@ def test_terminal_keys_in_the_config(tmp_path: Path) -> None:
         "tuiman.toml: watchers.b.stdin: a watcher with pty = true reads its terminal:"
         ' drop stdin = "pipe"',
     ]
+
+
+async def test_the_log_file_gets_the_readable_lines(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    log = tmp_path / "bar.log"
+    arbiter = arbiter_factory(
+        progress_toml(tmp_path, pty=True) + f'\n        output = {{ file = "{log}" }}\n'
+    )
+    await arbiter.start()
+    await wait_until(lambda: log.exists() and "done" in log.read_text())
+    text = log.read_text()
+    assert "progress 100%" in text and "\x1b" not in text and "\r" not in text
+    assert "progress 25%" not in text
