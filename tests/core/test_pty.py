@@ -375,3 +375,30 @@ async def test_the_log_file_gets_the_readable_lines(
     text = log.read_text()
     assert "progress 100%" in text and "\x1b" not in text and "\r" not in text
     assert "progress 25%" not in text
+
+
+def test_a_process_has_one_stdin(tmp_path: Path) -> None:
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [sockets.web]
+            host = "127.0.0.1"
+            port = 0
+            [watchers.a]
+            cmd = "cat"
+            pty = true
+            stdin_socket = "web"
+            [watchers.b]
+            cmd = "cat"
+            stdin = "pipe"
+            stdin_socket = "web"
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config_text(config.read_text(), config, display_name="tuiman.toml", cwd=tmp_path)
+    assert raised.value.errors == [
+        "tuiman.toml: watchers.a.stdin_socket: a watcher with pty = true reads its terminal",
+        'tuiman.toml: watchers.b.stdin_socket: the socket is its stdin: drop stdin = "pipe"',
+    ]

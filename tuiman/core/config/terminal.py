@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from tuiman.core.config.model import WatcherConfig
 from tuiman.core.config.validate import InvalidValue, TableReader, as_bool, describe_value
 
 StdinMode = Literal["null", "pipe"]
@@ -15,6 +16,20 @@ def as_stdin_mode(value: object) -> StdinMode:
     if value == "null" or value == "pipe":
         return value
     raise InvalidValue(f'expected "null" or "pipe", got {describe_value(value)}')
+
+
+def check_one_stdin(watcher: WatcherConfig, reader: TableReader) -> None:
+    """A process has one stdin: a socket (`stdin_socket`) excludes a pty and a stdin pipe."""
+    if watcher.stdin_socket is None:
+        return
+    if watcher.pty:
+        reader.problems.error(
+            reader.path("stdin_socket"), "a watcher with pty = true reads its terminal"
+        )
+    elif watcher.stdin == "pipe":
+        reader.problems.error(
+            reader.path("stdin_socket"), 'the socket is its stdin: drop stdin = "pipe"'
+        )
 
 
 def read_terminal_keys(reader: TableReader) -> tuple[bool, StdinMode]:

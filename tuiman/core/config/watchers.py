@@ -32,7 +32,7 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
-from tuiman.core.config.terminal import read_terminal_keys
+from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -226,9 +226,17 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         pty=pty,
         stdin=stdin,
         port=_read_port(reader, numprocesses),
+        use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
+        on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
+        stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
     )
+    check_one_stdin(watcher, reader)
     reader.report_unknown_keys()
     return watcher
+
+
+def _lowercase(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _read_command(reader: TableReader, shell: bool, env: Mapping[str, str]) -> tuple[str, ...]:

@@ -47,6 +47,8 @@ class SpawnSpec:
     rlimits: Mapping[str, int] | None = None
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
+    pass_fds: tuple[int, ...] = ()  # inherited under the same numbers (the watcher's sockets)
+    stdin: int | None = None  # the child's stdin (a socket's fd); default /dev/null
     terminal_size: tuple[int, int] | None = None  # (rows, cols) of its own pty; None: pipes
     stdin_pipe: bool = False  # a writable stdin instead of /dev/null (no pty)
 
@@ -292,6 +294,8 @@ def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[byte
     setup = bool(spec.rlimits) or terminal_slave is not None
     report_read, report_write = os.pipe2(os.O_CLOEXEC) if setup else (-1, -1)
     stdin: int = subprocess.PIPE if spec.stdin_pipe else devnull_fd()
+    if spec.stdin is not None:
+        stdin = spec.stdin  # a socket (the config refuses it with a pty or a stdin pipe)
     output: int = subprocess.PIPE
     if terminal_slave is not None:
         stdin = output = terminal_slave
@@ -306,6 +310,7 @@ def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[byte
             env=dict(spec.env),
             start_new_session=True,
             close_fds=True,
+            pass_fds=spec.pass_fds,
             user=None if setup else spec.uid,
             group=None if setup else spec.gid,
             preexec_fn=_child_setup(spec, report_write) if setup else None,
