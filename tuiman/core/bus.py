@@ -24,6 +24,7 @@ from tuiman.core.payloads import (
     CustomPayload,
     DroppedPayload,
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -45,6 +46,7 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatchdogPayload,
     WatcherReloadPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.secrets import redact_payload
 
@@ -276,6 +278,14 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.FILES_CHANGED], watcher: str, payload: FilesChangedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.WATCH_ERROR], watcher: str, payload: WatchErrorPayload
     ) -> Event: ...
     def emit(
         self,

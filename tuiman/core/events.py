@@ -37,6 +37,8 @@ class Kind(StrEnum):
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
     TERMINAL = "terminal"  # what a pty process wrote, escape sequences included (for emulators)
+    FILES_CHANGED = "files_changed"  # watched files changed: the watcher restarts (or not)
+    WATCH_ERROR = "watch_error"  # a watcher's files can no longer be watched
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
