@@ -32,6 +32,7 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
+from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -183,6 +184,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
     uid, gid = _read_user_and_group(reader)
+    pty, stdin = read_terminal_keys(reader)
     watcher = WatcherConfig(
         name=name,
         cmd=cmd,
@@ -223,12 +225,15 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        pty=pty,
+        stdin=stdin,
         port=_read_port(reader, numprocesses),
         use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
         stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
         watch=read_file_watch(reader, context.config_dir),
     )
+    check_one_stdin(watcher, reader)
     reader.report_unknown_keys()
     return watcher
 
