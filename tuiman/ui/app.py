@@ -156,6 +156,7 @@ class TuimanApp(App[int]):
                 )
         self.preferences = preferences
         self._main.set_sort(preferences.sort, remember=False)
+        self._main.output_modes.apply(wrap=preferences.wrap, timestamps=preferences.timestamps)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def _remember_theme(self, theme: object) -> None:
@@ -165,6 +166,9 @@ class TuimanApp(App[int]):
 
     def remember_sort(self, order: SortOrder) -> None:
         self._remember(self.preferences.with_sort(order))
+
+    def remember_output(self, *, wrap: bool, timestamps: bool) -> None:
+        self._remember(self.preferences.with_output(wrap=wrap, timestamps=timestamps))
 
     def _remember(self, preferences: Preferences) -> None:
         self.preferences = preferences

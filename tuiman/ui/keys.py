@@ -148,6 +148,30 @@ MAIN_BINDINGS: list[BindingType] = [
         "reload-config",
         show=False,
     ),
+    _binding(
+        "w",
+        "wrap",
+        "wrap",
+        "Output pane: wrap long lines at the pane width, or scroll them sideways (remembered)",
+        "wrap",
+        show=False,
+    ),
+    _binding(
+        "T",
+        "timestamps",
+        "times",
+        "Output pane: show each line's arrival time (remembered)",
+        "timestamps",
+        show=False,
+    ),
+    _binding(
+        "c",
+        "clear_output",
+        "clear",
+        "Output pane: clear it for the selected watcher or process (new lines still show)",
+        "clear-output",
+        show=False,
+    ),
 ]
 
 

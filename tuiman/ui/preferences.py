@@ -24,6 +24,11 @@ TABLE = "ui"
 class Preferences:
     theme: str | None = None
     sort: SortOrder = CONFIG_ORDER
+    wrap: bool = False  # the output pane folds long lines at its width
+    timestamps: bool = False  # the output pane shows each line's arrival time
+
+    def with_output(self, *, wrap: bool, timestamps: bool) -> Preferences:
+        return replace(self, wrap=wrap, timestamps=timestamps)
 
     def with_sort(self, sort: SortOrder) -> Preferences:
         return replace(self, sort=sort)
@@ -32,7 +37,12 @@ class Preferences:
         return replace(self, theme=theme)
 
     def as_table(self) -> dict[str, object]:
-        table: dict[str, object] = {"sort": self.sort.key, "sort_descending": self.sort.descending}
+        table: dict[str, object] = {
+            "sort": self.sort.key,
+            "sort_descending": self.sort.descending,
+            "wrap": self.wrap,
+            "timestamps": self.timestamps,
+        }
         if self.theme is not None:
             table["theme"] = self.theme
         return table
@@ -62,7 +72,14 @@ def load_preferences(path: Path) -> tuple[Preferences, list[str]]:
     if not isinstance(descending, bool):
         problems.append(f"{path}: ui.sort_descending: expected true or false")
         descending = SortOrder.by(key).descending
-    return Preferences(theme, SortOrder(key, descending)), problems
+    switches: dict[str, bool] = {}
+    for name in ("wrap", "timestamps"):
+        value = table.get(name, False)
+        if not isinstance(value, bool):
+            problems.append(f"{path}: ui.{name}: expected true or false")
+            value = False
+        switches[name] = value
+    return Preferences(theme, SortOrder(key, descending), **switches), problems
 
 
 def save_preferences(path: Path, preferences: Preferences) -> str | None:

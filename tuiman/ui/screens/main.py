@@ -21,6 +21,7 @@ from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
 from tuiman.ui.screens.main_terminal import MainTerminal
 from tuiman.ui.screens.output_follow import OutputFollow
+from tuiman.ui.screens.output_modes import OutputModes
 from tuiman.ui.sorting import SortOrder, sort_watchers
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
@@ -70,6 +71,7 @@ class MainScreen(Screen[None]):
         self._syncing = False
         self.sizes = MainLayout(self)
         self.terminals = MainTerminal(self)
+        self.output_modes = OutputModes(self)
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -285,7 +287,7 @@ class MainScreen(Screen[None]):
 
     def _reload_output(self) -> None:
         name = self.selected
-        self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid)
+        self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid, name)
         self.terminals.update()
 
     def update_titles(self) -> None:
@@ -397,6 +399,15 @@ class MainScreen(Screen[None]):
         if not event.typing:
             self.terminals.typing_stopped()
         self.refresh_bindings()
+
+    def action_wrap(self) -> None:
+        self.output_modes.toggle_wrap()
+
+    def action_timestamps(self) -> None:
+        self.output_modes.toggle_timestamps()
+
+    def action_clear_output(self) -> None:
+        self.output_modes.clear()
 
     def action_info(self) -> None:
         self.actions.show_info()

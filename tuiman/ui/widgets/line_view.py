@@ -9,8 +9,10 @@ join the view when it follows again.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
@@ -47,6 +49,14 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._held_trimmed = 0
         self._pending: deque[Item] = deque(maxlen=max_lines)  # arrived while paused
         self.arrived_paused = 0  # lines that arrived since the view stopped following
+        # Wrapping (a long line folds into rows at the pane width): kept apart so the one row
+        # per line path stays as cheap as without it.
+        self._wrap = False
+        self._wrap_width = 0
+        self._rows: deque[int] = deque(maxlen=max_lines)  # rows of each line, while wrapping
+        self._total_rows = 0
+        self._row_starts: list[int] | None = None  # first row of each line; None: rebuild
+        self._folded: LRUCache[int, list[Strip]] = LRUCache(512)
 
     # -- to implement -------------------------------------------------------------------------
     def render_item(self, item: Item, number: int, palette: Palette) -> Text:
@@ -54,6 +64,10 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
 
     def item_width(self, item: Item) -> int:
         return 0
+
+    def item_cells(self, item: Item) -> int:
+        """Cells the rendered item takes on one unwrapped row (wrapping folds it)."""
+        return self.item_width(item)
 
     # -- content ------------------------------------------------------------------------------
     @property
@@ -85,6 +99,9 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             self._pending.extend(arrived)
             self.arrived_paused += len(arrived)
             return
+        if self._wrap:
+            self._append_wrapped(items)
+            return
         lines = self._lines
         before = len(lines)
         maxlen = lines.maxlen or 0
@@ -104,8 +121,89 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             return
         self._show_appended(trimmed)
 
+    def _append_wrapped(self, items: Iterable[Item]) -> None:
+        lines, rows = self._lines, self._rows
+        maxlen = lines.maxlen or 0
+        width = self._wrap_width
+        trimmed_rows = 0
+        added = 0
+        for item in items:
+            if len(lines) == maxlen:
+                trimmed_rows += rows[0]
+                self._first += 1
+            lines.append(item)
+            count = _rows_of(self.item_cells(item), width)
+            rows.append(count)
+            self._total_rows += count
+            added += 1
+        if not added:
+            return
+        self._total_rows -= trimmed_rows
+        self._row_starts = None
+        if self._held:
+            self._held_trimmed += trimmed_rows
+            return
+        self._show_appended(trimmed_rows)
+
+    @property
+    def wrap(self) -> bool:
+        return self._wrap
+
+    def set_wrap(self, wrap: bool) -> None:
+        """Fold long lines at the pane width (True) or scroll them sideways."""
+        if wrap == self._wrap:
+            return
+        top = self._line_at_row(int(self.scroll_y))
+        self._wrap = wrap
+        self._rewrap(self.scrollable_content_region.width)
+        if not self.follow:
+            self._move_to(self._row_of_line(top))
+
+    def _rewrap(self, width: int) -> None:
+        """Count the rows of every line again (wrapping switched on, or the width changed)."""
+        self._rows.clear()
+        self._total_rows = 0
+        self._row_starts = None
+        self._held_trimmed = 0
+        self._folded.clear()
+        self._cache.clear()
+        if self._wrap:
+            self._wrap_width = width = max(width, 1)
+            self._rows.extend(_rows_of(self.item_cells(item), width) for item in self._lines)
+            self._total_rows = sum(self._rows)
+            self._set_virtual_size(0, self._total_rows)
+        else:
+            self._set_virtual_size(self._width, len(self._lines))
+        if self.follow:
+            self._scroll_to_end()
+        self.refresh()
+
+    @property
+    def content_rows(self) -> int:
+        return self._total_rows if self._wrap else len(self._lines)
+
+    def _starts(self) -> list[int]:
+        starts = self._row_starts
+        if starts is None:
+            starts = self._row_starts = list(accumulate(self._rows, initial=0))
+        return starts
+
+    def _row_of_line(self, index: int) -> int:
+        if not self._wrap:
+            return index
+        starts = self._starts()
+        return starts[min(max(index, 0), len(starts) - 1)]
+
+    def _line_at_row(self, row: int) -> int:
+        if not self._wrap:
+            return row
+        return max(bisect_right(self._starts(), row) - 1, 0)
+
     def _show_appended(self, trimmed: int) -> None:
-        self._set_virtual_size(self._width, len(self._lines))
+        if self._wrap:
+            self._set_virtual_size(0, self._total_rows)
+        else:
+            self._set_virtual_size(self._width, len(self._lines))
         if self.follow:
             self._scroll_to_end()
         elif trimmed:
@@ -133,6 +231,19 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._lines[index] = item
         self._width = max(self._width, self.item_width(item))
         self._cache.discard(self._first + index)
+        if self._wrap:
+            self._folded.discard(self._first + index)
+            count = _rows_of(self.item_cells(item), self._wrap_width)
+            if count != self._rows[index]:
+                self._total_rows += count - self._rows[index]
+                self._rows[index] = count
+                self._row_starts = None
+                if not self._held:
+                    self._show_appended(0)
+                return
+            if not self._held:
+                self.refresh_lines(self._row_of_line(index), count)
+            return
         if not self._held:
             self.refresh_lines(index, 1)
 
@@ -140,6 +251,10 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._pending.clear()
         self.arrived_paused = 0
         self._lines.clear()
+        self._rows.clear()
+        self._total_rows = 0
+        self._row_starts = None
+        self._folded.clear()
         self._first = 0
         self._width = 0
         self._held_trimmed = 0
@@ -152,11 +267,25 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def invalidate(self) -> None:
         """Drop cached renderings (theme or highlight changed)."""
         self._cache.clear()
+        self._folded.clear()
         self.refresh()
+
+    def reformat(self) -> None:
+        """Drop cached renderings and row counts (what a line looks like changed)."""
+        if self._wrap:
+            self._rewrap(self.scrollable_content_region.width)
+        else:
+            width = 0
+            for item in self._lines:
+                width = max(width, self.item_width(item))
+            self._width = width
+            self._set_virtual_size(width, len(self._lines))
+            self.invalidate()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._folded.clear()
 
     # -- scrolling ----------------------------------------------------------------------------
     def _move_to(self, y: float) -> None:
@@ -182,7 +311,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     @property
     def _last_top(self) -> int:
         """The scroll offset that shows the last line at the bottom."""
-        return max(len(self._lines) - self.scrollable_content_region.height, 0)
+        return max(self.content_rows - self.scrollable_content_region.height, 0)
 
     def _scroll_to_end(self) -> None:
         self._move_to(self._last_top)
@@ -197,6 +326,8 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             self.follow = False
 
     def on_resize(self) -> None:
+        if self._wrap and self.scrollable_content_region.width != self._wrap_width:
+            self._rewrap(self.scrollable_content_region.width)
         if self.follow:
             self._scroll_to_end()
 
@@ -216,17 +347,19 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def scroll_to_row(self, index: int) -> None:
         """Show line `index` at the top; stop following."""
         self.follow = False
-        self._move_to(index)
+        self._move_to(self._row_of_line(index))
         self.refresh()
 
     def scroll_to_line(self, index: int) -> None:
         """Bring line `index` (0 = oldest kept) into the middle of the view; stop following."""
         self.follow = False
-        self._move_to(index - self.scrollable_content_region.height // 2)
+        self._move_to(self._row_of_line(index) - self.scrollable_content_region.height // 2)
         self.refresh()
 
     # -- rendering ----------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
+        if self._wrap:
+            return self._render_wrapped_row(y)
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.scrollable_content_region.width
@@ -236,14 +369,44 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         number = self._first + index
         strip = self._cache.get(number)
         if strip is None:
-            text = self.render_item(self._lines[index], index, palette_of(self.app))
-            text.no_wrap = True
-            text.stylize_before(base_style)
-            strip = Strip(text.render(self.app.console), text.cell_len)
+            strip = self._render_strip(index)
             self._cache[number] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, base_style).apply_offsets(
             scroll_x, index
         )
+
+    def _render_strip(self, index: int) -> Strip:
+        text = self.render_item(self._lines[index], index, palette_of(self.app))
+        text.no_wrap = True
+        text.stylize_before(self.rich_style)
+        return Strip(text.render(self.app.console), text.cell_len)
+
+    def _render_wrapped_row(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base_style = self.rich_style
+        if width != self._wrap_width:
+            self._rewrap(width)
+        row = int(self.scroll_y) + y
+        if row >= self._total_rows:
+            return Strip.blank(width, base_style)
+        index = self._line_at_row(row)
+        part = row - self._starts()[index]
+        number = self._first + index
+        rows = self._folded.get(number)
+        if rows is None:
+            strip = self._render_strip(index)
+            # Folded cell by cell as a terminal wraps, so a line's rows are known without
+            # rendering it (item_cells).
+            length = strip.cell_length
+            rows = list(strip.divide([*range(width, length, width), length])) if length else [strip]
+            self._folded[number] = rows
+        if part >= len(rows):
+            return Strip.blank(width, base_style)
+        return rows[part].crop_extend(0, width, base_style).apply_offsets(part * width, index)
+
+
+def _rows_of(cells: int, width: int) -> int:
+    return max(-(-cells // width), 1) if width > 0 else 1
 
 
 def follow_status(view: LineView[Any]) -> str:

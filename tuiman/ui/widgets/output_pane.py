@@ -6,7 +6,7 @@ search typed into its box, and keeps its subtitle (search position, dropped line
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from tuiman.ui.model import OutputEntry
 from tuiman.ui.widgets.line_view import follow_status
+from tuiman.ui.widgets.output_cleared import ClearedOutput
 from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
 from tuiman.ui.widgets.terminal_view import TerminalView
@@ -31,6 +32,8 @@ class OutputPane(Panel):
         self.terminal = TerminalView(id="terminal")  # a pty process (docs/terminals.md)
         self.terminal.display = False
         self.terminal.on_status = self.update_status
+        self.cleared = ClearedOutput()
+        self._showing: tuple[str, int | None] | None = None  # (watcher, wid) of the lines shown
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -46,11 +49,27 @@ class OutputPane(Panel):
             (self.terminal if shown else self.view).focus()
 
     # -- what is shown ------------------------------------------------------------------------
-    def reload(self, lines: Iterable[OutputEntry], wid: int | None) -> None:
+    def reload(
+        self, lines: Sequence[OutputEntry], wid: int | None, watcher: str | None = None
+    ) -> None:
         """Show `lines` (one watcher's), only those of slot `wid` if given (every process
-        that ran in it: the pane follows a slot across restarts)."""
-        self.view.replace([e for e in lines if wid is None or e.wid == wid])
+        that ran in it: the pane follows a slot across restarts), less what was cleared."""
+        self._showing = None if watcher is None else (watcher, wid)
+        kept = lines if self._showing is None else self.cleared.after_clear(self._showing, lines)
+        self.view.replace([e for e in kept if wid is None or e.wid == wid])
         self.update_status()
+
+    def clear(self) -> bool:
+        """Empty the pane for the watcher (or slot) shown; later lines show. False: nothing
+        to clear."""
+        view = self.view
+        last = view.pending[-1] if view.pending else (view.items[-1] if view.items else None)
+        if last is None or self._showing is None:
+            return False
+        self.cleared.clear(self._showing, last)
+        view.replace([])
+        self.update_status()
+        return True
 
     def append_new(self, entries: Iterable[OutputEntry], watcher: str, wid: int | None) -> None:
         """Add what is new for `watcher` (and slot `wid`, if given) out of a batch of every
@@ -77,6 +96,9 @@ class OutputPane(Panel):
             parts.append(f"“{output.search}” {where}")
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
+        modes = [name for name, on in (("wrap", output.wrap), ("time", output.timestamps)) if on]
+        if modes:
+            parts.append(" ".join(modes))
         parts.append(follow_status(output))
         self.set_labels(subtitle="  ".join(parts))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import var
@@ -29,8 +31,17 @@ MATCH = Style(bgcolor="yellow", color="black")
 CURRENT_MATCH = Style(bgcolor="bright_red", color="white", bold=True)
 
 
+TIMESTAMP_CELLS = len("12:34:56.789 ")
+TIMESTAMP_STYLE = Style(dim=True)
+
+
 def plain_text(line: str) -> str:
     return _ANSI.sub("", line)
+
+
+def arrival_time(seconds: float) -> str:
+    """Local wall-clock time with milliseconds: 12:34:56.789."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
 
 
 class OutputView(LineView[OutputEntry]):
@@ -41,9 +52,21 @@ class OutputView(LineView[OutputEntry]):
         self.dropped = 0  # output events the bus dropped because the UI fell behind
         self.current_match: int | None = None  # line index of the highlighted match
         self.match_count = 0
+        self.timestamps = False  # each line prefixed with the time it arrived
 
     def item_width(self, item: OutputEntry) -> int:
-        return len(item.text) + 4
+        return len(item.text) + self._prefix_cells()
+
+    def item_cells(self, item: OutputEntry) -> int:
+        return cell_len(plain_text(item.text)) + self._prefix_cells()
+
+    def _prefix_cells(self) -> int:
+        return 4 + (TIMESTAMP_CELLS if self.timestamps else 0)
+
+    def show_timestamps(self, shown: bool) -> None:
+        if shown != self.timestamps:
+            self.timestamps = shown
+            self.reformat()
 
     def render_item(self, item: OutputEntry, number: int, palette: Palette) -> Text:
         colour = WID_COLOURS[item.wid % len(WID_COLOURS)]
@@ -60,6 +83,14 @@ class OutputView(LineView[OutputEntry]):
             body.highlight_words([term], style, case_sensitive=False)
         # stderr is told apart by its mark too, not only by colour (NO_COLOR, monochrome)
         mark = "!" if item.stream == "stderr" else "│"
+        if self.timestamps:
+            return Text.assemble(
+                (arrival_time(item.time), TIMESTAMP_STYLE),
+                " ",
+                (f"{item.wid:>2}{mark}", prefix_style),
+                " ",
+                body,
+            )
         return Text.assemble((f"{item.wid:>2}{mark}", prefix_style), " ", body)
 
     def append(self, items: Iterable[OutputEntry]) -> None:

@@ -1,0 +1,167 @@
+"""The output pane as a place to work in: wrap, timestamps and clear, with a real child."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.support.core import build_arbiter
+from tests.support.waiting import wait_until
+from tests.ui.uihelpers import make_app, running
+from tuiman.ui.app import TuimanApp
+from tuiman.ui.preferences import load_preferences
+from tuiman.ui.widgets.output_view import OutputView, arrival_time
+
+pytestmark = pytest.mark.timeout(60)
+
+LONG = "".join(f"{n:03d}-" for n in range(60))  # 240 characters, each position readable
+
+# A long line between two short ones, then `tick N` every 0.2 s (a cleared pane has
+# something new to show).
+TALKER = textwrap.dedent(
+    f"""
+    import time
+    print("first", flush=True)
+    print({LONG!r}, flush=True)
+    print("after-long", flush=True)
+    n = 0
+    while True:
+        time.sleep(0.2)
+        n += 1
+        print(f"tick {{n}}", flush=True)
+    """
+)
+
+
+def talker_toml(tmp_path: Path) -> str:
+    script = tmp_path / "talker.py"
+    script.write_text(TALKER)
+    return textwrap.dedent(
+        f"""
+        [watchers.talker]
+        cmd = [{sys.executable!r}, "-u", {str(script)!r}]
+        numprocesses = 1
+        graceful_timeout = 3.0
+        """
+    )
+
+
+def screen_rows(view: OutputView) -> list[str]:
+    """The pane's rows as drawn (trailing blanks cut)."""
+    height = view.scrollable_content_region.height
+    return [view.render_line(y).text.rstrip() for y in range(height)]
+
+
+def shown_texts(view: OutputView) -> list[str]:
+    return [entry.text for entry in view.items]
+
+
+async def started(app: TuimanApp, pilot: Pilot[int]) -> OutputView:
+    view = app.main.output
+    await wait_until(
+        lambda: "after-long" in shown_texts(view), pause=pilot.pause, what="the long line shown"
+    )
+    await pilot.pause()
+    return view
+
+
+async def test_w_wraps_long_lines_at_the_pane_width_and_is_remembered(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    arbiter = build_arbiter(tmp_path, talker_toml(tmp_path))
+    app = make_app(arbiter, tmp_path, settings=settings)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        view.scroll_to_row(0)  # hold still at the top while ticks arrive
+        await pilot.pause()
+        width = view.scrollable_content_region.width
+        rows = screen_rows(view)
+        assert rows[1] == (" 1│ " + LONG)[:width]  # cut at the edge: scrolls sideways
+        assert rows[2].endswith("after-long")
+
+        await pilot.press("w")
+        await wait_until(lambda: view.wrap, pause=pilot.pause)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        width = view.scrollable_content_region.width
+        rows = screen_rows(view)
+        assert rows[0].endswith("first")
+        folded = -(-(len(LONG) + 4) // width)
+        assert folded > 1
+        joined = "".join(view.render_line(y).text for y in range(1, 1 + folded))
+        assert joined.rstrip() == " 1│ " + LONG  # every character, in order, at the width
+        assert all(len(view.render_line(y).text) == width for y in range(1, 1 + folded))
+        assert rows[1 + folded].endswith("after-long")
+        assert "wrap" in str(app.main.output_panel.border_subtitle)
+        assert view.virtual_size.width == 0  # nothing to scroll sideways
+
+        # following again, the newest tick is the last row, as without wrapping
+        await pilot.press("end")
+        await pilot.pause()
+        newest = view.items[-1].text
+        await wait_until(
+            lambda: newest in "\n".join(screen_rows(view)), pause=pilot.pause, what="newest"
+        )
+    preferences, problems = load_preferences(settings)
+    assert problems == [] and preferences.wrap
+    assert tomllib.loads(settings.read_text())["ui"]["wrap"] is True
+
+    # the next session starts wrapped
+    arbiter = build_arbiter(tmp_path, talker_toml(tmp_path))
+    app = make_app(arbiter, tmp_path, settings=settings)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        assert view.wrap
+        await pilot.press("w")
+        await wait_until(lambda: not view.wrap, pause=pilot.pause)
+    assert not load_preferences(settings)[0].wrap
+
+
+async def test_shift_t_prefixes_each_line_with_its_arrival_time(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    arbiter = build_arbiter(tmp_path, talker_toml(tmp_path))
+    app = make_app(arbiter, tmp_path, settings=settings)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        assert screen_rows(view)[0] == " 1│ first"
+        await pilot.press("T")
+        await wait_until(lambda: view.timestamps, pause=pilot.pause)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        first = view.items[0]
+        assert screen_rows(view)[0] == f"{arrival_time(first.time)}  1│ first"
+        assert "time" in str(app.main.output_panel.border_subtitle)
+    assert load_preferences(settings)[0].timestamps
+
+
+async def test_c_clears_the_pane_and_a_reselect_does_not_bring_the_lines_back(
+    tmp_path: Path,
+) -> None:
+    arbiter = build_arbiter(tmp_path, talker_toml(tmp_path))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        assert "first" not in shown_texts(view) and "after-long" not in shown_texts(view)
+
+        def a_new_tick() -> bool:
+            return any(text.startswith("tick") for text in shown_texts(view))
+
+        await wait_until(a_new_tick, pause=pilot.pause, what="a line after the clear")
+        assert view.render_line(0).text.startswith(" 1│ tick")
+        # the process' own view (tab), then the watcher again (shift+tab): still cleared
+        await pilot.press("tab")
+        await wait_until(lambda: app.main.process_focused, pause=pilot.pause)
+        assert "first" not in shown_texts(view) and a_new_tick()
+        await pilot.press("shift+tab")
+        await wait_until(lambda: not app.main.process_focused, pause=pilot.pause)
+        await pilot.pause()
+        assert "first" not in shown_texts(view) and a_new_tick()
+        assert "first" in [e.text for e in app.model.output_of("talker")]  # only the pane's

@@ -1,0 +1,50 @@
+"""The output pane's modes the user switches from the main screen: wrap, timestamps, clear.
+
+Wrap and timestamps are remembered in settings.toml; they shape the line view only (a pty
+process' pane is a terminal, which wraps as the terminal would and has no per-line times).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuiman.ui.app import TuimanApp
+    from tuiman.ui.screens.main import MainScreen
+
+
+class OutputModes:
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+
+    @property
+    def _app(self) -> TuimanApp:
+        return self.screen.tui
+
+    def apply(self, *, wrap: bool, timestamps: bool) -> None:
+        """Set both modes without remembering them (as loaded from the settings)."""
+        panel = self.screen.output_panel
+        panel.view.show_timestamps(timestamps)
+        panel.view.set_wrap(wrap)
+        panel.update_status()
+
+    def toggle_wrap(self) -> None:
+        view = self.screen.output_panel.view
+        self._set(wrap=not view.wrap, timestamps=view.timestamps)
+        self._say("long lines wrap" if view.wrap else "long lines scroll sideways (left/right)")
+
+    def toggle_timestamps(self) -> None:
+        view = self.screen.output_panel.view
+        self._set(wrap=view.wrap, timestamps=not view.timestamps)
+
+    def _set(self, *, wrap: bool, timestamps: bool) -> None:
+        self.apply(wrap=wrap, timestamps=timestamps)
+        app = self._app
+        app.remember_output(wrap=wrap, timestamps=timestamps)
+
+    def clear(self) -> None:
+        if not self.screen.output_panel.clear():
+            self._say("nothing to clear")
+
+    def _say(self, message: str) -> None:
+        self._app.notify(message, timeout=2, markup=False)
