@@ -71,7 +71,13 @@ def test_saving_rewrites_only_the_ui_table(tmp_path: Path) -> None:
     assert text.startswith('# my keys\n[keymap]\nquit = "ctrl+q"  # muscle memory\n')
     assert text.endswith("[later]\nx = 1\n")
     data = tomllib.loads(text)
-    assert data["ui"] == {"sort": "cpu", "sort_descending": True, "theme": "nord"}
+    assert data["ui"] == {
+        "sort": "cpu",
+        "sort_descending": True,
+        "theme": "nord",
+        "wrap": False,
+        "timestamps": False,
+    }
     assert data["keymap"] == {"quit": "ctrl+q"}
     assert replace_table("", "ui", "[ui]\n") == "[ui]\n"
     assert replace_table("[keymap]\n", "ui", "[ui]\n") == "[keymap]\n\n[ui]\n"
@@ -79,13 +85,17 @@ def test_saving_rewrites_only_the_ui_table(tmp_path: Path) -> None:
 
 def test_bad_preferences_are_warnings_and_defaults(tmp_path: Path) -> None:
     settings = tmp_path / "settings.toml"
-    settings.write_text('[ui]\nsort = "colour"\ntheme = 3\nsort_descending = "yes"\n')
+    settings.write_text(
+        '[ui]\nsort = "colour"\ntheme = 3\nsort_descending = "yes"\nwrap = 1\ntimestamps = "on"\n'
+    )
     preferences, problems = load_preferences(settings)
     assert preferences == Preferences()
     assert problems == [
         f"{settings}: ui.theme: expected a theme name",
         f"{settings}: ui.sort: expected one of config, name, state, cpu, memory, restarts",
         f"{settings}: ui.sort_descending: expected true or false",
+        f"{settings}: ui.wrap: expected true or false",
+        f"{settings}: ui.timestamps: expected true or false",
     ]
 
 

@@ -176,6 +176,21 @@ class TuimanCommands(Provider):
             "filter the hook log (h)",
             (main.hook_log.action_toggle_hooks_only),
         )
+        yield (
+            "wrap output lines on/off",
+            "long lines fold at the pane width or scroll sideways; remembered (w)",
+            main.action_wrap,
+        )
+        yield (
+            "output timestamps on/off",
+            "each output line prefixed with its arrival time; remembered (T)",
+            main.action_timestamps,
+        )
+        yield (
+            "clear output",
+            "empty the output pane for the selected watcher or process (c)",
+            main.action_clear_output,
+        )
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self.entries():
