@@ -15,7 +15,7 @@ from tests.support.waiting import wait_until
 from tests.ui.uihelpers import make_app, running
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.preferences import load_preferences
-from tuiman.ui.widgets.output_view import OutputView, arrival_time
+from tuiman.ui.widgets.output_view import OutputView, arrival_time, watcher_style
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -165,3 +165,51 @@ async def test_c_clears_the_pane_and_a_reselect_does_not_bring_the_lines_back(
         await pilot.pause()
         assert "first" not in shown_texts(view) and a_new_tick()
         assert "first" in [e.text for e in app.model.output_of("talker")]  # only the pane's
+
+
+def two_talkers_toml(tmp_path: Path) -> str:
+    one = talker_toml(tmp_path)
+    return one + one.replace("[watchers.talker]", "[watchers.billing-worker]")
+
+
+async def test_a_shows_every_watchers_lines_each_named_in_its_colour(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, two_talkers_toml(tmp_path))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        await wait_until(
+            lambda: "after-long" in [e.text for e in app.model.output_of("billing-worker")],
+            pause=pilot.pause,
+        )
+        assert {e.watcher for e in view.items} == {app.main.selected}
+        await pilot.press("a")
+        await pilot.pause()
+        assert {e.watcher for e in view.items} == {"talker", "billing-worker"}
+        assert "all watchers" in str(app.main.output_panel.border_title)
+        times = [e.time for e in view.items]
+        assert times == sorted(times)  # interleaved as they arrived
+        view.scroll_to_row(0)
+        await pilot.pause()
+        for y, entry in enumerate(list(view.items)[: view.scrollable_content_region.height]):
+            strip = view.render_line(y)
+            # the name is a column of its own (readable without colour: NO_COLOR)
+            assert strip.text.startswith(f"{entry.watcher:<14}  1│ "), strip.text
+            name_style = next(iter(strip)).style
+            assert name_style is not None and name_style.color == watcher_style(
+                entry.watcher
+            ).color
+        assert watcher_style("talker").color != watcher_style("billing-worker").color
+
+        # new lines of both keep coming in; c clears the combined view only
+        await pilot.press("c")
+        await pilot.pause()
+        await wait_until(
+            lambda: {e.watcher for e in view.items} == {"talker", "billing-worker"},
+            pause=pilot.pause,
+            what="ticks of both after the clear",
+        )
+        assert all(e.text.startswith("tick") for e in view.items)
+        await pilot.press("a")
+        await pilot.pause()
+        assert {e.watcher for e in view.items} == {app.main.selected}
+        assert "first" in shown_texts(view)  # the watcher's own view was not cleared

@@ -187,6 +187,11 @@ class TuimanCommands(Provider):
             main.action_timestamps,
         )
         yield (
+            "all watchers' output on/off",
+            "every watcher's lines interleaved, each prefixed with its name (a)",
+            main.action_combined_output,
+        )
+        yield (
             "clear output",
             "empty the output pane for the selected watcher or process (c)",
             main.action_clear_output,

@@ -165,6 +165,14 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
     ),
     _binding(
+        "a",
+        "combined_output",
+        "all output",
+        "Output pane: every watcher's lines interleaved, each named (again: the selected one)",
+        "combined-output",
+        show=False,
+    ),
+    _binding(
         "c",
         "clear_output",
         "clear",

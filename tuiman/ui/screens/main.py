@@ -139,7 +139,7 @@ class MainScreen(Screen[None]):
             self.sync_processes(now)
         if changes.log:
             self.hook_log.append(changes.log)
-        if changes.output and self.selected:
+        if changes.output and (self.selected or self.output_panel.combined):
             self.output_panel.append_new(changes.output, self.selected, self.follow.wid)
         if changes.dropped:
             self.output_panel.add_dropped(changes.dropped)
@@ -285,9 +285,17 @@ class MainScreen(Screen[None]):
             self._reload_output()
             self.update_titles()
 
+    def reload_output(self) -> None:
+        self._reload_output()
+
     def _reload_output(self) -> None:
         name = self.selected
-        self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid, name)
+        if self.output_panel.combined:
+            self.output_panel.reload_combined(self.model.output)
+        else:
+            self.output_panel.reload(
+                self.model.output_of(name) if name else [], self.follow.wid, name
+            )
         self.terminals.update()
 
     def update_titles(self) -> None:
@@ -300,6 +308,8 @@ class MainScreen(Screen[None]):
         target = self.follow.title(name) + (f" · {note}" if note else "")
         if self.terminals.target is not None:
             target = f"{name} pid {self.terminals.target[1]} · terminal"
+        if self.output_panel.combined:
+            target = "all watchers"
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
         if self.table_order.key != "config":
@@ -405,6 +415,9 @@ class MainScreen(Screen[None]):
 
     def action_timestamps(self) -> None:
         self.output_modes.toggle_timestamps()
+
+    def action_combined_output(self) -> None:
+        self.output_modes.toggle_combined()
 
     def action_clear_output(self) -> None:
         self.output_modes.clear()

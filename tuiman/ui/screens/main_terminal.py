@@ -51,6 +51,8 @@ class MainTerminal:
         view = screen.selected_view
         if view is None or view.input != "pty" or not view.processes:
             return None
+        if screen.output_panel.combined:
+            return None  # every watcher's lines: the line view
         pid = screen.output_pid
         if pid not in view.processes:
             pid = min(view.processes.values(), key=lambda p: p.wid).pid

@@ -1,4 +1,5 @@
-"""The output pane's modes the user switches from the main screen: wrap, timestamps, clear.
+"""The output pane's modes the user switches from the main screen: wrap, timestamps, clear,
+every watcher's lines at once.
 
 Wrap and timestamps are remembered in settings.toml; they shape the line view only (a pty
 process' pane is a terminal, which wraps as the terminal would and has no per-line times).
@@ -42,8 +43,20 @@ class OutputModes:
         app = self._app
         app.remember_output(wrap=wrap, timestamps=timestamps)
 
+    def toggle_combined(self) -> None:
+        """Every watcher's output interleaved, or the selected watcher's again."""
+        screen = self.screen
+        panel = screen.output_panel
+        panel.combined = not panel.combined
+        panel.view.show_combined(panel.combined)
+        screen.reload_output()
+        screen.update_titles()
+
     def clear(self) -> None:
-        if not self.screen.output_panel.clear():
+        panel = self.screen.output_panel
+        if panel.terminal.display:
+            self._say("a terminal shows the process' screen: nothing to clear")
+        elif not panel.clear():
             self._say("nothing to clear")
 
     def _say(self, message: str) -> None:

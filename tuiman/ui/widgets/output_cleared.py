@@ -18,6 +18,18 @@ ViewKey = tuple[str, int | None]  # (watcher, slot wid or None for every slot)
 class ClearedOutput:
     def __init__(self) -> None:
         self._last_cleared: dict[ViewKey, OutputEntry] = {}
+        self._last_cleared_combined: dict[str, OutputEntry] = {}  # per watcher, in "all"
+
+    def clear_combined(self, last_of_each: dict[str, OutputEntry]) -> None:
+        self._last_cleared_combined.update(last_of_each)
+
+    def after_clear_combined(
+        self, watcher: str, lines: Sequence[OutputEntry]
+    ) -> Iterable[OutputEntry]:
+        """`watcher`'s lines without what a clear of the combined view removed."""
+        mark = self._last_cleared_combined.get(watcher)
+        start = _after(lines, mark) if mark is not None else 0
+        return islice(lines, start, None) if start else lines
 
     def clear(self, key: ViewKey, last: OutputEntry) -> None:
         self._last_cleared[key] = last

@@ -6,7 +6,10 @@ search typed into its box, and keeps its subtitle (search position, dropped line
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
+from operator import attrgetter
 
 from textual import on
 from textual.app import ComposeResult
@@ -34,6 +37,7 @@ class OutputPane(Panel):
         self.terminal.on_status = self.update_status
         self.cleared = ClearedOutput()
         self._showing: tuple[str, int | None] | None = None  # (watcher, wid) of the lines shown
+        self.combined = False  # every watcher's lines, interleaved (the screen decides)
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -59,22 +63,40 @@ class OutputPane(Panel):
         self.view.replace([e for e in kept if wid is None or e.wid == wid])
         self.update_status()
 
+    def reload_combined(self, buffers: Mapping[str, Sequence[OutputEntry]]) -> None:
+        """Show every watcher's lines (less what was cleared here), interleaved by time."""
+        self._showing = None
+        kept = [self.cleared.after_clear_combined(name, lines) for name, lines in buffers.items()]
+        self.view.set_names(list(buffers))
+        self.view.replace(heapq.merge(*kept, key=attrgetter("time")))
+        self.update_status()
+
     def clear(self) -> bool:
-        """Empty the pane for the watcher (or slot) shown; later lines show. False: nothing
-        to clear."""
+        """Empty the pane for the watcher (or slot) shown, or for every watcher in the
+        combined view; later lines show. False: nothing to clear."""
         view = self.view
         last = view.pending[-1] if view.pending else (view.items[-1] if view.items else None)
-        if last is None or self._showing is None:
+        if last is None:
             return False
-        self.cleared.clear(self._showing, last)
+        if self.combined:
+            self.cleared.clear_combined({e.watcher: e for e in chain(view.items, view.pending)})
+        elif self._showing is not None:
+            self.cleared.clear(self._showing, last)
+        else:
+            return False
         view.replace([])
         self.update_status()
         return True
 
-    def append_new(self, entries: Iterable[OutputEntry], watcher: str, wid: int | None) -> None:
+    def append_new(
+        self, entries: Iterable[OutputEntry], watcher: str | None, wid: int | None
+    ) -> None:
         """Add what is new for `watcher` (and slot `wid`, if given) out of a batch of every
         watcher's."""
-        lines = [e for e in entries if e.watcher == watcher and (wid is None or e.wid == wid)]
+        if self.combined:
+            lines = list(entries)
+        else:
+            lines = [e for e in entries if e.watcher == watcher and (wid is None or e.wid == wid)]
         if lines:
             self.view.append(lines)
             if not self.view.follow:

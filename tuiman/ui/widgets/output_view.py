@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Iterable
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import var
@@ -35,6 +36,20 @@ TIMESTAMP_CELLS = len("12:34:56.789 ")
 TIMESTAMP_STYLE = Style(dim=True)
 
 
+NAME_CELLS = 16  # longer watcher names are cut with an ellipsis in the combined view
+
+
+def watcher_style(name: str) -> Style:
+    """The same colour for a watcher in every session (not Python's salted hash)."""
+    return Style(color=WID_COLOURS[zlib.crc32(name.encode()) % len(WID_COLOURS)], bold=True)
+
+
+def watcher_label(name: str, cells: int) -> str:
+    if cell_len(name) > cells:
+        return set_cell_size(name, max(cells - 1, 0)) + "…"
+    return set_cell_size(name, cells)
+
+
 def plain_text(line: str) -> str:
     return _ANSI.sub("", line)
 
@@ -53,6 +68,8 @@ class OutputView(LineView[OutputEntry]):
         self.current_match: int | None = None  # line index of the highlighted match
         self.match_count = 0
         self.timestamps = False  # each line prefixed with the time it arrived
+        self.combined = False  # each line prefixed with its watcher's name
+        self._name_cells = 0  # the names column in the combined view
 
     def item_width(self, item: OutputEntry) -> int:
         return len(item.text) + self._prefix_cells()
@@ -61,7 +78,15 @@ class OutputView(LineView[OutputEntry]):
         return cell_len(plain_text(item.text)) + self._prefix_cells()
 
     def _prefix_cells(self) -> int:
-        return 4 + (TIMESTAMP_CELLS if self.timestamps else 0)
+        names = self._name_cells + 1 if self.combined else 0
+        return 4 + (TIMESTAMP_CELLS if self.timestamps else 0) + names
+
+    def set_names(self, names: list[str]) -> None:
+        """The watchers the combined view names: its names column fits the longest."""
+        self._name_cells = min(max((cell_len(name) for name in names), default=0), NAME_CELLS)
+
+    def show_combined(self, combined: bool) -> None:
+        self.combined = combined  # the pane reloads the lines next
 
     def show_timestamps(self, shown: bool) -> None:
         if shown != self.timestamps:
@@ -83,15 +108,13 @@ class OutputView(LineView[OutputEntry]):
             body.highlight_words([term], style, case_sensitive=False)
         # stderr is told apart by its mark too, not only by colour (NO_COLOR, monochrome)
         mark = "!" if item.stream == "stderr" else "│"
+        line = Text.assemble((f"{item.wid:>2}{mark}", prefix_style), " ", body)
+        if self.combined:
+            name = watcher_label(item.watcher, self._name_cells)
+            line = Text.assemble((name, watcher_style(item.watcher)), " ", line)
         if self.timestamps:
-            return Text.assemble(
-                (arrival_time(item.time), TIMESTAMP_STYLE),
-                " ",
-                (f"{item.wid:>2}{mark}", prefix_style),
-                " ",
-                body,
-            )
-        return Text.assemble((f"{item.wid:>2}{mark}", prefix_style), " ", body)
+            line = Text.assemble((arrival_time(item.time), TIMESTAMP_STYLE), " ", line)
+        return line
 
     def append(self, items: Iterable[OutputEntry]) -> None:
         first = self._first
