@@ -195,9 +195,7 @@ async def test_a_shows_every_watchers_lines_each_named_in_its_colour(tmp_path: P
             # the name is a column of its own (readable without colour: NO_COLOR)
             assert strip.text.startswith(f"{entry.watcher:<14}  1│ "), strip.text
             name_style = next(iter(strip)).style
-            assert name_style is not None and name_style.color == watcher_style(
-                entry.watcher
-            ).color
+            assert name_style is not None and name_style.color == watcher_style(entry.watcher).color
         assert watcher_style("talker").color != watcher_style("billing-worker").color
 
         # new lines of both keep coming in; c clears the combined view only
@@ -213,3 +211,44 @@ async def test_a_shows_every_watchers_lines_each_named_in_its_colour(tmp_path: P
         await pilot.pause()
         assert {e.watcher for e in view.items} == {app.main.selected}
         assert "first" in shown_texts(view)  # the watcher's own view was not cleared
+
+
+async def test_j_draws_json_object_lines_indented_over_several_rows(tmp_path: Path) -> None:
+    config = talker_toml(tmp_path)
+    script = tmp_path / "talker.py"
+    script.write_text(
+        TALKER.replace(
+            'print("first", flush=True)',
+            'print(\'{"level": "info", "msg": "ready", "port": 8080}\', flush=True)\n'
+            'print("[1, 2]", flush=True)',
+        )
+    )
+    arbiter = build_arbiter(tmp_path, config)
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        assert screen_rows(view)[:2] == [
+            ' 1│ {"level": "info", "msg": "ready", "port": 8080}',
+            " 1│ [1, 2]",
+        ]
+        await pilot.press("j")
+        await wait_until(lambda: view.pretty_json, pause=pilot.pause)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        assert screen_rows(view)[:7] == [
+            " 1│ {",
+            '      "level": "info",',
+            '      "msg": "ready",',
+            '      "port": 8080',
+            "    }",
+            " 1│ [1, 2]",  # an array is not an object: as it came
+            " 1│ " + LONG[: view.scrollable_content_region.width - 4],
+        ]
+        assert "json" in str(app.main.output_panel.border_subtitle)
+        await pilot.press("j")
+        await wait_until(lambda: not view.pretty_json, pause=pilot.pause)
+        view.scroll_to_row(0)
+        await pilot.pause()
+        assert screen_rows(view)[1] == " 1│ [1, 2]"

@@ -192,6 +192,11 @@ class TuimanCommands(Provider):
             main.action_combined_output,
         )
         yield (
+            "pretty-print JSON lines on/off",
+            "a line that is a JSON object is drawn indented (j)",
+            main.action_pretty_json,
+        )
+        yield (
             "clear output",
             "empty the output pane for the selected watcher or process (c)",
             main.action_clear_output,

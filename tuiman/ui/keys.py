@@ -173,6 +173,14 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
     ),
     _binding(
+        "j",
+        "pretty_json",
+        "json",
+        "Output pane: draw each line that is a JSON object indented, over several rows",
+        "pretty-json",
+        show=False,
+    ),
+    _binding(
         "c",
         "clear_output",
         "clear",

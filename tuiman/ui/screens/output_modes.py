@@ -1,5 +1,5 @@
 """The output pane's modes the user switches from the main screen: wrap, timestamps, clear,
-every watcher's lines at once.
+every watcher's lines at once, JSON lines indented.
 
 Wrap and timestamps are remembered in settings.toml; they shape the line view only (a pty
 process' pane is a terminal, which wraps as the terminal would and has no per-line times).
@@ -42,6 +42,11 @@ class OutputModes:
         self.apply(wrap=wrap, timestamps=timestamps)
         app = self._app
         app.remember_output(wrap=wrap, timestamps=timestamps)
+
+    def toggle_pretty_json(self) -> None:
+        view = self.screen.output_panel.view
+        view.show_pretty_json(not view.pretty_json)
+        self.screen.output_panel.update_status()
 
     def toggle_combined(self) -> None:
         """Every watcher's output interleaved, or the selected watcher's again."""

@@ -53,6 +53,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         # per line path stays as cheap as without it.
         self._wrap = False
         self._wrap_width = 0
+        self._expand = False  # an item may draw as several lines (pretty-printed JSON)
         self._rows: deque[int] = deque(maxlen=max_lines)  # rows of each line, while wrapping
         self._total_rows = 0
         self._row_starts: list[int] | None = None  # first row of each line; None: rebuild
@@ -68,6 +69,20 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def item_cells(self, item: Item) -> int:
         """Cells the rendered item takes on one unwrapped row (wrapping folds it)."""
         return self.item_width(item)
+
+    def item_rows(self, item: Item, width: int) -> int:
+        """Rows the item takes, folded at `width` (0: not folded). An item drawn as several
+        lines (render_item's text has newlines) must say so here, line by line."""
+        return rows_of(self.item_cells(item), width)
+
+    @property
+    def _multi(self) -> bool:
+        """Rows are not lines: counted per line and looked up."""
+        return self._wrap or self._expand
+
+    @property
+    def _fold_width(self) -> int:
+        return self._wrap_width if self._wrap else 0
 
     # -- content ------------------------------------------------------------------------------
     @property
@@ -99,7 +114,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             self._pending.extend(arrived)
             self.arrived_paused += len(arrived)
             return
-        if self._wrap:
+        if self._multi:
             self._append_wrapped(items)
             return
         lines = self._lines
@@ -124,7 +139,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def _append_wrapped(self, items: Iterable[Item]) -> None:
         lines, rows = self._lines, self._rows
         maxlen = lines.maxlen or 0
-        width = self._wrap_width
+        width = self._fold_width
         trimmed_rows = 0
         added = 0
         for item in items:
@@ -132,7 +147,8 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
                 trimmed_rows += rows[0]
                 self._first += 1
             lines.append(item)
-            count = _rows_of(self.item_cells(item), width)
+            self._width = max(self._width, self.item_width(item))
+            count = self.item_rows(item, width)
             rows.append(count)
             self._total_rows += count
             added += 1
@@ -159,6 +175,16 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         if not self.follow:
             self._move_to(self._row_of_line(top))
 
+    def set_expand(self, expand: bool) -> None:
+        """Let items draw as several lines (item_rows says how many)."""
+        if expand == self._expand:
+            return
+        top = self._line_at_row(int(self.scroll_y))
+        self._expand = expand
+        self._rewrap(self.scrollable_content_region.width)
+        if not self.follow:
+            self._move_to(self._row_of_line(top))
+
     def _rewrap(self, width: int) -> None:
         """Count the rows of every line again (wrapping switched on, or the width changed)."""
         self._rows.clear()
@@ -167,11 +193,12 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._held_trimmed = 0
         self._folded.clear()
         self._cache.clear()
-        if self._wrap:
-            self._wrap_width = width = max(width, 1)
-            self._rows.extend(_rows_of(self.item_cells(item), width) for item in self._lines)
+        if self._multi:
+            self._wrap_width = max(width, 1)
+            fold = self._fold_width
+            self._rows.extend(self.item_rows(item, fold) for item in self._lines)
             self._total_rows = sum(self._rows)
-            self._set_virtual_size(0, self._total_rows)
+            self._set_virtual_size(0 if self._wrap else self._width, self._total_rows)
         else:
             self._set_virtual_size(self._width, len(self._lines))
         if self.follow:
@@ -180,7 +207,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
 
     @property
     def content_rows(self) -> int:
-        return self._total_rows if self._wrap else len(self._lines)
+        return self._total_rows if self._multi else len(self._lines)
 
     def _starts(self) -> list[int]:
         starts = self._row_starts
@@ -189,19 +216,19 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         return starts
 
     def _row_of_line(self, index: int) -> int:
-        if not self._wrap:
+        if not self._multi:
             return index
         starts = self._starts()
         return starts[min(max(index, 0), len(starts) - 1)]
 
     def _line_at_row(self, row: int) -> int:
-        if not self._wrap:
+        if not self._multi:
             return row
         return max(bisect_right(self._starts(), row) - 1, 0)
 
     def _show_appended(self, trimmed: int) -> None:
-        if self._wrap:
-            self._set_virtual_size(0, self._total_rows)
+        if self._multi:
+            self._set_virtual_size(0 if self._wrap else self._width, self._total_rows)
         else:
             self._set_virtual_size(self._width, len(self._lines))
         if self.follow:
@@ -231,9 +258,9 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._lines[index] = item
         self._width = max(self._width, self.item_width(item))
         self._cache.discard(self._first + index)
-        if self._wrap:
+        if self._multi:
             self._folded.discard(self._first + index)
-            count = _rows_of(self.item_cells(item), self._wrap_width)
+            count = self.item_rows(item, self._fold_width)
             if count != self._rows[index]:
                 self._total_rows += count - self._rows[index]
                 self._rows[index] = count
@@ -272,7 +299,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
 
     def reformat(self) -> None:
         """Drop cached renderings and row counts (what a line looks like changed)."""
-        if self._wrap:
+        if self._multi:
             self._rewrap(self.scrollable_content_region.width)
         else:
             width = 0
@@ -358,7 +385,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
 
     # -- rendering ----------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        if self._wrap:
+        if self._multi:
             return self._render_wrapped_row(y)
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
@@ -384,8 +411,9 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def _render_wrapped_row(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base_style = self.rich_style
-        if width != self._wrap_width:
+        if self._wrap and width != self._wrap_width:
             self._rewrap(width)
+        scroll_x = 0 if self._wrap else int(self.scroll_x)
         row = int(self.scroll_y) + y
         if row >= self._total_rows:
             return Strip.blank(width, base_style)
@@ -394,18 +422,36 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         number = self._first + index
         rows = self._folded.get(number)
         if rows is None:
-            strip = self._render_strip(index)
-            # Folded cell by cell as a terminal wraps, so a line's rows are known without
-            # rendering it (item_cells).
-            length = strip.cell_length
-            rows = list(strip.divide([*range(width, length, width), length])) if length else [strip]
+            rows = self._render_rows(index, width if self._wrap else 0)
             self._folded[number] = rows
         if part >= len(rows):
             return Strip.blank(width, base_style)
-        return rows[part].crop_extend(0, width, base_style).apply_offsets(part * width, index)
+        return (
+            rows[part]
+            .crop_extend(scroll_x, scroll_x + width, base_style)
+            .apply_offsets(scroll_x, index)
+        )
+
+    def _render_rows(self, index: int, fold: int) -> list[Strip]:
+        text = self.render_item(self._lines[index], index, palette_of(self.app))
+        text.no_wrap = True
+        text.stylize_before(self.rich_style)
+        console = self.app.console
+        parts = text.split("\n") if "\n" in text.plain else [text]
+        rows: list[Strip] = []
+        for part in parts:
+            strip = Strip(part.render(console), part.cell_len)
+            length = strip.cell_length
+            if fold and length > fold:
+                # Folded cell by cell as a terminal wraps, so a line's rows are known without
+                # rendering it (item_cells, item_rows).
+                rows.extend(strip.divide([*range(fold, length, fold), length]))
+            else:
+                rows.append(strip)
+        return rows
 
 
-def _rows_of(cells: int, width: int) -> int:
+def rows_of(cells: int, width: int) -> int:
     return max(-(-cells // width), 1) if width > 0 else 1
 
 

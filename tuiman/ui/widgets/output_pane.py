@@ -118,7 +118,15 @@ class OutputPane(Panel):
             parts.append(f"“{output.search}” {where}")
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
-        modes = [name for name, on in (("wrap", output.wrap), ("time", output.timestamps)) if on]
+        modes = [
+            name
+            for name, on in (
+                ("wrap", output.wrap),
+                ("time", output.timestamps),
+                ("json", output.pretty_json),
+            )
+            if on
+        ]
         if modes:
             parts.append(" ".join(modes))
         parts.append(follow_status(output))

@@ -8,13 +8,15 @@ import zlib
 from collections.abc import Iterable
 
 from rich.cells import cell_len, set_cell_size
+from rich.highlighter import JSONHighlighter
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import var
 
 from tuiman.ui.model import OutputEntry
 from tuiman.ui.palette import Palette
-from tuiman.ui.widgets.line_view import LineView
+from tuiman.ui.pretty_json import pretty_json_lines
+from tuiman.ui.widgets.line_view import LineView, rows_of
 
 OUTPUT_LINES = 5000
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
@@ -36,6 +38,7 @@ TIMESTAMP_CELLS = len("12:34:56.789 ")
 TIMESTAMP_STYLE = Style(dim=True)
 
 
+_JSON = JSONHighlighter()
 NAME_CELLS = 16  # longer watcher names are cut with an ellipsis in the combined view
 
 
@@ -70,12 +73,31 @@ class OutputView(LineView[OutputEntry]):
         self.timestamps = False  # each line prefixed with the time it arrived
         self.combined = False  # each line prefixed with its watcher's name
         self._name_cells = 0  # the names column in the combined view
+        self.pretty_json = False  # a line that is a JSON object drawn indented, over rows
 
     def item_width(self, item: OutputEntry) -> int:
         return len(item.text) + self._prefix_cells()
 
     def item_cells(self, item: OutputEntry) -> int:
         return cell_len(plain_text(item.text)) + self._prefix_cells()
+
+    def item_rows(self, item: OutputEntry, width: int) -> int:
+        lines = self._json_lines(item)
+        if lines is None:
+            return rows_of(self.item_cells(item), width)
+        prefix = self._prefix_cells()
+        return sum(rows_of(prefix + cell_len(line), width) for line in lines)
+
+    def _json_lines(self, item: OutputEntry) -> tuple[str, ...] | None:
+        if not self.pretty_json or "{" not in item.text:
+            return None
+        return pretty_json_lines(plain_text(item.text))
+
+    def show_pretty_json(self, shown: bool) -> None:
+        if shown != self.pretty_json:
+            self.pretty_json = shown
+            self._cache.clear()
+            self.set_expand(shown)
 
     def _prefix_cells(self) -> int:
         names = self._name_cells + 1 if self.combined else 0
@@ -100,8 +122,14 @@ class OutputView(LineView[OutputEntry]):
             if item.stream == "stderr"
             else Style(color=colour, dim=True)
         )
-        # the model made the text terminal-safe: only SGR sequences are left for the decoder
-        body = Text.from_ansi(item.text, end="")
+        json_lines = self._json_lines(item)
+        if json_lines is not None:
+            indent = "\n" + " " * self._prefix_cells()
+            body = Text(indent.join(json_lines), end="")
+            _JSON.highlight(body)
+        else:
+            # the model made the text terminal-safe: only SGR sequences are left for the decoder
+            body = Text.from_ansi(item.text, end="")
         term = self.search
         if term:
             style = CURRENT_MATCH if number == self.current_match else MATCH
