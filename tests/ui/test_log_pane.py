@@ -237,18 +237,66 @@ async def test_j_draws_json_object_lines_indented_over_several_rows(tmp_path: Pa
         await wait_until(lambda: view.pretty_json, pause=pilot.pause)
         view.scroll_to_row(0)
         await pilot.pause()
-        assert screen_rows(view)[:7] == [
-            " 1│ {",
-            '      "level": "info",',
-            '      "msg": "ready",',
-            '      "port": 8080',
-            "    }",
-            " 1│ [1, 2]",  # an array is not an object: as it came
-            " 1│ " + LONG[: view.scrollable_content_region.width - 4],
-        ]
+        assert (
+            screen_rows(view)[:7]
+            == [
+                " 1│ {",
+                '      "level": "info",',
+                '      "msg": "ready",',
+                '      "port": 8080',
+                "    }",
+                " 1│ [1, 2]",  # an array is not an object: as it came
+                " 1│ " + LONG[: view.scrollable_content_region.width - 4],
+            ]
+        )
         assert "json" in str(app.main.output_panel.border_subtitle)
         await pilot.press("j")
         await wait_until(lambda: not view.pretty_json, pause=pilot.pause)
         view.scroll_to_row(0)
         await pilot.pause()
         assert screen_rows(view)[1] == " 1│ [1, 2]"
+
+
+def reversed_rows(view: OutputView) -> list[int]:
+    """Rows on screen drawn in reverse video (the selection)."""
+    rows = []
+    for y in range(view.scrollable_content_region.height):
+        if any(seg.style is not None and seg.style.reverse for seg in view.render_line(y)):
+            rows.append(y)
+    return rows
+
+
+async def test_v_selects_lines_with_the_keys_and_y_copies_them_through_osc_52(
+    tmp_path: Path,
+) -> None:
+    arbiter = build_arbiter(tmp_path, talker_toml(tmp_path))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        await wait_until(lambda: view.line_count >= 6, pause=pilot.pause, what="6 lines")
+        await pilot.press("v")
+        await wait_until(lambda: view.selection is not None, pause=pilot.pause)
+        assert view.has_focus and not view.follow  # holds still while selecting
+        selection = view.selection
+        assert selection is not None
+        cursor = selection.cursor
+        assert cursor == min(view.line_count, view.scrollable_content_region.height) - 1
+        await pilot.press("up")  # moves: one line selected
+        assert (selection.first, selection.last) == (cursor - 1, cursor - 1)
+        await pilot.press("shift+up", "shift+up")  # extends
+        await pilot.pause()
+        assert (selection.first, selection.last) == (cursor - 3, cursor - 1)
+        assert len(reversed_rows(view)) == 3
+        assert "select 3" in str(app.main.output_panel.border_subtitle)
+        expected = [e.text for e in list(view.items)[cursor - 3 : cursor]]
+
+        await pilot.press("y")
+        await wait_until(lambda: view.selection is None, pause=pilot.pause)
+        assert app.clipboard == "\n".join(expected) + "\n"
+        assert reversed_rows(view) == []
+
+        # escape leaves without copying; the keys scroll again
+        await pilot.press("v", "up", "escape")
+        await wait_until(lambda: view.selection is None, pause=pilot.pause)
+        assert app.clipboard == "\n".join(expected) + "\n"
+        assert view.has_focus

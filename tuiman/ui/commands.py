@@ -197,6 +197,11 @@ class TuimanCommands(Provider):
             main.action_pretty_json,
         )
         yield (
+            "select and copy output lines",
+            "up/down move, shift extends, y or enter copies (OSC 52: over SSH, in tmux) (v)",
+            main.action_select_output,
+        )
+        yield (
             "clear output",
             "empty the output pane for the selected watcher or process (c)",
             main.action_clear_output,

@@ -173,6 +173,14 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
     ),
     _binding(
+        "v",
+        "select_output",
+        "select",
+        "Output pane: select lines with the keys (shift extends), y or enter copies, escape leaves",
+        "select-output",
+        show=False,
+    ),
+    _binding(
         "j",
         "pretty_json",
         "json",

@@ -416,6 +416,9 @@ class MainScreen(Screen[None]):
     def action_timestamps(self) -> None:
         self.output_modes.toggle_timestamps()
 
+    def action_select_output(self) -> None:
+        self.output_modes.select()
+
     def action_pretty_json(self) -> None:
         self.output_modes.toggle_pretty_json()
 

@@ -1,5 +1,5 @@
 """The output pane's modes the user switches from the main screen: wrap, timestamps, clear,
-every watcher's lines at once, JSON lines indented.
+every watcher's lines at once, JSON lines indented, select and copy.
 
 Wrap and timestamps are remembered in settings.toml; they shape the line view only (a pty
 process' pane is a terminal, which wraps as the terminal would and has no per-line times).
@@ -56,6 +56,16 @@ class OutputModes:
         panel.view.show_combined(panel.combined)
         screen.reload_output()
         screen.update_titles()
+
+    def select(self) -> None:
+        """Select mode in the output pane: keys pick lines, y copies them (OSC 52)."""
+        panel = self.screen.output_panel
+        if panel.terminal.display:
+            self._say("a terminal shows the process' screen: select with the mouse (shift+drag)")
+            return
+        panel.view.focus()
+        if not panel.view.start_selecting():
+            self._say("no line to select")
 
     def clear(self) -> None:
         panel = self.screen.output_panel

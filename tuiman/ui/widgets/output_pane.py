@@ -112,6 +112,9 @@ class OutputPane(Panel):
             return
         output = self.view
         parts: list[str] = []
+        if output.selection is not None:
+            count = output.selection.last - output.selection.first + 1
+            parts.append(f"select {count} · shift+up/down extends · y copies · escape leaves")
         if output.search:
             position = output.match_position()
             where = f"{position[0]}/{position[1]}" if position else f"{output.match_count} matches"
@@ -143,6 +146,14 @@ class OutputPane(Panel):
         box.value = ""
         box.add_class("hidden")
         self.view.focus()
+
+    @on(OutputView.SelectionChanged)
+    def _selection_changed(self, event: OutputView.SelectionChanged) -> None:
+        if event.copied is not None:
+            lines = "line" if event.copied == 1 else "lines"
+            self.notify(f"copied {event.copied} {lines} to the clipboard (OSC 52)", timeout=3)
+        self.update_status()
+        self.screen.refresh_bindings()
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:

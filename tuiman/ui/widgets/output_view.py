@@ -6,16 +6,20 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.highlighter import JSONHighlighter
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import var
 
 from tuiman.ui.model import OutputEntry
 from tuiman.ui.palette import Palette
 from tuiman.ui.pretty_json import pretty_json_lines
+from tuiman.ui.widgets.line_selection import LineSelection
 from tuiman.ui.widgets.line_view import LineView, rows_of
 
 OUTPUT_LINES = 5000
@@ -62,7 +66,30 @@ def arrival_time(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
 
 
+SELECTED = Style(reverse=True)
+
+
 class OutputView(LineView[OutputEntry]):
+    # Active only while selecting (check_action): otherwise the keys scroll as usual.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "select_move(-1, False)", "up", show=False),
+        Binding("down", "select_move(1, False)", "down", show=False),
+        Binding("shift+up", "select_move(-1, True)", "extend up", show=False),
+        Binding("shift+down", "select_move(1, True)", "extend down", show=False),
+        Binding("pageup", "select_page(-1)", "page up", show=False),
+        Binding("pagedown", "select_page(1)", "page down", show=False),
+        Binding("y,enter", "select_copy", "copy", id="copy-selection"),
+        Binding("escape", "select_leave", "leave selection", id="leave-selection"),
+    ]
+    SELECT_ACTIONS = frozenset({"select_move", "select_page", "select_copy", "select_leave"})
+
+    class SelectionChanged(Message):
+        """Selecting began or ended (the footer shows other keys), or lines were copied."""
+
+        def __init__(self, copied: int | None = None) -> None:
+            super().__init__()
+            self.copied = copied
+
     search: var[str] = var("")
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -74,6 +101,7 @@ class OutputView(LineView[OutputEntry]):
         self.combined = False  # each line prefixed with its watcher's name
         self._name_cells = 0  # the names column in the combined view
         self.pretty_json = False  # a line that is a JSON object drawn indented, over rows
+        self.selection: LineSelection | None = None  # select mode: lines to copy
 
     def item_width(self, item: OutputEntry) -> int:
         return len(item.text) + self._prefix_cells()
@@ -142,14 +170,84 @@ class OutputView(LineView[OutputEntry]):
             line = Text.assemble((name, watcher_style(item.watcher)), " ", line)
         if self.timestamps:
             line = Text.assemble((arrival_time(item.time), TIMESTAMP_STYLE), " ", line)
+        if self.selection is not None and number in self.selection:
+            line.stylize(SELECTED)
         return line
+
+    # -- select and copy ----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.SELECT_ACTIONS:
+            return self.selection is not None
+        return True
+
+    def start_selecting(self) -> bool:
+        """Select mode on the last line on screen; the view holds still meanwhile. False:
+        no line to select."""
+        if not self.items:
+            return False
+        self.follow = False
+        bottom = int(self.scroll_y) + self.scrollable_content_region.height - 1
+        last = min(self._line_at_row(bottom), self.line_count - 1)
+        self.selection = LineSelection(last, last)
+        self._show_cursor()
+        self.post_message(self.SelectionChanged())
+        return True
+
+    def action_select_move(self, step: int, extend: bool) -> None:
+        if self.selection is not None:
+            self.selection.move(step, self.line_count, extend=extend)
+            self._show_cursor()
+
+    def action_select_page(self, pages: int) -> None:
+        height = max(self.scrollable_content_region.height - 1, 1)
+        self.action_select_move(pages * height, False)
+
+    def action_select_copy(self) -> None:
+        selection = self.selection
+        if selection is None:
+            return
+        self.app.copy_to_clipboard(self.selected_text() + "\n")
+        self.action_select_leave(copied=selection.last - selection.first + 1)
+
+    def action_select_leave(self, copied: int | None = None) -> None:
+        if self.selection is not None:
+            self.selection = None
+            self.invalidate()
+            self.post_message(self.SelectionChanged(copied))
+
+    def selected_text(self) -> str:
+        if self.selection is None:
+            return ""
+        lines = list(self.items)[self.selection.first : self.selection.last + 1]
+        return "\n".join(plain_text(entry.text) for entry in lines)
+
+    def _show_cursor(self) -> None:
+        """Repaint the selection and scroll the cursor's line into view."""
+        selection = self.selection
+        if selection is None:
+            return
+        self.invalidate()
+        top = self._row_of_line(selection.cursor)
+        height = self.scrollable_content_region.height
+        if top < self.scroll_y:
+            self._move_to(top)
+        elif top >= self.scroll_y + height:
+            self._move_to(top - height + 1)
 
     def append(self, items: Iterable[OutputEntry]) -> None:
         first = self._first
         super().append(items)
-        if self.current_match is not None and self._first != first:
-            shifted = self.current_match - (self._first - first)
+        trimmed = self._first - first
+        if self.current_match is not None and trimmed:
+            shifted = self.current_match - trimmed
             self.current_match = shifted if shifted >= 0 else None
+        if self.selection is not None and trimmed:
+            self.selection.anchor = max(self.selection.anchor - trimmed, 0)
+            self.selection.cursor = max(self.selection.cursor - trimmed, 0)
+
+    def replace(self, items: Iterable[OutputEntry]) -> None:
+        self.action_select_leave()  # other lines: the indices mean nothing now
+        super().replace(items)
 
     # -- search -------------------------------------------------------------------------------
     def watch_search(self) -> None:
