@@ -287,7 +287,9 @@ async def test_v_selects_lines_with_the_keys_and_y_copies_them_through_osc_52(
         await pilot.pause()
         assert (selection.first, selection.last) == (cursor - 3, cursor - 1)
         assert len(reversed_rows(view)) == 3
-        assert "select 3" in str(app.main.output_panel.border_subtitle)
+        await wait_until(
+            lambda: "select 3" in str(app.main.output_panel.border_subtitle), pause=pilot.pause
+        )
         expected = [e.text for e in list(view.items)[cursor - 3 : cursor]]
 
         await pilot.press("y")

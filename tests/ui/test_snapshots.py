@@ -116,3 +116,14 @@ def test_info_dialog(snap_compare: Any, tmp_path: Path) -> None:
 
 def test_scale_to_dialog(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(scripted_app(tmp_path), terminal_size=(100, 30), run_before=then("n"))
+
+
+def test_output_all_watchers_wrapped_with_times(snap_compare: Any, tmp_path: Path) -> None:
+    # a: every watcher's lines, named; T: arrival times; w: long lines fold at the pane width.
+    run_before = then("a", "T", "w")
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(64, 30), run_before=run_before)
+
+
+def test_output_selecting_lines(snap_compare: Any, tmp_path: Path) -> None:
+    run_before = then("v", "up", "shift+up")
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=run_before)

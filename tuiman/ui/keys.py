@@ -224,6 +224,10 @@ HELP_EXTRAS: list[tuple[str, str]] = [
     ("enter", "On a watcher or a process: read its output"),
     ("enter, up / down", "In the search box: older / newer match; escape closes it"),
     (
+        "v, then up / down, shift+up / shift+down, y / enter, escape",
+        "Output: select lines, extend the selection, copy them (OSC 52), leave",
+    ),
+    (
         "mouse",
         "Click a row to select it (again: its output), click a panel to focus it, wheel "
         "to scroll (scrolling up pauses following)",

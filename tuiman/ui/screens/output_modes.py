@@ -32,7 +32,6 @@ class OutputModes:
     def toggle_wrap(self) -> None:
         view = self.screen.output_panel.view
         self._set(wrap=not view.wrap, timestamps=view.timestamps)
-        self._say("long lines wrap" if view.wrap else "long lines scroll sideways (left/right)")
 
     def toggle_timestamps(self) -> None:
         view = self.screen.output_panel.view
@@ -63,7 +62,7 @@ class OutputModes:
         if panel.terminal.display:
             self._say("a terminal shows the process' screen: select with the mouse (shift+drag)")
             return
-        panel.view.focus()
+        self.screen.set_focus(panel.view)  # now: the next key already moves the selection
         if not panel.view.start_selecting():
             self._say("no line to select")
 

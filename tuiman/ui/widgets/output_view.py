@@ -84,7 +84,8 @@ class OutputView(LineView[OutputEntry]):
     SELECT_ACTIONS = frozenset({"select_move", "select_page", "select_copy", "select_leave"})
 
     class SelectionChanged(Message):
-        """Selecting began or ended (the footer shows other keys), or lines were copied."""
+        """Selecting began, moved or ended (the footer shows other keys), or lines were
+        copied."""
 
         def __init__(self, copied: int | None = None) -> None:
             super().__init__()
@@ -197,6 +198,7 @@ class OutputView(LineView[OutputEntry]):
         if self.selection is not None:
             self.selection.move(step, self.line_count, extend=extend)
             self._show_cursor()
+            self.post_message(self.SelectionChanged())
 
     def action_select_page(self, pages: int) -> None:
         height = max(self.scrollable_content_region.height - 1, 1)
