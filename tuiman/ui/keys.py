@@ -224,8 +224,8 @@ HELP_EXTRAS: list[tuple[str, str]] = [
     ("enter", "On a watcher or a process: read its output"),
     ("enter, up / down", "In the search box: older / newer match; escape closes it"),
     (
-        "v, then up / down, shift+up / shift+down, y / enter, escape",
-        "Output: select lines, extend the selection, copy them (OSC 52), leave",
+        "y, enter / escape",
+        "Output, selecting (v): copy the lines (OSC 52) / leave; shift+up, shift+down extend",
     ),
     (
         "mouse",
