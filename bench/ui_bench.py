@@ -18,7 +18,8 @@ Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
 that show its effect come back: `?` opens the help screen (wait for its title), `escape` closes
 it; `down`/`up` move between two watchers (wait for the processes panel's new title); `k` opens
-the signal picker (wait for its question). Numbers
+the signal picker (wait for its question); `w` wraps the output pane's lines (wait for `wrap`
+in its subtitle; a second `w` unwraps, not timed). Numbers
 vary with the machine; no assertion is made on them.
 """
 
@@ -110,6 +111,7 @@ class Result:
     quit_s: float = 0.0
     headless_cpu: float | None = None
     in_process_ms: list[float] = field(default_factory=list)
+    wrap_ms: list[float] = field(default_factory=list)
 
 
 def idle_scenario(directory: Path) -> Scenario:
@@ -270,6 +272,7 @@ def run(make: Callable[[Path], Scenario], seconds: float, presses: int, settle: 
             result.help_ms, result.move_ms, result.signal_ms = _latencies(
                 terminal, presses, scenario.watchers
             )
+            result.wrap_ms = _wrap_latencies(terminal, presses)
             quit_started = time.perf_counter()
             os.write(terminal.master, b"qy")  # q asks first; y confirms
             terminal.process.wait(timeout=60)
@@ -316,6 +319,17 @@ def _latencies(
         terminal.press(b"\x1b", b"processes")
         time.sleep(0.4)
     return help_ms, move_ms, signal_ms
+
+
+def _wrap_latencies(terminal: Terminal, presses: int) -> list[float]:
+    """`w` with the busiest output on screen: every kept line is counted again at the width."""
+    wrap_ms: list[float] = []
+    for _ in range(presses):
+        wrap_ms.append(terminal.press(b"w", b"wrap") * 1000)
+        time.sleep(0.1)
+        os.write(terminal.master, b"w")  # back to scrolling sideways
+        time.sleep(0.3)
+    return wrap_ms
 
 
 def _read_int(path: Path) -> int:
@@ -454,8 +468,9 @@ def report(results: list[Result], seconds: float) -> str:
     lines = [
         "| scenario | tuiman CPU, TUI open | same, `--headless` | RSS | threads "
         "| `?` → help drawn p50 / p95 | `k` → signal picker p50 / p95 "
-        "| ↓/↑ → panel redrawn p50 / p95 | same, in-process | `q` → exit |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ↓/↑ → panel redrawn p50 / p95 | same, in-process | `w` → output wrapped p50 / p95 "
+        "| `q` → exit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         headless = f"{r.headless_cpu:.1f} %" if r.headless_cpu is not None else "-"
@@ -466,6 +481,7 @@ def report(results: list[Result], seconds: float) -> str:
             f"| {_p50_p95(r.signal_ms)} "
             f"| {statistics.median(r.move_ms):.0f} / {_percentile(r.move_ms, 0.95):.0f} ms "
             f"| {_p50_p95(r.in_process_ms)} "
+            f"| {_p50_p95(r.wrap_ms)} "
             f"| {r.quit_s:.1f} s |"
         )
     lines.append(
