@@ -296,6 +296,7 @@ async def test_v_selects_lines_with_the_keys_and_y_copies_them_through_osc_52(
         await wait_until(lambda: view.selection is None, pause=pilot.pause)
         assert app.clipboard == "\n".join(expected) + "\n"
         assert reversed_rows(view) == []
+        assert view.follow  # it followed before: it follows again
 
         # escape leaves without copying; the keys scroll again
         await pilot.press("v", "up", "escape")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -396,16 +397,16 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         number = self._first + index
         strip = self._cache.get(number)
         if strip is None:
-            strip = self._render_strip(index)
+            strip = self._render_strip(index, base_style)
             self._cache[number] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, base_style).apply_offsets(
             scroll_x, index
         )
 
-    def _render_strip(self, index: int) -> Strip:
+    def _render_strip(self, index: int, base_style: Style) -> Strip:
         text = self.render_item(self._lines[index], index, palette_of(self.app))
         text.no_wrap = True
-        text.stylize_before(self.rich_style)
+        text.stylize_before(base_style)
         return Strip(text.render(self.app.console), text.cell_len)
 
     def _render_wrapped_row(self, y: int) -> Strip:
@@ -422,7 +423,7 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         number = self._first + index
         rows = self._folded.get(number)
         if rows is None:
-            rows = self._render_rows(index, width if self._wrap else 0)
+            rows = self._render_rows(index, width if self._wrap else 0, base_style)
             self._folded[number] = rows
         if part >= len(rows):
             return Strip.blank(width, base_style)
@@ -432,10 +433,10 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             .apply_offsets(scroll_x, index)
         )
 
-    def _render_rows(self, index: int, fold: int) -> list[Strip]:
+    def _render_rows(self, index: int, fold: int, base_style: Style) -> list[Strip]:
         text = self.render_item(self._lines[index], index, palette_of(self.app))
         text.no_wrap = True
-        text.stylize_before(self.rich_style)
+        text.stylize_before(base_style)
         console = self.app.console
         parts = text.split("\n") if "\n" in text.plain else [text]
         rows: list[Strip] = []

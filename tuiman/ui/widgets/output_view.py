@@ -101,20 +101,22 @@ class OutputView(LineView[OutputEntry]):
         self.timestamps = False  # each line prefixed with the time it arrived
         self.combined = False  # each line prefixed with its watcher's name
         self._name_cells = 0  # the names column in the combined view
+        self._prefix = 4  # cells before the text: kept, item_width runs for every line
         self.pretty_json = False  # a line that is a JSON object drawn indented, over rows
         self.selection: LineSelection | None = None  # select mode: lines to copy
+        self._followed_before_selecting = False
 
     def item_width(self, item: OutputEntry) -> int:
-        return len(item.text) + self._prefix_cells()
+        return len(item.text) + self._prefix
 
     def item_cells(self, item: OutputEntry) -> int:
-        return cell_len(plain_text(item.text)) + self._prefix_cells()
+        return cell_len(plain_text(item.text)) + self._prefix
 
     def item_rows(self, item: OutputEntry, width: int) -> int:
         lines = self._json_lines(item)
         if lines is None:
             return rows_of(self.item_cells(item), width)
-        prefix = self._prefix_cells()
+        prefix = self._prefix
         return sum(rows_of(prefix + cell_len(line), width) for line in lines)
 
     def _json_lines(self, item: OutputEntry) -> tuple[str, ...] | None:
@@ -128,20 +130,23 @@ class OutputView(LineView[OutputEntry]):
             self._cache.clear()
             self.set_expand(shown)
 
-    def _prefix_cells(self) -> int:
+    def _update_prefix(self) -> None:
         names = self._name_cells + 1 if self.combined else 0
-        return 4 + (TIMESTAMP_CELLS if self.timestamps else 0) + names
+        self._prefix = 4 + (TIMESTAMP_CELLS if self.timestamps else 0) + names
 
     def set_names(self, names: list[str]) -> None:
         """The watchers the combined view names: its names column fits the longest."""
         self._name_cells = min(max((cell_len(name) for name in names), default=0), NAME_CELLS)
+        self._update_prefix()
 
     def show_combined(self, combined: bool) -> None:
         self.combined = combined  # the pane reloads the lines next
+        self._update_prefix()
 
     def show_timestamps(self, shown: bool) -> None:
         if shown != self.timestamps:
             self.timestamps = shown
+            self._update_prefix()
             self.reformat()
 
     def render_item(self, item: OutputEntry, number: int, palette: Palette) -> Text:
@@ -151,9 +156,9 @@ class OutputView(LineView[OutputEntry]):
             if item.stream == "stderr"
             else Style(color=colour, dim=True)
         )
-        json_lines = self._json_lines(item)
+        json_lines = self._json_lines(item) if self.pretty_json else None
         if json_lines is not None:
-            indent = "\n" + " " * self._prefix_cells()
+            indent = "\n" + " " * self._prefix
             body = Text(indent.join(json_lines), end="")
             _JSON.highlight(body)
         else:
@@ -186,6 +191,8 @@ class OutputView(LineView[OutputEntry]):
         no line to select."""
         if not self.items:
             return False
+        if self.selection is None:
+            self._followed_before_selecting = self.follow
         self.follow = False
         bottom = int(self.scroll_y) + self.scrollable_content_region.height - 1
         last = min(self._line_at_row(bottom), self.line_count - 1)
@@ -215,6 +222,8 @@ class OutputView(LineView[OutputEntry]):
         if self.selection is not None:
             self.selection = None
             self.invalidate()
+            if self._followed_before_selecting:
+                self.action_follow_end()  # what arrived meanwhile shows
             self.post_message(self.SelectionChanged(copied))
 
     def selected_text(self) -> str:
