@@ -303,3 +303,21 @@ async def test_v_selects_lines_with_the_keys_and_y_copies_them_through_osc_52(
         await wait_until(lambda: view.selection is None, pause=pilot.pause)
         assert app.clipboard == "\n".join(expected) + "\n"
         assert view.has_focus
+
+
+async def test_moving_in_the_tables_keeps_the_combined_view_as_it_is(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, two_talkers_toml(tmp_path))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        view = await started(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await wait_until(lambda: view.line_count >= 8, pause=pilot.pause, what="8 lines")
+        view.scroll_to_row(2)  # paused, reading
+        await pilot.pause()
+        first_shown = view.items[2]
+        await pilot.press("down")  # the other watcher: the combined view stays, paused
+        await pilot.pause()
+        assert "all watchers" in str(app.main.output_panel.border_title)
+        assert not view.follow and view.items[2] is first_shown
+        assert {e.watcher for e in view.items} == {"talker", "billing-worker"}

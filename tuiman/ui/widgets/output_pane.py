@@ -22,6 +22,8 @@ from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
 from tuiman.ui.widgets.terminal_view import TerminalView
 
+COMBINED = ("", None)  # _showing while every watcher's lines are shown (no watcher is "")
+
 
 class OutputPane(Panel):
     def __init__(self, *, id: str | None = None) -> None:
@@ -64,8 +66,11 @@ class OutputPane(Panel):
         self.update_status()
 
     def reload_combined(self, buffers: Mapping[str, Sequence[OutputEntry]]) -> None:
-        """Show every watcher's lines (less what was cleared here), interleaved by time."""
-        self._showing = None
+        """Show every watcher's lines (less what was cleared here), interleaved by time.
+        Already shown, nothing changes: a move in the tables does not merge them again."""
+        if self._showing == COMBINED:
+            return
+        self._showing = COMBINED
         kept = [self.cleared.after_clear_combined(name, lines) for name, lines in buffers.items()]
         self.view.set_names(list(buffers))
         self.view.replace(heapq.merge(*kept, key=attrgetter("time")))
@@ -80,7 +85,7 @@ class OutputPane(Panel):
             return False
         if self.combined:
             self.cleared.clear_combined({e.watcher: e for e in chain(view.items, view.pending)})
-        elif self._showing is not None:
+        elif self._showing not in (None, COMBINED):
             self.cleared.clear(self._showing, last)
         else:
             return False
