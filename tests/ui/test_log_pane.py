@@ -15,6 +15,7 @@ from tests.support.waiting import wait_until
 from tests.ui.uihelpers import make_app, running
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.preferences import load_preferences
+from tuiman.ui.pretty_json import pretty_json_lines
 from tuiman.ui.widgets.output_view import OutputView, arrival_time, watcher_style
 
 pytestmark = pytest.mark.timeout(60)
@@ -321,3 +322,12 @@ async def test_moving_in_the_tables_keeps_the_combined_view_as_it_is(tmp_path: P
         assert "all watchers" in str(app.main.output_panel.border_title)
         assert not view.follow and view.items[2] is first_shown
         assert {e.watcher for e in view.items} == {"talker", "billing-worker"}
+
+
+def test_pretty_json_never_decodes_a_control_sequence_into_the_terminal() -> None:
+    # \u009b is a one-byte CSI, \u001b an ESC: decoded, they would drive the terminal.
+    lines = pretty_json_lines('{"a": "\\u009b31mred", "b": "\\u001b[2J", "c": "é"}')
+    assert lines == ("{", '  "a": "\\u009b31mred",', '  "b": "\\u001b[2J",', '  "c": "é"', "}")
+    assert pretty_json_lines("[1, 2]") is None  # only objects
+    assert pretty_json_lines("{not json}") is None
+    assert pretty_json_lines("{" * 100_000 + "}" * 100_000) is None  # too deep: as it came
