@@ -26,6 +26,7 @@ from tuiman.core.config.validate import (
     integer_in_range,
     number_in_range,
 )
+from tuiman.core.config.probes import WatcherDependencies, check_dependencies
 from tuiman.core.config.watchers import LoadContext, absolute_path, read_env_table, read_watchers
 
 DEFAULT_CONFIG_NAME = "tuiman.toml"
@@ -202,10 +203,15 @@ def build_config(
         arbiter=arbiter,
         global_env=read_env_table(env_table, ("env",), problems, environ, cwd),
     )
+    watchers = tuple(read_watchers(watchers_table, context))
+    check_dependencies(
+        [WatcherDependencies(w.name, w.depends_on, w.ready is not None) for w in watchers],
+        problems,
+    )
     return Config(
         source=source,
         arbiter=arbiter,
-        watchers=tuple(read_watchers(watchers_table, context)),
+        watchers=watchers,
         warnings=tuple(problems.warnings),
     )
 

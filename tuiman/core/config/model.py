@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.probe_model import AliveSpec, Condition, ProbeSpec
+
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
@@ -95,6 +97,10 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    # readiness, liveness and start order (docs/readiness.md)
+    ready: ProbeSpec | None = None
+    alive: AliveSpec | None = None
+    depends_on: dict[str, Condition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
+from tuiman.core.config.probes import read_alive, read_depends_on, read_ready
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -217,6 +218,9 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        ready=read_ready(reader),
+        alive=read_alive(reader),
+        depends_on=read_depends_on(reader),
     )
     reader.report_unknown_keys()
     return watcher
