@@ -278,13 +278,17 @@ def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: 
 
 
 def ready_problem(arbiter: Arbiter) -> str | None:
-    """None when every autostart watcher is ready; a reason when it never will be; '' to wait."""
+    """None when every autostart watcher is ready (passed its readiness probe, or without one
+    active with all its processes up; docs/readiness.md); a reason when it never will be;
+    '' to wait."""
     if arbiter.failures:
         return arbiter.failures[0]
     for watcher in arbiter.watchers.values():
         if not watcher.config.autostart:
             continue
-        if watcher.state == WatcherState.ACTIVE and watcher.all_running:
+        if watcher.blocked is not None:
+            return f"{watcher.name}: blocked: {watcher.blocked}"
+        if watcher.ready:
             continue
         if arbiter.is_done(watcher):
             codes = set(watcher.last_exit_codes.values())

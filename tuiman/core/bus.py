@@ -20,6 +20,7 @@ from tuiman.core.payloads import (
     AddPayload,
     ArbiterReloadPayload,
     ArbiterSnapshot,
+    BlockedPayload,
     ControlRejectedPayload,
     CustomPayload,
     DroppedPayload,
@@ -28,8 +29,12 @@ from tuiman.core.payloads import (
     HookFailurePayload,
     HookOutputPayload,
     HookSuccessPayload,
+    LivenessPayload,
     LogErrorPayload,
+    NotifyPayload,
     OutputPayload,
+    ProbePayload,
+    ReadyPayload,
     ReapPayload,
     RemovePayload,
     ResyncPayload,
@@ -41,7 +46,9 @@ from tuiman.core.payloads import (
     StatsPayload,
     StopPayload,
     SweepFailedPayload,
+    UnreadyPayload,
     UpdatedPayload,
+    WaitingPayload,
     WatchdogPayload,
     WatcherReloadPayload,
 )
@@ -49,7 +56,7 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT})
+DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE})
 
 
 class Subscription:
@@ -272,6 +279,22 @@ class Bus:
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
     ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.PROBE], watcher: str, payload: ProbePayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.READY], watcher: str, payload: ReadyPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.UNREADY], watcher: str, payload: UnreadyPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.LIVENESS], watcher: str, payload: LivenessPayload
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.NOTIFY], watcher: str, payload: NotifyPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.WAITING], watcher: str, payload: WaitingPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.BLOCKED], watcher: str, payload: BlockedPayload) -> Event: ...
     def emit(
         self,
         kind: str,

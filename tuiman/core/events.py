@@ -36,6 +36,14 @@ class Kind(StrEnum):
     SWEEP_FAILED = "sweep_failed"  # a watcher's escapees could not be looked for
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
+    # readiness, liveness and dependencies (docs/readiness.md)
+    PROBE = "probe"  # a probe's result changed (droppable)
+    READY = "ready"  # a process (pid) or the whole watcher (no pid) became ready
+    UNREADY = "unready"  # ... stopped being ready, with the reason
+    LIVENESS = "liveness"  # a process failed its liveness checks: tuiman restarts it
+    NOTIFY = "notify"  # a notify process sent STATUS=
+    WAITING = "waiting"  # a watcher's start waits for its dependencies
+    BLOCKED = "blocked"  # a dependency failed: the watcher will not start
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
@@ -85,7 +93,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT),
+        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE),
     )
 
 

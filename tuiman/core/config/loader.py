@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.config.model import ArbiterConfig, Config
+from tuiman.core.config.probes import WatcherDependencies, check_dependencies
 from tuiman.core.config.validate import (
     Problems,
     TableReader,
@@ -26,7 +27,6 @@ from tuiman.core.config.validate import (
     integer_in_range,
     number_in_range,
 )
-from tuiman.core.config.probes import WatcherDependencies, check_dependencies
 from tuiman.core.config.watchers import LoadContext, absolute_path, read_env_table, read_watchers
 
 DEFAULT_CONFIG_NAME = "tuiman.toml"

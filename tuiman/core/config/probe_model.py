@@ -15,6 +15,7 @@ READY_KINDS: tuple[ProbeKind, ...] = ("tcp", "http", "exec", "log", "notify")
 ALIVE_KINDS: tuple[ProbeKind, ...] = ("tcp", "http", "exec")
 CONDITIONS: tuple[Condition, ...] = ("started", "ready", "completed", "succeeded")
 
+
 @dataclass(frozen=True)
 class ProbeSpec:
     """One probe: what to try, and how often. `target` may hold `$(tuiman.*)` tokens, expanded

@@ -56,12 +56,12 @@ def read_alive(reader: TableReader) -> AliveSpec | None:
             "notify_watchdog", number_in_range(0, allow_minimum=False)
         ),
     )
-    if probe is None and alive.max_memory is None and alive.max_cpu is None:
-        if alive.notify_watchdog is None:
-            reader.problems.error(
-                reader.path("alive"),
-                "needs a probe (tcp, http or exec), max_memory, max_cpu or notify_watchdog",
-            )
+    limits = (alive.max_memory, alive.max_cpu, alive.notify_watchdog)
+    if probe is None and all(limit is None for limit in limits):
+        reader.problems.error(
+            reader.path("alive"),
+            "needs a probe (tcp, http or exec), max_memory, max_cpu or notify_watchdog",
+        )
     alive_reader.report_unknown_keys()
     return alive
 
@@ -90,9 +90,7 @@ def _read_probe(
         return None
     if not given:
         if required and not refused:
-            reader.problems.error(
-                reader.key_path, f"needs one probe: {', '.join(kinds)}"
-            )
+            reader.problems.error(reader.key_path, f"needs one probe: {', '.join(kinds)}")
         return None
     kind = given[0]
     target = _read_target(reader, kind)
@@ -121,9 +119,9 @@ def _read_target(reader: TableReader, kind: ProbeKind) -> str | None:
         fields = ", ".join(f"$(tuiman.{name})" for name in SPAWN_TOKEN_FIELDS)
         reader.problems.error(path, f"unknown expansion {token} (use {fields}, $(tuiman.env.NAME))")
         return None
-    problem = _target_problem(kind, target)
-    if problem is not None:
-        reader.problems.error(path, problem)
+    target_problem = _target_problem(kind, target)
+    if target_problem is not None:
+        reader.problems.error(path, target_problem)
         return None
     return target
 

@@ -26,6 +26,7 @@ from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.notify_socket import remove_instance_directory
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
 from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
@@ -256,6 +257,7 @@ class Arbiter:
         self.stats.stop()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():
+            watcher.probes.close()
             for process in list(watcher.processes.values()):
                 process.close_streams()
             if watcher.file_sink is not None:
@@ -264,6 +266,7 @@ class Arbiter:
             await asyncio.to_thread(self._writer.stop, 2.0)
         if self.reaper is not None:
             self.reaper.uninstall()
+        remove_instance_directory(self.marker)
         self.stopped.set()
 
     # -- commands (the one API for UI, ctl and hooks) -----------------------------------------
