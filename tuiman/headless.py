@@ -37,6 +37,7 @@ from tuiman.core.payloads import (
     StopPayload,
     UpdatedPayload,
 )
+from tuiman.core.readiness_text import READINESS_KINDS, readiness_text
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -138,6 +139,10 @@ class LineFormatter:
             if "settings" in updated:  # a config reload (a scale is printed as any event)
                 restarted = " (restarted)" if updated.get("restarted") else ""
                 return f"updated: new config, numprocesses={updated['numprocesses']}{restarted}"
+        if kind in READINESS_KINDS:
+            text = readiness_text(event)
+            failing = kind in (Kind.LIVENESS, Kind.BLOCKED, Kind.UNREADY)
+            return self.paint(text, 33 if failing else 32 if kind == Kind.READY else 0)
         if kind == Kind.DROPPED:
             count = cast(DroppedPayload, event.payload)["count"]
             return self.paint(f"printer fell behind: {count} output/stats events dropped", 33)

@@ -24,6 +24,7 @@ from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file
+from tuiman.core.supervision.dependencies import Changes, start_after_dependencies, stop_ranks
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.notify_socket import remove_instance_directory
@@ -75,6 +76,7 @@ class Arbiter:
         self.stats = StatsService(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
+        self.dependency_changes = Changes(self.bus)
         self.watchers: dict[str, Watcher] = {}
         self.reaper: OrphanReaper | None = None
         for watcher_config in config.watchers:
@@ -173,10 +175,14 @@ class Arbiter:
         return sorted(self.watchers.values(), key=lambda w: (-w.config.priority, w.name))
 
     def stop_levels(self) -> list[list[Watcher]]:
-        ordered = sorted(self.watchers.values(), key=lambda w: (w.config.priority, w.name))
-        return [
-            list(group) for _, group in itertools.groupby(ordered, key=lambda w: w.config.priority)
-        ]
+        """Dependents before their dependencies, then ascending priority (docs/readiness.md)."""
+        ranks = stop_ranks(self.watchers.values())
+
+        def level(watcher: Watcher) -> tuple[int, int]:
+            return ranks[watcher.name], watcher.config.priority
+
+        ordered = sorted(self.watchers.values(), key=lambda w: (*level(w), w.name))
+        return [list(group) for _, group in itertools.groupby(ordered, key=level)]
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -188,11 +194,18 @@ class Arbiter:
 
     async def start_all(self, autostart_only: bool = False) -> list[CommandResult]:
         results: list[CommandResult] = []
+        # Watchers with dependencies wait side by side; the others start in priority order
+        # without waiting for them (docs/readiness.md#dependencies).
+        dependents: list[asyncio.Task[CommandResult]] = []
         for watcher in self.start_order():
             if autostart_only and not watcher.config.autostart:
                 continue
             if self._stopping_all:
                 break
+            if watcher.config.depends_on:
+                gate = start_after_dependencies(watcher, self.watchers, self.dependency_changes)
+                dependents.append(asyncio.ensure_future(gate))
+                continue
             epoch = watcher.command_epoch
             await asyncio.sleep(0)
             if watcher.command_epoch != epoch:
@@ -208,6 +221,11 @@ class Arbiter:
                 results.append(CommandResult.failure(f"{watcher.name}: start cancelled by a stop"))
             if self.config.arbiter.warmup_delay:
                 await asyncio.sleep(self.config.arbiter.warmup_delay)
+        try:
+            results.extend(await asyncio.gather(*dependents))
+        finally:
+            for task in dependents:
+                task.cancel()
         return results
 
     async def stop_all(self, reason: str = Reason.COMMAND, by_command: bool = True) -> None:
@@ -313,7 +331,7 @@ class Arbiter:
         if watcher.commands_pending:
             return False
         if not watcher.started_ever:
-            return not watcher.config.autostart
+            return not watcher.config.autostart or watcher.blocked is not None
         if watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED):
             return False
         return not watcher.stopped_by_command and not watcher.pending_timers

@@ -219,6 +219,7 @@ class Watcher:
             return CommandResult.failure(QUITTING)
         self.started_ever = True
         self.stopped_by_command = False
+        self.blocked, self.waiting_for = None, []
         table.cancel_all_timers()
         for wid in [wid for wid, slot in self.slots.items() if slot.process is None]:
             del self.slots[wid]  # pausing, parked or failed slots start afresh
