@@ -33,6 +33,8 @@ class AliveSpec:
     """Liveness: restart a process after `failures` failed tries in a row."""
 
     probe: ProbeSpec | None  # None: only the limits (or the watchdog) are checked
+    interval: float = 5.0  # seconds between checks (the probe's and the limits')
+    initial_delay: float = 0.0
     failures: int = 3
     max_memory: int | None = None  # bytes of RSS, the process with its children
     max_cpu: float | None = None  # percent of one CPU

@@ -49,6 +49,8 @@ def read_alive(reader: TableReader) -> AliveSpec | None:
     probe = _read_probe(alive_reader, ALIVE_KINDS, default_interval=5.0, required=False)
     alive = AliveSpec(
         probe=probe,
+        interval=alive_reader.get("interval", number_in_range(0.01), 5.0),
+        initial_delay=alive_reader.get("initial_delay", number_in_range(0), 0.0),
         failures=alive_reader.get("failures", integer_in_range(1, 1000), 3),
         max_memory=alive_reader.get_optional("max_memory", as_memory_size),
         max_cpu=alive_reader.get_optional("max_cpu", number_in_range(0, allow_minimum=False)),

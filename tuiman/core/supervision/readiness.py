@@ -313,10 +313,9 @@ class WatcherProbes:
     # -- liveness -------------------------------------------------------------------------------
     async def _alive_loop(self, probes: ProcessProbes, alive: AliveSpec) -> None:
         await probes.ready_event.wait()
-        spec = alive.probe
-        interval = spec.interval if spec is not None else 5.0
-        if spec is not None and spec.initial_delay:
-            await asyncio.sleep(spec.initial_delay)
+        spec, interval = alive.probe, alive.interval
+        if alive.initial_delay:
+            await asyncio.sleep(alive.initial_delay)
         target = self._target(probes, spec) if spec is not None else ""
         failures = 0
         previous: tuple[TreeUsage, float] | None = None
