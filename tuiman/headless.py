@@ -282,30 +282,6 @@ def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: 
     return Printer(subscription, formatter.format, stream)
 
 
-def ready_problem(arbiter: Arbiter) -> str | None:
-    """None when every autostart watcher is ready (passed its readiness probe, or without one
-    active with all its processes up; docs/readiness.md); a reason when it never will be;
-    '' to wait."""
-    if arbiter.failures:
-        return arbiter.failures[0]
-    for watcher in arbiter.watchers.values():
-        if not watcher.config.autostart:
-            continue
-        if watcher.blocked is not None:
-            return f"{watcher.name}: blocked: {watcher.blocked}"
-        if watcher.ready:
-            continue
-        if arbiter.is_done(watcher):
-            codes = set(watcher.last_exit_codes.values())
-            if codes - {0}:
-                known = sorted(code for code in codes if code is not None)
-                shown = [str(code) for code in known] + (["unknown"] if None in codes else [])
-                return f"{watcher.name}: exited with [{', '.join(shown)}]"
-            continue
-        return ""
-    return None
-
-
 def stderr_line(text: str) -> None:
     """A notice on stderr; never raises (stderr may be a closed pipe or a hung-up terminal)."""
     say(text)

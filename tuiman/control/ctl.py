@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     sub = add("events", "print the event bus, like tuiman --headless")
     sub.add_argument("--no-output", action="store_true", help="hide process output lines")
+    sub = add("wait", "wait until watchers are ready (exit 3 if not, saying why)")
+    sub.add_argument("watchers", nargs="*", metavar="WATCHER", help="default: every autostart one")
+    sub.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait at most (default 60)"
+    )
     add("reopen-logs", "reopen output files (after logrotate)")
     sub = add("quit", "stop every watcher and end the instance")
     sub.add_argument("--wait", action="store_true", help="return once the instance has stopped")
@@ -119,7 +124,11 @@ def main(argv: Sequence[str]) -> int:
 
 
 def finish(
-    options: argparse.Namespace, label: str, reply: dict[str, Any], human: str | None = None
+    options: argparse.Namespace,
+    label: str,
+    reply: dict[str, Any],
+    human: str | None = None,
+    errors_key: str = "errors",
 ) -> int:
     """Print a reply (JSON or human) and turn it into an exit code."""
     if options.json:
@@ -133,7 +142,7 @@ def finish(
             )
         return EXIT_OK
     print(f"tuiman ctl: {label}: {reply.get('error')}", file=sys.stderr)
-    for line in reply.get("errors") or []:
+    for line in reply.get(errors_key) or []:
         print(f"  {line}", file=sys.stderr)
     return EXIT_FAILED
 
@@ -290,6 +299,21 @@ def cmd_events(socket_path: Path, options: argparse.Namespace) -> int:
     return print_events(socket_path, options)
 
 
+def cmd_wait(socket_path: Path, options: argparse.Namespace) -> int:
+    if not options.timeout > 0:
+        print("tuiman ctl wait: error: --timeout must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    reply = request(socket_path, "wait", watchers=options.watchers, timeout=options.timeout)
+    label = f"wait {' '.join(options.watchers) or '(all)'}"
+    return finish(
+        options,
+        label,
+        reply,
+        f"ready: {', '.join(reply.get('ready') or [])}",
+        errors_key="waiting",
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "list": cmd_list,
     "status": cmd_status,
@@ -308,4 +332,5 @@ HANDLERS: dict[str, Handler] = {
     "events": cmd_events,
     "reopen-logs": cmd_reopen_logs,
     "quit": cmd_quit,
+    "wait": cmd_wait,
 }
