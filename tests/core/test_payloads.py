@@ -21,6 +21,7 @@ from tuiman.core.payloads import (
     WatcherSnapshot,
     payload_type,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -157,8 +158,9 @@ async def test_every_published_kind_has_its_typed_keys(
             check_nested(event)
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
-    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
-    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED}
+    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py;
+    # readiness, liveness and dependencies: tests/core/test_readiness.py
+    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED, *READINESS_KINDS}
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",
         CUSTOM_KIND,

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_payloads import check_keys
 from tests.support.core import ArbiterFactory
 from tests.support.servers import CLIENT, SLOW_SERVER, free_port
 from tests.support.waiting import wait_until
 from tuiman.core.config.loader import ConfigError, load_config_text
 from tuiman.core.events import Event, Kind
+from tuiman.core.payloads import payload_type
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -43,6 +45,9 @@ def first(events: list[Event], kind: str, watcher: str, **payload: object) -> Ev
     for event in events:
         matches = all(event.payload.get(key) == value for key, value in payload.items())
         if event.kind == kind and event.watcher == watcher and matches:
+            typed = payload_type(event.kind, event.watcher)
+            assert typed is not None, event.kind
+            check_keys(typed, event.payload, f"{event.kind} ({event.watcher})")
             return event
     raise AssertionError(f"no {kind} event of {watcher} with {payload}")
 
