@@ -571,7 +571,8 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
         "circus.ini: [plugin:statsd]: plugin circus.plugins.statsd.StatsdEmitter is not "
-        "supported (tuiman maps only circus.plugins.flapping.Flapping, onto its restart policy)",
+        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy, "
+        "HttpObserver and ResourceWatcher onto liveness checks)",
         "circus.ini: [plugin:flapping] attempt: unknown option (did you mean attempts?)",
         "circus.ini: [plugin:flapping2]: a second flapping plugin (the first is [plugin:flapping])",
     ]
