@@ -84,7 +84,7 @@ def test_observer_mistakes_name_the_plugin_section(tmp_path: Path) -> None:
         """,
     )
     assert errors == [
-        "circus.ini: [plugin:r] max_count: expected an integer, got \"many\"",
+        'circus.ini: [plugin:r] max_count: expected an integer, got "many"',
         "circus.ini: [plugin:r] min_cpu: not supported: "
         "tuiman restarts on too much, never on too little",
         "circus.ini: [plugin:r2]: ResourceWatcher needs watcher = NAME",
