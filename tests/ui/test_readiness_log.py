@@ -33,7 +33,7 @@ def test_each_readiness_event_is_one_plain_row() -> None:
                 pid=10,
                 wid=1,
                 reason="liveness",
-                detail="HTTP 503 (3 in a row)",
+                detail="HTTP 503 (3)",
             ),
             ev(Kind.UNREADY, "db", pid=10, wid=1, reason="exited"),
             ev(
