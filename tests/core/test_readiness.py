@@ -4,6 +4,7 @@ that start only once it is ready (timestamps from the events); liveness restarts
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -409,3 +410,123 @@ async def test_a_process_growing_past_max_memory_is_restarted(
     detail = first(events, Kind.LIVENESS, "hog", pid=pid).payload["detail"]
     assert "above max_memory 100.0M (2 failed tries in a row)" in detail
     await wait_until(lambda: any(p != pid for p in arbiter.get("hog").processes))
+
+
+async def test_exec_probe_runs_in_the_process_environment_and_a_hung_try_is_killed(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    flag = tmp_path / "flag"
+    hung_pids = tmp_path / "hung"
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.svc]
+        cmd = "sleep 60"
+        env = {{ FLAG = "{flag}" }}
+        [watchers.svc.ready]
+        exec = "echo $$ >> {hung_pids}; test -e $FLAG-$(tuiman.wid) || exec sleep 30"
+        interval = 0.05
+        timeout = 0.3
+        """
+    )
+    events = recorder(arbiter)
+    await arbiter.start()
+    svc = arbiter.get("svc")
+    await wait_until(lambda: has(events, Kind.PROBE, "svc", ok=False))
+    failure = first(events, Kind.PROBE, "svc", ok=False)
+    assert failure.payload["error"] == "no answer within 0.3s"
+    Path(f"{flag}-1").touch()
+    await wait_until(lambda: svc.ready, 10)
+    tried = [int(pid) for pid in hung_pids.read_text().split()]
+    assert len(tried) >= 2
+    await wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tried[:-1]))
+
+
+async def test_max_cpu_restarts_a_spinning_process(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "spin.py").write_text("while True:\n    pass\n")
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.spin]
+        cmd = "{PY} {tmp_path}/spin.py"
+        [watchers.spin.alive]
+        max_cpu = 20.0
+        failures = 2
+        interval = 0.3
+        """
+    )
+    events = recorder(arbiter)
+    await arbiter.start()
+    pid = next(iter(arbiter.get("spin").processes))
+    await wait_until(lambda: has(events, Kind.LIVENESS, "spin", pid=pid), 20)
+    detail = first(events, Kind.LIVENESS, "spin", pid=pid).payload["detail"]
+    assert "above max_cpu 20% (2 failed tries in a row)" in detail
+
+
+async def test_a_notify_process_that_stops_its_watchdog_pings_is_restarted(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "pinger.py").write_text(
+        textwrap.dedent(
+            """
+            import os, socket, time
+            path = os.environ["NOTIFY_SOCKET"]
+            assert os.environ["WATCHDOG_USEC"] == "400000"
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto(b"READY=1", path)
+                for _ in range(8):
+                    s.sendto(b"WATCHDOG=1", path)
+                    time.sleep(0.1)
+            time.sleep(60)  # hangs: no more pings
+            """
+        )
+    )
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.svc]
+        cmd = "{PY} {tmp_path}/pinger.py"
+        [watchers.svc.ready]
+        notify = true
+        [watchers.svc.alive]
+        notify_watchdog = 0.4
+        """
+    )
+    events = recorder(arbiter)
+    await arbiter.start()
+    svc = arbiter.get("svc")
+    pid = next(iter(svc.processes))
+    await wait_until(lambda: has(events, Kind.LIVENESS, "svc", pid=pid), 15)
+    liveness = first(events, Kind.LIVENESS, "svc", pid=pid)
+    assert liveness.payload["detail"].startswith("no WATCHDOG=1 for 0.")
+    assert liveness.time - first(events, Kind.SPAWN, "svc").time >= 0.8  # the pings counted
+    await wait_until(lambda: any(p != pid for p in svc.processes))
+
+
+async def test_a_waiting_dependent_holds_up_no_other_watcher(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.slow]
+        cmd = "sleep 60"
+        [watchers.slow.ready]
+        exec = "test -e {tmp_path}/go"
+        interval = 0.05
+        [watchers.first]
+        cmd = "sleep 60"
+        priority = 100
+        depends_on = {{ slow = "ready" }}
+        [watchers.last]
+        cmd = "sleep 60"
+        priority = -100
+        """
+    )
+    events = recorder(arbiter)
+    start = asyncio.ensure_future(arbiter.start())
+    await wait_until(lambda: arbiter.get("last").state == WatcherState.ACTIVE)
+    assert arbiter.get("first").waiting_for == ["slow (ready)"]
+    assert not start.done()  # the start-all ends once every dependent has started
+    (tmp_path / "go").touch()
+    await asyncio.wait_for(start, 10)
+    assert first(events, Kind.SPAWN, "last").seq < first(events, Kind.SPAWN, "first").seq
+    assert first(events, Kind.READY, "slow").seq < first(events, Kind.SPAWN, "first").seq

@@ -101,7 +101,10 @@ async def start_after_dependencies(
             return CommandResult.failure(f"{watcher.name}: taken over by another command")
         pending: list[str] = []
         for name, condition in watcher.config.depends_on.items():
-            met, failure = condition_status(watchers[name], condition)
+            dependency = watchers.get(name)
+            if dependency is None:  # a config reload removed it while this one waited
+                return _block(watcher, name, condition, f"{name} is no longer configured")
+            met, failure = condition_status(dependency, condition)
             if failure is not None:
                 return _block(watcher, name, condition, failure)
             if not met:
