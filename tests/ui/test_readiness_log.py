@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from tests.ui.test_model import History, booted, log, watcher
+from tests.ui.test_model import T0, History, booted, log, watcher
 from tuiman.core.events import Kind
+from tuiman.ui.readiness_view import process_ready_cell
+from tuiman.ui.rows import watcher_row
 
 
 def test_each_readiness_event_is_one_plain_row() -> None:
@@ -61,3 +63,51 @@ def test_each_readiness_event_is_one_plain_row() -> None:
             "blocked, not started: migrate exited with 1 (needs migrate succeeded)",
         ),
     ]
+
+
+def test_the_ready_cells_follow_the_events_and_waiting_ends_with_the_start() -> None:
+    ev = History()
+    web_readiness = {
+        "ready": False,
+        "probe": "http",
+        "waiting_for": [],
+        "blocked": None,
+        "processes": {},
+        "errors": {},
+        "status": {},
+        "depends_on": {"db": "ready"},
+    }
+    model = booted(ev, watcher("web", "stopped", 1, reason=None, readiness=web_readiness))
+    web = model.watchers["web"]
+
+    def cells() -> tuple[str, str]:
+        row = dict([watcher_row(web, T0, readiness=True)])["web"]
+        return row[7][0], row[8][0]  # the ready column, then info
+
+    model.apply([ev(Kind.WAITING, "web", waiting_for=["db (ready)"])])
+    assert cells() == ("waiting", "waiting for db (ready)")
+    model.apply(
+        [
+            ev(Kind.STATE, "web", old="stopped", new="starting", reason="command"),
+            ev(Kind.SPAWN, "web", process_pid=7, pid=7, wid=1),
+            ev(Kind.STATE, "web", old="starting", new="active", reason="command"),
+        ]
+    )
+    assert cells() == ("waiting", "")
+    model.apply(
+        [ev(Kind.PROBE, "web", pid=7, wid=1, probe="ready", check="http", ok=False, error="503")]
+    )
+    assert cells() == ("probing", "")
+    assert process_ready_cell(web, 7) == ("probing", "warn")
+    model.apply([ev(Kind.READY, "web", pid=7, wid=1), ev(Kind.READY, "web")])
+    assert cells() == ("ready", "")
+    assert process_ready_cell(web, 7) == ("ready", "ok")
+    model.apply(
+        [
+            ev(Kind.STATE, "web", old="active", new="stopping", reason="command"),
+            ev(Kind.UNREADY, "web", reason="watcher stopping"),
+            ev(Kind.UNREADY, "web", pid=7, wid=1, reason="exited"),
+            ev(Kind.STATE, "web", old="stopping", new="stopped", reason="command"),
+        ]
+    )
+    assert cells() == ("-", "")  # stopped by hand: no stale "waiting for"

@@ -232,6 +232,7 @@ class ReadinessSnapshot(TypedDict):
     processes: dict[str, str]
     errors: dict[str, str]  # pid (as text) -> the last failed probe's error
     status: dict[str, str]  # pid (as text) -> the last STATUS= of a notify process
+    depends_on: dict[str, str]  # dependency -> condition
 
 
 class WatcherSnapshot(WatcherSettings):

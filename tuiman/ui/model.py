@@ -29,6 +29,7 @@ from tuiman.core.payloads import (
     WatchdogPayload,
     WatcherSnapshot,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.log_entries import (
     NOT_LOGGED,
@@ -38,6 +39,7 @@ from tuiman.ui.log_entries import (
     hook_output_entry,
     lifecycle_entry,
 )
+from tuiman.ui.readiness_view import apply_readiness, started
 from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
 
@@ -269,6 +271,7 @@ class CoreModel:
         payload = cast(StatePayload, event.payload)
         new = view.state = WatcherState(payload["new"])
         view.reason = payload["reason"]
+        started(view)
         if new == WatcherState.STOPPING:
             view.stopping_since = event.time
         elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
@@ -318,4 +321,5 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.FAILED: CoreModel._on_failed,
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
+    **dict.fromkeys(READINESS_KINDS, apply_readiness),
 }

@@ -15,6 +15,7 @@ from tuiman.ui.format import (
     fmt_retry_in,
 )
 from tuiman.ui.palette import STATE_ROLES
+from tuiman.ui.readiness_view import process_ready_cell, waiting_info, watcher_ready_cell
 from tuiman.ui.sorting import CONFIG_ORDER, SortOrder, sort_processes
 from tuiman.ui.views import ProcessView, WatcherView
 
@@ -33,6 +34,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     """The last column of the watchers table: why it is in its state, and what comes next."""
     if view.leaked:
         return f"leaked pids {', '.join(map(str, view.leaked))}", "error"
+    if (waiting := waiting_info(view)) is not None:
+        return waiting
     if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
@@ -81,7 +84,7 @@ def describe_reason(reason: str | None) -> str:
     return REASONS.get(reason, reason)
 
 
-def watcher_row(view: WatcherView, now: float) -> Row:
+def watcher_row(view: WatcherView, now: float, readiness: bool = False) -> Row:
     running_role = (
         "warn"
         if view.state == WatcherState.ACTIVE and view.running < view.numprocesses
@@ -95,17 +98,25 @@ def watcher_row(view: WatcherView, now: float) -> Row:
         (str(view.restarts), "warn" if view.restarts else "muted"),
         (fmt_cpu(view.cpu) if view.processes and view.rss else "-", "plain"),
         (fmt_bytes(view.rss) if view.processes and view.rss else "-", "plain"),
+        *((watcher_ready_cell(view),) if readiness else ()),
         watcher_info(view, now),
     )
 
 
 def process_rows(
-    view: WatcherView, now: float, extended: tuple[str, ...] = (), order: SortOrder = CONFIG_ORDER
+    view: WatcherView,
+    now: float,
+    extended: tuple[str, ...] = (),
+    order: SortOrder = CONFIG_ORDER,
+    readiness: bool = False,
 ) -> list[Row]:
     rows: list[Row] = []
     processes = sort_processes(view.processes.values(), order)
     for process in processes:
-        rows.append((str(process.pid), _process_cells(view, process, now, extended)))
+        cells = _process_cells(view, process, now, extended)
+        if readiness:  # after the state column (docs/readiness.md)
+            cells = (*cells[:3], process_ready_cell(view, process.pid), *cells[3:])
+        rows.append((str(process.pid), cells))
     for pause in sorted(view.pauses.values(), key=lambda p: p.wid):
         blanks: tuple[Cell, ...] = tuple(("", "plain") for _ in extended)
         rows.append(
@@ -115,6 +126,7 @@ def process_rows(
                     (f"slot {pause.wid}", "muted"),
                     (str(pause.wid), "plain"),
                     ("paused", "warn"),
+                    *((("-", "muted"),) if readiness else ()),
                     (fmt_retry_in(pause.retry_at - now), "warn"),  # in the age column
                     ("-", "muted"),
                     ("-", "muted"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from tuiman.core.payloads import WatcherSettings, WatcherSnapshot
 from tuiman.core.states import ProcessState, WatcherState
+from tuiman.ui.readiness_view import WatcherReadiness, load_readiness
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class WatcherView:
     veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
+    readiness: WatcherReadiness | None = None  # with probes or dependencies (docs/readiness.md)
 
     @property
     def running(self) -> int:
@@ -93,6 +95,7 @@ def load_watcher(view: WatcherView, data: WatcherSnapshot, at: float) -> None:
             view.pauses[slot["wid"]] = SlotPause(slot["wid"], at + retry_in, slot["pauses"])
     if view.state != WatcherState.STOPPING:
         view.stopping_since = None
+    load_readiness(view, data)
 
 
 def load_settings(view: WatcherView, settings: WatcherSettings) -> None:

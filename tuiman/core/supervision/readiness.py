@@ -193,6 +193,7 @@ class WatcherProbes:
             "processes": {str(pid): p.state for pid, p in self._by_pid.items()},
             "errors": {str(pid): p.error for pid, p in self._by_pid.items() if p.error},
             "status": {str(pid): p.status for pid, p in self._by_pid.items() if p.status},
+            "depends_on": dict(self.config.depends_on),
         }
 
     def process_state(self, pid: int) -> str | None:
