@@ -56,7 +56,8 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE})
+# probe and notify: a child decides how often they come (docs/readiness.md#events)
+DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE, Kind.NOTIFY})
 
 
 class Subscription:

@@ -93,7 +93,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE),
+        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE, Kind.NOTIFY),
     )
 
 

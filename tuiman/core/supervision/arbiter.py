@@ -284,7 +284,7 @@ class Arbiter:
             await asyncio.to_thread(self._writer.stop, 2.0)
         if self.reaper is not None:
             self.reaper.uninstall()
-        remove_instance_directory(self.marker)
+        await asyncio.to_thread(remove_instance_directory, self.marker)
         self.stopped.set()
 
     # -- commands (the one API for UI, ctl and hooks) -----------------------------------------

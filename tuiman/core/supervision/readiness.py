@@ -36,6 +36,7 @@ from tuiman.core.supervision.probe_checks import (
 from tuiman.core.supervision.watcher_host import WatcherHost
 
 LIVENESS = "liveness"
+STATUS_LIMIT = 500  # characters of a STATUS= kept and published
 WAITING, PROBING, READY, UNREADY = "waiting", "probing", "ready", "unready"
 
 Restart = Callable[[ManagedProcess, str], None]
@@ -284,12 +285,12 @@ class WatcherProbes:
         if probes.process.pid not in self._by_pid:
             return
         process = probes.process
-        if "STATUS" in message:
-            probes.status = message["STATUS"]
+        if "STATUS" in message and message["STATUS"][:STATUS_LIMIT] != probes.status:
+            probes.status = message["STATUS"][:STATUS_LIMIT]
             self._bus.emit(
                 Kind.NOTIFY,
                 self.config.name,
-                {"pid": process.pid, "wid": process.wid, "status": message["STATUS"]},
+                {"pid": process.pid, "wid": process.wid, "status": probes.status},
             )
         ready = self.config.ready
         if message.get("READY") == "1" and ready is not None and ready.kind == "notify":
