@@ -97,7 +97,7 @@ def test_the_ready_cells_follow_the_events_and_waiting_ends_with_the_start() -> 
     model.apply(
         [ev(Kind.PROBE, "web", pid=7, wid=1, probe="ready", check="http", ok=False, error="503")]
     )
-    assert cells() == ("probing", "")
+    assert cells() == ("probing", "not ready: ready http: 503")
     assert process_ready_cell(web, 7) == ("probing", "warn")
     model.apply([ev(Kind.READY, "web", pid=7, wid=1), ev(Kind.READY, "web")])
     assert cells() == ("ready", "")

@@ -162,9 +162,21 @@ def process_ready_cell(view: WatcherView, pid: int) -> Cell:
 
 
 def waiting_info(view: WatcherView) -> Cell | None:
-    """The info column of a watcher that waits for its dependencies, or is blocked."""
+    """The info column of a watcher that waits for its dependencies, is blocked, or runs but
+    is not ready yet (with its last failed check)."""
     readiness = view.readiness
-    if readiness is None or view.state != WatcherState.STOPPED:
+    if readiness is None:
+        return None
+    if view.state == WatcherState.ACTIVE and readiness.probe and not readiness.ready:
+        errors = [
+            f"{check}: {result}"
+            for pid, process in readiness.processes.items()
+            if pid in view.processes and process.state != "ready"
+            for check, result in process.checks.items()
+            if result != "ok"
+        ]
+        return (f"not ready: {errors[-1]}", "warn") if errors else None
+    if view.state != WatcherState.STOPPED:
         return None
     if readiness.blocked:
         return f"blocked: {readiness.blocked}", "error"
