@@ -5,6 +5,7 @@ that start only once it is ready (timestamps from the events); liveness restarts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import stat
@@ -530,3 +531,43 @@ async def test_a_waiting_dependent_holds_up_no_other_watcher(
     await asyncio.wait_for(start, 10)
     assert first(events, Kind.SPAWN, "last").seq < first(events, Kind.SPAWN, "first").seq
     assert first(events, Kind.READY, "slow").seq < first(events, Kind.SPAWN, "first").seq
+
+
+async def test_hostile_answers_and_a_bad_expanded_pattern_are_failed_checks(
+    arbiter_factory: ArbiterFactory,
+) -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"x" * 200_000)  # no line end: more than a line may hold
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        arbiter = arbiter_factory(
+            f"""
+            [watchers.web]
+            cmd = "sleep 60"
+            [watchers.web.ready]
+            http = "http://127.0.0.1:{port}/"
+            interval = 0.1
+            [watchers.logs]
+            cmd = "sleep 60"
+            env = {{ PATTERN = "(unclosed" }}
+            [watchers.logs.ready]
+            log = "$(tuiman.env.PATTERN)"
+            """
+        )
+        events = recorder(arbiter)
+        await arbiter.start()
+        await wait_until(lambda: has(events, Kind.PROBE, "web", ok=False))
+        await wait_until(lambda: has(events, Kind.PROBE, "logs", ok=False))
+        web_error = first(events, Kind.PROBE, "web", ok=False).payload["error"]
+        assert "limit" in web_error or "not an HTTP answer" in web_error, web_error
+        logs_error = first(events, Kind.PROBE, "logs", ok=False).payload
+        assert logs_error["check"] == "probe"
+        assert logs_error["error"].startswith("error: missing ), unterminated subpattern")
+        assert arbiter.get("web").state == WatcherState.ACTIVE and not arbiter.get("web").ready
+    finally:
+        server.close()

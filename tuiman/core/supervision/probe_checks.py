@@ -38,12 +38,16 @@ async def check(kind: ProbeKind, target: str, timeout: float, env: Mapping[str, 
             return await _exec(target, timeout, env)
     except TimeoutError:
         return f"no answer within {timeout:g}s"
+    except ssl.SSLError as error:  # before OSError, whose subclass it is: its errno means nothing
+        return f"TLS: {error.reason or error}"
     except OSError as error:
         if error.errno:  # asyncio's "Connect call failed (...)": say what the system said
             return os.strerror(error.errno).lower()
         return error.strerror or str(error)
     except ValueError as error:  # a target that expanded to something unusable
         return str(error)
+    except Exception as error:  # what a server sends is not ours to trust: a failed try
+        return f"{type(error).__name__}: {error}"
     return f"{kind} is not a probe that is tried"
 
 

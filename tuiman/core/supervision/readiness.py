@@ -203,7 +203,15 @@ class WatcherProbes:
 
     # -- readiness ------------------------------------------------------------------------------
     def _task(self, probes: ProcessProbes, work: Coroutine[Any, Any, None]) -> None:
-        probes.tasks.append(self._host.loop.create_task(work))
+        probes.tasks.append(self._host.loop.create_task(self._guarded(probes, work)))
+
+    async def _guarded(self, probes: ProcessProbes, work: Coroutine[Any, Any, None]) -> None:
+        """A probe that cannot go on (a log pattern that expanded to a bad regex, say) is a
+        failed check, shown on the process, never a task dying unseen."""
+        try:
+            await work
+        except Exception as error:
+            self._result(probes, "ready", "probe", f"{type(error).__name__}: {error}")
 
     def _target(self, probes: ProcessProbes, spec: ProbeSpec) -> str:
         fields = {
