@@ -147,10 +147,10 @@ class WatcherProbes:
 
     def output_line(self, process: ManagedProcess, text: str) -> None:
         probes = self._by_pid.get(process.pid)
-        if probes is None or probes.log_pattern is None or probes.state != PROBING:
+        if probes is None or probes.log_pattern is None:
             return
         if probes.log_pattern.search(text):
-            probes.log_pattern = None
+            probes.log_pattern = None  # a line during initial_delay counts too
             self._result(probes, "ready", "log", None)
             self._mark_ready(probes)
 
