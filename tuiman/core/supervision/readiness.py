@@ -107,6 +107,7 @@ class WatcherProbes:
             pending.close()
 
     def spawned(self, process: ManagedProcess, env: dict[str, str]) -> None:
+        self.liveness_pids.discard(process.pid)  # a reused pid: not the one stopped for liveness
         probes = ProcessProbes(process, env)
         probes.notify = self._pending_notify.pop(process.wid, None)
         self._by_pid[process.pid] = probes
