@@ -207,7 +207,9 @@ def test_a_dependency_cycle_is_refused_naming_it(tmp_path: Path) -> None:
             depends_on = { a = "started" }
             [watchers.d]
             cmd = "true"
-            depends_on = { a = "ready", nope = "started" }
+            depends_on = { a = "ready", nope = "started", e = "succeeded" }
+            [watchers.e]
+            cmd = "true"
             """
         )
     )
@@ -217,6 +219,11 @@ def test_a_dependency_cycle_is_refused_naming_it(tmp_path: Path) -> None:
     assert any("dependency cycle: a -> b -> c -> a" in line for line in errors), errors
     assert any("watchers.d.depends_on.a: 'a' has no readiness probe" in line for line in errors)
     assert any("watchers.d.depends_on.nope: no watcher named 'nope'" in line for line in errors)
+    assert any(
+        "watchers.d.depends_on.e: 'e' is respawned whenever it exits (respawn = true), "
+        "so it never succeeded" in line
+        for line in errors
+    )
 
 
 async def test_readiness_is_earned_again_by_a_respawned_process(

@@ -205,7 +205,10 @@ def build_config(
     )
     watchers = tuple(read_watchers(watchers_table, context))
     check_dependencies(
-        [WatcherDependencies(w.name, w.depends_on, w.ready is not None) for w in watchers],
+        [
+            WatcherDependencies(w.name, w.depends_on, w.ready is not None, w.respawn is True)
+            for w in watchers
+        ],
         problems,
     )
     return Config(

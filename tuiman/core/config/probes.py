@@ -182,6 +182,7 @@ class WatcherDependencies:
     name: str
     depends_on: Mapping[str, Condition]
     has_ready_probe: bool
+    always_respawns: bool = False  # respawn = true: it never completes on its own
 
 
 def check_dependencies(watchers: Sequence[WatcherDependencies], problems: Problems) -> None:
@@ -199,6 +200,12 @@ def check_dependencies(watchers: Sequence[WatcherDependencies], problems: Proble
                     path,
                     f"{name!r} has no readiness probe ([watchers.{name}.ready]); "
                     "use 'started', or give it one",
+                )
+            elif condition in ("completed", "succeeded") and dependency.always_respawns:
+                problems.error(
+                    path,
+                    f"{name!r} is respawned whenever it exits (respawn = true), so it never "
+                    f'{condition}; give it respawn = false or "on-failure"',
                 )
     for cycle in find_cycles({w.name: [d for d in w.depends_on if d in by_name] for w in watchers}):
         problems.error(
