@@ -220,8 +220,8 @@ def test_a_dependency_cycle_is_refused_naming_it(tmp_path: Path) -> None:
     assert any("watchers.d.depends_on.a: 'a' has no readiness probe" in line for line in errors)
     assert any("watchers.d.depends_on.nope: no watcher named 'nope'" in line for line in errors)
     assert any(
-        "watchers.d.depends_on.e: 'e' is respawned whenever it exits (respawn = true), "
-        "so it never succeeded" in line
+        "watchers.d.depends_on.e: 'e' is respawned whenever it exits (respawn = true): "
+        "'succeeded' is never reached" in line
         for line in errors
     )
 

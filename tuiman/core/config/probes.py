@@ -204,8 +204,8 @@ def check_dependencies(watchers: Sequence[WatcherDependencies], problems: Proble
             elif condition in ("completed", "succeeded") and dependency.always_respawns:
                 problems.error(
                     path,
-                    f"{name!r} is respawned whenever it exits (respawn = true), so it never "
-                    f'{condition}; give it respawn = false or "on-failure"',
+                    f"{name!r} is respawned whenever it exits (respawn = true): "
+                    f"'{condition}' is never reached; give it respawn = false or 'on-failure'",
                 )
     for cycle in find_cycles({w.name: [d for d in w.depends_on if d in by_name] for w in watchers}):
         problems.error(
