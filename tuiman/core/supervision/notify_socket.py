@@ -57,6 +57,7 @@ class NotifySocket:
     def __init__(self, loop: asyncio.AbstractEventLoop, marker: str, label: str) -> None:
         self._loop = loop
         self._callback: NotifyCallback | None = None
+        self._reading = False
         directory = instance_directory(marker)
         self.path = os.path.join(directory, f"{label[:40]}-{next(_COUNTER)}.sock")
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -68,7 +69,7 @@ class NotifySocket:
             self.close()
             raise
         loop.add_reader(self._socket.fileno(), self._on_readable)
-        self._open = True
+        self._reading = True
 
     def listen(self, callback: NotifyCallback) -> None:
         self._callback = callback
@@ -86,8 +87,8 @@ class NotifySocket:
                 self._callback(parse_datagram(data))
 
     def close(self) -> None:
-        if getattr(self, "_open", False):
-            self._open = False
+        if self._reading:
+            self._reading = False
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(self._socket.fileno())
         self._socket.close()
