@@ -578,3 +578,27 @@ async def test_hostile_answers_and_a_bad_expanded_pattern_are_failed_checks(
         assert arbiter.get("web").state == WatcherState.ACTIVE and not arbiter.get("web").ready
     finally:
         server.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uid= needs root")
+async def test_a_notify_child_running_as_another_user_reaches_its_socket(
+    arbiter_factory: ArbiterFactory,
+) -> None:
+    arbiter = arbiter_factory(
+        """
+        [watchers.low]
+        cmd = ["/usr/bin/python3", "-c", '''
+import os, socket, time
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+time.sleep(60)
+''']
+        uid = "nobody"
+        [watchers.low.ready]
+        notify = true
+        """
+    )
+    events = recorder(arbiter)
+    await arbiter.start()
+    await wait_until(lambda: arbiter.get("low").ready or has(events, Kind.REAP, "low"))
+    assert arbiter.get("low").ready, [e.payload for e in events if e.kind == Kind.OUTPUT]

@@ -1,5 +1,6 @@
 """`NOTIFY_SOCKET` for a `notify = true` process (docs/readiness.md#notify): a datagram socket
-of its own, mode 0600, in a 0700 directory private to this tuiman instance, read on the loop.
+of its own, mode 0600, in a 0700 directory private to this tuiman instance (0711 once a child
+runs as another user: it owns its socket), read on the loop.
 
 What `sd_notify(3)` clients and `systemd-notify` send is newline-separated `KEY=VALUE`
 assignments; tuiman understands READY=1, STATUS=, WATCHDOG=1, WATCHDOG=trigger and STOPPING=1
@@ -54,7 +55,13 @@ def parse_datagram(data: bytes) -> dict[str, str]:
 
 
 class NotifySocket:
-    def __init__(self, loop: asyncio.AbstractEventLoop, marker: str, label: str) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        marker: str,
+        label: str,
+        owner: tuple[int, int] | None = None,
+    ) -> None:
         self._loop = loop
         self._callback: NotifyCallback | None = None
         self._reading = False
@@ -64,6 +71,11 @@ class NotifySocket:
         try:
             self._socket.bind(self.path)
             os.chmod(self.path, 0o600)
+            if owner is not None:
+                # A child that drops to another user must reach its socket: it owns the socket,
+                # and may pass through the directory (0711: never list it).
+                os.chown(self.path, *owner)
+                os.chmod(directory, 0o711)
             self._socket.setblocking(False)
         except OSError:
             self.close()

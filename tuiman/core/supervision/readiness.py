@@ -91,7 +91,10 @@ class WatcherProbes:
         if not uses_notify:
             return {}
         self._drop_pending(wid)
-        notify = NotifySocket(self._host.loop, self._host.marker, f"{self.config.name}-{wid}")
+        uid, gid = self.config.uid, self.config.gid
+        owner = (uid, -1 if gid is None else gid) if uid is not None else None
+        label = f"{self.config.name}-{wid}"
+        notify = NotifySocket(self._host.loop, self._host.marker, label, owner)
         self._pending_notify[wid] = notify
         env = {NOTIFY_ENV: notify.path}
         if alive is not None and alive.notify_watchdog is not None:
