@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.probe_model import AliveSpec, Condition, ProbeSpec
 
 HOOK_NAMES: tuple[str, ...] = (
@@ -97,6 +98,7 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    port: int | None = None  # PORT of the process in slot 1; slot N gets port + N - 1
     # readiness, liveness and start order (docs/readiness.md)
     ready: ProbeSpec | None = None
     alive: AliveSpec | None = None
@@ -121,6 +123,7 @@ class Config:
     arbiter: ArbiterConfig
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+    load_options: LoadOptions = field(default_factory=LoadOptions)
 
     def watcher(self, name: str) -> WatcherConfig:
         for watcher_config in self.watchers:

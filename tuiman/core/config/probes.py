@@ -33,19 +33,28 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def read_ready(reader: TableReader) -> ProbeSpec | None:
-    if not reader.has("ready"):
+def _sub_table(reader: TableReader, key: str) -> TableReader | None:
+    """A reader of the `key` table when the watcher has one (its absence and a non-table value
+    are told apart from an empty table)."""
+    table = reader.get_table(key)
+    if not isinstance(reader.table.get(key), dict):
         return None
-    ready_reader = TableReader(reader.get_table("ready"), reader.path("ready"), reader.problems)
+    return TableReader(table, reader.path(key), reader.problems)
+
+
+def read_ready(reader: TableReader) -> ProbeSpec | None:
+    ready_reader = _sub_table(reader, "ready")
+    if ready_reader is None:
+        return None
     probe = _read_probe(ready_reader, READY_KINDS, default_interval=0.5, required=True)
     ready_reader.report_unknown_keys()
     return probe
 
 
 def read_alive(reader: TableReader) -> AliveSpec | None:
-    if not reader.has("alive"):
+    alive_reader = _sub_table(reader, "alive")
+    if alive_reader is None:
         return None
-    alive_reader = TableReader(reader.get_table("alive"), reader.path("alive"), reader.problems)
     probe = _read_probe(alive_reader, ALIVE_KINDS, default_interval=5.0, required=False)
     alive = AliveSpec(
         probe=probe,
@@ -64,7 +73,7 @@ def read_alive(reader: TableReader) -> AliveSpec | None:
             reader.path("alive"),
             "needs a probe (tcp, http or exec), max_memory, max_cpu or notify_watchdog",
         )
-    alive_reader.report_unknown_keys()
+    alive_reader.report_unknown_keys(ignored=[k for k in READY_KINDS if k not in ALIVE_KINDS])
     return alive
 
 
@@ -75,13 +84,11 @@ def _read_probe(
     default_interval: float,
     required: bool,
 ) -> ProbeSpec | None:
-    for kind in READY_KINDS:
-        reader.has(kind)  # known keys of either table; a kind the table refuses is named below
-    given = [kind for kind in READY_KINDS if kind in reader.table]
-    refused = [kind for kind in given if kind not in kinds]
+    refused = [kind for kind in READY_KINDS if kind not in kinds and kind in reader.table]
     for kind in refused:
         reader.problems.error(reader.path(kind), f"not a probe here (use {', '.join(kinds)})")
-    given = [kind for kind in given if kind in kinds]
+    targets = {kind: reader.get_optional(kind, _TARGET_TYPES[kind]) for kind in kinds}
+    given = [kind for kind in kinds if kind in reader.table]
     interval = reader.get("interval", number_in_range(0.01), default_interval)
     timeout = reader.get("timeout", number_in_range(0, allow_minimum=False), 2.0)
     initial_delay = reader.get("initial_delay", number_in_range(0), 0.0)
@@ -95,25 +102,28 @@ def _read_probe(
             reader.problems.error(reader.key_path, f"needs one probe: {', '.join(kinds)}")
         return None
     kind = given[0]
-    target = _read_target(reader, kind)
+    value = targets[kind]
+    if value is None:
+        return None  # a wrong type, already reported
+    target = _checked_target(reader, kind, "" if value is True else str(value))
     if target is None:
         return None
     return ProbeSpec(kind, target, interval, timeout, initial_delay)
 
 
-def _read_target(reader: TableReader, kind: ProbeKind) -> str | None:
-    raw = reader.table[kind]
+def as_true(value: object) -> bool:
+    if value is not True:
+        raise InvalidValue("must be true (or leave the key out)")
+    return True
+
+
+_TARGET_TYPES = {"tcp": as_str, "http": as_str, "exec": as_str, "log": as_str, "notify": as_true}
+
+
+def _checked_target(reader: TableReader, kind: ProbeKind, target: str) -> str | None:
     path = reader.path(kind)
     if kind == "notify":
-        if raw is not True:
-            reader.problems.error(path, "must be true (or leave the key out)")
-            return None
         return ""
-    try:
-        target = as_str(raw)
-    except InvalidValue as problem:
-        reader.problems.error(path, str(problem))
-        return None
     if not target.strip() or "\0" in target:
         reader.problems.error(path, "empty" if not target.strip() else "contains a NUL character")
         return None
