@@ -158,9 +158,17 @@ async def test_every_published_kind_has_its_typed_keys(
             check_nested(event)
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
-    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py;
+    # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
+    # restart on change: tests/core/test_file_watch.py
     # readiness, liveness and dependencies: tests/core/test_readiness.py
-    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED, *READINESS_KINDS}
+    elsewhere = {
+        Kind.CUSTOM,
+        Kind.WATCHDOG,
+        Kind.SWEEP_FAILED,
+        Kind.FILES_CHANGED,
+        Kind.WATCH_ERROR,
+        *READINESS_KINDS,
+    }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",
         CUSTOM_KIND,

@@ -384,6 +384,7 @@ async def test_a_failing_liveness_probe_restarts_the_process_and_counts_as_a_cra
     assert event.payload["detail"] == "HTTP 503 Service Unavailable (3 failed tries in a row)"
     failed_tries = [e for e in events if e.kind == Kind.PROBE and e.payload["probe"] == "alive"]
     assert [e.payload["ok"] for e in failed_tries] == [True, False]  # coalesced: changes only
+    await wait_until(lambda: has(events, Kind.REAP, "web", pid=pid))  # after the stop signal
     reap = first(events, Kind.REAP, "web", pid=pid)
     assert reap.payload["process_status"] is None  # tuiman-caused
     assert first(events, Kind.KILL, "web", pid=pid).seq < reap.seq
@@ -602,3 +603,31 @@ time.sleep(60)
     await arbiter.start()
     await wait_until(lambda: arbiter.get("low").ready or has(events, Kind.REAP, "low"))
     assert arbiter.get("low").ready, [e.payload for e in events if e.kind == Kind.OUTPUT]
+
+
+async def test_a_dependency_whose_after_stop_hook_is_slow_still_releases_its_dependent(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    # migrate's last state event comes before its after_stop hook ends: the condition is
+    # judged once its command has settled, and that must wake the waiting web.
+    module = f"slow_stop_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(
+        "import time\n\ndef slow(watcher, arbiter, hook_name, **kwargs):\n    time.sleep(0.3)\n"
+    )
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.migrate]
+        cmd = "true"
+        respawn = false
+        [watchers.migrate.hooks]
+        after_stop = "{module}.slow"
+        [watchers.web]
+        cmd = "sleep 60"
+        depends_on = {{ migrate = "succeeded" }}
+        """
+    )
+    events = recorder(arbiter)
+    await asyncio.wait_for(arbiter.start(), 10)
+    assert arbiter.get("web").state == WatcherState.ACTIVE
+    hook = first(events, Kind.HOOK_SUCCESS, "migrate", name="after_stop")
+    assert hook.seq < first(events, Kind.SPAWN, "web").seq

@@ -25,6 +25,7 @@ from tuiman.core.payloads import (
     CustomPayload,
     DroppedPayload,
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -51,6 +52,7 @@ from tuiman.core.payloads import (
     WaitingPayload,
     WatchdogPayload,
     WatcherReloadPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.secrets import redact_payload
 
@@ -279,6 +281,14 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.FILES_CHANGED], watcher: str, payload: FilesChangedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.WATCH_ERROR], watcher: str, payload: WatchErrorPayload
     ) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.PROBE], watcher: str, payload: ProbePayload) -> Event: ...

@@ -89,6 +89,16 @@ class ArbiterReloadPayload(TypedDict):
     changes: list[str]
 
 
+class SocketSnapshot(TypedDict):
+    """A socket tuiman bound (docs/configuration.md#sockets)."""
+
+    name: str
+    location: str  # `127.0.0.1:8080`, `[::1]:8080` or a Unix socket's path
+    fd: int  # tuiman's fd, the same number in the processes that inherit it
+    family: str  # AF_INET, AF_INET6 or AF_UNIX
+    type: str  # SOCK_STREAM, SOCK_DGRAM, ...
+
+
 class WatcherSettings(TypedDict):
     """The configured parts of a watcher that a view shows; a config reload may change them."""
 
@@ -98,6 +108,10 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
+    # with use_sockets: the sockets it names in $(tuiman.sockets.NAME), else all (its processes
+    # inherit them all)
+    sockets: NotRequired[list[SocketSnapshot]]
+    on_demand: NotRequired[bool]  # present (True): it starts on a connection to its sockets
     # For the UI's info dialog; absent from an older instance's snapshots.
     working_dir: NotRequired[str]
     respawn: NotRequired[str]  # always | on-failure | never
@@ -266,6 +280,7 @@ class ArbiterSnapshot(TypedDict):
     pid: int  # the core's pid
     watchers: list[WatcherSnapshot]  # in start order
     protection: NotRequired[WatchdogStatus]
+    sockets: NotRequired[list[SocketSnapshot]]  # present when the config has sockets
 
 
 class WatchdogPayload(TypedDict):
@@ -308,6 +323,20 @@ class LogErrorPayload(TypedDict):
 class ControlRejectedPayload(TypedDict):
     uid: int | None
     peer_pid: int | None
+
+
+class FilesChangedPayload(TypedDict):
+    """Files matching a watcher's `watch` patterns changed
+    (docs/configuration.md#restart-on-change)."""
+
+    paths: list[str]  # the first 10 changed paths, relative to the config's directory
+    count: int  # how many distinct paths changed in this burst
+    restart: bool  # whether the watcher restarts for it
+    skipped: NotRequired[str]  # why not, when it does not
+
+
+class WatchErrorPayload(TypedDict):
+    error: str  # one line: which directory, what failed
 
 
 # -- readiness (docs/readiness.md) --------------------------------------------------------------
@@ -387,6 +416,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.SWEEP_FAILED: SweepFailedPayload,
     Kind.DROPPED: DroppedPayload,
     CONTROL_REJECTED: ControlRejectedPayload,
+    Kind.FILES_CHANGED: FilesChangedPayload,
+    Kind.WATCH_ERROR: WatchErrorPayload,
     Kind.PROBE: ProbePayload,
     Kind.READY: ReadyPayload,
     Kind.UNREADY: UnreadyPayload,

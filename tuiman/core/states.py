@@ -36,6 +36,7 @@ class Reason(StrEnum):
     FLAP_EXHAUSTED = "flap_exhausted"
     EXITED = "exited"
     QUIT = "quit"
+    FILE_CHANGE = "file_change"  # a restart for changed watched files
 
     @staticmethod
     def veto(hook_name: str) -> str:

@@ -26,8 +26,10 @@ from tuiman.core.processes.watchdog import (
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
+from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, stderr_line
 from tuiman.launch.exit_on import FirstExit
+from tuiman.launch.systemd_notify import claim_environment, start_notifying
 from tuiman.load_arguments import load_options_from
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -45,6 +47,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
         else:
             stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
             cgroups = f"off: {cgroups}"
+        claim_environment()  # before the config copies the environment: no child sees them
         try:
             config = load_config(options.config, options=load_options_from(options))
         except ConfigError as error:
@@ -63,6 +66,14 @@ def run_tuiman(options: argparse.Namespace) -> int:
         except ControlSetupError as error:
             stderr_line(str(error))
             return EXIT_USAGE
+        sockets = SocketTable()
+        try:
+            # Before the loop runs (a host name may be resolved): a port in use is exit 2.
+            sockets.bind_all(config.sockets)
+        except SocketBindError as error:
+            endpoint.close()
+            say(f"{config.source}: {error}", prefix="")
+            return EXIT_USAGE
         try:
             set_child_subreaper()
             raise_nofile_limit()
@@ -73,10 +84,20 @@ def run_tuiman(options: argparse.Namespace) -> int:
                     return serving(arbiter, endpoint)
 
                 return asyncio.run(
-                    run_tui(config, watchdog, marker, services=control, cgroups=cgroups)
+                    run_tui(
+                        config,
+                        watchdog,
+                        marker,
+                        services=control,
+                        cgroups=cgroups,
+                        sockets=sockets,
+                    )
                 )
-            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint, cgroups))
+            return asyncio.run(
+                run_headless(config, options, watchdog, marker, endpoint, cgroups, sockets)
+            )
         finally:
+            sockets.close_all()
             endpoint.close()
     finally:
         if isinstance(cgroups, CgroupTree):
@@ -93,14 +114,16 @@ async def run_headless(
     marker: str,
     endpoint: ControlEndpoint,
     cgroups: CgroupTree | str = "off: not set up",
+    sockets: SocketTable | None = None,
 ) -> int:
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups, sockets=sockets)
     arbiter.bind()
     first_exit = FirstExit(arbiter) if options.exit_on == "first" else None
     control = ControlServer(arbiter, endpoint)
     await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
+    systemd = start_notifying(arbiter, wait_ready)
     forward_to: list[subprocess.Popen[bytes]] = []
     return_code: int | None = None  # with --exit-on first: the first exit's
     install_signal_handlers(arbiter, forward_to)
@@ -122,6 +145,8 @@ async def run_headless(
         with contextlib.suppress(asyncio.CancelledError):
             await start_task
         await arbiter.quit()
+        if systemd is not None:
+            await systemd.close()
         await control.close()
         await printer.close()
     if options.run is None and arbiter.failures:

@@ -13,6 +13,7 @@ from typing import Any, cast
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -24,9 +25,11 @@ from tuiman.core.payloads import (
     StatePayload,
     StopPayload,
     UpdatedPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.readiness_text import READINESS_KINDS, readiness_text
 from tuiman.core.states import WatcherState
+from tuiman.core.watch_text import files_changed_text
 from tuiman.ui.format import fmt_exit, signal_name
 
 NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
@@ -156,6 +159,13 @@ def lifecycle_entry(event: Event) -> LogEntry:
         outcome = _READINESS_OUTCOMES.get(kind, Outcome.INFO)
         if kind == Kind.PROBE and not event.payload.get("ok"):
             outcome = Outcome.WARN
+    elif kind == Kind.FILES_CHANGED:
+        label, detail = (
+            "files changed",
+            files_changed_text(cast(FilesChangedPayload, event.payload)),
+        )
+    elif kind == Kind.WATCH_ERROR:
+        outcome, detail = Outcome.ERROR, cast(WatchErrorPayload, event.payload)["error"]
     else:
         pid = event.payload.get("pid")  # a hook's own event: its keys are its own
         detail = _describe(event.payload)

@@ -80,8 +80,6 @@ WATCHER_PLUMBING: dict[str, str] = {
 
 # Watcher options tuiman honours only at the value it always behaves as: (value, reason).
 WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
-    "use_sockets": (False, "tuiman does not bind sockets for its processes"),
-    "on_demand": (False, "tuiman starts watchers itself, not on a socket connection"),
     "send_hup": (False, "tuiman reloads by starting new processes, not with SIGHUP"),
     "copy_path": (
         False,
@@ -96,7 +94,6 @@ WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
 WATCHER_UNSUPPORTED: dict[str, str] = {
     "executable": "tuiman runs the command's first word; put the program in cmd",
     "shell_args": "tuiman runs a shell command as /bin/sh -c LINE, with no extra arguments",
-    "stdin_socket": "tuiman does not bind sockets for its processes",
     "virtualenv": "set PATH and PYTHONPATH in [env:NAME] instead",
     "virtualenv_py_ver": "set PATH and PYTHONPATH in [env:NAME] instead",
 }

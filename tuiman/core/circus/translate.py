@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.circus.command_reloader import (
+    add_reloader_watch,
+    is_command_reloader,
+    read_command_reloader,
+)
 from tuiman.core.circus.model import (
     IniLocation,
     IniProblems,
@@ -48,6 +53,7 @@ from tuiman.core.circus.options import (
     translate_rlimits,
     translate_streams,
 )
+from tuiman.core.circus.sockets import translate_sockets, translate_watcher_socket_options
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
 _DEFAULT_SECTION = "DEFAULT"
@@ -78,6 +84,7 @@ def translate(
     watcher_sections: dict[str, IniSection] = {}
     env_sections: list[IniSection] = []
     plugin_sections: list[IniSection] = []
+    socket_sections: list[IniSection] = []
     for section in sections.values():
         if not section.options and section.name not in ("circus", "env"):
             problems.warn_at(section_location(section), "empty section: skipped, as Circus does")
@@ -94,12 +101,13 @@ def translate(
         elif separator and kind == "plugin":
             plugin_sections.append(section)
         elif separator and kind == "socket":
-            problems.error_at(
-                section_location(section),
-                "sockets are not supported: tuiman does not bind sockets for its processes",
-            )
+            socket_sections.append(section)
         else:
             problems.error_at(section_location(section), _unknown_section(section.name))
+    reloader = read_command_reloader(
+        [s for s in plugin_sections if is_command_reloader(s)], problems, environ
+    )
+    plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
     observers = AliveTables()
     flapping = _read_flapping(plugin_sections, problems, environ, observers)
     global_env = sections["env"].options if "env" in sections else {}
@@ -115,11 +123,16 @@ def translate(
         name: _translate_watcher(name, watcher_sections[name], context)
         for name in sorted(watcher_sections)  # Circus sorts its watchers by name
     }
+    if reloader is not None:
+        for name, table in watchers.items():
+            add_reloader_watch(name, table, reloader, problems, cwd, environ)
     for env_section in env_sections:
         patterns = _env_patterns(env_section)
         if not any(_env_applies(patterns, name) for name in watchers):
             problems.warn_at(section_location(env_section), "matches no watcher")
     _add_alive_tables(watchers, observers, problems)
+    if socket_sections:
+        document["sockets"] = translate_sockets(socket_sections, problems, cwd=cwd, environ=environ)
     if watchers:
         document["watchers"] = watchers
     return document
@@ -321,6 +334,7 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values.table["restart"] = _restart_table(values, context.flapping)
     translate_streams(values, context.cwd)
     translate_hooks(values)
+    translate_watcher_socket_options(values)
     _report_watcher_leftovers(reader)
     return _in_key_order(values.table)
 

@@ -54,6 +54,7 @@ from tuiman.core.config.validate import (
     primary_gid,
     rlimit_name,
 )
+from tuiman.core.config.watch_keys import read_file_watch
 
 _WATCHER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -223,12 +224,20 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
         port=_read_port(reader, numprocesses),
+        use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
+        on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
+        stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
+        watch=read_file_watch(reader, context.config_dir),
         ready=read_ready(reader),
         alive=read_alive(reader),
         depends_on=read_depends_on(reader),
     )
     reader.report_unknown_keys()
     return watcher
+
+
+def _lowercase(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _read_command(reader: TableReader, shell: bool, env: Mapping[str, str]) -> tuple[str, ...]:

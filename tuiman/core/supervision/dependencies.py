@@ -43,11 +43,17 @@ class Changes:
         bus.add_tap(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if self._waiters and event.kind in _WAKING_KINDS:
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-            self._waiters.clear()
+        if event.kind in _WAKING_KINDS:
+            self.wake()
+
+    def wake(self) -> None:
+        """Also called when a watcher's command settles: no event says so, and a dependency is
+        only judged between commands (its after_stop hook may still run after its last state
+        event)."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     async def wait(self) -> None:
         waiter = asyncio.get_running_loop().create_future()

@@ -18,7 +18,12 @@ from tuiman.core.supervision.watcher import Watcher
 def _chosen(arbiter: Arbiter, names: Sequence[str] | None) -> list[Watcher]:
     if names:
         return [arbiter.get(name) for name in names]
-    return [watcher for watcher in arbiter.watchers.values() if watcher.config.autostart]
+    return [
+        watcher
+        for watcher in arbiter.watchers.values()
+        # on_demand: its socket listens, the first connection starts it
+        if watcher.config.autostart and not arbiter.waiting_for_connection(watcher)
+    ]
 
 
 def ready_problem(arbiter: Arbiter, names: Sequence[str] | None = None) -> str | None:

@@ -159,7 +159,8 @@ class SlotTable:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
         try:
-            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
+            socket_fds = self._host.socket_fds()
+            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             if self.probes is not None:
@@ -173,6 +174,8 @@ class SlotTable:
                 self.config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
+                pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
+                stdin=socket_fds.get(self.config.stdin_socket or ""),
             )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
         except Exception as error:

@@ -15,6 +15,7 @@ import os
 import time
 
 from tuiman.core.config.model import RespawnPolicy, WatcherConfig
+from tuiman.core.config.sockets import socket_names_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
@@ -180,11 +181,11 @@ class Watcher:
             self.stopped_by_command = True
         return self.submit(lambda: self._stop(reason), cancels=True)
 
-    def restart(self) -> asyncio.Task[CommandResult]:
+    def restart(self, reason: str = Reason.COMMAND) -> asyncio.Task[CommandResult]:
 
         async def restart() -> CommandResult:
-            await self._stop(Reason.COMMAND)
-            return await self._start()
+            await self._stop(reason)
+            return await self._start(reason)
 
         return self.submit(restart, cancellable=True)
 
@@ -210,7 +211,7 @@ class Watcher:
         return self.submit(lambda: self._signal_command(signum, pid, group))
 
     # -- start --------------------------------------------------------------------------------
-    async def _start(self) -> CommandResult:
+    async def _start(self, reason: str = Reason.COMMAND) -> CommandResult:
         status, table = self._status, self._slot_table
         if status.state in (WatcherState.ACTIVE, WatcherState.STARTING):
             return OK
@@ -227,7 +228,7 @@ class Watcher:
         if not await self._hooks.allows("before_start"):
             self.host.note_failure(self.name, status.reason or "")
             return CommandResult.failure(status.reason or "vetoed")
-        status.move(WatcherState.STARTING, Reason.COMMAND)
+        status.move(WatcherState.STARTING, reason)
         try:
             await table.fill()
             if not await self._hooks.allows("after_start"):
@@ -235,7 +236,7 @@ class Watcher:
         except CommandAborted as aborted:
             await self._stop_after_veto(aborted.reason)
             return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
-        status.move(WatcherState.ACTIVE, Reason.COMMAND)
+        status.move(WatcherState.ACTIVE, reason)
         self.bus.emit(Kind.START, self.name, {})
         table.check_all_exited()  # one-shot processes that exited while the start ran its hooks
         return OK
@@ -460,6 +461,13 @@ class Watcher:
             snapshot["readiness"] = self.probes.snapshot(self.waiting_for, self.blocked)
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
+        if self.config.use_sockets or self.config.stdin_socket:
+            # The ones it uses by name (its processes inherit them all): what the UI shows.
+            bound = self.host.socket_snapshots()
+            used = socket_names_used_by(self.config, [item["name"] for item in bound])
+            snapshot["sockets"] = [item for item in bound if item["name"] in used]
+        if self.config.on_demand:
+            snapshot["on_demand"] = True
         return snapshot
 
 
