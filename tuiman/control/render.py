@@ -23,7 +23,9 @@ _STATS_KEYS = frozenset(
         "rss",
         "vms",
         "num_threads",
+        "status",  # the kernel's state letter: the UI's `stopped (T)`
     }
+    | {"ctime", "username", "nice", "create_time", "cmdline", "started"}
 )
 
 

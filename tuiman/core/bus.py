@@ -29,11 +29,13 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     HookSuccessPayload,
     LivenessPayload,
     LogErrorPayload,
     NotifyPayload,
     OutputPayload,
+    PluginPayload,
     ProbePayload,
     ReadyPayload,
     ReapPayload,
@@ -267,6 +269,10 @@ class Bus:
         self, kind: Literal[Kind.HOOK_OUTPUT], watcher: str, payload: HookOutputPayload
     ) -> Event: ...
     @overload
+    def emit(
+        self, kind: Literal[Kind.HOOK_STARTED], watcher: str, payload: HookStartedPayload
+    ) -> Event: ...
+    @overload
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
@@ -277,6 +283,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.SWEEP_FAILED], watcher: str, payload: SweepFailedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.PLUGIN], watcher: str | None, payload: PluginPayload
     ) -> Event: ...
     @overload
     def emit(

@@ -134,7 +134,10 @@ class UpdatedPayload(TypedDict):
 
 
 class AddPayload(TypedDict):
-    pass
+    """What a new watcher's row needs: its target and its settings."""
+
+    numprocesses: int
+    settings: WatcherSettings
 
 
 class RemovePayload(TypedDict):
@@ -154,6 +157,16 @@ class HookSuccessPayload(TypedDict):
 
 class HookFailurePayload(HookSuccessPayload):
     error: str
+    abandoned: NotRequired[bool]  # True: its command was cancelled, its result is ignored
+
+
+class HookStartedPayload(TypedDict):
+    """A hook call began; its `hook_success` or `hook_failure` follows."""
+
+    name: str
+    timeout: float  # seconds it may take
+    pid: NotRequired[int]
+    signum: NotRequired[int]
 
 
 class HookOutputPayload(TypedDict):
@@ -204,6 +217,7 @@ class ProcessStatsEntry(TypedDict):
     vms: int
     num_threads: int
     wid: NotRequired[int]  # absent from children
+    status: NotRequired[str]  # the state letter of /proc/PID/stat: R, S, D, T (stopped), …
 
 
 class StatsPayload(TypedDict):
@@ -297,6 +311,17 @@ class SweepFailedPayload(TypedDict):
 
     error: str
     errno: int
+
+
+class PluginPayload(TypedDict):
+    """A plugin of the config (docs/circus.md#plugins): started, failed to start, or acted
+    (an arbiter event; a kill is an event of the process' watcher)."""
+
+    name: str  # the plugin's name in the config
+    use: str  # statsd, full_stats, watchdog
+    action: str  # started, failed, kill
+    detail: str  # its address; why it failed; why it killed
+    pid: NotRequired[int]  # kill: the process
 
 
 class ResyncPayload(TypedDict):
@@ -408,12 +433,14 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.HOOK_SUCCESS: HookSuccessPayload,
     Kind.HOOK_FAILURE: HookFailurePayload,
     Kind.HOOK_OUTPUT: HookOutputPayload,
+    Kind.HOOK_STARTED: HookStartedPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,
     Kind.RESYNC: ResyncPayload,
     Kind.WATCHDOG: WatchdogPayload,
     Kind.SWEEP_FAILED: SweepFailedPayload,
+    Kind.PLUGIN: PluginPayload,
     Kind.DROPPED: DroppedPayload,
     CONTROL_REJECTED: ControlRejectedPayload,
     Kind.FILES_CHANGED: FilesChangedPayload,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.circus.command_reloader import (
+    COMMAND_RELOADER,
     add_reloader_watch,
     is_command_reloader,
     read_command_reloader,
@@ -53,6 +54,7 @@ from tuiman.core.circus.options import (
     translate_rlimits,
     translate_streams,
 )
+from tuiman.core.circus.plugins import RUNNABLE_PLUGINS, translate_plugins
 from tuiman.core.circus.sockets import translate_sockets, translate_watcher_socket_options
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
@@ -108,6 +110,7 @@ def translate(
         [s for s in plugin_sections if is_command_reloader(s)], problems, environ
     )
     plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
+    plugin_sections = translate_plugins(plugin_sections, problems, document, environ)
     observers = AliveTables()
     flapping = _read_flapping(plugin_sections, problems, environ, observers)
     global_env = sections["env"].options if "env" in sections else {}
@@ -248,7 +251,9 @@ def _read_flapping(
             problems.error_at(
                 section_location(section),
                 f"plugin {shown} is not supported (tuiman maps {FLAPPING_PLUGIN} onto its "
-                "restart policy, HttpObserver and ResourceWatcher onto liveness checks)",
+                f"restart policy, {COMMAND_RELOADER} onto restart on change and HttpObserver "
+                "and ResourceWatcher onto liveness checks, and runs "
+                f"{', '.join(RUNNABLE_PLUGINS)})",
             )
             continue
         if flapping is not None:

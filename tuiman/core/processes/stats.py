@@ -29,11 +29,11 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def bytes2human(n: int) -> str:
-    """Circus' memory format: 10000 -> '9K', 100001221 -> '95M', 512 -> '512B'."""
+    """Circus' memory format: 10000 -> '9.77K', 100001221 -> '95.37M', 512 -> '512B'."""
     for i in range(len(_SYMBOLS) - 1, -1, -1):
         unit = 1 << (i + 1) * 10
         if n >= unit:
-            return f"{n // unit}{_SYMBOLS[i]}"
+            return f"{round(n / unit, 2):.2f}{_SYMBOLS[i]}"
     return f"{n}B"
 
 
@@ -50,6 +50,7 @@ class ProcessStats:
     children: tuple[int, ...]  # direct children, as Circus
     age: float
     children_stats: tuple[ProcessStats, ...] = ()  # the children that could be sampled
+    status: str = ""  # the state letter of /proc/PID/stat (T: stopped by a signal)
 
     def as_circus_dict(self, wid: int) -> ProcessStatsEntry:
         """Circus' extended-stats shape (what `extended_stats` hooks receive), plus tuiman keys."""
@@ -71,6 +72,7 @@ class ProcessStats:
             "rss": self.rss,
             "vms": self.vms,
             "num_threads": self.num_threads,
+            "status": self.status,
         }
 
 
@@ -108,7 +110,7 @@ class StatsSampler:
         with self._lock:
             if not self._total_memory:
                 self._total_memory = os.sysconf("SC_PHYS_PAGES") * _PAGE_SIZE
-                self._boot_time = _boot_time()
+                self._boot_time = boot_time()
             fields_of = {pid: stat_fields(pid) for pid in wanted}
             single = {
                 pid for pid, fields in fields_of.items() if fields and fields[17:18] == [b"1"]
@@ -200,10 +202,12 @@ class StatsSampler:
             num_threads=threads,
             children=children,
             age=max(0.0, now - (self._boot_time + started_ticks / _CLOCK_TICKS)),
+            status=fields[0].decode("ascii", "replace"),
         )
 
 
-def _boot_time() -> float:
+def boot_time() -> float:
+    """When the machine booted, in epoch seconds (/proc/stat's btime, as psutil reads it)."""
     with open("/proc/stat", "rb") as stat_file:
         for line in stat_file:
             if line.startswith(b"btime "):

@@ -30,6 +30,7 @@ from tuiman.core.supervision.file_watch import FileWatchService
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.notify_socket import remove_instance_directory
 from tuiman.core.supervision.on_demand import OnDemandStarts
+from tuiman.core.supervision.plugins import Plugins
 from tuiman.core.supervision.sockets import SocketTable
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
@@ -40,6 +41,11 @@ RECENT_HOOK_EVENTS = 1000
 
 class UnknownWatcher(KeyError):
     pass
+
+
+HOOK_HISTORY_KINDS = frozenset(
+    {Kind.HOOK_STARTED, Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT}
+)
 
 
 class Arbiter:
@@ -81,6 +87,7 @@ class Arbiter:
         self._quitting = False  # from the quit request on: nothing may start any more
         self._quit_task: asyncio.Future[None] | None = None
         self.stats = StatsService(self)
+        self.plugins = Plugins(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
         self.dependency_changes = Changes(self.bus)
@@ -171,7 +178,7 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
+        if event.kind in HOOK_HISTORY_KINDS:
             self.recent_hook_events.append(event)
 
     # -- sockets (docs/configuration.md#sockets) ---------------------------------------------
@@ -256,6 +263,7 @@ class Arbiter:
         if self.config.sockets and not self.sockets.bound:
             await asyncio.to_thread(self.sockets.bind_all, self.config.sockets)
             self._announce_sockets()
+        await self.plugins.start(self.config.plugins)  # before any process may spawn
         for watcher in self.start_order():
             self.arm_on_demand(watcher)
         await self.start_all(autostart_only=True)
@@ -344,6 +352,7 @@ class Arbiter:
     async def shutdown(self) -> None:
         self.guard.stop()  # the launcher closes the watchdog next: that exit is no death
         self.stats.stop()
+        await self.plugins.stop()
         await self.file_watch.close()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():

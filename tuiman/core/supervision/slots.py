@@ -29,6 +29,7 @@ from tuiman.core.processes.process import (
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.hook_env import EnvChanges, config_with_env
 from tuiman.core.supervision.readiness import WatcherProbes
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.restart import Action, SlotHistory
@@ -103,6 +104,9 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
+        # following spawn uses it
+        self.env_changes: EnvChanges = {}
         self.probes: WatcherProbes | None = None  # readiness and liveness (docs/readiness.md)
 
     # -- spawning -----------------------------------------------------------------------------
@@ -160,7 +164,8 @@ class SlotTable:
             return None
         try:
             socket_fds = self._host.socket_fds()
-            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses, socket_fds)
+            config = config_with_env(self.config, self.env_changes)
+            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             if self.probes is not None:
@@ -405,7 +410,9 @@ class SlotTable:
         for slot in doomed:
             slot.cancel_timer()
             self.slots.pop(slot.wid, None)
-        await asyncio.gather(*(self._ladder.stop_process(s.process) for s in doomed if s.process))
+        # Newest of them first, one stop signal (with its hooks) after the other, as Circus.
+        processes = [s.process for s in reversed(doomed) if s.process is not None]
+        await self._ladder.stop_in_turn(processes)
 
     def cancel_all_timers(self) -> None:
         for slot in self.slots.values():
