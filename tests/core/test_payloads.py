@@ -164,7 +164,7 @@ async def test_every_published_kind_has_its_typed_keys(
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
     # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
-    # restart on change: tests/core/test_file_watch.py
+    # restart on change: tests/core/test_file_watch.py; a pty's raw text: tests/core/test_pty.py
     # readiness, liveness and dependencies: tests/core/test_readiness.py
     elsewhere = {
         Kind.CUSTOM,
@@ -172,6 +172,7 @@ async def test_every_published_kind_has_its_typed_keys(
         Kind.SWEEP_FAILED,
         Kind.FILES_CHANGED,
         Kind.WATCH_ERROR,
+        Kind.TERMINAL,
         *READINESS_KINDS,
     }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {

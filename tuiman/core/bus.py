@@ -49,6 +49,7 @@ from tuiman.core.payloads import (
     StatsPayload,
     StopPayload,
     SweepFailedPayload,
+    TerminalPayload,
     UnreadyPayload,
     UpdatedPayload,
     WaitingPayload,
@@ -60,8 +61,10 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-# probe and notify: a child decides how often they come (docs/readiness.md#events)
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.PROBE, Kind.NOTIFY})
+# terminal, probe and notify: a child decides how often they come (docs/readiness.md#events)
+DROPPABLE_KINDS = frozenset(
+    {Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL, Kind.PROBE, Kind.NOTIFY}
+)
 
 
 class Subscription:
@@ -276,6 +279,10 @@ class Bus:
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.TERMINAL], watcher: str, payload: TerminalPayload
+    ) -> Event: ...
     @overload
     def emit(
         self, kind: Literal[Kind.WATCHDOG], watcher: None, payload: WatchdogPayload

@@ -27,6 +27,7 @@ from tuiman.core.config.loader import build_config
 from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.config.probe_model import CONDITIONS
 from tuiman.core.config.probes import as_memory_size, as_true
+from tuiman.core.config.terminal import STDIN_MODES, as_stdin_mode
 from tuiman.core.config.validate import KeyPath, KeyRead, Problems, as_table
 
 SCHEMA_FILE_NAME = "tuiman.schema.json"
@@ -85,6 +86,7 @@ _KNOWN_CONVERTERS: dict[Callable[[object], Any], JsonSchema] = {
         "type": "array",
         "items": {"type": "integer", "minimum": -128, "maximum": 255},
     },
+    as_stdin_mode: {"enum": list(STDIN_MODES)},
     as_true: {"const": True},  # notify = true
     as_memory_size: {
         "anyOf": [

@@ -33,6 +33,7 @@ from tuiman.core.config.model import (
     WatcherConfig,
 )
 from tuiman.core.config.probes import read_alive, read_depends_on, read_ready
+from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -184,6 +185,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
     uid, gid = _read_user_and_group(reader)
+    pty, stdin = read_terminal_keys(reader)
     watcher = WatcherConfig(
         name=name,
         cmd=cmd,
@@ -224,6 +226,8 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        pty=pty,
+        stdin=stdin,
         port=_read_port(reader, numprocesses),
         use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
@@ -233,6 +237,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         alive=read_alive(reader),
         depends_on=read_depends_on(reader),
     )
+    check_one_stdin(watcher, reader)
     reader.report_unknown_keys()
     return watcher
 
