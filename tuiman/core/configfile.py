@@ -37,3 +37,17 @@ def load_config(path: str | Path | None, *, cwd: Path | None = None) -> Config:
         return load_circus_config(file_path, display_name=file_label, cwd=working_dir)
     text = read_text(file_path, file_label)
     return load_config_text(text, file_path, display_name=file_label, cwd=working_dir)
+
+
+def watcher_environment_problems(config: Config, file_label: str) -> list[str]:
+    """What would fail each watcher at start (`tuiman check`), one line each, named as the
+    file names the watcher (`watchers.NAME.key` or `[watcher:NAME] key`)."""
+    from tuiman.core.config.environment import environment_problems
+
+    is_ini = str(file_label).lower().endswith(".ini")
+    lines: list[str] = []
+    for watcher in config.watchers:
+        for problem in environment_problems(watcher):
+            where = f"[watcher:{watcher.name}] " if is_ini else f"watchers.{watcher.name}."
+            lines.append(f"{file_label}: {where}{problem}")
+    return lines

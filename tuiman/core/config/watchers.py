@@ -8,10 +8,12 @@ value (or the default after a problem), so one pass finds every error of the fil
 from __future__ import annotations
 
 import difflib
+import grp
 import os
+import pwd
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,9 @@ from tuiman.core.config.expand import (
     referenced_env_names,
     unknown_tokens,
 )
+from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.hooks import read_hooks
+from tuiman.core.config.launch_keys import read_launch_keys
 from tuiman.core.config.model import (
     MAX_NUMPROCESSES,
     ArbiterConfig,
@@ -176,7 +180,13 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             reader.path("numprocesses"),
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
-    uid, gid = _read_user_and_group(reader)
+    uid, gid, user, group = _read_user_and_group(reader)
+    launch = read_launch_keys(
+        reader,
+        copy_env=copy_env,
+        config_dir=context.config_dir,
+        default_umask=context.arbiter.umask,
+    )
     watcher = WatcherConfig(
         name=name,
         cmd=cmd,
@@ -210,16 +220,28 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         output=_read_output(reader, context.config_dir),
         hooks=read_hooks(
             reader,
-            env,
+            _hook_import_env(name, env, launch),
             context.arbiter.hook_timeout,
             config_dir=context.config_dir,
             cwd=context.cwd,
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        user=user,
+        group=group,
+        **launch,
     )
     reader.report_unknown_keys()
     return watcher
+
+
+def _hook_import_env(name: str, env: dict[str, str], launch: dict[str, Any]) -> dict[str, str]:
+    """Hook modules are found on the PYTHONPATH a virtualenv gives too, as in Circus; a missing
+    virtualenv is the start's problem, not the import's."""
+    try:
+        return watcher_environment(WatcherConfig(name=name, cmd=(), env=env, **launch))
+    except EnvironmentProblem:
+        return env
 
 
 def _read_command(reader: TableReader, shell: bool, env: Mapping[str, str]) -> tuple[str, ...]:
@@ -302,29 +324,37 @@ def _read_watcher_env(reader: TableReader, copy_env: bool, context: LoadContext)
 
 
 def _read_working_dir(reader: TableReader, context: LoadContext) -> Path:
+    """A missing directory is checked at start (docs/configuration.md#environment-problems)."""
     path_text = reader.get_optional("working_dir", as_str)
     if path_text is None:
         return context.config_dir
-    working_dir = absolute_path(path_text, context.config_dir)
-    problem = None
-    if not os.path.exists(working_dir):
-        problem = f"directory {working_dir} does not exist"
-    elif not os.path.isdir(working_dir):
-        problem = f"{working_dir} is not a directory"
-    elif not os.access(working_dir, os.X_OK):
-        problem = f"directory {working_dir} is not accessible (permission denied)"
-    if problem is not None:
-        reader.problems.error(reader.path("working_dir"), problem)
-    return working_dir
+    return absolute_path(path_text, context.config_dir)
 
 
-def _read_user_and_group(reader: TableReader) -> tuple[int | None, int | None]:
-    uid = reader.get_optional("uid", as_uid)
-    gid = reader.get_optional("gid", as_gid)
-    if uid is not None and gid is None and os.geteuid() == 0:
+def _read_user_and_group(
+    reader: TableReader,
+) -> tuple[int | None, int | None, str | None, str | None]:
+    """uid, gid, and the user and group names not found here (looked up again at start)."""
+    user = _unknown_name(reader, "uid", pwd.getpwnam)
+    group = _unknown_name(reader, "gid", grp.getgrnam)
+    uid = None if user is not None else reader.get_optional("uid", as_uid)
+    gid = None if group is not None else reader.get_optional("gid", as_gid)
+    if uid is not None and gid is None and group is None and os.geteuid() == 0:
         # Running as root: without an explicit gid, drop to the user's own group, not root's.
         gid = primary_gid(uid)
-    return uid, gid
+    return uid, gid, user, group
+
+
+def _unknown_name(reader: TableReader, key: str, lookup: Callable[[str], object]) -> str | None:
+    value = reader.table.get(key)
+    if not isinstance(value, str) or not value or value.isdigit() or "\0" in value:
+        return None
+    reader.has(key)
+    try:
+        lookup(value)
+    except KeyError:
+        return value
+    return None
 
 
 def _read_rlimits(reader: TableReader) -> dict[str, int]:

@@ -44,6 +44,7 @@ class SpawnSpec:
     rlimits: Mapping[str, int] | None = None
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
+    umask: int | None = None  # None: inherit tuiman's
 
 
 class SpawnFailed(Exception):
@@ -252,6 +253,7 @@ def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
             user=None if spec.rlimits else spec.uid,
             group=None if spec.rlimits else spec.gid,
             preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,
+            umask=-1 if spec.umask is None else spec.umask,
         )
     except subprocess.SubprocessError as error:
         report = b""

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tuiman.core.bus import Bus
+from tuiman.core.config.environment import LaunchSettings
 from tuiman.core.config.expand import spawn_argv_env
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
@@ -102,6 +103,8 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # What the last start resolved (virtualenv, user names); None: the config as it is.
+        self.launch: LaunchSettings | None = None
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -157,18 +160,20 @@ class SlotTable:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
         try:
-            argv, env = spawn_argv_env(self.config, slot.wid, self.numprocesses)
+            config = self.config if self.launch is None else self.launch.applied_to(self.config)
+            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             spec = SpawnSpec(
                 argv,
                 env,
-                str(self.config.working_dir),
-                self.config.uid,
-                self.config.gid,
-                self.config.rlimits or None,
+                str(config.working_dir),
+                config.uid,
+                config.gid,
+                config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
+                umask=config.umask,
             )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
         except Exception as error:

@@ -33,6 +33,7 @@ from tuiman.core.supervision.command_queue import (
 from tuiman.core.supervision.hook_calls import WatcherHooks
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
+from tuiman.core.supervision.start_check import check_environment, reload_with_hup
 from tuiman.core.supervision.stop_ladder import StopLadder
 from tuiman.core.supervision.watcher_host import WatcherHost
 from tuiman.core.supervision.watcher_state import RUNNING_STATES, WatcherStatus
@@ -136,6 +137,14 @@ class Watcher:
         return self._slot_table.all_running
 
     @property
+    def slot_table(self) -> SlotTable:
+        return self._slot_table
+
+    @property
+    def status(self) -> WatcherStatus:
+        return self._status
+
+    @property
     def pending_timers(self) -> bool:
         return self._slot_table.pending_timers
 
@@ -200,6 +209,8 @@ class Watcher:
         table.cancel_all_timers()
         for wid in [wid for wid, slot in self.slots.items() if slot.process is None]:
             del self.slots[wid]  # pausing, parked or failed slots start afresh
+        if (problem := await check_environment(self)) is not None:
+            return CommandResult.failure(problem)
         if not await self._hooks.allows("before_start"):
             self.host.note_failure(self.name, status.reason or "")
             return CommandResult.failure(status.reason or "vetoed")
@@ -309,6 +320,8 @@ class Watcher:
             return CommandResult.failure(QUITTING)
         if self._status.state not in RUNNING_STATES:
             return await self._start()
+        if self.config.send_hup:
+            return await reload_with_hup(self)
         table, stop_process = self._slot_table, self._ladder.stop_process
         old_slots = list(table.live())
         self.bus.emit(Kind.RELOAD, self.name, {})
