@@ -208,5 +208,5 @@ def _program_problem(config: WatcherConfig) -> str | None:
         return None
     search_path = config.env.get("PATH", os.defpath)
     if shutil.which(program, path=search_path) is None:
-        return f"cmd: program {program} not found on PATH ({search_path})"
+        return f"cmd: program {program} not found on the watcher's PATH"
     return None
