@@ -28,6 +28,7 @@ from tuiman.core.config.expand import (
 from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.hooks import read_hooks
 from tuiman.core.config.launch_keys import read_launch_keys
+from tuiman.core.config.output_keys import read_output_format
 from tuiman.core.config.model import (
     MAX_NUMPROCESSES,
     ArbiterConfig,
@@ -413,14 +414,18 @@ def _read_output(reader: TableReader, config_dir: Path) -> OutputConfig:
         reader.problems.error(
             output_reader.path("file"), "cannot be combined with stdout_file or stderr_file"
         )
+    fields = {
+        "max_bytes": output_reader.get("max_bytes", _log_file_size, defaults.max_bytes),
+        **read_output_format(output_reader),
+    }
     output = OutputConfig(
         file=paths["file"],
         stdout_file=paths["stdout_file"],
         stderr_file=paths["stderr_file"],
-        max_bytes=output_reader.get("max_bytes", _log_file_size, defaults.max_bytes),
         backup_count=output_reader.get(
             "backup_count", integer_in_range(0, MAX_BACKUP_COUNT), defaults.backup_count
         ),
+        **fields,
     )
     output_reader.report_unknown_keys()
     return output
