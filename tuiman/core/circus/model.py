@@ -292,7 +292,18 @@ class OptionReader:
         ]
 
     def report_unknown(self, known: list[str]) -> None:
+        """Circus ignores options it does not know: a warning each, naming the likely one."""
         for option in self.unread():
-            self.problems.error_at(
-                self.location(option), f"unknown option{did_you_mean(option, known)}"
+            self.raw(option)
+            hint = (
+                f" (did you mean {_ALIASES[option]}?)"
+                if option in _ALIASES
+                else did_you_mean(option, known)
             )
+            self.problems.warn_at(
+                self.location(option), f"unknown option, ignored as Circus does{hint}"
+            )
+
+
+# Options people write for another supervisor (supervisord: user), and Circus' own name.
+_ALIASES = {"user": "uid", "group": "gid"}

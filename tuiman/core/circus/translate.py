@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.circus.launch import LAUNCH_OPTIONS, read_umask, translate_launch
 from tuiman.core.circus.model import (
     IniLocation,
     IniProblems,
@@ -38,15 +39,14 @@ from tuiman.core.circus.options import (
     FLAPPING_DEFAULTS,
     FLAPPING_PLUGIN,
     INCLUDE_OPTIONS,
-    STREAM_OPTIONS,
     WATCHER_DEFAULT_ONLY,
     WATCHER_PLUMBING,
     WATCHER_UNSUPPORTED,
     WatcherValues,
     translate_hooks,
     translate_rlimits,
-    translate_streams,
 )
+from tuiman.core.circus.streams import STREAM_OPTIONS, translate_streams
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
 _DEFAULT_SECTION = "DEFAULT"
@@ -147,12 +147,16 @@ def _translate_circus(
     reader = OptionReader(section, problems, lowercase_env(environ))
     warmup_delay = reader.get("warmup_delay", ini_number)
     if warmup_delay is not None:
-        document["tuiman"] = {"warmup_delay": warmup_delay}
+        document.setdefault("tuiman", {})["warmup_delay"] = warmup_delay
         problems.origins[("tuiman", "warmup_delay")] = reader.location("warmup_delay")
+    umask = read_umask(reader, "umask")
+    if umask is not None:
+        document.setdefault("tuiman", {})["umask"] = umask
+        problems.origins[("tuiman", "umask")] = reader.location("umask")
     for option in INCLUDE_OPTIONS:
         reader.raw(option)  # already read by the file reader
     _report_plumbing_and_unsupported(reader, CIRCUS_PLUMBING, CIRCUS_UNSUPPORTED)
-    reader.report_unknown(["warmup_delay", *INCLUDE_OPTIONS, *CIRCUS_PLUMBING])
+    reader.report_unknown(["warmup_delay", "umask", *INCLUDE_OPTIONS, *CIRCUS_PLUMBING])
 
 
 def _report_plumbing_and_unsupported(
@@ -289,6 +293,7 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values.put_working_dir(reader.text("working_dir"), context.cwd)
     values.put_signal_and_ids()
     translate_rlimits(values)
+    translate_launch(values, context.cwd)
     if env_entries:
         values.table["env"] = {
             variable: toml_env_value(value) for variable, (value, _location) in env_entries.items()
@@ -327,6 +332,11 @@ _KEY_ORDER = (
     "rlimits",
     "max_age",
     "max_age_variance",
+    "virtualenv",
+    "virtualenv_py_ver",
+    "copy_path",
+    "send_hup",
+    "umask",
     "env",
     "restart",
     "output",
@@ -470,5 +480,6 @@ def _report_watcher_leftovers(reader: OptionReader) -> None:
         *WATCHER_DEFAULT_ONLY,
         *WATCHER_PLUMBING,
         *WATCHER_UNSUPPORTED,
+        *LAUNCH_OPTIONS,
     ]
     reader.report_unknown(known)

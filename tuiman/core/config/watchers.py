@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.expand import (
     SPAWN_TOKEN_FIELDS,
     expand_env_value,
@@ -25,10 +26,8 @@ from tuiman.core.config.expand import (
     referenced_env_names,
     unknown_tokens,
 )
-from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.hooks import read_hooks
 from tuiman.core.config.launch_keys import read_launch_keys
-from tuiman.core.config.output_keys import read_output_format
 from tuiman.core.config.model import (
     MAX_NUMPROCESSES,
     ArbiterConfig,
@@ -36,6 +35,7 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
+from tuiman.core.config.output_keys import read_output_format
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
