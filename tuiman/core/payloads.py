@@ -245,6 +245,7 @@ class ArbiterSnapshot(TypedDict):
     pid: int  # the core's pid
     watchers: list[WatcherSnapshot]  # in start order
     protection: NotRequired[WatchdogStatus]
+    warnings: NotRequired[list[str]]  # the config's warnings (ignored options), one line each
 
 
 class WatchdogPayload(TypedDict):

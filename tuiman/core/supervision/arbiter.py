@@ -321,13 +321,16 @@ class Arbiter:
             self.all_done.set()
 
     def snapshot(self) -> ArbiterSnapshot:
-        return {
+        snapshot: ArbiterSnapshot = {
             "config": self.config.source,
             "started": self.started_at,
             "pid": os.getpid(),
             "watchers": [w.snapshot() for w in self.start_order()],
             "protection": self.guard.status(),
         }
+        if self.config.warnings:
+            snapshot["warnings"] = list(self.config.warnings)
+        return snapshot
 
 
 def redactor_for(config: Config) -> Callable[[str], str] | None:
