@@ -76,10 +76,6 @@ def test_version_and_check(tmp_path: Path) -> None:
         ),
         ("[watchers.a]\nnumprocesses = 1\n", "bad.toml: watchers.a.cmd:"),
         (
-            '[watchers.a]\ncmd = "sleep 1"\nworking_dir = "/does/not/exist"\n',
-            "bad.toml: watchers.a.working_dir:",
-        ),
-        (
             '[watchers.a]\ncmd = "sleep 1"\nnumprocesses = 99999999\n',
             "bad.toml: watchers.a.numprocesses: must be <= 10000",
         ),
@@ -90,7 +86,6 @@ def test_version_and_check(tmp_path: Path) -> None:
         "wrong-type",
         "bad-signal",
         "missing-cmd",
-        "missing-working-dir",
         "fork-bomb",
     ],
 )
