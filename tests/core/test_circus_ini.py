@@ -414,7 +414,12 @@ def test_env_option_and_empty_values(tmp_path: Path) -> None:
         """,
     ).watcher("web")
     assert web.cmd == ("app", "a;b")
-    assert web.env == {"A": "from-option", "B": "C.UTF-8", "EMPTY": ""}
+    # Circus 0.19 replaces a watcher's `env` option with its env sections' variables.
+    assert web.env == {"A": "from-section", "EMPTY": ""}
+    assert ini_warnings(tmp_path, (tmp_path / "circus.ini").read_text()) == [
+        "circus.ini: [watcher:web] env: ignored, as Circus 0.19 ignores it: "
+        "put the variables in [env:web]"
+    ]
 
 
 # --- warnings ----------------------------------------------------------------------------------

@@ -156,6 +156,7 @@ async def test_a_missing_environment_fails_that_watcher_only(
     failed = {}
     for _ in range(4):
         event = await next_event(subscription, Kind.FAILED)
+        assert event.watcher is not None
         failed[event.watcher] = (event.payload["reason"], event.payload["detail"])
     assert failed == {
         "nodir": (

@@ -353,22 +353,19 @@ def _watcher_env(
     name: str, section: IniSection, context: _WatcherContext
 ) -> dict[str, tuple[str, IniLocation]]:
     """The watcher's own variables, raw: matching `[env:…]` sections in file order (later
-    wins), then its `env = K=V, K2=V2` option. `[env]` is the TOML `[env]` table."""
+    wins). `[env]` is the TOML `[env]` table."""
     entries: dict[str, tuple[str, IniLocation]] = {}
     for env_section in context.env_sections:
         if _env_applies(_env_patterns(env_section), name):
             for variable, entry in env_section.options.items():
                 entries[variable] = (entry.value, section_location(env_section, variable))
     if "env" in section.options:
-        location = section_location(section, "env")
-        for item in section.options["env"].value.split(","):
-            variable, separator, value = item.partition("=")
-            if not separator or not variable.strip():
-                context.problems.error_at(
-                    location, f"expected NAME=VALUE[, NAME=VALUE…], got {item.strip()!r}"
-                )
-                continue
-            entries[variable.strip()] = (value.strip(), location)
+        # Circus reads it, then replaces it with the env sections' variables: it never
+        # reaches the processes.
+        context.problems.warn_at(
+            section_location(section, "env"),
+            f"ignored, as Circus 0.19 ignores it: put the variables in [env:{name}]",
+        )
     return entries
 
 
