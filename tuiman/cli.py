@@ -32,6 +32,12 @@ def main_parser() -> argparse.ArgumentParser:
     parser.add_argument("--headless", action="store_true", help="no UI: print events on stdout")
     parser.add_argument("--json", action="store_true", help="headless: one JSON object per line")
     parser.add_argument("--no-output", action="store_true", help="headless: hide process output")
+    parser.add_argument(
+        "-D",
+        "--detach",
+        action="store_true",
+        help="run headless in the background (output to a log file); reach it with tuiman attach",
+    )
     parser.add_argument("--run", metavar="CMD", help="headless: run CMD once services are ready")
     parser.add_argument(
         "--ready-timeout",
@@ -85,6 +91,10 @@ def dispatch(args: list[str]) -> int:
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
+    if options.detach:
+        from tuiman.launch.detach import run_detached
+
+        return run_detached(options, args)
     if options.run is not None:
         # The process the caller waits on is not the one running hooks (launch/run_guard.py).
         from tuiman.launch.run_guard import run_guarded

@@ -98,3 +98,12 @@ def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(
         scripted_app(tmp_path), terminal_size=(120, 40), run_before=then("question_mark")
     )
+
+
+def test_info_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    # web: its command, environment (secret masked by the core), policy and hooks in full.
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 40), run_before=then("i"))
+
+
+def test_scale_to_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(100, 30), run_before=then("n"))

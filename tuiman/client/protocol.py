@@ -109,6 +109,10 @@ class CoreClient(Protocol):
         """Remove the oldest processes."""
         ...
 
+    async def scale_to(self, watcher: str, count: int) -> Outcome:
+        """Set the watcher's number of processes (spawning or stopping the difference)."""
+        ...
+
     async def signal(self, watcher: str, signum: int, pid: int | None = None) -> Outcome:
         """Send a signal to one process, or to every process of the watcher."""
         ...

@@ -55,6 +55,9 @@ class WireClient(ABC):
     async def decr(self, watcher: str, count: int = 1) -> Outcome:
         return outcome(await self.request("decr", watcher=watcher, n=count, wait=True))
 
+    async def scale_to(self, watcher: str, count: int) -> Outcome:
+        return outcome(await self.request("set", watcher=watcher, numprocesses=count, wait=True))
+
     async def signal(self, watcher: str, signum: int, pid: int | None = None) -> Outcome:
         arguments: dict[str, Any] = {"watcher": watcher, "signal": signum}
         if pid is not None:

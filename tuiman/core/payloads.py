@@ -98,6 +98,12 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
+    # For the UI's info dialog; absent from an older instance's snapshots.
+    working_dir: NotRequired[str]
+    respawn: NotRequired[str]  # always | on-failure | never
+    stop_signal: NotRequired[int]
+    max_retry: NotRequired[int]
+    restart: NotRequired[dict[str, float]]  # the [watchers.X.restart] numbers
 
 
 class UpdatedPayload(TypedDict):

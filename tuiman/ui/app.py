@@ -24,10 +24,12 @@ from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
+from tuiman.ui.preferences import Preferences, load_preferences, save_preferences
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.help import HelpScreen
 from tuiman.ui.screens.main import MainScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
+from tuiman.ui.sorting import SortOrder
 from tuiman.ui.terminal_text import safe_ansi, safe_text
 
 HOOK_HISTORY = 300
@@ -91,6 +93,7 @@ class TuimanApp(App[int]):
         self._stream: EventStream | None = None
         self._recent_alerts: dict[tuple[str, str], float] = {}
         self._counters_busy = False
+        self.preferences = Preferences()
 
     def get_default_screen(self) -> Screen[Any]:
         return self._main
@@ -120,6 +123,39 @@ class TuimanApp(App[int]):
     # -- start-up -----------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._load_keymap()
+        self._load_preferences()
+
+    def _load_preferences(self) -> None:
+        preferences, problems = load_preferences(self.settings_path)
+        for problem in problems:
+            self.notify(problem, title="settings", severity="warning", markup=False)
+        if preferences.theme is not None:
+            if preferences.theme in self.available_themes:
+                self.theme = preferences.theme
+            else:
+                self.notify(
+                    f"{self.settings_path}: ui.theme: no theme named {preferences.theme!r}",
+                    title="settings",
+                    severity="warning",
+                    markup=False,
+                )
+        self.preferences = preferences
+        self._main.set_sort(preferences.sort, remember=False)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if isinstance(name, str) and name != self.preferences.theme:
+            self._remember(self.preferences.with_theme(name))
+
+    def remember_sort(self, order: SortOrder) -> None:
+        self._remember(self.preferences.with_sort(order))
+
+    def _remember(self, preferences: Preferences) -> None:
+        self.preferences = preferences
+        problem = save_preferences(self.settings_path, preferences)
+        if problem is not None:
+            self.notify(problem, title="settings", severity="warning", markup=False)
 
     def boot(self) -> None:
         """Subscribe and start feeding the main screen (called once it is mounted)."""
@@ -277,6 +313,14 @@ class TuimanApp(App[int]):
     def select_watcher(self, name: str) -> None:
         self.main.selected = name
         self.main.watchers_table.select_key(name)
+
+    def show_watcher_info(self, name: str) -> None:
+        self.select_watcher(name)
+        self._main.actions.show_info()
+
+    def scale_watcher_to(self, name: str) -> None:
+        self.select_watcher(name)
+        self._main.actions.scale_to()
 
     def pick_signal(self, name: str) -> None:
         self.select_watcher(name)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tuiman.ui.sorting import SORT_KEYS, SortOrder
+
 if TYPE_CHECKING:
     from tuiman.ui.app import TuimanApp
 
@@ -54,9 +56,19 @@ class TuimanCommands(Provider):
                 partial(app.command, f"decr {name}", partial(client.decr, name)),
             )
             yield (
+                f"scale {name} to…",
+                "type the number of processes",
+                partial(app.scale_watcher_to, name),
+            )
+            yield (
                 f"signal {name}…",
                 "pick a signal for every process",
                 partial(app.pick_signal, name),
+            )
+            yield (
+                f"info {name}",
+                "command line, environment, restart policy, hooks, last exits",
+                partial(app.show_watcher_info, name),
             )
             yield (
                 f"select {name}",
@@ -84,6 +96,13 @@ class TuimanCommands(Provider):
             partial(app.command, "reopen logs", client.reopen_logs),
         )
         yield "help", "every key and what it does", app.show_help
+        for key in SORT_KEYS:
+            order = SortOrder.by(key)
+            yield (
+                f"sort {order.label}",
+                "order the watchers and processes tables (remembered)",
+                partial(app.main.set_sort, order),
+            )
         if client.is_remote:
             yield "detach", "leave the instance running", app.exit
             yield (

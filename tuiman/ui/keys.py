@@ -8,7 +8,7 @@ from tuiman.core.states import WatcherState
 from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended"})
+WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended", "info"})
 
 
 def _binding(
@@ -64,6 +64,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "scale-down",
         group=SCALE,
     ),
+    _binding(
+        "n",
+        "scale_to",
+        "scale to",
+        "Scale the selected watcher to a number of processes you type",
+        "scale-to",
+        show=False,
+    ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
     _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
@@ -93,6 +101,22 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     _binding(
         "z", "zoom", "zoom", "Maximize the focused panel (again to restore)", "zoom", show=False
+    ),
+    _binding(
+        "i",
+        "info",
+        "info",
+        "Everything about the selected watcher (and process): command, env, policy, hooks, exits",
+        "info",
+        show=False,
+    ),
+    _binding(
+        "o",
+        "sort",
+        "sort",
+        "Sort the tables: config order, name, state, CPU, memory, restarts (or click a header)",
+        "sort",
+        show=False,
     ),
     _binding("escape", "close_inputs", "close", "Close the filter or search box", "close-input"),
     _binding(

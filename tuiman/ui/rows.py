@@ -15,6 +15,7 @@ from tuiman.ui.format import (
     fmt_retry_in,
 )
 from tuiman.ui.palette import STATE_ROLES
+from tuiman.ui.sorting import CONFIG_ORDER, SortOrder, sort_processes
 from tuiman.ui.views import ProcessView, WatcherView
 
 Cell = tuple[str, str]
@@ -98,9 +99,11 @@ def watcher_row(view: WatcherView, now: float) -> Row:
     )
 
 
-def process_rows(view: WatcherView, now: float, extended: tuple[str, ...] = ()) -> list[Row]:
+def process_rows(
+    view: WatcherView, now: float, extended: tuple[str, ...] = (), order: SortOrder = CONFIG_ORDER
+) -> list[Row]:
     rows: list[Row] = []
-    processes = sorted(view.processes.values(), key=lambda p: (p.wid, p.started, p.pid))
+    processes = sort_processes(view.processes.values(), order)
     for process in processes:
         rows.append((str(process.pid), _process_cells(view, process, now, extended)))
     for pause in sorted(view.pauses.values(), key=lambda p: p.wid):

@@ -42,6 +42,12 @@ class WatcherView:
     autostart: bool = True
     cmd: str = ""
     hooks: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # what the config sets, secrets masked
+    working_dir: str = ""
+    respawn: str = ""
+    stop_signal: int | None = None
+    max_retry: int | None = None
+    restart_policy: dict[str, float] = field(default_factory=dict)
     restarts: int = 0
     processes: dict[int, ProcessView] = field(default_factory=dict)
     # wid -> exit code of its last process (None: unknown, collected by someone else)
@@ -95,3 +101,9 @@ def load_settings(view: WatcherView, settings: WatcherSettings) -> None:
     view.autostart = settings["autostart"]
     view.cmd = settings["cmd"]
     view.hooks = tuple(settings["hooks"])
+    view.env = dict(settings.get("env", {}))
+    view.working_dir = settings.get("working_dir", "")
+    view.respawn = settings.get("respawn", "")
+    view.stop_signal = settings.get("stop_signal")
+    view.max_retry = settings.get("max_retry")
+    view.restart_policy = dict(settings.get("restart", {}))

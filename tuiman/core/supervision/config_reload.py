@@ -130,7 +130,7 @@ async def close_sink(watcher: Watcher) -> None:
 
 def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
     """The configured parts of a watcher's snapshot (what a config reload may change)."""
-    return {
+    settings: WatcherSettings = {
         "priority": snapshot["priority"],
         "graceful_timeout": snapshot["graceful_timeout"],
         "autostart": snapshot["autostart"],
@@ -138,3 +138,14 @@ def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
         "env": snapshot["env"],
         "hooks": snapshot["hooks"],
     }
+    if "working_dir" in snapshot:
+        settings["working_dir"] = snapshot["working_dir"]
+    if "respawn" in snapshot:
+        settings["respawn"] = snapshot["respawn"]
+    if "stop_signal" in snapshot:
+        settings["stop_signal"] = snapshot["stop_signal"]
+    if "max_retry" in snapshot:
+        settings["max_retry"] = snapshot["max_retry"]
+    if "restart" in snapshot:
+        settings["restart"] = snapshot["restart"]
+    return settings

@@ -10,10 +10,11 @@ needs of its owner is a `WatcherHost`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 
-from tuiman.core.config.model import WatcherConfig
+from tuiman.core.config.model import RespawnPolicy, WatcherConfig
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
@@ -423,6 +424,11 @@ class Watcher:
             "cmd": redact(cmd) if redact is not None else cmd,
             "env": masked_env(self._own_env(), redact),
             "hooks": sorted(self.config.hooks),
+            "working_dir": str(self.config.working_dir),
+            "respawn": respawn_text(self.config.respawn),
+            "stop_signal": self.config.stop_signal,
+            "max_retry": self.config.max_retry,
+            "restart": {k: float(v) for k, v in dataclasses.asdict(self.config.restart).items()},
             "restarts": self.restarts,
             "processes": [process_snapshot(p) for p in self.processes.values()],
             "slots": [
@@ -457,3 +463,10 @@ def _make_sink(config: WatcherConfig, host: WatcherHost) -> OutputFileSink | Non
     if output.file is None and output.stdout_file is None and output.stderr_file is None:
         return None
     return host.make_file_sink(config)
+
+
+def respawn_text(policy: RespawnPolicy) -> str:
+    """The respawn policy in words: always (`true`), on-failure, or never (`false`)."""
+    if policy == "on-failure":
+        return "on-failure"
+    return "always" if policy else "never"

@@ -19,6 +19,7 @@ from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
+from tuiman.ui.sorting import SortOrder, sort_watchers
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
@@ -40,6 +41,7 @@ class MainScreen(Screen[None]):
     output_pid: var[int | None] = var(None)
     filter_text: var[str] = var("")
     extended_on: var[bool] = var(False)
+    table_order: var[SortOrder] = var(SortOrder())
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,11 +149,8 @@ class MainScreen(Screen[None]):
     def sync_watchers(self, now: float | None = None) -> None:
         now = self.tui.clock() if now is None else now
         term = self.filter_text.lower()
-        rows = [
-            watcher_row(view, now)
-            for name, view in self.model.watchers.items()
-            if term in name.lower()
-        ]
+        shown = (view for name, view in self.model.watchers.items() if term in name.lower())
+        rows = [watcher_row(view, now) for view in sort_watchers(shown, self.table_order)]
         table = self.watchers_table
         table.sync(rows)
         self.sizes.fit_top()
@@ -162,7 +161,8 @@ class MainScreen(Screen[None]):
         now = self.tui.clock() if now is None else now
         view = self.selected_view
         table = self.processes_table
-        table.sync(process_rows(view, now, table.extended) if view is not None else [])
+        rows = process_rows(view, now, table.extended, self.table_order) if view else []
+        table.sync(rows)
         self.sizes.fit_top()
 
     def _theme_changed(self, _theme: object) -> None:
@@ -242,6 +242,8 @@ class MainScreen(Screen[None]):
         target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
+        if self.table_order.key != "config":
+            watchers_title += f" · {self.table_order.label}"
         self.watchers_panel.set_labels(watchers_title)
 
     # -- actions (the commands themselves are in MainActions) --------------------------------
@@ -265,6 +267,9 @@ class MainScreen(Screen[None]):
 
     def action_scale(self, step: int) -> None:
         self.actions.scale(step)
+
+    def action_scale_to(self) -> None:
+        self.actions.scale_to()
 
     def action_signal(self) -> None:
         self.actions.signal()
@@ -317,6 +322,28 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.tui.show_help()
+
+    def action_info(self) -> None:
+        self.actions.show_info()
+
+    def action_sort(self) -> None:
+        self.set_sort(self.table_order.next())
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.set_sort(self.table_order.clicked(str(event.column_key.value)))
+
+    def set_sort(self, order: SortOrder, remember: bool = True) -> None:
+        """Order both tables by `order` (kept for the next session unless `remember` is off)."""
+        if order == self.table_order:
+            return
+        self.table_order = order
+        if self.is_mounted:
+            self.sync_watchers()
+            self.sync_processes()
+            self.update_titles()
+        if remember:
+            self.tui.remember_sort(order)
 
 
 def _watcher_note(view: WatcherView | None) -> str:

@@ -175,13 +175,11 @@ class LiveTable(DataTable[Text]):
             for key in stale:
                 self.remove_row(key)
                 del self._shown[key]
-        added = False
         changed: list[tuple[int, int, int]] = []
         for key, cells in rows:
             previous = self._shown.get(key)
             if previous is None:
                 self.add_row(*(self._text(cell, palette) for cell in cells), key=key)
-                added = True
             elif previous != cells:
                 span = self._update_row(key, previous, cells, palette)
                 if span is not None:
@@ -189,7 +187,7 @@ class LiveTable(DataTable[Text]):
             self._shown[key] = cells
         self._repaint_cells(changed)
         order = [key for key, _ in rows]
-        if (added or stale) and order != self._order:
+        if order != self._order:  # rows came or went, or the sort order moved them
             self._reorder(order)
         self._order = order
         if selected is not None and selected in wanted:
