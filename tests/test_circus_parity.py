@@ -176,3 +176,54 @@ def test_children_get_what_circus_gives_them(tmp_path: Path) -> None:
     assert venv["env"]["PATH"].startswith("venv/bin:")
     assert venv["env"]["PYTHONPATH"] == f"pkgs:venv/lib/python{VERSION}/site-packages"
     assert venv["cwd"] == str(tmp_path)
+
+
+def test_docs_name_every_option_circus_reads() -> None:
+    """docs/circus.md says what tuiman does with each option of Circus' Watcher, [circus]
+    section, socket and plugin; the lists come from the installed Circus itself."""
+    script = textwrap.dedent(
+        """\
+        import inspect, json, re
+        import circus.config, circus.plugins, circus.sockets, circus.watcher
+        watcher = [
+            name for name in inspect.signature(circus.watcher.Watcher.__init__).parameters
+            if name not in ("self", "name", "options", "loop", "prereload_fn", "stdout_stream",
+                            "stderr_stream", "hooks", "rlimits")
+        ]
+        circus_options = re.findall(r"dget\\('circus', '(\\w+)'", inspect.getsource(circus.config))
+        socket = re.findall(r"config.get\\('(\\w+)'", inspect.getsource(circus.sockets))
+        import pkgutil, importlib
+        plugins = []
+        for module in pkgutil.iter_modules(circus.plugins.__path__):
+            try:
+                loaded = importlib.import_module("circus.plugins." + module.name)
+            except ImportError:  # redis_observer needs redis
+                plugins.append(module.name)
+                continue
+            plugins += [
+                name for name, value in vars(loaded).items()
+                if inspect.isclass(value) and value.__module__ == loaded.__name__
+                and issubclass(value, circus.plugins.CircusPlugin)
+                and not name.startswith("Base")  # abstract: not usable in a config
+            ]
+        print(json.dumps({"watcher": watcher, "circus": circus_options, "socket": socket,
+                          "plugins": plugins}))
+        """
+    )
+    result = subprocess.run(
+        [str(circus_bin() / "python"), "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    options = json.loads(result.stdout)
+    docs = (Path(__file__).parents[1] / "docs" / "circus.md").read_text()
+    assert len(options["watcher"]) > 30 and len(options["plugins"]) >= 7
+    missing = sorted(
+        f"{kind}: {name}"
+        for kind, names in options.items()
+        for name in names
+        if (f"`{name}`" not in docs if kind != "plugins" else f".{name}" not in docs)
+    )
+    assert missing == []
