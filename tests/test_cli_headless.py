@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import alive, kill_quietly, tagged_pids
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until_sync
 
 TUIMAN = [sys.executable, "-m", "tuiman"]
@@ -251,9 +252,9 @@ def test_run_command_exit_code_and_output(tmp_path: Path, tag: str) -> None:
 def test_run_fails_when_services_never_ready(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
-        """
+        f"""
         [watchers.broken]
-        cmd = "/nonexistent/binary"
+        cmd = "{unrunnable_program(tmp_path)}"
         max_retry = 1
         [watchers.broken.restart]
         backoff_initial = 0.05
