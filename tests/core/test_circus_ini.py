@@ -810,3 +810,94 @@ def test_headless_runs_a_circus_config(tmp_path: Path) -> None:
         assert env.pop("TUIMAN_WATCHER") == "probe"
         env.pop("LC_CTYPE", None)
         assert env == {"ROLE": "tester", "GREETING": "hello world ${CIRCUS_TEST_NAME}"}
+
+
+def test_launch_options_and_streams_round_trip(tmp_path: Path) -> None:
+    config = round_trip(
+        tmp_path,
+        """\
+        [circus]
+        umask = 002
+
+        [watcher:web]
+        cmd = app
+        copy_env = true
+        virtualenv = venv
+        virtualenv_py_ver = 3.9
+        copy_path = true
+        send_hup = true
+        stdout_stream.class = TimedRotatingFileStream
+        stdout_stream.filename = out.log
+        stdout_stream.rotate_when = D
+        stdout_stream.rotate_interval = 2
+        stdout_stream.backup_count = 7
+        stdout_stream.time_format = %H:%M
+
+        [watcher:worker]
+        cmd = app
+        umask = 077
+        stdout_stream.class = circus.stream.WatchedFileStream
+        stdout_stream.filename = work.log
+        """,
+    )
+    assert config.arbiter.umask == 0o002
+    web, worker = config.watchers
+    assert (web.virtualenv, web.virtualenv_py_ver) == (tmp_path / "venv", "3.9")
+    assert (web.copy_path, web.send_hup, web.umask) == (True, True, 0o002)
+    assert web.output == OutputConfig(
+        stdout_file=tmp_path / "out.log",
+        max_bytes=0,
+        backup_count=7,
+        time_format="%H:%M",
+        rotate_when="D",
+        rotate_interval=2,
+    )
+    assert worker.umask == 0o077
+    assert worker.output == OutputConfig(
+        stdout_file=tmp_path / "work.log",
+        max_bytes=0,
+        backup_count=0,
+        line_format="raw",
+        reopen_moved=True,
+    )
+    assert ini_warnings(tmp_path, (tmp_path / "circus.ini").read_text()) == [
+        "circus.ini: [watcher:worker] umask: Circus 0.19 ignores a watcher's umask "
+        "(only [circus] umask counts); tuiman applies it to this watcher's processes"
+    ]
+
+
+def test_unknown_options_are_warnings_with_the_likely_option(tmp_path: Path) -> None:
+    config = load_ini(
+        tmp_path,
+        """\
+        [circus]
+        endpont = tcp://127.0.0.1:5555
+
+        [watcher:web]
+        cmd = app
+        workding_dir = /tmp
+        user = www-data
+        group = www-data
+        graceful_timout = 3
+
+        [plugin:flapping]
+        use = circus.plugins.flapping.Flapping
+        attempt = 3
+        """,
+    )
+    web = config.watcher("web")
+    assert (web.working_dir, web.graceful_timeout, web.uid) == (tmp_path, 30.0, None)
+    assert list(config.warnings) == [
+        "circus.ini: [circus] endpont: unknown option, ignored as Circus does "
+        "(did you mean endpoint?)",
+        "circus.ini: [plugin:flapping] attempt: unknown option, ignored as Circus does "
+        "(did you mean attempts?)",
+        "circus.ini: [watcher:web] workding_dir: unknown option, ignored as Circus does "
+        "(did you mean working_dir?)",
+        "circus.ini: [watcher:web] user: unknown option, ignored as Circus does "
+        "(did you mean uid?)",
+        "circus.ini: [watcher:web] group: unknown option, ignored as Circus does "
+        "(did you mean gid?)",
+        "circus.ini: [watcher:web] graceful_timout: unknown option, ignored as Circus does "
+        "(did you mean graceful_timeout?)",
+    ]
