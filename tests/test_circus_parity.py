@@ -227,3 +227,71 @@ def test_docs_name_every_option_circus_reads() -> None:
         if (f"`{name}`" not in docs if kind != "plugins" else f".{name}" not in docs)
     )
     assert missing == []
+
+
+HUP_CHILD = """\
+import os, signal, sys, time
+def log(text):
+    with open(sys.argv[1], "a") as out:
+        out.write(text + "\\n")
+signal.signal(signal.SIGHUP, lambda *_: log(f"hup {os.getpid()}"))
+log(f"start {os.getpid()}")
+while True:
+    time.sleep(1)
+"""
+
+
+def lines_of(path: Path, word: str) -> list[int]:
+    if not path.exists():
+        return []
+    return [int(line.split()[1]) for line in path.read_text().splitlines() if line.startswith(word)]
+
+
+def reload_by_hup(supervisor: list[str], reload: list[str], config: Path, log: Path) -> None:
+    """Start `supervisor`, reload the watcher once both processes run, and check that the
+    same two processes got one SIGHUP each and nothing was spawned."""
+    process = subprocess.Popen(
+        supervisor,
+        cwd=config.parent,
+        env={**os.environ, "NO_COLOR": "1", "LOG": str(log)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until_sync(lambda: len(lines_of(log, "start")) == 2, timeout=60)
+        subprocess.run(reload, cwd=config.parent, check=True, timeout=60, capture_output=True)
+        wait_until_sync(lambda: len(lines_of(log, "hup")) == 2, timeout=60)
+        assert sorted(lines_of(log, "hup")) == sorted(lines_of(log, "start"))
+        assert len(lines_of(log, "start")) == 2  # reloaded in place: nothing new spawned
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        finally:
+            kill_quietly(process.pid)
+            for pid in lines_of(log, "start"):
+                kill_quietly(pid)
+
+
+def test_send_hup_reload_is_circus_own(tmp_path: Path) -> None:
+    (tmp_path / "hup.py").write_text(HUP_CHILD)
+    config = tmp_path / "circus.ini"
+    # $(circus.env.LOG): from each supervisor's own environment, at load time
+    config.write_text(
+        textwrap.dedent(PLUMBING).format(tmp=tmp_path)
+        + f"[watcher:web]\ncmd = {PY} hup.py $(circus.env.LOG)\nnumprocesses = 2\n"
+        + "send_hup = true\n"
+    )
+    reload_by_hup(
+        [str(circus_bin() / "circusd"), str(config)],
+        [str(circus_bin() / "circusctl"), f"--endpoint=ipc://{tmp_path}/endpoint", "reload", "web"],
+        config,
+        tmp_path / "circus.log",
+    )
+    reload_by_hup(
+        [PY, "-m", "tuiman", "--headless", "-c", str(config)],
+        [PY, "-m", "tuiman", "ctl", "-c", str(config), "reload", "web"],
+        config,
+        tmp_path / "tuiman.log",
+    )
