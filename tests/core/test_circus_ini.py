@@ -383,20 +383,28 @@ def test_circus_env_tokens_in_options_expand_at_load_time(tmp_path: Path) -> Non
     assert (web.numprocesses, web.working_dir) == (3, tmp_path / "srv")
 
 
-def test_copy_env_decides_when_circus_env_tokens_expand(tmp_path: Path) -> None:
+def test_circus_env_tokens_in_commands_take_the_value_as_written_at_load(
+    tmp_path: Path,
+) -> None:
+    # Circus' load-time pass fills in every variable set at load, whatever copy_env says, with
+    # its value as written ($HOME stays $HOME: real circusd gives the same); one set nowhere
+    # stays for each spawn (a hook may set it).
     config = round_trip(
         tmp_path,
         """\
+        [env]
+        LOG = $HOME/log
+
         [watcher:a]
-        cmd = echo $(circus.env.HOME)
+        cmd = echo $(circus.env.HOME) $(circus.env.LOG) $(circus.env.unset)
 
         [watcher:b]
-        cmd = echo $(circus.env.HOME)
+        cmd = echo $(circus.env.HOME) $(circus.env.log)
         copy_env = true
         """,
     )
-    assert config.watcher("a").cmd == ("echo", "/home/tester")
-    assert config.watcher("b").cmd == ("echo", "$(circus.env.HOME)")
+    assert config.watcher("a").cmd == ("echo", "/home/tester", "$HOME/log", "$(circus.env.unset)")
+    assert config.watcher("b").cmd == ("echo", "/home/tester", "$HOME/log")
 
 
 def test_env_option_and_empty_values(tmp_path: Path) -> None:

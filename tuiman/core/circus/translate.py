@@ -276,12 +276,8 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values = WatcherValues(name, reader, problems)
     copy_env = reader.get("copy_env", ini_bool) or False
     values.put("copy_env", copy_env, "copy_env")
-    final_env_names = {variable.lower() for variable in context.global_env}
-    final_env_names |= {variable.lower() for variable in env_entries}
-    if copy_env:
-        final_env_names |= {variable.lower() for variable in context.environ}
     shell = reader.get("shell", ini_bool) or False
-    _translate_command(values, reader, shell, load_env, final_env_names)
+    _translate_command(values, reader, shell, load_env)
     for option in _INT_OPTIONS:
         values.put(option, reader.get(option, ini_int), option)
     for option in _NUMBER_OPTIONS:
@@ -374,7 +370,6 @@ def _translate_command(
     reader: OptionReader,
     shell: bool,
     load_env: Mapping[str, str],
-    final_env_names: set[str],
 ) -> None:
     """cmd + args. With `shell`, Circus splits both, quotes every word and joins them into one
     command line for `/bin/sh -c`; tuiman gets that line, so the same words reach the shell."""
@@ -389,7 +384,7 @@ def _translate_command(
                 reader.location(option),
                 "$WID is not supported (Circus deprecated it): write $(circus.wid)",
             )
-        parts[option] = command_tokens(raw_value, load_env, final_env_names)
+        parts[option] = command_tokens(raw_value, load_env)
     if not shell:
         for option, text in parts.items():
             values.put(option, text, option)
@@ -415,7 +410,7 @@ def _translate_command(
 
 
 def _shell_syntax(word: str) -> bool:
-    without_tokens = command_tokens(word, {}, set()).replace("$(circus.", "")
+    without_tokens = command_tokens(word, {}).replace("$(circus.", "")
     return any(character in without_tokens for character in "|&;<>$`*?")
 
 
