@@ -69,6 +69,7 @@ CIRCUS_UNSUPPORTED: dict[str, str] = {}
 WATCHER_PLUMBING: dict[str, str] = {
     "stream_backend": "tuiman reads process output with asyncio",
     "check_flapping": "Circus ignores it too (flapping.active switches the plugin off)",
+    "use_papa": "Circus 0.19 ignores it too (papa support came later)",
 }
 
 # Watcher options tuiman honours only at the value it always behaves as: (value, reason).
@@ -78,7 +79,6 @@ WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
     "close_child_stdin": (True, "tuiman always gives processes /dev/null as stdin"),
     "close_child_stdout": (False, "tuiman always captures the output"),
     "close_child_stderr": (False, "tuiman always captures the output"),
-    "use_papa": (False, "tuiman does not use papa"),
 }
 
 WATCHER_UNSUPPORTED: dict[str, str] = {
