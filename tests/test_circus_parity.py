@@ -57,8 +57,8 @@ respawn = false
 user_typo = ignored
 
 [watcher:plain]
-cmd = {py}
-args = report.py $(circus.env.OUTDIR) plain $(circus.wid) --workers $(circus.numprocesses) --global $(circus.env.GLOBAL)
+cmd = {py} report.py
+args = $(circus.env.OUTDIR) plain $(circus.wid) $(circus.numprocesses) $(circus.env.GLOBAL)
 working_dir = work
 env = A=1, B=$GLOBAL
 respawn = false
@@ -168,7 +168,7 @@ def test_children_get_what_circus_gives_them(tmp_path: Path) -> None:
     # And what they got is what the config says, not two equal mistakes:
     plain, venv = tuiman["plain-1"], tuiman["venv-1"]
     # $(circus.env.X) in a command takes the value as written in the file
-    assert plain["argv"] == ["OUTDIR", "plain", "1", "--workers", "1", "--global", "global-$HOME"]
+    assert plain["argv"] == ["OUTDIR", "plain", "1", "1", "global-$HOME"]
     assert plain["cwd"] == str(tmp_path / "work")
     # the watcher's `env =` option is ignored, as Circus does
     plain["env"].pop("LC_CTYPE", None)  # Python sets it in itself

@@ -46,7 +46,8 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
         return False, list(error.errors)
     changes = await apply_config(arbiter, new_config)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
-    return True, changes
+    # The file's warnings (a Circus option it ignores) reach whoever asked for the reload.
+    return True, [*changes, *(f"warning: {warning}" for warning in new_config.warnings)]
 
 
 async def in_daemon_thread(work: Callable[[], T]) -> T:
