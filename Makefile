@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: venv lint format types imports test check snapshots screenshots bench bench-quick
+.PHONY: venv lint format types imports test check snapshots screenshots bench bench-quick schema
 
 venv:  ## the project's venv with the test and lint tools
 	python3 -m venv .venv && $(BIN)/pip install -q -e '.[test]'
@@ -28,6 +28,9 @@ check: lint types imports test  ## everything CI checks
 
 snapshots:  ## accept changed SVG snapshots of the UI (look at them first: pytest writes a report)
 	$(PY) -m pytest tests/ui/test_snapshots.py --snapshot-update
+
+schema:  ## regenerate tuiman.schema.json from the loader (after adding or changing a config key)
+	$(PY) -m tuiman schema -o tuiman.schema.json
 
 screenshots:  ## regenerate screenshots/*.svg from the demo
 	$(PY) scripts/screenshots.py

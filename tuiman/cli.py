@@ -10,12 +10,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tuiman import __version__
 from tuiman.argparsing import EXIT_USAGE, ArgumentParser
 from tuiman.console import ensure_standard_streams, say, settle, write_line
+from tuiman.load_arguments import add_load_arguments, load_options_from
 
-SUBCOMMANDS = ("check", "ctl", "convert", "attach")
+SUBCOMMANDS = ("check", "ctl", "convert", "attach", "completion", "schema")
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -24,11 +26,12 @@ def main_parser() -> argparse.ArgumentParser:
         description="Interactive terminal process manager with Circus-style lifecycle hooks.",
         epilog=(
             "Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND, tuiman attach,"
-            " tuiman convert CIRCUS.ini [-o OUT.toml]"
+            " tuiman convert CIRCUS.ini|Procfile [-o OUT.toml], tuiman completion SHELL,"
+            " tuiman schema"
         ),
     )
     parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
-    parser.add_argument("-c", "--config", help="config file (.toml, or a Circus .ini)")
+    parser.add_argument("-c", "--config", help="config file (.toml, a Circus .ini, or a Procfile)")
     parser.add_argument("--headless", action="store_true", help="no UI: print events on stdout")
     parser.add_argument("--json", action="store_true", help="headless: one JSON object per line")
     parser.add_argument("--no-output", action="store_true", help="headless: hide process output")
@@ -46,6 +49,12 @@ def main_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --run (default 60)",
     )
+    parser.add_argument(
+        "--exit-on",
+        choices=("first",),
+        help="headless: 'first': the first process to exit stops everything; its code is ours",
+    )
+    add_load_arguments(parser)
     return parser
 
 
@@ -54,16 +63,20 @@ def check_parser() -> argparse.ArgumentParser:
         prog="tuiman check", description="Validate a config and exit 0 (valid) or 2."
     )
     parser.add_argument("-c", "--config", help="config file (default ./tuiman.toml, else the demo)")
+    add_load_arguments(parser)
     return parser
 
 
 def convert_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="tuiman convert",
-        description="Write the tuiman TOML equivalent of a Circus INI config.",
+        description="Write the tuiman TOML equivalent of a Circus INI config or a Procfile.",
     )
-    parser.add_argument("config", metavar="CIRCUS.ini", help="the Circus config to convert")
+    parser.add_argument(
+        "config", metavar="CIRCUS.ini|Procfile", help="the Circus config or Procfile to convert"
+    )
     parser.add_argument("-o", "--output", metavar="OUT.toml", help="write here (default: stdout)")
+    add_load_arguments(parser)
     return parser
 
 
@@ -88,9 +101,19 @@ def dispatch(args: list[str]) -> int:
         from tuiman.control.ctl import main as ctl_main
 
         return ctl_main(args[1:])
+    if args and args[0] == "completion":
+        from tuiman.completion import main as completion_main
+
+        return completion_main(args[1:])
+    if args and args[0] == "schema":
+        from tuiman.schema_command import main as schema_main
+
+        return schema_main(args[1:])
     options = main_parser().parse_args(args)
     if options.ready_timeout <= 0:
         main_parser().error("--ready-timeout must be > 0")
+    if options.exit_on is not None and options.run is not None:
+        main_parser().error("--exit-on cannot be combined with --run")
     if options.detach:
         from tuiman.launch.detach import run_detached
 
@@ -114,7 +137,7 @@ def run_check(options: argparse.Namespace) -> int:
     from tuiman.core.configfile import load_config, watcher_environment_problems
 
     try:
-        config = load_config(options.config)
+        config = load_config(options.config, options=load_options_from(options))
     except ConfigError as error:
         for line in error.errors:
             say(line, prefix="")
@@ -133,7 +156,10 @@ def run_check(options: argparse.Namespace) -> int:
 def run_convert(options: argparse.Namespace) -> int:
     from tuiman.core.circus.loader import convert_circus_config, write_conversion
     from tuiman.core.config.loader import ConfigError
+    from tuiman.core.configfile import is_procfile
 
+    if is_procfile(options.config):
+        return run_convert_procfile(options)
     try:
         conversion = convert_circus_config(options.config)
         for warning in conversion.warnings:
@@ -143,6 +169,27 @@ def run_convert(options: argparse.Namespace) -> int:
                 return 1  # the conversion is this command's output: losing it is a failure
         else:
             for warning in write_conversion(conversion, options.config, options.output):
+                say(f"warning: {warning}", prefix="")
+    except ConfigError as error:
+        for line in error.errors:
+            say(line, prefix="")
+        return EXIT_USAGE
+    return 0
+
+
+def run_convert_procfile(options: argparse.Namespace) -> int:
+    from tuiman.core.config.loader import ConfigError
+    from tuiman.core.configfile import convert_procfile_file
+    from tuiman.core.procfile.loader import write_procfile_conversion
+
+    try:
+        conversion = convert_procfile_file(options.config, options=load_options_from(options))
+        if options.output is None:
+            if not write_line(conversion.toml_text.removesuffix("\n")):
+                return 1
+        else:
+            procfile_path = Path(os.path.abspath(options.config))
+            for warning in write_procfile_conversion(conversion, procfile_path, options.output):
                 say(f"warning: {warning}", prefix="")
     except ConfigError as error:
         for line in error.errors:

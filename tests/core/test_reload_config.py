@@ -84,6 +84,26 @@ async def test_reload_applies_only_the_diff(tmp_path: Path) -> None:
         await arbiter.quit()
 
 
+async def test_reload_reads_the_procfile_with_the_same_options_again(tmp_path: Path) -> None:
+    """-m, -p and -e given at start apply to a reload too; the env file is read again."""
+    from tests.support.core import stop_arbiter
+    from tuiman.core.config.load_options import LoadOptions
+
+    (tmp_path / "Procfile").write_text("web: exec sleep 300\nworker: exec sleep 300\n")
+    (tmp_path / "app.env").write_text("LEVEL=info\n")
+    options = LoadOptions(env_files=("app.env",), formation=(("web", 2),), port=7000)
+    arbiter = Arbiter(load_config("Procfile", cwd=tmp_path, options=options))
+    arbiter.bind()
+    try:
+        (tmp_path / "app.env").write_text("LEVEL=debug\n")
+        applied, _ = await arbiter.reload_config()
+        assert applied
+        web = arbiter.config.watcher("web")
+        assert (web.numprocesses, web.port, web.env["LEVEL"]) == (2, 7000, "debug")
+    finally:
+        await stop_arbiter(arbiter)
+
+
 async def test_a_reload_reports_the_files_warnings(tmp_path: Path) -> None:
     path = tmp_path / "circus.ini"
     path.write_text("[watcher:web]\ncmd = sleep 300\nautostart = false\n")

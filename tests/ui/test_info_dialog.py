@@ -1,4 +1,4 @@
-"""The info dialog (`i`): what a row cuts short, in full, from a real core and real processes."""
+"""The info dialog (`i`) from a real core and real processes; the demo's first-run tips."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pytest
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
+from tests.ui.scripted import FROZEN, SNAPSHOT, SNAPSHOT_SEQ, ScriptedClient, ScriptedStream
 from tests.ui.uihelpers import PYTHON, live_pids, make_app, running
+from tuiman.core.events import Event, Kind
 from tuiman.ui.app import TuimanApp
+from tuiman.ui.log_entries import DEMO_TIPS
 from tuiman.ui.screens.info import InfoScreen
 
 pytestmark = pytest.mark.timeout(60)
@@ -76,3 +79,24 @@ async def test_i_shows_the_full_command_env_policy_and_last_exit(tmp_path: Path)
         text = dialog_text(app)
         assert f"process {second}" in text
         assert "last exit its slot's previous process: KILL" in text
+
+
+class DemoClient(ScriptedClient):
+    def __init__(self) -> None:
+        super().__init__()
+        snapshot = {**SNAPSHOT, "config": "demo:/home/ada"}
+        self.stream = ScriptedStream(
+            [Event(SNAPSHOT_SEQ, FROZEN - 10.0, Kind.SNAPSHOT, None, snapshot)]
+        )
+
+
+async def tips_shown(client: ScriptedClient, tmp_path: Path) -> list[str]:
+    app = TuimanApp(client, settings=tmp_path / "none.toml", clock=lambda: FROZEN)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.booted, pause=pilot.pause)
+        return [e.detail for e in app.main.hook_log.items if e.label == "tip"]
+
+
+async def test_the_demo_opens_with_tips_in_the_hook_log(tmp_path: Path) -> None:
+    assert await tips_shown(DemoClient(), tmp_path) == list(DEMO_TIPS)
+    assert await tips_shown(ScriptedClient(), tmp_path) == []  # a config of the user's own

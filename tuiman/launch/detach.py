@@ -23,6 +23,7 @@ from tuiman.control.paths import ControlSetupError, ensure_private_dir
 from tuiman.control.server import socket_path_for
 from tuiman.core.config.loader import ConfigError
 from tuiman.core.configfile import load_config
+from tuiman.load_arguments import load_options_from
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DETACH_FLAGS = frozenset({"-D", "--detach"})
@@ -46,7 +47,7 @@ def run_detached(options: argparse.Namespace, args: Sequence[str]) -> int:
         say("--detach cannot be combined with --run (a CI run waits in the foreground)")
         return EXIT_USAGE
     try:
-        config = load_config(options.config)
+        config = load_config(options.config, options=load_options_from(options))
     except ConfigError as error:
         for line in error.errors:
             say(line, prefix="")

@@ -26,6 +26,8 @@ from tuiman.core.processes.watchdog import (
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.headless import make_printer, ready_problem, stderr_line
+from tuiman.launch.exit_on import FirstExit
+from tuiman.load_arguments import load_options_from
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -43,7 +45,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
             cgroups = f"off: {cgroups}"
         try:
-            config = load_config(options.config)
+            config = load_config(options.config, options=load_options_from(options))
         except ConfigError as error:
             for line in error.errors:
                 say(line, prefix="")
@@ -51,6 +53,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
         for warning in config.warnings:
             stderr_line(f"warning: {warning}")
         headless = options.headless or options.run is not None or options.json
+        headless = headless or options.exit_on is not None
         if not headless and not sys.stdout.isatty():
             stderr_line("stdout is not a terminal: running headless")
             headless = True
@@ -92,19 +95,27 @@ async def run_headless(
 ) -> int:
     arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
     arbiter.bind()
+    first_exit = FirstExit(arbiter) if options.exit_on == "first" else None
     control = ControlServer(arbiter, endpoint)
     await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
     forward_to: list[subprocess.Popen[bytes]] = []
+    return_code: int | None = None  # with --exit-on first: the first exit's
     install_signal_handlers(arbiter, forward_to)
     start_task = asyncio.get_running_loop().create_task(arbiter.start())
     try:
         if options.run is not None:
             code = await run_when_ready(arbiter, options.run, options.ready_timeout, forward_to)
         else:
-            await first_of(arbiter.quit_requested.wait(), arbiter.all_done.wait())
+            waits = [arbiter.quit_requested.wait(), arbiter.all_done.wait()]
+            if first_exit is not None:
+                waits.append(first_exit.happened.wait())
+            await first_of(*waits)
             code = EXIT_FAILURE if arbiter.failures else EXIT_OK
+            if first_exit is not None and first_exit.happened.is_set():
+                stderr_line(f"--exit-on first: {first_exit.description}: stopping everything")
+                return_code = first_exit.code
     finally:
         start_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -114,6 +125,8 @@ async def run_headless(
         await printer.close()
     if options.run is None and arbiter.failures:
         code = EXIT_FAILURE
+    if options.run is None and return_code is not None:
+        code = return_code  # the first exit's code, whatever followed it
     return code
 
 

@@ -22,6 +22,7 @@ from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
+from tuiman.ui.log_entries import demo_tip_entries
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
 from tuiman.ui.preferences import Preferences, load_preferences, save_preferences
@@ -179,6 +180,8 @@ class TuimanApp(App[int]):
             history = await self._history(first)
             changes = self.model.apply([first])
             changes.log[:0] = self.model.apply(history).log
+            if self.model.source.startswith("demo:"):
+                changes.log[:0] = demo_tip_entries(self.clock())
             self._apply(changes)
             self.client.set_stats(True)
             self.booted = True

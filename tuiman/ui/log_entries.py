@@ -182,3 +182,15 @@ def _describe(payload: dict[str, Any]) -> str:
     return " ".join(
         f"{key}={value}" for key, value in payload.items() if key not in ("pid", "process_pid")
     )
+
+
+DEMO_TIPS = (
+    "the built-in demo (no tuiman.toml here): its hooks and crashes show up in this log",
+    "try: i on a watcher · k signal · x stop · s start cron · n scale · o sort · ctrl+p · ?",
+    "your own stack: write tuiman.toml (see config.example.toml) or run tuiman -c circus.ini",
+)
+
+
+def demo_tip_entries(now: float) -> list[LogEntry]:
+    """First rows of the hook log when the embedded demo runs: what to try, where to go next."""
+    return [LogEntry(now, "tuiman", "tip", None, Outcome.INFO, None, tip) for tip in DEMO_TIPS]

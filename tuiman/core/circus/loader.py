@@ -33,6 +33,7 @@ from tuiman.core.circus.options import INCLUDE_OPTIONS
 from tuiman.core.circus.translate import translate
 
 # The TOML pipeline and the loader's file reading, shared so both formats behave alike.
+from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.loader import ConfigError, build_config, read_text, real_path
 from tuiman.core.config.model import Config
 
@@ -56,9 +57,12 @@ def load_circus_config(
     display_name: str | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> Config:
-    """Load a Circus INI config; `ConfigError` lists every problem found."""
-    return _load(path, display_name, cwd, environ)[1]
+    """Load a Circus INI config; `ConfigError` lists every problem found. `dotenv`: the
+    `.env` files' variables (docs/configuration.md#env-files)."""
+    return _load(path, display_name, cwd, environ, dotenv, load_options)[1]
 
 
 def convert_circus_config(
@@ -111,9 +115,13 @@ def _load(
     display_name: str | None,
     cwd: Path | None,
     environ: Mapping[str, str] | None,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> tuple[dict[str, Any], Config]:
     working_dir = Path(cwd) if cwd is not None else Path.cwd()
     environment = os.environ if environ is None else environ
+    if dotenv:
+        environment = {**environment, **dotenv}
     file_label = display_name if display_name is not None else str(path)
     file_path = Path(os.path.abspath(working_dir / os.path.expanduser(path)))
     problems = IniProblems(file_label)
@@ -126,6 +134,8 @@ def _load(
         cwd=working_dir,
         environ=environment,
         source=real_path(file_path),
+        dotenv=dotenv,
+        load_options=load_options,
     )
     if problems.errors:
         raise ConfigError(problems.errors)

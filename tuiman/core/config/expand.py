@@ -138,6 +138,8 @@ def spawn_argv_env(
         name: expand_spawn_tokens(value, fields, env_with_fields)
         for name, value in env_with_fields.items()
     }
+    if watcher.port is not None:  # as foreman and honcho: one port per process
+        spawn_env["PORT"] = str(watcher.port + wid - 1)
     argv = [expand_spawn_tokens(argument, fields, spawn_env) for argument in watcher.cmd]
     if watcher.shell:
         return [SHELL_PATH, "-c", " ".join(argv)], spawn_env

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.config.launch_keys import as_umask
+from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
 from tuiman.core.config.validate import (
     Problems,
@@ -64,6 +65,8 @@ def load_config_text(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     source: str | None = None,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> Config:
     """Validate TOML `text` as if read from `source_path` (relative paths start at its directory).
 
@@ -83,6 +86,8 @@ def load_config_text(
         cwd=working_dir,
         environ=os.environ if environ is None else environ,
         source=source if source is not None else real_path(absolute_source),
+        dotenv=dotenv,
+        load_options=load_options,
     )
     if problems.errors:
         raise ConfigError(problems.errors)
@@ -187,7 +192,14 @@ def build_config(
     cwd: Path,
     environ: Mapping[str, str],
     source: str,
+    dotenv: Mapping[str, str] | None = None,
+    load_options: LoadOptions | None = None,
 ) -> Config:
+    """The `Config` of a parsed document; `dotenv` holds the `.env` files' variables (they
+    override `environ` for expansion and reach every watcher)."""
+    dotenv = dotenv or {}
+    if dotenv:
+        environ = {**environ, **dotenv}
     top_level = TableReader(document, (), problems)
     arbiter_table = top_level.get_table("tuiman")
     env_table = top_level.get_table("env")
@@ -202,12 +214,14 @@ def build_config(
         environ=environ,
         arbiter=arbiter,
         global_env=read_env_table(env_table, ("env",), problems, environ, cwd),
+        dotenv=dotenv,
     )
     return Config(
         source=source,
         arbiter=arbiter,
         watchers=tuple(read_watchers(watchers_table, context)),
         warnings=tuple(problems.warnings),
+        load_options=load_options or LoadOptions(),
     )
 
 

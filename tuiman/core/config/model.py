@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuiman.core.config.load_options import LoadOptions
+
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
@@ -102,6 +104,7 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    port: int | None = None  # PORT of the process in slot 1; slot N gets port + N - 1
     # Checked again at each start (docs/configuration.md#environment-problems).
     virtualenv: Path | None = None
     virtualenv_py_ver: str | None = None
@@ -131,6 +134,7 @@ class Config:
     arbiter: ArbiterConfig
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+    load_options: LoadOptions = field(default_factory=LoadOptions)
 
     def watcher(self, name: str) -> WatcherConfig:
         for watcher_config in self.watchers:

@@ -17,6 +17,7 @@ import re
 import resource
 import signal
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tuiman.core.config.model import RespawnPolicy
@@ -50,6 +51,16 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+@dataclass
+class KeyRead:
+    """One key a `TableReader` looked for: what the schema generator learns the keys from."""
+
+    table_path: KeyPath
+    key: str
+    convert: Callable[[object], Any] | None = None  # None: the reader checks the value itself
+    default: Any = None
+
+
 class Problems:
     """The errors and warnings found while loading one file."""
 
@@ -57,6 +68,8 @@ class Problems:
         self.file_label = file_label
         self.errors: list[str] = []
         self.warnings: list[str] = []
+        # Set by the schema generator (schema.py): every key read, by (table path, key).
+        self.key_reads: dict[tuple[KeyPath, str], KeyRead] | None = None
 
     def error(self, key_path: KeyPath, problem: str) -> None:
         self.errors.append(self._line(key_path, problem))
@@ -166,9 +179,12 @@ class TableReader:
 
     def has(self, key: str) -> bool:
         self._mark_known(key)
+        if self.problems.key_reads is not None:
+            self.problems.key_reads.setdefault((self.key_path, key), KeyRead(self.key_path, key))
         return key in self.table
 
     def get(self, key: str, convert: Callable[[object], ValueT], default: ValueT) -> ValueT:
+        self._record(key, convert, default)
         if not self.has(key):
             return default
         try:
@@ -178,6 +194,7 @@ class TableReader:
             return default
 
     def get_optional(self, key: str, convert: Callable[[object], ValueT]) -> ValueT | None:
+        self._record(key, convert, None)
         if not self.has(key):
             return None
         try:
@@ -197,6 +214,11 @@ class TableReader:
                 continue
             hint = did_you_mean(key, self._known_keys)
             self.problems.error(self.path(key), f"unknown key{hint}")
+
+    def _record(self, key: str, convert: Callable[[object], Any], default: object) -> None:
+        if self.problems.key_reads is not None:
+            read = KeyRead(self.key_path, key, convert, default)
+            self.problems.key_reads[(self.key_path, key)] = read
 
     def _mark_known(self, key: str) -> None:
         if key not in self._known_keys:

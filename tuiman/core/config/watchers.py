@@ -14,10 +14,11 @@ import pwd
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.config.dotenv import DotenvFileError, read_dotenv_file
 from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.expand import (
     SPAWN_TOKEN_FIELDS,
@@ -71,6 +72,9 @@ class LoadContext:
     environ: Mapping[str, str]  # tuiman's own environment
     arbiter: ArbiterConfig
     global_env: dict[str, str]  # [env], expanded
+    # The `.env` files' variables (docs/configuration.md#env-files): in every watcher's
+    # environment, with or without copy_env; `environ` already includes them.
+    dotenv: Mapping[str, str] = field(default_factory=dict)
 
 
 def absolute_path(path_text: str, config_dir: Path) -> Path:
@@ -228,6 +232,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        port=_read_port(reader, numprocesses),
         user=user,
         group=group,
         **launch,
@@ -310,8 +315,9 @@ def _string_items(reader: TableReader, key: str, items: list[Any]) -> list[str] 
 
 def _read_watcher_env(reader: TableReader, copy_env: bool, context: LoadContext) -> dict[str, str]:
     """The complete environment template: tuiman's (with copy_env) < [env] < the watcher's env."""
-    environment: dict[str, str] = dict(context.environ) if copy_env else {}
+    environment: dict[str, str] = dict(context.environ) if copy_env else dict(context.dotenv)
     environment.update(context.global_env)
+    environment.update(_read_env_files(reader, context))
     watcher_env = read_env_table(
         reader.get_table("env"), reader.path("env"), context.problems, context.environ, context.cwd
     )
@@ -322,6 +328,38 @@ def _read_watcher_env(reader: TableReader, copy_env: bool, context: LoadContext)
                 value, reader.path("env", variable_name), environment, context.problems
             )
     return environment
+
+
+def _read_env_files(reader: TableReader, context: LoadContext) -> dict[str, str]:
+    """`env_file`: one path or an array of them (relative to the config's directory), later
+    files overriding earlier ones."""
+    if not reader.has("env_file"):
+        return {}
+    raw_value = reader.table["env_file"]
+    paths = [raw_value] if isinstance(raw_value, str) else raw_value
+    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+        reader.problems.error(
+            reader.path("env_file"),
+            "expected a path or an array of paths, got " + describe_value(raw_value),
+        )
+        return {}
+    values: dict[str, str] = {}
+    for path_text in paths:
+        path = absolute_path(path_text, context.config_dir)
+        try:
+            values.update(read_dotenv_file(path, str(path), context.environ, values))
+        except DotenvFileError as error:
+            reader.problems.error(reader.path("env_file"), str(error))
+    return values
+
+
+def _read_port(reader: TableReader, numprocesses: int) -> int | None:
+    port = reader.get_optional("port", integer_in_range(1, 65535))
+    if port is not None and port + max(numprocesses, 1) - 1 > 65535:
+        reader.problems.error(
+            reader.path("port"), f"{port} + {numprocesses} processes goes past port 65535"
+        )
+    return port
 
 
 def _read_working_dir(reader: TableReader, context: LoadContext) -> Path:

@@ -38,7 +38,7 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
     def load() -> Config:
         if source.startswith("demo:"):
             return load_demo_config(cwd=Path(source[5:]))
-        return load_config(source)
+        return load_config(source, options=arbiter.config.load_options)  # -e, -m, -p again
 
     try:
         new_config = await in_daemon_thread(load)

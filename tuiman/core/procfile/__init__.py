@@ -1,0 +1,1 @@
+"""Procfiles (docs/configuration.md#procfiles): `tuiman -c Procfile`, `tuiman convert Procfile`."""
