@@ -252,3 +252,31 @@ def test_virtualenv_and_copy_path_need_copy_env(tmp_path: Path) -> None:
         'tuiman.toml: watchers.web.umask: expected an octal umask such as 0o022 or "022", '
         'got string "999"',
     ]
+
+
+def test_a_program_missing_without_path_names_the_default_path(tmp_path: Path) -> None:
+    from tuiman.core.config.environment import environment_problems
+
+    config = make_config(
+        tmp_path,
+        """
+        [watchers.bare]
+        cmd = "no-such-tuiman-program"
+        copy_env = false
+        [watchers.pathed]
+        cmd = "no-such-tuiman-program"
+        copy_env = false
+        env = { PATH = "/usr/bin" }
+        [watchers.found]
+        cmd = "sh -c true"
+        copy_env = false
+        """,
+    )
+    assert environment_problems(config.watcher("bare")) == [
+        f"cmd: program no-such-tuiman-program not found on the default path {os.defpath} "
+        "(the watcher's environment has no PATH: set copy_env = true, or PATH in its env)"
+    ]
+    assert environment_problems(config.watcher("pathed")) == [
+        "cmd: program no-such-tuiman-program not found on the watcher's PATH"
+    ]
+    assert environment_problems(config.watcher("found")) == []

@@ -206,7 +206,13 @@ def _program_problem(config: WatcherConfig) -> str | None:
         if os.path.isdir(path) or not os.access(path, os.X_OK):
             return f"cmd: program {program} is not executable"
         return None
-    search_path = config.env.get("PATH", os.defpath)
-    if shutil.which(program, path=search_path) is None:
-        return f"cmd: program {program} not found on the watcher's PATH"
-    return None
+    search_path = config.env.get("PATH")
+    if shutil.which(program, path=os.defpath if search_path is None else search_path):
+        return None
+    if search_path is None:
+        # Circus' default copy_env = false leaves PATH out: the spawn looks in os.defpath.
+        return (
+            f"cmd: program {program} not found on the default path {os.defpath} (the "
+            "watcher's environment has no PATH: set copy_env = true, or PATH in its env)"
+        )
+    return f"cmd: program {program} not found on the watcher's PATH"
