@@ -282,8 +282,8 @@ def ready_problem(arbiter: Arbiter) -> str | None:
     if arbiter.failures:
         return arbiter.failures[0]
     for watcher in arbiter.watchers.values():
-        if not watcher.config.autostart:
-            continue
+        if not watcher.config.autostart or arbiter.waiting_for_connection(watcher):
+            continue  # on_demand: its socket listens, the first connection starts it
         if watcher.state == WatcherState.ACTIVE and watcher.all_running:
             continue
         if arbiter.is_done(watcher):

@@ -554,10 +554,6 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         [circus]
         umask = 002
 
-        [socket:web]
-        host = localhost
-        port = 8080
-
         [plugin:statsd]
         use = circus.plugins.statsd.StatsdEmitter
 
@@ -575,8 +571,6 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         copy_env = true
         """,
     ) == [
-        "circus.ini: [socket:web]: sockets are not supported: "
-        "tuiman does not bind sockets for its processes",
         "circus.ini: [watchers:web]: unknown section (did you mean [watcher:web]?)",
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
@@ -593,7 +587,6 @@ def test_unsupported_watcher_options_are_errors(tmp_path: Path) -> None:
         [watcher:web]
         cmd = app --fd $(circus.sockets.web)
         use_sockets = true
-        on_demand = true
         close_child_stdin = false
         close_child_stdout = false
         executable = /usr/bin/python3
@@ -604,15 +597,11 @@ def test_unsupported_watcher_options_are_errors(tmp_path: Path) -> None:
         "circus.ini: [watcher:web] stdout_stream.class: stream class QueueStream "
         "does not map onto tuiman's output (FileStream, TimedRotatingFileStream and "
         "WatchedFileStream do)",
-        "circus.ini: [watcher:web] use_sockets: not supported: "
-        "tuiman does not bind sockets for its processes",
-        "circus.ini: [watcher:web] on_demand: not supported: "
-        "tuiman starts watchers itself, not on a socket connection",
         "circus.ini: [watcher:web] close_child_stdin: not supported: "
         "tuiman always gives processes /dev/null as stdin",
         "circus.ini: [watcher:web] executable: not supported: "
         "tuiman runs the command's first word; put the program in cmd",
-        "circus.ini: [watcher:web] cmd: unknown expansion $(circus.sockets.web)",
+        "circus.ini: [watcher:web] cmd: unknown socket 'web' (none is defined)",
     ]
 
 
@@ -744,7 +733,7 @@ def test_convert_command_writes_toml_that_loads_to_the_same_watchers(tmp_path: P
 
 
 def test_convert_command_reports_errors_with_exit_code_2(tmp_path: Path) -> None:
-    write(tmp_path / "circus.ini", "[watcher:web]\ncmd = app\nuse_sockets = true\n")
+    write(tmp_path / "circus.ini", "[watcher:web]\ncmd = app\non_demand = true\n")
     result = subprocess.run(
         [*TUIMAN, "convert", "circus.ini", "-o", "tuiman.toml"],
         cwd=tmp_path,
@@ -754,8 +743,8 @@ def test_convert_command_reports_errors_with_exit_code_2(tmp_path: Path) -> None
     )
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
-        "circus.ini: [watcher:web] use_sockets: not supported: "
-        "tuiman does not bind sockets for its processes\n"
+        "circus.ini: [watcher:web] on_demand: "
+        "needs use_sockets = true (or stdin_socket): the processes it starts must get the socket\n"
     )
     assert not (tmp_path / "tuiman.toml").exists()
 

@@ -26,6 +26,7 @@ from tuiman.core.config.model import (
     Config,
     OutputConfig,
     RestartConfig,
+    SocketConfig,
     WatcherConfig,
 )
 from tuiman.core.config.validate import RLIMIT_NAMES
@@ -697,9 +698,9 @@ def test_unknown_expansion_tokens_are_errors(tmp_path: Path) -> None:
         tmp_path,
         'args = ["$(tuiman.wdi)"]\nenv = { P = "$(circus.sockets.web)" }\n',
     ) == [
-        "tuiman.toml: watchers.web.env.P: unknown expansion $(circus.sockets.web)",
         "tuiman.toml: watchers.web.args: unknown expansion $(tuiman.wdi) "
         "(did you mean $(tuiman.wid)?)",
+        "tuiman.toml: watchers.web.env.P: unknown socket 'web' (none is defined)",
     ]
 
 
@@ -1006,6 +1007,7 @@ def test_config_example_mentions_every_key() -> None:
         *WatcherConfig.__dataclass_fields__,
         *RestartConfig.__dataclass_fields__,
         *OutputConfig.__dataclass_fields__,
+        *SocketConfig.__dataclass_fields__,
         "args",
         "ignore_failure",
         "timeout",

@@ -24,6 +24,7 @@ from tests.support.waiting import wait_until
 from tuiman.core.bus import Bus, Subscription
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
+from tuiman.core.payloads import SocketSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
 from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.states import WatcherState
@@ -73,6 +74,12 @@ class RecordingHost:
 
     def cgroup_for(self, watcher_name: str) -> None:
         return None  # the marker sweep alone, as where cgroup v2 is not writable
+
+    def socket_fds(self) -> dict[str, int]:
+        return {}  # no sockets in these configs
+
+    def socket_snapshots(self) -> list[SocketSnapshot]:
+        return []
 
     def note_failure(self, watcher_name: str, detail: str) -> None:
         self.failures.append(f"{watcher_name}: {detail}")

@@ -33,6 +33,7 @@ from tuiman.core.config.model import (
     Config,
     OutputConfig,
     RestartConfig,
+    SocketConfig,
     WatcherConfig,
 )
 from tuiman.core.configfile import watcher_environment_problems
@@ -126,7 +127,10 @@ signal_names = st.sampled_from(
 signal_values = st.one_of(signal_names, st.integers(min_value=-5, max_value=80), values)
 commands = st.one_of(
     st.sampled_from(["sleep 1", "true", "sh -c 'exit 3'", "'unterminated", "", "   ", "a\0b"]),
-    st.lists(st.sampled_from(["sleep", "1", "", "$(tuiman.wid)", "x\0y"]), max_size=3),
+    st.lists(
+        st.sampled_from(["sleep", "1", "", "$(tuiman.wid)", "x\0y", "$(tuiman.sockets.web)"]),
+        max_size=3,
+    ),
     values,
 )
 
@@ -144,6 +148,7 @@ WATCHER_KEYS = [
 RESTART_KEYS = [*RestartConfig.__dataclass_fields__, "bogus"]
 OUTPUT_KEYS = [*OutputConfig.__dataclass_fields__, "bogus"]
 ARBITER_KEYS = [*ArbiterConfig.__dataclass_fields__, "bogus"]
+SOCKET_KEYS = [*(set(SocketConfig.__dataclass_fields__) - {"name"}), "bogus"]
 RLIMIT_NAMES = ["nofile", "core", "nproc", "as", "bogus", "NOFILE"]
 
 
@@ -252,6 +257,10 @@ def documents(draw: st.DrawFn, hook_paths: list[str], root: Path) -> dict[str, A
         document["env"] = draw(st.dictionaries(keys, values, max_size=3))
     if draw(st.booleans()):
         document[draw(st.sampled_from(["$schema", "extra", "watcher"]))] = draw(values)
+    if draw(st.booleans()):
+        socket_values = st.sampled_from(["AF_UNIX", "SOCK_DGRAM", "x.sock", 0, 0o777, -1]) | values
+        socket_table = st.dictionaries(st.sampled_from(SOCKET_KEYS), socket_values, max_size=4)
+        document["sockets"] = draw(st.dictionaries(names, socket_table | values, max_size=2))
     if draw(st.integers(0, 9)) == 0:  # sometimes the wrong shape altogether
         document["watchers"] = draw(values)
     return document

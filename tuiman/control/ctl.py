@@ -205,6 +205,9 @@ def cmd_status(socket_path: Path, options: argparse.Namespace) -> int:
     protection = reply.get("protection")
     if isinstance(protection, dict):
         human += "\n\n" + render.protection_lines(protection)
+    sockets = reply.get("sockets")
+    if isinstance(sockets, list) and sockets:
+        human += "\n" + render.sockets_lines(sockets)
     return finish(options, "status", reply, human)
 
 

@@ -77,7 +77,29 @@ def status_table(watchers: list[WatcherSnapshot]) -> str:
         for w in watchers
         if "log_files" in w
     ]
+    notes += [watcher_sockets_note(w) for w in watchers if "sockets" in w or "on_demand" in w]
     return "\n".join([text, *notes])
+
+
+def watcher_sockets_note(watcher: WatcherSnapshot) -> str:
+    """`web: sockets web (127.0.0.1:8080, fd 6) · starts on a connection`."""
+    parts = []
+    if watcher.get("sockets"):
+        parts.append(
+            "sockets "
+            + ", ".join(f"{s['name']} ({s['location']}, fd {s['fd']})" for s in watcher["sockets"])
+        )
+    if watcher.get("on_demand"):
+        parts.append("starts on a connection" if watcher["state"] == "stopped" else "on demand")
+    return f"{watcher['name']}: " + " · ".join(parts)
+
+
+def sockets_lines(sockets: list[dict[str, Any]]) -> str:
+    """The sockets tuiman bound, one line each."""
+    return "\n".join(
+        f"socket {s.get('name')}: {s.get('location')} (fd {s.get('fd')}, {s.get('type')})"
+        for s in sockets
+    )
 
 
 def protection_lines(protection: dict[str, Any]) -> str:

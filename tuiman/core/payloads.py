@@ -89,6 +89,16 @@ class ArbiterReloadPayload(TypedDict):
     changes: list[str]
 
 
+class SocketSnapshot(TypedDict):
+    """A socket tuiman bound (docs/configuration.md#sockets)."""
+
+    name: str
+    location: str  # `127.0.0.1:8080`, `[::1]:8080` or a Unix socket's path
+    fd: int  # tuiman's fd, the same number in the processes that inherit it
+    family: str  # AF_INET, AF_INET6 or AF_UNIX
+    type: str  # SOCK_STREAM, SOCK_DGRAM, ...
+
+
 class WatcherSettings(TypedDict):
     """The configured parts of a watcher that a view shows; a config reload may change them."""
 
@@ -98,6 +108,10 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
+    # with use_sockets: the sockets it names in $(tuiman.sockets.NAME), else all (its processes
+    # inherit them all)
+    sockets: NotRequired[list[SocketSnapshot]]
+    on_demand: NotRequired[bool]  # present (True): it starts on a connection to its sockets
     # For the UI's info dialog; absent from an older instance's snapshots.
     working_dir: NotRequired[str]
     respawn: NotRequired[str]  # always | on-failure | never
@@ -251,6 +265,7 @@ class ArbiterSnapshot(TypedDict):
     pid: int  # the core's pid
     watchers: list[WatcherSnapshot]  # in start order
     protection: NotRequired[WatchdogStatus]
+    sockets: NotRequired[list[SocketSnapshot]]  # present when the config has sockets
     warnings: NotRequired[list[str]]  # the config's warnings (ignored options), one line each
 
 

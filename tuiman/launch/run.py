@@ -25,6 +25,7 @@ from tuiman.core.processes.watchdog import (
     set_child_subreaper,
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
+from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, ready_problem, stderr_line
 from tuiman.launch.exit_on import FirstExit
 from tuiman.load_arguments import load_options_from
@@ -62,6 +63,14 @@ def run_tuiman(options: argparse.Namespace) -> int:
         except ControlSetupError as error:
             stderr_line(str(error))
             return EXIT_USAGE
+        sockets = SocketTable()
+        try:
+            # Before the loop runs (a host name may be resolved): a port in use is exit 2.
+            sockets.bind_all(config.sockets)
+        except SocketBindError as error:
+            endpoint.close()
+            say(f"{config.source}: {error}", prefix="")
+            return EXIT_USAGE
         try:
             set_child_subreaper()
             raise_nofile_limit()
@@ -72,10 +81,20 @@ def run_tuiman(options: argparse.Namespace) -> int:
                     return serving(arbiter, endpoint)
 
                 return asyncio.run(
-                    run_tui(config, watchdog, marker, services=control, cgroups=cgroups)
+                    run_tui(
+                        config,
+                        watchdog,
+                        marker,
+                        services=control,
+                        cgroups=cgroups,
+                        sockets=sockets,
+                    )
                 )
-            return asyncio.run(run_headless(config, options, watchdog, marker, endpoint, cgroups))
+            return asyncio.run(
+                run_headless(config, options, watchdog, marker, endpoint, cgroups, sockets)
+            )
         finally:
+            sockets.close_all()
             endpoint.close()
     finally:
         if isinstance(cgroups, CgroupTree):
@@ -92,8 +111,9 @@ async def run_headless(
     marker: str,
     endpoint: ControlEndpoint,
     cgroups: CgroupTree | str = "off: not set up",
+    sockets: SocketTable | None = None,
 ) -> int:
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups, sockets=sockets)
     arbiter.bind()
     first_exit = FirstExit(arbiter) if options.exit_on == "first" else None
     control = ControlServer(arbiter, endpoint)

@@ -20,6 +20,7 @@ from tuiman.core.config.model import Config
 from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import Watchdog
 from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.supervision.sockets import SocketTable
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.hangup import detach_from_terminal, release_stdin, terminal_gone
@@ -39,9 +40,10 @@ async def run_tui(
     services: Services | None = None,
     headless: bool = False,
     cgroups: CgroupTree | str = "off: not set up",
+    sockets: SocketTable | None = None,
 ) -> int:
     """Run the app until it quits; `services(arbiter)` (e.g. the control socket) runs alongside."""
-    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups)
+    arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups, sockets=sockets)
     arbiter.bind()
     app = TuimanApp(LocalClient(arbiter), start_core=arbiter.start)
     install_signal_handlers(app, arbiter)

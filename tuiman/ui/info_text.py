@@ -92,10 +92,14 @@ def _process_lines(view: WatcherView, pid: int, now: float) -> list[InfoLine]:
 
 
 def _command_lines(view: WatcherView) -> list[InfoLine]:
-    return [
+    lines = [
         InfoLine("command", view.cmd or "-"),
         InfoLine("working dir", view.working_dir or "-"),
     ]
+    lines += [InfoLine("socket", text) for text in view.sockets]
+    if view.on_demand:
+        lines.append(InfoLine("on demand", "starts on the first connection to its sockets"))
+    return lines
 
 
 def _env_lines(view: WatcherView) -> list[InfoLine]:

@@ -313,6 +313,7 @@ class CoreModel:
             view.restarts = 0
             view.last_exit = {}
             changes.processes.add(view.name)
+            changes.watchers.add(view.name)  # its info line shows the settings
 
 
 _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] = {

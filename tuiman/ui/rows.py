@@ -56,6 +56,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
         return describe_reason(reason), "error"
     if view.state == WatcherState.STOPPED and reason == "exited":
         return describe_reason(reason), "muted"
+    if view.state == WatcherState.STOPPED and view.on_demand:
+        return "starts on a connection", "muted"
     if view.state == WatcherState.STOPPED and not view.autostart and reason in ("", "None"):
         return "autostart off", "muted"
     return "", "plain"

@@ -59,6 +59,8 @@ class WatcherView:
     veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
+    sockets: tuple[str, ...] = ()  # what its processes inherit: `web 127.0.0.1:8080 fd 5`
+    on_demand: bool = False  # it starts on the first connection to its sockets
 
     @property
     def running(self) -> int:
@@ -101,6 +103,10 @@ def load_settings(view: WatcherView, settings: WatcherSettings) -> None:
     view.autostart = settings["autostart"]
     view.cmd = settings["cmd"]
     view.hooks = tuple(settings["hooks"])
+    view.sockets = tuple(
+        f"{item['name']} {item['location']} fd {item['fd']}" for item in settings.get("sockets", [])
+    )
+    view.on_demand = settings.get("on_demand", False)
     view.env = dict(settings.get("env", {}))
     view.working_dir = settings.get("working_dir", "")
     view.respawn = settings.get("respawn", "")

@@ -74,8 +74,6 @@ WATCHER_PLUMBING: dict[str, str] = {
 
 # Watcher options tuiman honours only at the value it always behaves as: (value, reason).
 WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
-    "use_sockets": (False, "tuiman does not bind sockets for its processes"),
-    "on_demand": (False, "tuiman starts watchers itself, not on a socket connection"),
     "close_child_stdin": (True, "tuiman always gives processes /dev/null as stdin"),
     "close_child_stdout": (False, "tuiman always captures the output"),
     "close_child_stderr": (False, "tuiman always captures the output"),
@@ -84,7 +82,6 @@ WATCHER_DEFAULT_ONLY: dict[str, tuple[bool, str]] = {
 WATCHER_UNSUPPORTED: dict[str, str] = {
     "executable": "tuiman runs the command's first word; put the program in cmd",
     "shell_args": "tuiman runs a shell command as /bin/sh -c LINE, with no extra arguments",
-    "stdin_socket": "tuiman does not bind sockets for its processes",
 }
 
 

@@ -46,6 +46,7 @@ from tuiman.core.circus.options import (
     translate_hooks,
     translate_rlimits,
 )
+from tuiman.core.circus.sockets import translate_sockets, translate_watcher_socket_options
 from tuiman.core.circus.streams import STREAM_OPTIONS, translate_streams
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
@@ -77,6 +78,7 @@ def translate(
     watcher_sections: dict[str, IniSection] = {}
     env_sections: list[IniSection] = []
     plugin_sections: list[IniSection] = []
+    socket_sections: list[IniSection] = []
     for section in sections.values():
         if not section.options and section.name not in ("circus", "env"):
             problems.warn_at(section_location(section), "empty section: skipped, as Circus does")
@@ -93,10 +95,7 @@ def translate(
         elif separator and kind == "plugin":
             plugin_sections.append(section)
         elif separator and kind == "socket":
-            problems.error_at(
-                section_location(section),
-                "sockets are not supported: tuiman does not bind sockets for its processes",
-            )
+            socket_sections.append(section)
         else:
             problems.error_at(section_location(section), _unknown_section(section.name))
     flapping = _read_flapping(plugin_sections, problems, environ)
@@ -117,6 +116,8 @@ def translate(
         patterns = _env_patterns(env_section)
         if not any(_env_applies(patterns, name) for name in watchers):
             problems.warn_at(section_location(env_section), "matches no watcher")
+    if socket_sections:
+        document["sockets"] = translate_sockets(socket_sections, problems, cwd=cwd, environ=environ)
     if watchers:
         document["watchers"] = watchers
     return document
@@ -301,6 +302,7 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values.table["restart"] = _restart_table(values, context.flapping)
     translate_streams(values, context.cwd)
     translate_hooks(values)
+    translate_watcher_socket_options(values)
     _report_watcher_leftovers(reader)
     return _in_key_order(values.table)
 

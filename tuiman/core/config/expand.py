@@ -38,6 +38,9 @@ _LOAD_TIME_PATTERN = re.compile(
 _TOKEN_PATTERN = re.compile(r"\$" + _TOKEN_BODY, re.IGNORECASE)
 
 _ENV_FIELD_PREFIX = "env."
+SOCKET_FIELD_PREFIX = (
+    "sockets."  # `$(tuiman.sockets.NAME)`: the inherited fd (docs/configuration.md)
+)
 
 
 def expand_env_value(value: str, environ: Mapping[str, str], pwd: str) -> str:
@@ -70,6 +73,8 @@ def unknown_tokens(text: str) -> list[str]:
             continue
         if field.startswith(_ENV_FIELD_PREFIX) and len(field) > len(_ENV_FIELD_PREFIX):
             continue
+        if field.startswith(SOCKET_FIELD_PREFIX) and len(field) > len(SOCKET_FIELD_PREFIX):
+            continue  # the socket's name is checked against [sockets] by the loader
         unknown.append(match.group(0))
     return unknown
 
@@ -81,6 +86,16 @@ def referenced_env_names(text: str) -> list[str]:
         field = match.group("field")
         if field.lower().startswith(_ENV_FIELD_PREFIX) and len(field) > len(_ENV_FIELD_PREFIX):
             names.append(field[len(_ENV_FIELD_PREFIX) :])
+    return names
+
+
+def referenced_socket_names(text: str) -> list[str]:
+    """The NAMEs of the `$(tuiman.sockets.NAME)` tokens in `text`, lowercased."""
+    names: list[str] = []
+    for match in _TOKEN_PATTERN.finditer(text):
+        field = match.group("field").lower()
+        if field.startswith(SOCKET_FIELD_PREFIX) and len(field) > len(SOCKET_FIELD_PREFIX):
+            names.append(field[len(SOCKET_FIELD_PREFIX) :])
     return names
 
 
@@ -122,15 +137,21 @@ def expand_spawn_tokens(
 
 
 def spawn_argv_env(
-    watcher: WatcherConfig, wid: int, numprocesses: int
+    watcher: WatcherConfig,
+    wid: int,
+    numprocesses: int,
+    socket_fds: Mapping[str, int] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and environment for spawning slot `wid` of `watcher`.
 
-    Env values are expanded first (wid, name, numprocesses; then `$(tuiman.env.NAME)` against
-    that result, one pass, no recursion); argv tokens then use the finished environment.
+    Env values are expanded first (wid, name, numprocesses, `$(tuiman.sockets.NAME)` from
+    `socket_fds`; then `$(tuiman.env.NAME)` against that result, one pass, no recursion); argv
+    tokens then use the finished environment.
     A shell watcher's single command line becomes `["/bin/sh", "-c", line]`.
     """
     fields = {"wid": str(wid), "name": watcher.name, "numprocesses": str(numprocesses)}
+    for socket_name, fd in (socket_fds or {}).items():
+        fields[SOCKET_FIELD_PREFIX + socket_name.lower()] = str(fd)
     env_with_fields = {
         name: expand_spawn_tokens(value, fields, None) for name, value in watcher.env.items()
     }

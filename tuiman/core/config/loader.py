@@ -21,6 +21,7 @@ from typing import Any
 from tuiman.core.config.launch_keys import as_umask
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
+from tuiman.core.config.sockets import check_socket_use, read_sockets
 from tuiman.core.config.validate import (
     Problems,
     TableReader,
@@ -204,6 +205,7 @@ def build_config(
     arbiter_table = top_level.get_table("tuiman")
     env_table = top_level.get_table("env")
     watchers_table = top_level.get_table("watchers")
+    sockets_table = top_level.get_table("sockets")
     top_level.report_unknown_keys(ignored=_IGNORED_TOP_LEVEL_KEYS)
 
     arbiter = _read_arbiter(TableReader(arbiter_table, ("tuiman",), problems), config_dir)
@@ -216,12 +218,16 @@ def build_config(
         global_env=read_env_table(env_table, ("env",), problems, environ, cwd),
         dotenv=dotenv,
     )
+    watchers = tuple(read_watchers(watchers_table, context))
+    sockets = tuple(read_sockets(sockets_table, problems, config_dir))
+    check_socket_use(watchers, sockets, problems)
     return Config(
         source=source,
         arbiter=arbiter,
-        watchers=tuple(read_watchers(watchers_table, context)),
+        watchers=watchers,
         warnings=tuple(problems.warnings),
         load_options=load_options or LoadOptions(),
+        sockets=sockets,
     )
 
 

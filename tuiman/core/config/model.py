@@ -105,6 +105,10 @@ class WatcherConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
     port: int | None = None  # PORT of the process in slot 1; slot N gets port + N - 1
+    use_sockets: bool = False  # its processes inherit every [sockets.NAME] (docs/configuration.md)
+    on_demand: bool = False  # started on the first connection to one of its sockets
+    stdin_socket: str | None = None  # a [sockets] name: the processes' stdin (inetd style)
+
     # Checked again at each start (docs/configuration.md#environment-problems).
     virtualenv: Path | None = None
     virtualenv_py_ver: str | None = None
@@ -113,6 +117,28 @@ class WatcherConfig:
     umask: int | None = None  # None: the children inherit tuiman's
     user: str | None = None  # a user name not found at load: looked up again at start
     group: str | None = None  # the same for a group name
+
+
+@dataclass(frozen=True)
+class SocketConfig:
+    """One `[sockets.NAME]`: bound by the arbiter, inherited by `use_sockets` watchers.
+
+    Defaults are Circus' (circus.sockets.CircusSocket.load_from_config).
+    """
+
+    name: str  # lowercase: `$(tuiman.sockets.NAME)` is matched ignoring case
+    host: str = "localhost"
+    port: int = 8080
+    path: Path | None = None  # a Unix socket (family AF_UNIX)
+    family: str = "AF_INET"  # AF_INET, AF_INET6 or AF_UNIX
+    type: str = "SOCK_STREAM"  # SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM or SOCK_SEQPACKET
+    proto: str | None = None  # a protocol name (socket.getprotobyname)
+    backlog: int = 2048
+    so_reuseport: bool = False
+    umask: int = 8  # for a Unix socket's file while it is bound (Circus' default, 0o010)
+    replace: bool = False  # remove an existing file at `path` first
+    blocking: bool = False
+    interface: str | None = None  # SO_BINDTODEVICE
 
 
 @dataclass(frozen=True)
@@ -135,6 +161,7 @@ class Config:
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
     load_options: LoadOptions = field(default_factory=LoadOptions)
+    sockets: tuple[SocketConfig, ...] = ()
 
     def watcher(self, name: str) -> WatcherConfig:
         for watcher_config in self.watchers:

@@ -233,12 +233,19 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
         port=_read_port(reader, numprocesses),
+        use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
+        on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
+        stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
         user=user,
         group=group,
         **launch,
     )
     reader.report_unknown_keys()
     return watcher
+
+
+def _lowercase(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _hook_import_env(name: str, env: dict[str, str], launch: dict[str, Any]) -> dict[str, str]:

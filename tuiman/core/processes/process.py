@@ -44,6 +44,8 @@ class SpawnSpec:
     rlimits: Mapping[str, int] | None = None
     executable: str | None = None  # argv[0] already looked up on PATH (None: let Popen do it)
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
+    pass_fds: tuple[int, ...] = ()  # inherited under the same numbers (the watcher's sockets)
+    stdin: int | None = None  # the child's stdin (a socket's fd); default /dev/null
     umask: int | None = None  # None: inherit tuiman's
 
 
@@ -243,13 +245,14 @@ def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             list(spec.argv),
             executable=spec.executable,
-            stdin=devnull_fd(),
+            stdin=spec.stdin if spec.stdin is not None else devnull_fd(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=spec.cwd,
             env=dict(spec.env),
             start_new_session=True,
             close_fds=True,
+            pass_fds=spec.pass_fds,
             user=None if spec.rlimits else spec.uid,
             group=None if spec.rlimits else spec.gid,
             preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
-from tuiman.core.payloads import ArbiterSnapshot
+from tuiman.core.payloads import ArbiterSnapshot, SocketSnapshot
 from tuiman.core.processes.cgroups import CgroupTree, WatcherCgroup
 from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
 from tuiman.core.processes.output import OutputBuffer
@@ -23,9 +23,11 @@ from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
-from tuiman.core.supervision.config_reload import reload_config_file
+from tuiman.core.supervision.config_reload import reload_config_file, settings_of
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.on_demand import OnDemandStarts
+from tuiman.core.supervision.sockets import SocketTable
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
 from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
@@ -45,8 +47,12 @@ class Arbiter:
         watchdog: Watchdog | None = None,
         marker: str | None = None,
         cgroups: CgroupTree | str = "off: not set up",
+        sockets: SocketTable | None = None,
     ) -> None:
         self.config = config
+        # Bound before the loop by the launcher (a port in use is exit 2), else by `start`.
+        self.sockets = sockets if sockets is not None else SocketTable()
+        self.on_demand: OnDemandStarts | None = None
         self.bus = Bus()
         self.bus.set_snapshot_provider(self.snapshot)
         self.hooks = HookRunner(self.bus, config.arbiter.hook_threads)
@@ -75,6 +81,7 @@ class Arbiter:
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
         self.watchers: dict[str, Watcher] = {}
+        self._on_demand_tasks: set[asyncio.Future[CommandResult]] = set()
         self.reaper: OrphanReaper | None = None
         for watcher_config in config.watchers:
             self.watchers[watcher_config.name] = Watcher(watcher_config, self)
@@ -97,6 +104,7 @@ class Arbiter:
         self.reaper = OrphanReaper(self._loop, self.managed_pids)
         self.reaper.install()
         self.guard.start(self._loop)
+        self.on_demand = OnDemandStarts(self._loop, self._start_on_demand)
 
     def call_on_loop(self, callback: Callable[[], None]) -> None:
         if threading.get_ident() == self.hooks.loop_thread_id:
@@ -161,6 +169,60 @@ class Arbiter:
         if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
             self.recent_hook_events.append(event)
 
+    # -- sockets (docs/configuration.md#sockets) ---------------------------------------------
+    def socket_fds(self) -> dict[str, int]:
+        return self.sockets.fds()
+
+    def socket_snapshots(self) -> list[SocketSnapshot]:
+        return self.sockets.snapshot()
+
+    def _announce_sockets(self) -> None:
+        """Sockets bound after the first snapshot: the watchers that inherit them say so."""
+        for watcher in self.start_order():
+            if watcher.config.use_sockets or watcher.config.stdin_socket:
+                self.bus.emit(
+                    Kind.UPDATED,
+                    watcher.name,
+                    {
+                        "numprocesses": watcher.numprocesses,
+                        "settings": settings_of(watcher.snapshot()),
+                    },
+                )
+
+    def arm_on_demand(self, watcher: Watcher) -> None:
+        """An on_demand watcher that is stopped waits for a connection (not while quitting)."""
+        if (
+            self.on_demand is None
+            or self._quitting
+            or self.watchers.get(watcher.name) is not watcher
+        ):
+            return
+        if not watcher.config.on_demand or watcher.state != WatcherState.STOPPED:
+            return
+        crashed = any(
+            code not in watcher.config.success_exit_codes
+            for code in watcher.last_exit_codes.values()
+        )
+        if crashed and not watcher.stopped_by_command:
+            # Its processes failed on their own: the connection that started them may still be
+            # waiting, and would start them again at once, for ever. A start command re-arms.
+            return
+        self.on_demand.arm(watcher.config, self.sockets.configs, self.sockets.fds())
+
+    def waiting_for_connection(self, watcher: Watcher) -> bool:
+        """An on_demand watcher, stopped, that the next connection to its sockets starts."""
+        return self.on_demand is not None and self.on_demand.waiting(watcher.name)
+
+    def _start_on_demand(self, name: str) -> None:
+        watcher = self.watchers.get(name)
+        if watcher is not None and not self._quitting:
+            self._background_start(watcher)
+
+    def _background_start(self, watcher: Watcher) -> None:
+        task = asyncio.ensure_future(watcher.start())
+        self._on_demand_tasks.add(task)
+        task.add_done_callback(self._on_demand_tasks.discard)
+
     # -- lookups ------------------------------------------------------------------------------
     def get(self, name: str) -> Watcher:
         watcher = self.watchers.get(name)
@@ -181,6 +243,11 @@ class Arbiter:
     async def start(self) -> None:
         """Start every autostart watcher by priority, highest first (docs/supervision.md#start)."""
         self.bind()
+        if self.config.sockets and not self.sockets.bound:
+            await asyncio.to_thread(self.sockets.bind_all, self.config.sockets)
+            self._announce_sockets()
+        for watcher in self.start_order():
+            self.arm_on_demand(watcher)
         await self.start_all(autostart_only=True)
         self._start_all_finished = True
         self._check_all_done()
@@ -188,7 +255,7 @@ class Arbiter:
     async def start_all(self, autostart_only: bool = False) -> list[CommandResult]:
         results: list[CommandResult] = []
         for watcher in self.start_order():
-            if autostart_only and not watcher.config.autostart:
+            if autostart_only and (not watcher.config.autostart or watcher.config.on_demand):
                 continue
             if self._stopping_all:
                 break
@@ -264,6 +331,9 @@ class Arbiter:
             await asyncio.to_thread(self._writer.stop, 2.0)
         if self.reaper is not None:
             self.reaper.uninstall()
+        if self.on_demand is not None:
+            self.on_demand.close()
+        self.sockets.close_all()
         self.stopped.set()
 
     # -- commands (the one API for UI, ctl and hooks) -----------------------------------------
@@ -275,8 +345,12 @@ class Arbiter:
     async def stop_watchers(self, name: str | None = None) -> list[CommandResult]:
         if name is None:
             await self.stop_all()
-            return [CommandResult(True)]
-        return [await self.get(name).stop()]
+            results = [CommandResult(True)]
+        else:
+            results = [await self.get(name).stop()]
+        for watcher in self.watchers.values() if name is None else [self.get(name)]:
+            self.arm_on_demand(watcher)  # already stopped by itself: a stop re-arms it too
+        return results
 
     async def restart_watchers(self, name: str | None = None) -> list[CommandResult]:
         if name is None:
@@ -300,6 +374,11 @@ class Arbiter:
         self.failures.append(f"{watcher_name}: {detail}")
 
     def watcher_state_changed(self, watcher: Watcher) -> None:
+        if watcher.config.on_demand and self.on_demand is not None:
+            if watcher.state == WatcherState.STOPPED:
+                self.arm_on_demand(watcher)
+            else:
+                self.on_demand.disarm(watcher.name)
         if watcher.state in (WatcherState.STOPPED, WatcherState.FAILED):
             self._check_all_done()
 
@@ -309,6 +388,8 @@ class Arbiter:
     def is_done(self, watcher: Watcher) -> bool:
         if watcher.commands_pending:
             return False
+        if self.waiting_for_connection(watcher):
+            return False  # a connection will start it
         if not watcher.started_ever:
             return not watcher.config.autostart
         if watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED):
@@ -328,6 +409,8 @@ class Arbiter:
             "watchers": [w.snapshot() for w in self.start_order()],
             "protection": self.guard.status(),
         }
+        if self.sockets.bound:
+            snapshot["sockets"] = self.sockets.snapshot()
         if self.config.warnings:
             snapshot["warnings"] = list(self.config.warnings)
         return snapshot

@@ -107,6 +107,7 @@ async def cmd_status(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok(
         watchers=[w.snapshot() for w in _targets(arbiter, request)],
         protection=arbiter.guard.status(),
+        sockets=arbiter.sockets.snapshot(),
     )
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from tuiman.core.config.model import Config, WatcherConfig
+from tuiman.core.config.sockets import sockets_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import WatcherSettings, WatcherSnapshot
 from tuiman.core.states import WatcherState
+from tuiman.core.supervision.sockets import PreparedSockets, SocketBindError
 from tuiman.core.supervision.watcher import Watcher
 
 if TYPE_CHECKING:
@@ -44,10 +46,46 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
         new_config = await in_daemon_thread(load)
     except ConfigError as error:
         return False, list(error.errors)
-    changes = await apply_config(arbiter, new_config)
+    new_sockets = {socket_config.name: socket_config for socket_config in new_config.sockets}
+    try:
+        prepared = await asyncio.to_thread(arbiter.sockets.prepare, new_sockets)
+    except SocketBindError as error:
+        return False, [f"{source}: {error}"]
+    socket_changes, to_restart = commit_sockets(arbiter, new_config, prepared)
+    changes = socket_changes + await apply_config(arbiter, new_config)
+    for watcher in to_restart:
+        if arbiter.watchers.get(watcher.name) is watcher:
+            await watcher.restart()
+            changes.append(f"{watcher.name}: restarted (its socket changed)")
+    if arbiter.on_demand is not None:
+        arbiter.on_demand.close()  # replaced watchers armed on their old sockets while stopping
+    for watcher in list(arbiter.watchers.values()):
+        arbiter.arm_on_demand(watcher)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
     # The file's warnings (a Circus option it ignores) reach whoever asked for the reload.
     return True, [*changes, *(f"warning: {warning}" for warning in new_config.warnings)]
+
+
+def commit_sockets(
+    arbiter: Arbiter, new_config: Config, prepared: PreparedSockets
+) -> tuple[list[str], list[Watcher]]:
+    """Swap the reloaded sockets in: (change lines, running watchers to restart because a
+    socket they use was changed or removed and their own config did not change)."""
+    old_configs = arbiter.sockets.configs
+    if arbiter.on_demand is not None:
+        arbiter.on_demand.close()  # no reader may stay on an fd about to be closed
+    changes = arbiter.sockets.commit(prepared)
+    touched = set(changes.changed) | set(changes.removed)
+    new_by_name = {w.name: w for w in new_config.watchers}
+    to_restart = [
+        watcher
+        for watcher in arbiter.watchers.values()
+        if watcher.config.use_sockets
+        and new_by_name.get(watcher.name) == watcher.config
+        and touched & set(sockets_used_by(watcher.config, old_configs))
+        and watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED)
+    ]
+    return changes.lines(), to_restart
 
 
 async def in_daemon_thread(work: Callable[[], T]) -> T:
@@ -93,7 +131,7 @@ async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:
             arbiter.watchers[name] = Watcher(watcher_config, arbiter)
             arbiter.bus.emit(Kind.ADD, name, {})
             changes.append(f"added {name}")
-            if watcher_config.autostart:
+            if watcher_config.autostart and not watcher_config.on_demand:
                 await arbiter.watchers[name].start()
         elif existing.config != watcher_config:
             changes.append(await _update_watcher(arbiter, existing, watcher_config))
@@ -119,7 +157,7 @@ async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig
             "settings": settings_of(replacement.snapshot()),
         },
     )
-    if was_running or (new.autostart and not watcher.started_ever):
+    if was_running or (new.autostart and not new.on_demand and not watcher.started_ever):
         await replacement.start()
     return f"{watcher.name}: restarted with the new config"
 
@@ -139,6 +177,10 @@ def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
         "env": snapshot["env"],
         "hooks": snapshot["hooks"],
     }
+    if "sockets" in snapshot:
+        settings["sockets"] = snapshot["sockets"]
+    if "on_demand" in snapshot:
+        settings["on_demand"] = snapshot["on_demand"]
     if "working_dir" in snapshot:
         settings["working_dir"] = snapshot["working_dir"]
     if "respawn" in snapshot:

@@ -161,7 +161,8 @@ class SlotTable:
             return None
         try:
             config = self.config if self.launch is None else self.launch.applied_to(self.config)
-            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses)
+            socket_fds = self._host.socket_fds()
+            argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
             spec = SpawnSpec(
@@ -173,6 +174,8 @@ class SlotTable:
                 config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
+                pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
+                stdin=socket_fds.get(self.config.stdin_socket or ""),
                 umask=config.umask,
             )
             process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)

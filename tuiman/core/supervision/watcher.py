@@ -15,6 +15,7 @@ import os
 import time
 
 from tuiman.core.config.model import RespawnPolicy, WatcherConfig
+from tuiman.core.config.sockets import socket_names_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
@@ -445,6 +446,13 @@ class Watcher:
         }
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
+        if self.config.use_sockets or self.config.stdin_socket:
+            # The ones it uses by name (its processes inherit them all): what the UI shows.
+            bound = self.host.socket_snapshots()
+            used = socket_names_used_by(self.config, [item["name"] for item in bound])
+            snapshot["sockets"] = [item for item in bound if item["name"] in used]
+        if self.config.on_demand:
+            snapshot["on_demand"] = True
         return snapshot
 
 

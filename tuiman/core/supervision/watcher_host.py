@@ -8,11 +8,12 @@ watcher too (`HookWatcher.send_signal` runs signal hooks inline, its commands go
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
+from tuiman.core.payloads import SocketSnapshot
 from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.log_files import OutputFileSink
 from tuiman.core.processes.output import OutputBuffer
@@ -62,6 +63,13 @@ class WatcherHost(Protocol):
 
     def cgroup_for(self, watcher_name: str) -> WatcherCgroup | None:
         """The watcher's own cgroup, where the machine offers cgroup v2; else None."""
+
+    def socket_fds(self) -> Mapping[str, int]:
+        """The bound sockets' fds by name: `$(tuiman.sockets.NAME)`, and what `use_sockets`
+        processes inherit."""
+
+    def socket_snapshots(self) -> list[SocketSnapshot]:
+        """The bound sockets, for the snapshot of a `use_sockets` watcher."""
 
     def note_failure(self, watcher_name: str, detail: str) -> None:
         """Something failed for good (a veto, a respawn=false crash): headless exits 1."""

@@ -351,6 +351,10 @@ def _watcher_note(view: WatcherView | None) -> str:
         return ""
     if view.state == WatcherState.FAILED:
         return f"failed: {view.failure or describe_reason(view.reason) or '?'}"
+    parts = ["on demand"] if view.on_demand else []
+    parts += [f"socket {text}" for text in view.sockets]
     if view.cmd:
-        return view.cmd if len(view.cmd) < 60 else view.cmd[:59] + "…"
-    return ""
+        parts.append(view.cmd)
+    note = " · ".join(parts)
+    limit = 90 if view.sockets else 60  # a socket's address is worth the room
+    return note if len(note) < limit else note[: limit - 1] + "…"
