@@ -17,7 +17,7 @@ from tuiman.argparsing import EXIT_USAGE, ArgumentParser
 from tuiman.console import ensure_standard_streams, say, settle, write_line
 from tuiman.load_arguments import add_load_arguments, load_options_from
 
-SUBCOMMANDS = ("check", "ctl", "convert", "attach", "completion", "schema")
+SUBCOMMANDS = ("check", "ctl", "convert", "attach", "completion", "schema", "export")
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def main_parser() -> argparse.ArgumentParser:
         epilog=(
             "Subcommands: tuiman check [-c CONFIG], tuiman ctl COMMAND, tuiman attach,"
             " tuiman convert CIRCUS.ini|Procfile [-o OUT.toml], tuiman completion SHELL,"
-            " tuiman schema"
+            " tuiman schema, tuiman export systemd [-c CONFIG] [--user] [-o DIR]"
         ),
     )
     parser.add_argument("--version", action="version", version=f"tuiman {__version__}")
@@ -97,6 +97,10 @@ def dispatch(args: list[str]) -> int:
         from tuiman.launch.attach import main as attach_main
 
         return attach_main(args[1:])
+    if args and args[0] == "export":
+        from tuiman.launch.export_systemd import main as export_main
+
+        return export_main(args[1:])
     if args and args[0] == "ctl":
         from tuiman.control.ctl import main as ctl_main
 

@@ -63,6 +63,7 @@ def completion_parser() -> argparse.ArgumentParser:
     from tuiman.cli import check_parser, convert_parser, main_parser
     from tuiman.control.ctl import build_parser as ctl_parser
     from tuiman.launch.attach import attach_parser
+    from tuiman.launch.export_systemd import build_parser as export_parser
     from tuiman.schema_command import schema_parser
 
     parser = main_parser()
@@ -74,6 +75,7 @@ def completion_parser() -> argparse.ArgumentParser:
         ("attach", attach_parser),
         ("completion", completion_args_parser),
         ("schema", schema_parser),
+        ("export", export_parser),
     ]
     for name, build in builders:
         command = build()

@@ -24,6 +24,7 @@ from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
     DroppedPayload,
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -36,9 +37,11 @@ from tuiman.core.payloads import (
     StatePayload,
     StopPayload,
     UpdatedPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
+from tuiman.core.watch_text import files_changed_text
 
 PRINTER_BACKLOG = 1_000  # chunks waiting for a slow stdout before the bus starts dropping
 PRINT_BATCH = 500  # events per chunk handed to the writer thread
@@ -138,6 +141,10 @@ class LineFormatter:
             if "settings" in updated:  # a config reload (a scale is printed as any event)
                 restarted = " (restarted)" if updated.get("restarted") else ""
                 return f"updated: new config, numprocesses={updated['numprocesses']}{restarted}"
+        if kind == Kind.FILES_CHANGED:
+            return "files changed: " + files_changed_text(cast(FilesChangedPayload, event.payload))
+        if kind == Kind.WATCH_ERROR:
+            return self.paint(f"watch error: {cast(WatchErrorPayload, event.payload)['error']}", 31)
         if kind == Kind.DROPPED:
             count = cast(DroppedPayload, event.payload)["count"]
             return self.paint(f"printer fell behind: {count} output/stats events dropped", 33)

@@ -160,7 +160,14 @@ async def test_every_published_kind_has_its_typed_keys(
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
     # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
-    elsewhere = {Kind.CUSTOM, Kind.WATCHDOG, Kind.SWEEP_FAILED}
+    # restart on change: tests/core/test_file_watch.py
+    elsewhere = {
+        Kind.CUSTOM,
+        Kind.WATCHDOG,
+        Kind.SWEEP_FAILED,
+        Kind.FILES_CHANGED,
+        Kind.WATCH_ERROR,
+    }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",
         CUSTOM_KIND,

@@ -24,6 +24,7 @@ from tuiman.core.payloads import (
     CustomPayload,
     DroppedPayload,
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -44,6 +45,7 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatchdogPayload,
     WatcherReloadPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.secrets import redact_payload
 
@@ -271,6 +273,14 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal["control_rejected"], watcher: None, payload: ControlRejectedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.FILES_CHANGED], watcher: str, payload: FilesChangedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.WATCH_ERROR], watcher: str, payload: WatchErrorPayload
     ) -> Event: ...
     def emit(
         self,

@@ -311,6 +311,20 @@ class ControlRejectedPayload(TypedDict):
     peer_pid: int | None
 
 
+class FilesChangedPayload(TypedDict):
+    """Files matching a watcher's `watch` patterns changed
+    (docs/configuration.md#restart-on-change)."""
+
+    paths: list[str]  # the first 10 changed paths, relative to the config's directory
+    count: int  # how many distinct paths changed in this burst
+    restart: bool  # whether the watcher restarts for it
+    skipped: NotRequired[str]  # why not, when it does not
+
+
+class WatchErrorPayload(TypedDict):
+    error: str  # one line: which directory, what failed
+
+
 CustomPayload = dict[str, Any]
 """What a hook publishes with `arbiter.publish(kind, **payload)`: its own keys, untyped."""
 
@@ -342,6 +356,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.SWEEP_FAILED: SweepFailedPayload,
     Kind.DROPPED: DroppedPayload,
     CONTROL_REJECTED: ControlRejectedPayload,
+    Kind.FILES_CHANGED: FilesChangedPayload,
+    Kind.WATCH_ERROR: WatchErrorPayload,
 }
 
 

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     EXITED = "exited"
     QUIT = "quit"
     ENVIRONMENT = "environment"  # its working_dir, virtualenv, user or program is missing
+    FILE_CHANGE = "file_change"  # a restart for changed watched files
 
     @staticmethod
     def veto(hook_name: str) -> str:

@@ -28,6 +28,7 @@ from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, ready_problem, stderr_line
 from tuiman.launch.exit_on import FirstExit
+from tuiman.launch.systemd_notify import claim_environment, start_notifying
 from tuiman.load_arguments import load_options_from
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -45,6 +46,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
         else:
             stderr_line(f"cgroups: off ({cgroups}): escapees are found by their environment only")
             cgroups = f"off: {cgroups}"
+        claim_environment()  # before the config copies the environment: no child sees them
         try:
             config = load_config(options.config, options=load_options_from(options))
         except ConfigError as error:
@@ -120,6 +122,7 @@ async def run_headless(
     await control.start()
     printer = make_printer(arbiter, options.json, not options.no_output, sys.stdout)
     printer.start()
+    systemd = start_notifying(arbiter, wait_ready)
     forward_to: list[subprocess.Popen[bytes]] = []
     return_code: int | None = None  # with --exit-on first: the first exit's
     install_signal_handlers(arbiter, forward_to)
@@ -141,6 +144,8 @@ async def run_headless(
         with contextlib.suppress(asyncio.CancelledError):
             await start_task
         await arbiter.quit()
+        if systemd is not None:
+            await systemd.close()
         await control.close()
         await printer.close()
     if options.run is None and arbiter.failures:

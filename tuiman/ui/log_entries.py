@@ -13,6 +13,7 @@ from typing import Any, cast
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
     FailedPayload,
+    FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
@@ -24,8 +25,10 @@ from tuiman.core.payloads import (
     StatePayload,
     StopPayload,
     UpdatedPayload,
+    WatchErrorPayload,
 )
 from tuiman.core.states import WatcherState
+from tuiman.core.watch_text import files_changed_text
 from tuiman.ui.format import fmt_exit, signal_name
 
 NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
@@ -150,6 +153,13 @@ def lifecycle_entry(event: Event) -> LogEntry:
         outcome = Outcome.ERROR if leaked else Outcome.INFO
     elif kind == Kind.UPDATED:
         label, detail = _updated_label(cast(UpdatedPayload, event.payload))
+    elif kind == Kind.FILES_CHANGED:
+        label, detail = (
+            "files changed",
+            files_changed_text(cast(FilesChangedPayload, event.payload)),
+        )
+    elif kind == Kind.WATCH_ERROR:
+        outcome, detail = Outcome.ERROR, cast(WatchErrorPayload, event.payload)["error"]
     else:
         pid = event.payload.get("pid")  # a hook's own event: its keys are its own
         detail = _describe(event.payload)

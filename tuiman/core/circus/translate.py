@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.circus.command_reloader import (
+    add_reloader_watch,
+    is_command_reloader,
+    read_command_reloader,
+)
 from tuiman.core.circus.launch import LAUNCH_OPTIONS, read_umask, translate_launch
 from tuiman.core.circus.model import (
     IniLocation,
@@ -98,6 +103,10 @@ def translate(
             socket_sections.append(section)
         else:
             problems.error_at(section_location(section), _unknown_section(section.name))
+    reloader = read_command_reloader(
+        [s for s in plugin_sections if is_command_reloader(s)], problems, environ
+    )
+    plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
     flapping = _read_flapping(plugin_sections, problems, environ)
     global_env = sections["env"].options if "env" in sections else {}
     context = _WatcherContext(
@@ -112,6 +121,9 @@ def translate(
         name: _translate_watcher(name, watcher_sections[name], context)
         for name in sorted(watcher_sections)  # Circus sorts its watchers by name
     }
+    if reloader is not None:
+        for name, table in watchers.items():
+            add_reloader_watch(name, table, reloader, problems, cwd, environ)
     for env_section in env_sections:
         patterns = _env_patterns(env_section)
         if not any(_env_applies(patterns, name) for name in watchers):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tuiman.core.config.load_options import LoadOptions
+from tuiman.core.config.watch_paths import FileWatch
 
 HOOK_NAMES: tuple[str, ...] = (
     "before_start",
@@ -108,6 +109,7 @@ class WatcherConfig:
     use_sockets: bool = False  # its processes inherit every [sockets.NAME] (docs/configuration.md)
     on_demand: bool = False  # started on the first connection to one of its sockets
     stdin_socket: str | None = None  # a [sockets] name: the processes' stdin (inetd style)
+    watch: FileWatch | None = None  # restart on change (docs/configuration.md#restart-on-change)
 
     # Checked again at each start (docs/configuration.md#environment-problems).
     virtualenv: Path | None = None

@@ -58,6 +58,7 @@ from tuiman.core.config.validate import (
     primary_gid,
     rlimit_name,
 )
+from tuiman.core.config.watch_keys import read_file_watch
 
 _WATCHER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -236,6 +237,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
         stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
+        watch=read_file_watch(reader, context.config_dir),
         user=user,
         group=group,
         **launch,

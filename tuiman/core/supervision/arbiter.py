@@ -25,6 +25,7 @@ from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file, settings_of
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
+from tuiman.core.supervision.file_watch import FileWatchService
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.on_demand import OnDemandStarts
 from tuiman.core.supervision.sockets import SocketTable
@@ -86,6 +87,7 @@ class Arbiter:
         for watcher_config in config.watchers:
             self.watchers[watcher_config.name] = Watcher(watcher_config, self)
         self.bus.redactor = redactor_for(config)
+        self.file_watch = FileWatchService(self.bus, self.watchers.get, lambda: self._quitting)
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -243,6 +245,7 @@ class Arbiter:
     async def start(self) -> None:
         """Start every autostart watcher by priority, highest first (docs/supervision.md#start)."""
         self.bind()
+        self.file_watch.sync(self.config.watchers)
         if self.config.sockets and not self.sockets.bound:
             await asyncio.to_thread(self.sockets.bind_all, self.config.sockets)
             self._announce_sockets()
@@ -290,6 +293,7 @@ class Arbiter:
         self._stopping_all = True
         self._quitting = True
         self.quit_requested.set()
+        self.file_watch.stop_all()
         try:
             await self.stop_all(Reason.QUIT)
         finally:
@@ -321,6 +325,7 @@ class Arbiter:
     async def shutdown(self) -> None:
         self.guard.stop()  # the launcher closes the watchdog next: that exit is no death
         self.stats.stop()
+        await self.file_watch.close()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():
             for process in list(watcher.processes.values()):
@@ -368,6 +373,8 @@ class Arbiter:
         """Take a reloaded config as the arbiter's own (its settings and the secrets it masks)."""
         self.config = config
         self.bus.redactor = redactor_for(config)
+        if self._loop is not None:
+            self.file_watch.sync(config.watchers)
 
     # -- observers ----------------------------------------------------------------------------
     def note_failure(self, watcher_name: str, detail: str) -> None:

@@ -139,6 +139,9 @@ async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:
 
 
 async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig) -> str:
+    if replace(watcher.config, watch=new.watch) == new:
+        watcher.config = new  # the arbiter's file watch follows the new config on its own
+        return f"{watcher.name}: new watch patterns"
     if replace(watcher.config, numprocesses=new.numprocesses) == new:
         watcher.config = new
         await watcher.set_numprocesses(new.numprocesses)

@@ -168,11 +168,11 @@ class Watcher:
             self.stopped_by_command = True
         return self.submit(lambda: self._stop(reason), cancels=True)
 
-    def restart(self) -> asyncio.Task[CommandResult]:
+    def restart(self, reason: str = Reason.COMMAND) -> asyncio.Task[CommandResult]:
 
         async def restart() -> CommandResult:
-            await self._stop(Reason.COMMAND)
-            return await self._start()
+            await self._stop(reason)
+            return await self._start(reason)
 
         return self.submit(restart, cancellable=True)
 
@@ -198,7 +198,7 @@ class Watcher:
         return self.submit(lambda: self._signal_command(signum, pid, group))
 
     # -- start --------------------------------------------------------------------------------
-    async def _start(self) -> CommandResult:
+    async def _start(self, reason: str = Reason.COMMAND) -> CommandResult:
         status, table = self._status, self._slot_table
         if status.state in (WatcherState.ACTIVE, WatcherState.STARTING):
             return OK
@@ -216,7 +216,7 @@ class Watcher:
         if not await self._hooks.allows("before_start"):
             self.host.note_failure(self.name, status.reason or "")
             return CommandResult.failure(status.reason or "vetoed")
-        status.move(WatcherState.STARTING, Reason.COMMAND)
+        status.move(WatcherState.STARTING, reason)
         try:
             await table.fill()
             if not await self._hooks.allows("after_start"):
@@ -224,7 +224,7 @@ class Watcher:
         except CommandAborted as aborted:
             await self._stop_after_veto(aborted.reason)
             return CommandResult.failure(f"{aborted.reason}: {aborted.error}")
-        status.move(WatcherState.ACTIVE, Reason.COMMAND)
+        status.move(WatcherState.ACTIVE, reason)
         self.bus.emit(Kind.START, self.name, {})
         table.check_all_exited()  # one-shot processes that exited while the start ran its hooks
         return OK
