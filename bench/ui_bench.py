@@ -248,7 +248,7 @@ def run(make: Callable[[Path], Scenario], seconds: float, presses: int, settle: 
                 terminal, presses, scenario.watchers
             )
             quit_started = time.perf_counter()
-            os.write(terminal.master, b"q")
+            os.write(terminal.master, b"qy")  # q asks first; y confirms
             terminal.process.wait(timeout=60)
             result.quit_s = time.perf_counter() - quit_started
         finally:

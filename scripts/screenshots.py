@@ -122,7 +122,7 @@ async def signal_picker(pilot: Pilot[int]) -> None:
 
 async def quit_progress(pilot: Pilot[int]) -> None:
     await pilot.pause(4.0)
-    await pilot.press("q")
+    await pilot.press("q", "y")  # asked first, then confirmed
     await settle(pilot, 2.5)  # the others are gone; legacy ignores SIGTERM
 
 

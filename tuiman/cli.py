@@ -62,7 +62,7 @@ def check_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="tuiman check", description="Validate a config and exit 0 (valid) or 2."
     )
-    parser.add_argument("-c", "--config", help="config file (default ./tuiman.toml, else the demo)")
+    parser.add_argument("-c", "--config", help="config file (default ./tuiman.toml)")
     add_load_arguments(parser)
     return parser
 
@@ -137,9 +137,17 @@ def launch_run(options: argparse.Namespace) -> int:
 
 
 def run_check(options: argparse.Namespace) -> int:
-    from tuiman.core.config.loader import ConfigError
+    from tuiman.core.config.loader import DEFAULT_CONFIG_NAME, ConfigError
     from tuiman.core.configfile import load_config, watcher_environment_problems
 
+    if options.config is None and not os.path.isfile(DEFAULT_CONFIG_NAME):
+        # Running tuiman without a config starts the demo; checking nothing must not pass.
+        say(
+            f"tuiman check: no config to check: ./{DEFAULT_CONFIG_NAME} does not exist "
+            "(name one with -c FILE)",
+            prefix="",
+        )
+        return EXIT_USAGE
     try:
         config = load_config(options.config, options=load_options_from(options))
     except ConfigError as error:

@@ -28,6 +28,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     LogErrorPayload,
     OutputPayload,
     ReapPayload,
@@ -96,6 +97,10 @@ class LineFormatter:
         kind = event.kind
         if kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             return self._hook(event)
+        if kind == Kind.HOOK_STARTED:
+            started = cast(HookStartedPayload, event.payload)
+            pid = f" pid={started['pid']}" if "pid" in started else ""
+            return self.paint(f"hook {started['name']}{pid} running…", 90)
         if kind == Kind.HOOK_OUTPUT:
             output = cast(HookOutputPayload, event.payload)
             pid = f" pid={output['pid']}" if "pid" in output else ""
@@ -157,6 +162,8 @@ class LineFormatter:
         name = payload["name"]
         pid = f" pid={payload['pid']}" if "pid" in payload else ""
         duration = f"{payload['duration'] * 1000:.1f}ms"
+        if event.kind == Kind.HOOK_FAILURE and payload.get("abandoned"):
+            return self.paint(f"hook {name}{pid} abandoned after {duration}: result ignored", 33)
         if event.kind == Kind.HOOK_FAILURE:
             verdict = "FAILED, vetoed" if payload["vetoed"] else "FAILED (ignored)"
             return self.paint(

@@ -437,11 +437,12 @@ def test_duplicate_watcher_names_ignore_case(tmp_path: Path) -> None:
 def test_invalid_watcher_names(tmp_path: Path) -> None:
     assert errors_of(
         tmp_path,
-        '[watchers."a b"]\ncmd = "x"\n[watchers."ok-1_2.3"]\ncmd = "x"\n[watchers.""]\ncmd = "x"\n',
+        '[watchers."a b"]\ncmd = "x"\n[watchers."ok-1_2.3"]\ncmd = "x"\n[watchers.""]\ncmd = "x"\n'
+        '[watchers."café"]\ncmd = "x"\n',
     ) == [
-        "tuiman.toml: watchers.\"a b\": invalid watcher name (use letters, digits, '-', '_' "
-        "and '.')",
-        "tuiman.toml: watchers.\"\": invalid watcher name (use letters, digits, '-', '_' and '.')",
+        f"tuiman.toml: watchers.{name}: invalid watcher name (ASCII only: letters A-Z and a-z, "
+        "digits, '-', '_' and '.')"
+        for name in ('"a b"', '""', '"café"')
     ]
 
 

@@ -101,7 +101,7 @@ def is_hook(event: dict[str, Any], watcher: str, name: str) -> bool:
     return (
         event.get("watcher") == watcher
         and event.get("name") == name
-        and event["kind"].startswith("hook_")
+        and event["kind"] in ("hook_success", "hook_failure")
     )
 
 

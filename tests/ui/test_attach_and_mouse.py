@@ -14,6 +14,8 @@ from tests.ui.scripted import FROZEN, LIVE, ScriptedClient
 from tests.ui.uihelpers import palette_offers
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.confirm import ConfirmScreen
+from tuiman.ui.screens.help import HelpScreen
+from tuiman.ui.screens.quit_confirm import QuitConfirmScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
 
 pytestmark = pytest.mark.timeout(30)
@@ -71,17 +73,71 @@ async def test_quitting_a_remote_instance_is_a_palette_action_with_a_confirm(
         await wait_until(lambda: not app.is_running)
 
 
-async def test_a_second_quit_forces_and_says_so(tmp_path: Path) -> None:
+async def test_q_asks_first_and_a_double_tap_never_kills(tmp_path: Path) -> None:
     client = ScriptedClient()  # its quit_instance never finishes: the progress view stays
     app = scripted(tmp_path, client)
     async with app.run_test(size=(120, 36)) as pilot:
         await settled(app, pilot)
         await pilot.press("q")
+        await wait_until(lambda: isinstance(app.screen, QuitConfirmScreen), pause=pilot.pause)
+        assert not app.quitting
+        await pilot.press("escape")  # stay
+        await wait_until(lambda: app.screen is app.main, pause=pilot.pause)
+        assert not app.quitting
+        await pilot.press("q", "q", "q", "ctrl+c", "q")  # hammered: a graceful stop, no kill
         await wait_until(lambda: isinstance(app.screen, QuitScreen), pause=pilot.pause)
-        assert not client.forced
-        await pilot.press("q")
+        await pilot.pause()
+        assert app.quitting and not client.forced
+        hint = str(app.screen.hint.render())
+        assert "ctrl+k" in hint
+        await pilot.press("ctrl+k")  # the kill has a key of its own
         await wait_until(lambda: client.forced, pause=pilot.pause)
         assert isinstance(app.screen, QuitScreen) and app.screen.forced
+
+
+async def test_a_stop_signal_never_asks(tmp_path: Path) -> None:
+    client = ScriptedClient()
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("q")  # the question is open when SIGTERM comes
+        await wait_until(lambda: isinstance(app.screen, QuitConfirmScreen), pause=pilot.pause)
+        app.stop_signal()
+        await wait_until(lambda: isinstance(app.screen, QuitScreen), pause=pilot.pause)
+        assert app.quitting and not client.forced
+        app.stop_signal()  # the second one kills
+        await wait_until(lambda: client.forced, pause=pilot.pause)
+
+
+async def test_a_remembered_answer_quits_without_asking(tmp_path: Path) -> None:
+    client = ScriptedClient()
+    app = scripted(tmp_path, client)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("q")
+        await wait_until(lambda: isinstance(app.screen, QuitConfirmScreen), pause=pilot.pause)
+        assert "don't ask again this session" in str(app.screen.query_one("#quit-keys").render())
+        await pilot.press("a")
+        await wait_until(lambda: isinstance(app.screen, QuitScreen), pause=pilot.pause)
+        assert not app.ask_before_quit and not client.forced
+
+
+async def test_in_attach_the_footer_and_help_say_detach(tmp_path: Path) -> None:
+    app = scripted(tmp_path, RemoteClient())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        footer_keys = {
+            binding.id: binding.description
+            for binding in (active.binding for active in app.main.active_bindings.values())
+        }
+        assert footer_keys["quit"] == "detach"
+        await pilot.press("question_mark")
+        await wait_until(lambda: isinstance(app.screen, HelpScreen), pause=pilot.pause)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        rows = {binding.id: binding.tooltip for _, binding in help_screen.bindings}
+        assert rows["quit"] is not None and rows["quit"].startswith("Detach")
+        assert all("Stop everything" not in (tooltip or "") for tooltip in rows.values())
 
 
 async def test_clicking_rows_selects_watchers_and_processes(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from tests.support.waiting import wait_until
 from tests.ui.uihelpers import live_pids, make_app, running, sleeper_toml, wait_ready, watcher_cell
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.confirm import ConfirmScreen
+from tuiman.ui.screens.quit_confirm import QuitConfirmScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
 pytestmark = pytest.mark.timeout(60)
@@ -190,6 +191,8 @@ async def test_q_stops_everything_and_leaves_no_process_behind(tmp_path: Path) -
         await wait_until(lambda: len(live_pids(arbiter, "stubborn")) == 1, pause=pilot.pause)
         pids = live_pids(arbiter, "sleeper") + live_pids(arbiter, "stubborn")
         await pilot.press("q")
+        await wait_until(lambda: isinstance(app.screen, QuitConfirmScreen), pause=pilot.pause)
+        await pilot.press("y")
         await wait_until(lambda: app.quitting, pause=pilot.pause)
         await wait_until(lambda: not app.is_running, timeout=15, what="app exited")
     assert arbiter.stopped.is_set()
@@ -197,22 +200,25 @@ async def test_q_stops_everything_and_leaves_no_process_behind(tmp_path: Path) -
     assert app.return_value == 0
 
 
-async def test_second_q_kills_at_once(tmp_path: Path) -> None:
+async def test_ctrl_k_while_quitting_kills_at_once(tmp_path: Path) -> None:
     toml = STUBBORN.format(graceful=30.0)
     arbiter = build_arbiter(tmp_path, toml)
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         await wait_until(lambda: len(live_pids(arbiter, "stubborn")) == 1, pause=pilot.pause)
         [pid] = live_pids(arbiter, "stubborn")
-        await pilot.press("ctrl+c")
+        await pilot.press("ctrl+c", "ctrl+c")  # asked, and ctrl+c again says yes
         await wait_until(lambda: app.quitting, pause=pilot.pause)
         await wait_until(
             lambda: arbiter.watchers["stubborn"].state == "stopping", pause=pilot.pause
         )
         await pilot.pause(0.3)  # the behaviour under test: TERM alone does not end it
         assert alive(pid)  # TERM is ignored: it would wait 30 s for the SIGKILL
-        await pilot.press("q")
-        await wait_until(lambda: not alive(pid), timeout=5, what="killed by the second q")
+        await pilot.press("q")  # hammering q does not kill
+        await pilot.pause()
+        assert alive(pid)
+        await pilot.press("ctrl+k")
+        await wait_until(lambda: not alive(pid), timeout=5, what="killed by ctrl+k")
         await wait_until(lambda: not app.is_running, timeout=10)
 
 

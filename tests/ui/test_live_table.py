@@ -43,16 +43,16 @@ async def test_a_changed_cell_repaints_only_that_cell() -> None:
         table = app.query_one(ProcessesTable)
         table.sync(rows(["5s", "5s", "5s", "5s"]))
         await pilot.pause()
-        assert "1003    3   running  5s" in line_text(table, 3)  # header on line 0
+        assert "1003    3   running     5s" in line_text(table, 3)  # header on line 0
         strips = {key: cached[1] for key, cached in table._row_strips.items()}
         assert len(strips) == 4
 
         already_dirty = set(table._dirty_regions)
         table.sync(rows(["5s", "5s", "6s", "5s"]))
         # Only the age cell of the third row is dirty: x 21..28 (pid 8, wid 4, state 9), y 3.
-        assert table._dirty_regions - already_dirty == {Region(21, 3, 7, 1)}
+        assert table._dirty_regions - already_dirty == {Region(24, 3, 7, 1)}
         await pilot.pause()
-        assert "1003    3   running  6s" in line_text(table, 3)
+        assert "1003    3   running     6s" in line_text(table, 3)
         after = {key: cached[1] for key, cached in table._row_strips.items()}
         rebuilt = {key for key in strips if after[key] is not strips[key]}
         assert rebuilt == {"1003"}  # the other rows are drawn from their cached strips
@@ -71,7 +71,7 @@ async def test_rows_scrolled_out_of_view_are_updated_but_not_repainted() -> None
         table.move_cursor(row=19)
         await pilot.pause()
         bottom = [line_text(table, y) for y in range(table.size.height)]
-        assert any("1020    20  running  2s" in line for line in bottom)
+        assert any("1020    20  running     2s" in line for line in bottom)
 
 
 async def test_cursor_row_is_restyled_when_the_cursor_moves() -> None:
@@ -99,4 +99,4 @@ async def test_cells_given_as_plain_strings_are_drawn_too() -> None:
         # Plain strings on purpose: DataTable takes them at run time, though typed as Text.
         table.add_row("4242", "1", "running", "3s", "0.0%", "1.0M", "-", key="4242")  # type: ignore[arg-type]
         await pilot.pause()
-        assert "4242    1   running  3s" in line_text(table, 1)
+        assert "4242    1   running     3s" in line_text(table, 1)

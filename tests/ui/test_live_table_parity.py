@@ -151,7 +151,7 @@ async def test_live_table_draws_what_data_table_draws(scenario: Scenario, theme:
     plain, plain_text = await draw(PlainTableApp(theme, await live_cells(theme)), scenario)
 
     assert live_text == plain_text
-    assert "4103    3   running  12s" in live_text[1 + CURSOR_ROW]
+    assert "4103    3   running     12s" in live_text[1 + CURSOR_ROW]
     assert "…" in live_text[1 + 3]  # "exited-and-gone" does not fit its column
     for y, (live_line, plain_line) in enumerate(zip(live, plain, strict=True)):
         assert live_line == plain_line, f"line {y} ({live_text[y]!r}) is styled differently"

@@ -392,8 +392,26 @@ def test_a_failed_watcher_and_leaked_pids_alert(ev: History) -> None:
 
 def test_watchers_added_removed_and_scaled(ev: History) -> None:
     model = booted(ev, watcher("web"))
-    model.apply([ev(Kind.ADD, "extra"), ev(Kind.UPDATED, "web", numprocesses=4)])
-    assert list(table(model, T0)) == ["web", "extra"]
+    settings = {
+        "priority": 20,
+        "graceful_timeout": 5.0,
+        "autostart": False,
+        "cmd": "python3 -m extra",
+        "env": {},
+        "hooks": [],
+    }
+    added = model.apply(
+        [
+            ev(Kind.ADD, "extra", numprocesses=2, settings=settings),
+            ev(Kind.UPDATED, "web", numprocesses=4),
+        ]
+    )
+    assert added.rebuilt
+    # a higher priority starts first: the new row sorts into place, with its target and settings
+    assert list(table(model, T0)) == ["extra", "web"]
+    assert table(model, T0)["extra"][2:4] == ("0/2", "20")
+    assert table(model, T0)["extra"][7] == "autostart off"
+    assert model.watchers["extra"].cmd == "python3 -m extra"
     assert table(model, T0)["web"][2] == "0/4"
 
     removed = model.apply([ev(Kind.REMOVE, "extra")])

@@ -148,8 +148,17 @@ def test_process_rows_are_ordered_by_slot_then_age() -> None:
         ("1m", "plain"),
         ("1.2%", "plain"),
         ("1.5K", "plain"),
-        ("KILL", "error"),  # the slot's last exit: killed by SIGKILL
+        ("KILL", "muted"),  # the slot's last exit, of a process that is gone: not an alarm
     )
+
+
+def test_a_process_stopped_by_a_signal_says_so() -> None:
+    web = view(processes={10: ProcessView(10, 1, ProcessState.RUNNING, NOW - 5, status="T")})
+    [(_, cells)] = process_rows(web, NOW)
+    assert cells[2] == ("stopped (T)", "warn")
+    web.processes[10].status = "S"
+    [(_, cells)] = process_rows(web, NOW)
+    assert cells[2] == ("running", "ok")
 
 
 def test_a_paused_slot_is_a_row_after_the_processes() -> None:

@@ -85,7 +85,7 @@ def test_signal_picker(snap_compare: Any, tmp_path: Path) -> None:
 
 
 def test_quit_progress(snap_compare: Any, tmp_path: Path) -> None:
-    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=then("q"))
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(120, 36), run_before=then("q", "y"))
 
 
 def test_extended_stats_and_process_selection(snap_compare: Any, tmp_path: Path) -> None:
@@ -98,6 +98,15 @@ def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(
         scripted_app(tmp_path), terminal_size=(120, 40), run_before=then("question_mark")
     )
+
+
+def test_main_screen_tiny(snap_compare: Any, tmp_path: Path) -> None:
+    """50 by 12: no hook log, nothing scrolled away or drawn over."""
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(50, 12), run_before=settle)
+
+
+def test_quit_question(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(scripted_app(tmp_path), terminal_size=(80, 24), run_before=then("q"))
 
 
 def test_info_dialog(snap_compare: Any, tmp_path: Path) -> None:

@@ -33,8 +33,12 @@ async def test_an_on_demand_watcher_shows_its_socket_and_starts_on_a_connection(
     )
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
+        # The row says so from the config; the socket is bound a moment later, in a thread.
         await wait_until(
-            lambda: watcher_cell(app, "web", "info") == "starts on a connection",
+            lambda: (
+                watcher_cell(app, "web", "info") == "starts on a connection"
+                and "web" in arbiter.sockets.bound
+            ),
             pause=pilot.pause,
         )
         bound = arbiter.sockets.bound["web"]

@@ -109,6 +109,8 @@ def test_q_quits_and_restores_the_terminal(terminal: Terminal) -> None:
     # the first frame is on the terminal: keys now go to the app
     wait_until_sync(lambda: b"hooks & events" in terminal.output, what="the first frame")
     terminal.type(b"q")
+    wait_until_sync(lambda: b"gracefully and quit?" in terminal.output, what="the question")
+    terminal.type(b"y")
     assert terminal.process.wait(timeout=20) == 0
     assert not any(alive(pid) for pid in pids)
     output = bytes(terminal.output)

@@ -23,6 +23,7 @@ _STATS_KEYS = frozenset(
         "rss",
         "vms",
         "num_threads",
+        "status",  # the kernel's state letter: the UI's `stopped (T)`
     }
 )
 

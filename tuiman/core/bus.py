@@ -28,6 +28,7 @@ from tuiman.core.payloads import (
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     HookSuccessPayload,
     LogErrorPayload,
     OutputPayload,
@@ -257,6 +258,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.HOOK_OUTPUT], watcher: str, payload: HookOutputPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.HOOK_STARTED], watcher: str, payload: HookStartedPayload
     ) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     SWEEP_FAILED = "sweep_failed"  # a watcher's escapees could not be looked for
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
+    HOOK_STARTED = "hook_started"  # a hook call began (its hook_success/hook_failure follows)
     FILES_CHANGED = "files_changed"  # watched files changed: the watcher restarts (or not)
     WATCH_ERROR = "watch_error"  # a watcher's files can no longer be watched
 

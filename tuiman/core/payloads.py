@@ -134,7 +134,10 @@ class UpdatedPayload(TypedDict):
 
 
 class AddPayload(TypedDict):
-    pass
+    """What a new watcher's row needs: its target and its settings."""
+
+    numprocesses: int
+    settings: WatcherSettings
 
 
 class RemovePayload(TypedDict):
@@ -154,6 +157,16 @@ class HookSuccessPayload(TypedDict):
 
 class HookFailurePayload(HookSuccessPayload):
     error: str
+    abandoned: NotRequired[bool]  # True: its command was cancelled, its result is ignored
+
+
+class HookStartedPayload(TypedDict):
+    """A hook call began; its `hook_success` or `hook_failure` follows."""
+
+    name: str
+    timeout: float  # seconds it may take
+    pid: NotRequired[int]
+    signum: NotRequired[int]
 
 
 class HookOutputPayload(TypedDict):
@@ -204,6 +217,7 @@ class ProcessStatsEntry(TypedDict):
     vms: int
     num_threads: int
     wid: NotRequired[int]  # absent from children
+    status: NotRequired[str]  # the state letter of /proc/PID/stat: R, S, D, T (stopped), …
 
 
 class StatsPayload(TypedDict):
@@ -348,6 +362,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.HOOK_SUCCESS: HookSuccessPayload,
     Kind.HOOK_FAILURE: HookFailurePayload,
     Kind.HOOK_OUTPUT: HookOutputPayload,
+    Kind.HOOK_STARTED: HookStartedPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,

@@ -151,8 +151,17 @@ async def run_headless(
     if options.run is None and arbiter.failures:
         code = EXIT_FAILURE
     if options.run is None and return_code is not None:
-        code = return_code  # the first exit's code, whatever followed it
+        code = return_code  # the first exit's code, whatever followed it (said above)
+    elif options.run is None and arbiter.failures:
+        stderr_line(failure_summary(arbiter.failures))
     return code
+
+
+def failure_summary(failures: list[str]) -> str:
+    """The one line headless ends with when it exits 1: the first failure, and how many more."""
+    more = len(failures) - 1
+    others = f" (and {more} more failure{'s' if more != 1 else ''} above)" if more else ""
+    return f"exit 1: {failures[0]}{others}"
 
 
 def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[bytes]]) -> None:

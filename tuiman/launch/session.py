@@ -119,7 +119,7 @@ def install_signal_handlers(app: TuimanApp, arbiter: Arbiter) -> None:
         nonlocal stop_signals_seen
         stop_signals_seen += 1
         if app.is_running:
-            app.call_later(app.action_quit)  # second one: force, like a second q
+            app.call_later(app.stop_signal)  # never asks; a second one kills at once
         elif stop_signals_seen == 1:
             arbiter.request_quit()
         else:

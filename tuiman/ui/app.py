@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from textual import events, on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -22,13 +22,15 @@ from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
-from tuiman.ui.log_entries import demo_tip_entries
+from tuiman.ui.keys import HELP_EXTRAS, attached
+from tuiman.ui.log_entries import demo_tip_entries, refused_entries
 from tuiman.ui.messages import EventBatch, StreamEnded
 from tuiman.ui.model import OUTPUT_KEEP, Alert, Changes, CoreModel, OutputEntry
 from tuiman.ui.preferences import Preferences, load_preferences, save_preferences
 from tuiman.ui.screens.confirm import ConfirmScreen
 from tuiman.ui.screens.help import HelpScreen
 from tuiman.ui.screens.main import MainScreen
+from tuiman.ui.screens.quit_confirm import KILL_KEY, QuitAnswer, QuitConfirmScreen
 from tuiman.ui.screens.quit_progress import QuitScreen
 from tuiman.ui.sorting import SortOrder
 from tuiman.ui.terminal_text import safe_ansi, safe_text
@@ -42,7 +44,7 @@ class TuimanApp(App[int]):
     TITLE = "tuiman"
     COMMANDS = App.COMMANDS | {TuimanCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual declares it)
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (16, "-short"), (30, "-tall")]  # noqa: RUF012
     NOTIFICATION_TIMEOUT = 6
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -52,7 +54,7 @@ class TuimanApp(App[int]):
             show=False,
             priority=True,
             id="quit-ctrl-q",
-            tooltip="Stop everything and quit (again: kill at once)",
+            tooltip="Stop everything gracefully and quit (asks first)",
         ),
         Binding(
             "ctrl+c",
@@ -61,7 +63,16 @@ class TuimanApp(App[int]):
             show=False,
             priority=True,
             id="quit-ctrl-c",
-            tooltip="Stop everything and quit (again: kill at once)",
+            tooltip="Stop everything gracefully and quit (asks first)",
+        ),
+        Binding(
+            KILL_KEY,
+            "kill_now",
+            "kill now",
+            show=False,
+            id="kill-now",
+            tooltip="Kill every process at once with SIGKILL and quit (asks first unless "
+            "already quitting)",
         ),
     ]
 
@@ -84,6 +95,7 @@ class TuimanApp(App[int]):
         self.crash_path: Path | None = None
         self.quitting = False
         self.forced = False
+        self.ask_before_quit = True  # until the user answers "don't ask again this session"
         self.booted = False
         self.ready = asyncio.Event()  # set once the first snapshot is on screen
         self._boot_started = False
@@ -299,15 +311,14 @@ class TuimanApp(App[int]):
         except Exception as error:  # a remote connection can fail; the UI must not
             self.notify(str(error), title="reload config failed", severity="error", markup=False)
             return
-        if reload.ok:
-            self.notify(
-                "\n".join(reload.changes) or "nothing changed",
-                title="config reloaded",
-                markup=False,
-            )
+        if reload.ok:  # its changes are in the event log, from the bus' arbiter.reload event
+            count = len(reload.changes)
+            summary = f"{count} change{'s' if count != 1 else ''}" if count else "nothing changed"
+            self.notify(f"{summary} (see the event log)", title="config reloaded", markup=False)
             return
+        self.main.hook_log.append(refused_entries(self.clock(), reload.errors))
         self.notify(
-            "\n".join(reload.errors),
+            "the errors are in the event log",
             title="config refused, everything keeps running",
             severity="error",
             markup=False,
@@ -317,6 +328,12 @@ class TuimanApp(App[int]):
         self.main.selected = name
         self.main.watchers_table.select_key(name)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, without its Quit: ours asks first and stops gracefully."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+
     def show_watcher_info(self, name: str) -> None:
         self.select_watcher(name)
         self._main.actions.show_info()
@@ -325,6 +342,16 @@ class TuimanApp(App[int]):
         self.select_watcher(name)
         self._main.actions.scale_to()
 
+    def show_process(self, name: str, pid: int) -> None:
+        self.select_watcher(name)
+        main = self.main
+        main.processes_table.select_key(str(pid))
+        main.processes_table.focus()
+
+    def pick_process_signal(self, name: str, pid: int) -> None:
+        self.show_process(name, pid)
+        self.call_after_refresh(self.main.action_signal)
+
     def pick_signal(self, name: str) -> None:
         self.select_watcher(name)
         self.main.watchers_table.focus()
@@ -332,7 +359,8 @@ class TuimanApp(App[int]):
 
     def all_bindings(self) -> list[Binding]:
         bindings = [*MainScreen.BINDINGS, *TuimanApp.BINDINGS]
-        return [b for b in bindings if isinstance(b, Binding)]
+        found = [b for b in bindings if isinstance(b, Binding)]
+        return [attached(b) for b in found] if self.client.is_remote else found
 
     def show_help(self) -> None:
         rows: list[tuple[str, Binding]] = []
@@ -349,6 +377,7 @@ class TuimanApp(App[int]):
             tooltip="Command palette: every action for every watcher",
         )
         rows.append((self.get_key_display(palette), palette))
+        rows.extend((keys, Binding(keys, "", "", tooltip=what)) for keys, what in HELP_EXTRAS)
         # Installed once and pushed again: laying the help out costs ~100 ms under load.
         if self._help_rows != rows:
             if self._help_rows is not None:
@@ -359,15 +388,74 @@ class TuimanApp(App[int]):
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        """q, ctrl+q, ctrl+c: stop everything gracefully; a second press kills at once."""
+        """q, ctrl+q, ctrl+c: ask, then stop everything gracefully. Pressed again it never
+        kills (ctrl+k does)."""
         if self.client.is_remote:
             self.exit(0)  # attach: detach, the instance keeps running
+            return
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("stop")  # ctrl+c or ctrl+q again: the answer is yes
+            return
+        if self.quitting:
+            self.notify(
+                f"Already stopping gracefully; {KILL_KEY} kills everything at once.",
+                title="quitting",
+                timeout=4,
+                markup=False,
+            )
+            return
+        if not self.ask_before_quit:
+            self._stop_and_quit()
+            return
+        self.push_screen(QuitConfirmScreen(self.model.total_running()), self._quit_answered)
+
+    def stop_signal(self) -> None:
+        """SIGTERM or SIGINT: a stop signal always stops, without asking; the second kills."""
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("stop")
+        elif self.quitting:
+            self.action_force_quit()
+        else:
+            self._stop_and_quit()
+
+    def _quit_answered(self, answer: QuitAnswer | None) -> None:
+        if answer is None:
+            return
+        if answer == "stop-always":
+            self.ask_before_quit = False
+        self._stop_and_quit()
+        if answer == "kill":
+            self.action_force_quit()
+
+    def _stop_and_quit(self) -> None:
+        self.begin_quit()
+        self.run_worker(self._quit_instance(), group="quit")
+
+    def action_kill_now(self) -> None:
+        """ctrl+k: SIGKILL everything; asks first unless tuiman is already quitting."""
+        screen = self.screen
+        if isinstance(screen, QuitConfirmScreen):
+            screen.dismiss("kill")
+            return
+        if self.client.is_remote:
+            self.notify(
+                "Attached: the palette's 'quit the instance' stops it.", timeout=4, markup=False
+            )
             return
         if self.quitting:
             self.action_force_quit()
             return
-        self.begin_quit()
-        self.run_worker(self._quit_instance(), group="quit")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._stop_and_quit()
+                self.action_force_quit()
+
+        self.push_screen(
+            ConfirmScreen("Kill every process now with SIGKILL and quit?", danger=True), answered
+        )
 
     def begin_quit(self) -> None:
         """Show the stopping-progress view (also when the core quits on its own)."""

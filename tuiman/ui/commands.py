@@ -75,6 +75,8 @@ class TuimanCommands(Provider):
                 "show the watcher's processes and output",
                 partial(app.select_watcher, name),
             )
+        yield from self.process_entries()
+        yield from self.view_entries()
         yield (
             "start all",
             "start every watcher by priority",
@@ -95,6 +97,11 @@ class TuimanCommands(Provider):
             "reopen output files after an external logrotate",
             partial(app.command, "reopen logs", client.reopen_logs),
         )
+        yield (
+            "reload config file",
+            "re-read the config file and apply what changed (ctrl+r)",
+            app.action_reload_config,
+        )
         yield "help", "every key and what it does", app.show_help
         for key in SORT_KEYS:
             order = SortOrder.by(key)
@@ -111,7 +118,64 @@ class TuimanCommands(Provider):
                 app.confirm_quit_instance,
             )
         else:
-            yield "quit", "stop everything gracefully and exit", app.action_quit
+            yield "quit", "stop everything gracefully and exit (asks first)", app.action_quit
+            yield (
+                "kill everything now",
+                "SIGKILL every process and quit (asks first)",
+                (app.action_kill_now),
+            )
+
+    def process_entries(self) -> Iterator[PaletteEntry]:
+        """Per-process actions, for the selected watcher's processes."""
+        app = self.tui
+        name = app.main.selected
+        view = app.model.watchers.get(name) if name else None
+        if name is None or view is None:
+            return
+        client = app.client
+        for pid in sorted(view.processes):
+            wid = view.processes[pid].wid
+            yield (
+                f"stop process {pid} ({name} wid {wid})",
+                "graceful stop of this process; its slot respawns",
+                partial(app.command, f"stop process {pid}", partial(client.kill, name, pid)),
+            )
+            yield (
+                f"restart process {pid} ({name} wid {wid})",
+                "graceful stop, then its slot respawns",
+                partial(app.command, f"restart process {pid}", partial(client.kill, name, pid)),
+            )
+            yield (
+                f"signal process {pid} ({name} wid {wid})…",
+                "pick a signal for this process",
+                partial(app.pick_process_signal, name, pid),
+            )
+            yield (
+                f"show output of process {pid} ({name} wid {wid})",
+                "follow this process' slot in the output pane",
+                partial(app.show_process, name, pid),
+            )
+
+    def view_entries(self) -> Iterator[PaletteEntry]:
+        """What the keys of the main screen do to the view."""
+        main = self.tui.main
+        yield (
+            "extended stats on/off",
+            "extra columns from the extended_stats hook, for the selected watcher (e)",
+            main.action_extended,
+        )
+        yield "filter watchers", "type part of a name (/)", main.action_filter
+        yield "search output", "find text in the output pane (ctrl+f)", main.action_search
+        yield (
+            "zoom panel",
+            "the focused panel fills the screen, again to restore (z)",
+            (main.action_zoom),
+        )
+        yield (
+            "hook calls only / every event",
+            "filter the hook log (h)",
+            (main.hook_log.action_toggle_hooks_only),
+        )
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self.entries():

@@ -62,6 +62,14 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{seconds:.2f}s"
 
 
+def fmt_running(seconds: float) -> str:
+    """How long a hook has been running: '0.4s…', '12s…', '3m…'."""
+    seconds = max(seconds, 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f}s…"
+    return f"{seconds:.0f}s…" if seconds < 120 else f"{seconds / 60:.0f}m…"
+
+
 def fmt_clock(timestamp: float) -> str:
     """Wall-clock time of day, for display only."""
     return time.strftime("%H:%M:%S", time.localtime(timestamp))

@@ -22,6 +22,8 @@ HOOK_RESULTS = {
     Outcome.VETO: "VETO",
     Outcome.FAILURE: "FAILED",
     Outcome.IGNORED: "failed (ignored)",
+    Outcome.RUNNING: "running",
+    Outcome.ABANDONED: "abandoned (result ignored)",
 }
 
 
@@ -159,13 +161,13 @@ def _hook_lines(watcher: str, hook_log: Iterable[LogEntry]) -> list[InfoLine]:
         return _none("no hook calls yet")
     lines: list[InfoLine] = []
     for entry in calls[-RECENT_HOOK_CALLS:]:
-        took = fmt_duration(entry.duration)
+        took = f" in {fmt_duration(entry.duration)}" if entry.duration is not None else ""
         detail = f" — {entry.detail}" if entry.detail else ""
         role = {Outcome.OK: "ok", Outcome.VETO: "warn"}.get(entry.outcome, "error")
         lines.append(
             InfoLine(
                 fmt_clock(entry.time),
-                f"{entry.label} {HOOK_RESULTS[entry.outcome]} in {took}{detail}",
+                f"{entry.label} {HOOK_RESULTS[entry.outcome]}{took}{detail}",
                 role,
             )
         )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding, BindingType
+from dataclasses import replace
+
+from textual.binding import Binding, BindingsMap, BindingType
 
 from tuiman.core.states import WatcherState
 from tuiman.ui.views import WatcherView
 
 SCALE = Binding.Group("scale", compact=True)
-WATCHER_ACTIONS = frozenset({"start", "stop", "restart", "signal", "scale", "extended", "info"})
+QUIT_TOOLTIP = "Stop everything gracefully and quit (asks first; ctrl+k kills at once)"
+DETACH_TOOLTIP = "Detach: close this UI, the instance keeps running"
+WATCHER_ACTIONS = frozenset(
+    {"start", "stop", "restart", "reload", "signal", "scale", "extended", "info"}
+)
 
 
 def _binding(
@@ -40,6 +46,14 @@ MAIN_BINDINGS: list[BindingType] = [
         "restart proc",
         "Restart the selected process (graceful stop, respawn)",
         "restart-process",
+    ),
+    _binding(
+        "R",
+        "reload",
+        "reload",
+        "Graceful reload of the selected watcher: new processes first, then the old ones stop",
+        "graceful-reload",
+        show=False,
     ),
     _binding(
         "k",
@@ -74,7 +88,7 @@ MAIN_BINDINGS: list[BindingType] = [
     ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
-    _binding("q", "app.quit", "quit", "Stop everything and quit (again: kill at once)", "quit"),
+    _binding("q", "app.quit", "quit", QUIT_TOOLTIP, "quit"),
     _binding(
         "e",
         "extended",
@@ -130,6 +144,38 @@ MAIN_BINDINGS: list[BindingType] = [
 ]
 
 
+QUIT_IDS = frozenset({"quit", "quit-ctrl-q", "quit-ctrl-c"})
+
+
+def attached(binding: Binding) -> Binding:
+    """In `tuiman attach` the quit keys only detach: say so in the footer and the help."""
+    if binding.id in QUIT_IDS:
+        return replace(binding, description="detach", tooltip=DETACH_TOOLTIP)
+    return binding
+
+
+def attach_bindings(bindings: BindingsMap) -> None:
+    for key, found in bindings.key_to_bindings.items():
+        bindings.key_to_bindings[key] = [attached(binding) for binding in found]
+
+
+# Keys of the panes and dialogs, for the help screen (they act where the focus is).
+HELP_EXTRAS: list[tuple[str, str]] = [
+    ("h", "Hook log: only hook calls, or every event (keeps the position)"),
+    ("end", "Output and hook log: follow the newest lines again"),
+    ("up, down, pgup, pgdn", "Move in a table, scroll a pane (a paused pane holds still)"),
+    ("left, right", "Scroll long lines sideways"),
+    ("home, g / end, G", "Tables: first / last row"),
+    ("enter", "On a watcher or a process: read its output"),
+    ("enter, up / down", "In the search box: older / newer match; escape closes it"),
+    (
+        "mouse",
+        "Click a row to select it (again: its output), click a panel to focus it, wheel "
+        "to scroll (scrolling up pauses following)",
+    ),
+]
+
+
 def watcher_action_state(
     action: str, view: WatcherView, parameters: tuple[object, ...]
 ) -> bool | None:
@@ -140,8 +186,8 @@ def watcher_action_state(
     if action == "stop":
         if state == WatcherState.STOPPING:
             return None
-        return state != WatcherState.STOPPED or bool(view.processes)
-    if action == "restart":
+        return state != WatcherState.STOPPED or bool(view.processes) or view.start_pending
+    if action in ("restart", "reload"):
         return None if state == WatcherState.STOPPING else True
     if action == "signal":
         return True if view.processes else None

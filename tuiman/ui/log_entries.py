@@ -12,11 +12,13 @@ from typing import Any, cast
 
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
+    ArbiterReloadPayload,
     FailedPayload,
     FilesChangedPayload,
     FlappingPayload,
     HookFailurePayload,
     HookOutputPayload,
+    HookStartedPayload,
     LogErrorPayload,
     ReapPayload,
     SignalPayload,
@@ -30,6 +32,7 @@ from tuiman.core.payloads import (
 from tuiman.core.states import WatcherState
 from tuiman.core.watch_text import files_changed_text
 from tuiman.ui.format import fmt_exit, signal_name
+from tuiman.ui.terminal_text import safe_text
 
 NOT_LOGGED = frozenset({Kind.OUTPUT, Kind.STATS, Kind.SNAPSHOT, Kind.RESYNC, Kind.DROPPED})
 
@@ -41,6 +44,8 @@ class Outcome(Enum):
     VETO = "veto"
     FAILURE = "failure"
     IGNORED = "ignored"  # a hook failure whose result does not count
+    RUNNING = "running"  # a hook call under way: its row becomes the outcome when it ends
+    ABANDONED = "abandoned"  # its command was cancelled while it ran: its result is ignored
     INFO = "info"
     WARN = "warn"
     ERROR = "error"
@@ -57,6 +62,33 @@ class LogEntry:
     outcome: Outcome
     duration: float | None
     detail: str
+    call: HookCall | None = None  # hook rows: the call a running row and its outcome share
+
+
+HookCall = tuple[str, str, int | None]  # (watcher, hook name, pid)
+
+
+def hook_call(event: Event) -> HookCall:
+    payload = event.payload
+    return event.watcher or "", str(payload["name"]), payload.get("pid")
+
+
+def started_entry(event: Event) -> LogEntry:
+    """The live row of a `hook_started` event, until its outcome replaces it."""
+    payload = cast(HookStartedPayload, event.payload)
+    detail = f"timeout {payload['timeout']:g}s"
+    if "signum" in payload:
+        detail = f"{signal_name(payload['signum'])} {detail}"
+    return LogEntry(
+        event.time,
+        event.watcher or "",
+        payload["name"],
+        payload.get("pid"),
+        Outcome.RUNNING,
+        None,
+        detail,
+        hook_call(event),
+    )
 
 
 def hook_entry(event: Event) -> LogEntry:
@@ -66,7 +98,9 @@ def hook_entry(event: Event) -> LogEntry:
     vetoed = payload["vetoed"]
     failed = event.kind == Kind.HOOK_FAILURE
     error = payload["error"] if failed else ""
-    if failed:
+    if failed and payload.get("abandoned"):
+        outcome = Outcome.ABANDONED
+    elif failed:
         outcome = Outcome.FAILURE if vetoed else Outcome.IGNORED
     else:
         outcome = Outcome.VETO if vetoed else Outcome.OK
@@ -81,6 +115,7 @@ def hook_entry(event: Event) -> LogEntry:
         outcome,
         payload["duration"],
         detail,
+        hook_call(event),
     )
 
 
@@ -186,6 +221,34 @@ def custom_entry(event: Event) -> LogEntry:
         None,
         _describe(event.payload),
     )
+
+
+def reload_entries(event: Event) -> list[LogEntry]:
+    """A config reload that was applied (`arbiter.reload`): one row per change, in words."""
+    changes = cast(ArbiterReloadPayload, event.payload).get("changes") or []
+    details = [str(change) for change in changes] or ["nothing changed"]
+    return [
+        LogEntry(event.time, "tuiman", "config reloaded", None, Outcome.INFO, None, detail)
+        for detail in details
+    ]
+
+
+def refused_entries(at: float, errors: list[str]) -> list[LogEntry]:
+    """A config reload that was refused: what still runs, then each error on its own row."""
+    rows = [
+        LogEntry(
+            at, "tuiman", "config refused", None, Outcome.ERROR, None, "everything keeps running"
+        )
+    ]
+    for error in errors:
+        rows.extend(
+            LogEntry(
+                at, "tuiman", "config error", None, Outcome.ERROR, None, safe_text(line.strip())
+            )
+            for line in error.splitlines()
+            if line.strip()
+        )
+    return rows
 
 
 def _describe(payload: dict[str, Any]) -> str:

@@ -13,11 +13,13 @@ from typing import NamedTuple, cast
 
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import (
+    AddPayload,
     ArbiterSnapshot,
     DroppedPayload,
     FailedPayload,
     FlappingPayload,
     HookFailurePayload,
+    HookStartedPayload,
     OutputPayload,
     ReapPayload,
     SignalPayload,
@@ -37,9 +39,18 @@ from tuiman.ui.log_entries import (
     hook_entry,
     hook_output_entry,
     lifecycle_entry,
+    reload_entries,
+    started_entry,
 )
 from tuiman.ui.terminal_text import safe_ansi, safe_event
-from tuiman.ui.views import ProcessView, SlotPause, WatcherView, load_settings, load_watcher
+from tuiman.ui.views import (
+    ProcessView,
+    RunningHook,
+    SlotPause,
+    WatcherView,
+    load_settings,
+    load_watcher,
+)
 
 OUTPUT_KEEP = 5000  # lines kept per watcher for the output pane
 
@@ -110,6 +121,10 @@ class CoreModel:
             if w.state not in (WatcherState.STOPPED, WatcherState.FAILED)
         )
 
+    def start_blocker(self) -> str | None:
+        """A watcher whose start waits on its before_start (the others queue behind it)."""
+        return next((name for name, view in self.watchers.items() if view.start_pending), None)
+
     def output_of(self, watcher: str) -> deque[OutputEntry]:
         lines = self.output.get(watcher)
         if lines is None:
@@ -158,6 +173,8 @@ class CoreModel:
             changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
             self._hook(event, changes)
+        elif kind == Kind.HOOK_STARTED:
+            self._hook_started(event, changes)
         elif kind == Kind.HOOK_OUTPUT:
             changes.log.append(hook_output_entry(event))
         elif kind == Kind.WATCHDOG:  # an arbiter event: the header shows it
@@ -166,6 +183,8 @@ class CoreModel:
             self.watchdog_restarts += 0 if lost else 1
             self.watchdog_alert = watchdog_alert(lost, self.watchdog_restarts)
             changes.log.append(custom_entry(event))
+        elif kind == Kind.RELOAD and event.watcher is None:
+            changes.log.extend(reload_entries(event))
         elif event.watcher is not None:
             self._lifecycle(event, changes)
         elif kind not in NOT_LOGGED:
@@ -186,6 +205,9 @@ class CoreModel:
         for data in snapshot["watchers"]:
             view = self.watchers.get(data["name"]) or WatcherView(data["name"])
             load_watcher(view, data, at)
+            # A snapshot has no hooks in flight: the hook history replayed after it (at boot)
+            # brings back the ones still running; after a resync their outcome may never come.
+            view.running_hooks = []
             fresh[view.name] = view
         self.watchers = fresh
 
@@ -216,12 +238,34 @@ class CoreModel:
             if process is not None:
                 process.cpu = stats["cpu"]
                 process.rss = stats["rss"]
+                process.status = stats.get("status", "")
         changes.stats.add(view.name)
+
+    def _hook_started(self, event: Event, changes: Changes) -> None:
+        payload = cast(HookStartedPayload, event.payload)
+        changes.log.append(started_entry(event))
+        view = self.watchers.get(event.watcher or "")
+        if view is not None:
+            hook = RunningHook(payload["name"], payload.get("pid"), event.time, payload["timeout"])
+            view.running_hooks.append(hook)
+            changes.watchers.add(view.name)
+
+    def _hook_ended(self, event: Event, changes: Changes) -> None:
+        view = self.watchers.get(event.watcher or "")
+        if view is None:
+            return
+        name, pid = event.payload["name"], event.payload.get("pid")
+        for index, hook in enumerate(view.running_hooks):
+            if hook.name == name and hook.pid == pid:
+                del view.running_hooks[index]
+                changes.watchers.add(view.name)
+                return
 
     def _hook(self, event: Event, changes: Changes) -> None:
         payload = cast(HookFailurePayload, event.payload)
         name = payload["name"]
         failed = event.kind == Kind.HOOK_FAILURE
+        self._hook_ended(event, changes)
         if name == "extended_stats" and not failed:
             return  # one per process per tick while `e` is on: not worth a row each
         changes.log.append(hook_entry(event))
@@ -270,13 +314,16 @@ class CoreModel:
         if process is not None:
             process.state = ProcessState.STOPPING
             changes.processes.add(view.name)
+        if view.state == WatcherState.STOPPING and view.stopping_since is None:
+            # graceful_timeout runs from the stop signal, not from before_stop's start
+            view.stopping_since = event.time
 
     def _on_state(self, view: WatcherView, event: Event, changes: Changes) -> None:
         payload = cast(StatePayload, event.payload)
         new = view.state = WatcherState(payload["new"])
         view.reason = payload["reason"]
         if new == WatcherState.STOPPING:
-            view.stopping_since = event.time
+            view.stopping_since = None  # set by the first stop signal (a `kill` event)
         elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
             view.failure = None
             view.veto = None
@@ -304,6 +351,17 @@ class CoreModel:
             pids = ", ".join(map(str, leaked))
             changes.alerts.append(Alert(f"{view.name}: processes survived SIGKILL", pids, "error"))
 
+    def _on_add(self, view: WatcherView, event: Event, changes: Changes) -> None:
+        payload = cast(AddPayload, event.payload)
+        view.numprocesses = payload.get("numprocesses", 0)
+        settings = payload.get("settings")
+        if settings is not None:  # an instance older than this UI sends none
+            load_settings(view, settings)
+        # In start order, as a snapshot lists them: the new row sorts into place.
+        ordered = sorted(self.watchers.values(), key=lambda w: (-w.priority, w.name))
+        self.watchers = {w.name: w for w in ordered}
+        changes.rebuilt = True
+
     def _on_updated(self, view: WatcherView, event: Event, changes: Changes) -> None:
         payload = cast(UpdatedPayload, event.payload)
         view.numprocesses = payload["numprocesses"]
@@ -325,4 +383,5 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.FAILED: CoreModel._on_failed,
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
+    Kind.ADD: CoreModel._on_add,
 }

@@ -57,6 +57,8 @@ class Palette:
             Outcome.VETO: self.warn + Style(bold=True),
             Outcome.FAILURE: self.error + Style(bold=True),
             Outcome.IGNORED: self.error,
+            Outcome.RUNNING: self.accent,
+            Outcome.ABANDONED: self.warn,
             Outcome.INFO: self.plain,
             Outcome.WARN: self.warn,
             Outcome.ERROR: self.error,

@@ -13,6 +13,8 @@ from tuiman.ui.format import (
     fmt_cpu,
     fmt_last_exit,
     fmt_retry_in,
+    fmt_running,
+    shorten,
 )
 from tuiman.ui.palette import STATE_ROLES
 from tuiman.ui.sorting import CONFIG_ORDER, SortOrder, sort_processes
@@ -23,7 +25,19 @@ Row = tuple[str, tuple[Cell, ...]]
 
 # Keys of a Circus stats dict that are not extended-stats additions of a hook.
 STANDARD_STATS = frozenset(
-    {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "children", "rss", "vms", "wid"}
+    {
+        "pid",
+        "cpu",
+        "mem",
+        "mem_info1",
+        "mem_info2",
+        "age",
+        "children",
+        "rss",
+        "vms",
+        "wid",
+        "status",
+    }
 )
 BUILTIN_EXTENDED = ("mem", "num_threads", "children")
 EXTENDED_LABELS = {"mem": "mem%", "num_threads": "thr", "children": "kids"}
@@ -33,6 +47,10 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     """The last column of the watchers table: why it is in its state, and what comes next."""
     if view.leaked:
         return f"leaked pids {', '.join(map(str, view.leaked))}", "error"
+    hook = view.watcher_hook()
+    if hook is not None:
+        cancel = " · x cancels" if view.start_pending else ""
+        return f"{hook.name} {fmt_running(now - hook.started)}{cancel}", "accent"
     if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
@@ -40,6 +58,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
         return f"retry in {fmt_countdown(pause.retry_at - now)} (pause {pause.attempt})", "warn"
     if view.state == WatcherState.FAILED:
         return view.failure or describe_reason(view.reason) or "failed", "error"
+    if view.state == WatcherState.STOPPING and view.stopping_since is None:
+        return "stopping: no stop signal sent yet", "warn"
     if view.state == WatcherState.STOPPING and view.stopping_since is not None:
         remaining = view.stopping_since + view.graceful_timeout - now
         return (
@@ -83,22 +103,34 @@ def describe_reason(reason: str | None) -> str:
     return REASONS.get(reason, reason)
 
 
-def watcher_row(view: WatcherView, now: float) -> Row:
+NAME_MAX = 19  # cells of a watcher's name in the table; longer ones end in "…"
+
+
+def watcher_row(view: WatcherView, now: float, blocker: str | None = None) -> Row:
+    """`blocker`: a watcher whose before_start runs now; a watcher not started yet waits for it
+    (the start goes through the watchers one at a time, by priority)."""
     running_role = (
         "warn"
         if view.state == WatcherState.ACTIVE and view.running < view.numprocesses
         else "plain"
     )
     return view.name, (
-        (view.name, "plain"),
-        (view.state, _state_role(view.state)),
+        (shorten(view.name, NAME_MAX), "plain"),
+        _state_cell(view),
         (f"{view.running}/{view.numprocesses}", running_role),
         (str(view.priority), "muted"),
         (str(view.restarts), "warn" if view.restarts else "muted"),
         (fmt_cpu(view.cpu) if view.processes and view.rss else "-", "plain"),
         (fmt_bytes(view.rss) if view.processes and view.rss else "-", "plain"),
-        watcher_info(view, now),
+        _waiting_info(view, blocker) or watcher_info(view, now),
     )
+
+
+def _waiting_info(view: WatcherView, blocker: str | None) -> Cell | None:
+    never_started = view.state == WatcherState.STOPPED and view.reason in (None, "", "None")
+    if blocker is None or blocker == view.name or not never_started or not view.autostart:
+        return None
+    return f"queued behind {blocker}'s before_start", "muted"
 
 
 def process_rows(
@@ -131,21 +163,27 @@ def process_rows(
 def _process_cells(
     view: WatcherView, process: ProcessView, now: float, extended: tuple[str, ...]
 ) -> tuple[Cell, ...]:
-    exited_before = process.wid in view.last_exit
-    last = view.last_exit.get(process.wid)
+    # A running process has not exited: its slot's last exit is history, never an alarm
+    # (the info dialog, `i`, names it "last exit").
     return (
         (str(process.pid), "plain"),
         (str(process.wid), "plain"),
-        (process.state, "ok" if process.state == ProcessState.RUNNING else "warn"),
+        _process_state(process),
         (fmt_age(now - process.started), "plain"),
         (fmt_cpu(process.cpu), "plain"),
         (fmt_bytes(process.rss), "plain"),
-        (
-            fmt_last_exit(view.last_exit, process.wid),
-            "error" if exited_before and last != 0 else "muted",
-        ),
+        (fmt_last_exit(view.last_exit, process.wid), "muted"),
         *(_extended_cell(process.extended.get(key), key) for key in extended),
     )
+
+
+STOPPED_STATUSES = frozenset({"T", "t"})  # stopped by a signal (SIGSTOP, SIGTSTP) or traced
+
+
+def _process_state(process: ProcessView) -> Cell:
+    if process.state == ProcessState.RUNNING and process.status in STOPPED_STATUSES:
+        return f"stopped ({process.status})", "warn"
+    return process.state, "ok" if process.state == ProcessState.RUNNING else "warn"
 
 
 def _extended_cell(value: Any, key: str) -> Cell:
@@ -164,6 +202,12 @@ def extended_keys(stats: Mapping[int, Mapping[str, object]]) -> tuple[str, ...]:
         {key for entry in stats.values() for key in entry} - STANDARD_STATS - set(BUILTIN_EXTENDED)
     )
     return (*extra, *BUILTIN_EXTENDED)  # the hook's own columns first: they are the point of `e`
+
+
+def _state_cell(view: WatcherView) -> Cell:
+    if view.start_pending and view.state in (WatcherState.STOPPED, WatcherState.FAILED):
+        return "starting", _state_role(WatcherState.STARTING)  # its before_start runs
+    return view.state, _state_role(view.state)
 
 
 def _state_role(state: str) -> str:

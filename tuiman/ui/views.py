@@ -22,6 +22,7 @@ class ProcessView:
     cpu: float | None = None
     rss: int | None = None
     extended: dict[str, Any] = field(default_factory=dict)
+    status: str = ""  # the kernel's state letter from the last stats sample ("T": stopped)
 
 
 @dataclass(slots=True)
@@ -29,6 +30,16 @@ class SlotPause:
     wid: int
     retry_at: float  # wall clock of the probe spawn
     attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunningHook:
+    """A hook call under way (between its hook_started and its outcome)."""
+
+    name: str
+    pid: int | None
+    started: float  # wall clock
+    timeout: float
 
 
 @dataclass
@@ -59,12 +70,23 @@ class WatcherView:
     veto: str | None = None  # the last hook veto or failure that stopped an action
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
+    running_hooks: list[RunningHook] = field(default_factory=list)  # oldest first
     sockets: tuple[str, ...] = ()  # what its processes inherit: `web 127.0.0.1:8080 fd 5`
     on_demand: bool = False  # it starts on the first connection to its sockets
 
     @property
     def running(self) -> int:
         return len(self.processes)
+
+    @property
+    def start_pending(self) -> bool:
+        """Its before_start runs: the start can still be cancelled (by a stop)."""
+        hook = self.watcher_hook()
+        return hook is not None and hook.name == "before_start"
+
+    def watcher_hook(self) -> RunningHook | None:
+        """The oldest running hook about the watcher as a whole (before_start, before_stop…)."""
+        return next((hook for hook in self.running_hooks if hook.pid is None), None)
 
     def next_retry(self) -> SlotPause | None:
         return min(self.pauses.values(), key=lambda pause: pause.retry_at, default=None)

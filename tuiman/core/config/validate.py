@@ -40,9 +40,17 @@ def format_key_path(key_path: KeyPath) -> str:
         if isinstance(part, int):
             rendered += f"[{part}]"
             continue
-        key_text = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+        key_text = part if _BARE_KEY.fullmatch(part) else _quoted(part)
         rendered += f".{key_text}" if rendered else key_text
     return rendered
+
+
+def _quoted(key: str) -> str:
+    """A TOML-quoted key: printable letters as they are (`"café"`), anything else escaped."""
+    return "".join(
+        char if char.isprintable() else json.dumps(char)[1:-1]
+        for char in json.dumps(key, ensure_ascii=False)
+    )
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -151,7 +151,8 @@ def read_watchers(watchers_table: Mapping[str, Any], context: LoadContext) -> li
         watcher_path: KeyPath = ("watchers", name)
         if not _WATCHER_NAME.fullmatch(name):
             context.problems.error(
-                watcher_path, "invalid watcher name (use letters, digits, '-', '_' and '.')"
+                watcher_path,
+                "invalid watcher name (ASCII only: letters A-Z and a-z, digits, '-', '_' and '.')",
             )
         folded_name = name.casefold()
         if folded_name in first_name_by_folded:

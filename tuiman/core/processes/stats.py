@@ -50,6 +50,7 @@ class ProcessStats:
     children: tuple[int, ...]  # direct children, as Circus
     age: float
     children_stats: tuple[ProcessStats, ...] = ()  # the children that could be sampled
+    status: str = ""  # the state letter of /proc/PID/stat (T: stopped by a signal)
 
     def as_circus_dict(self, wid: int) -> ProcessStatsEntry:
         """Circus' extended-stats shape (what `extended_stats` hooks receive), plus tuiman keys."""
@@ -71,6 +72,7 @@ class ProcessStats:
             "rss": self.rss,
             "vms": self.vms,
             "num_threads": self.num_threads,
+            "status": self.status,
         }
 
 
@@ -200,6 +202,7 @@ class StatsSampler:
             num_threads=threads,
             children=children,
             age=max(0.0, now - (self._boot_time + started_ticks / _CLOCK_TICKS)),
+            status=fields[0].decode("ascii", "replace"),
         )
 
 

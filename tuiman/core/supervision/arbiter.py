@@ -40,6 +40,11 @@ class UnknownWatcher(KeyError):
     pass
 
 
+HOOK_HISTORY_KINDS = frozenset(
+    {Kind.HOOK_STARTED, Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT}
+)
+
+
 class Arbiter:
     def __init__(
         self,
@@ -168,7 +173,7 @@ class Arbiter:
                 watcher.file_sink.reopen()
 
     def _remember_hook_event(self, event: Event) -> None:
-        if event.kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE, Kind.HOOK_OUTPUT):
+        if event.kind in HOOK_HISTORY_KINDS:
             self.recent_hook_events.append(event)
 
     # -- sockets (docs/configuration.md#sockets) ---------------------------------------------

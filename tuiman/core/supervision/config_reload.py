@@ -128,8 +128,12 @@ async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:
     for name, watcher_config in new_by_name.items():
         existing = old_by_name.get(name)
         if existing is None:
-            arbiter.watchers[name] = Watcher(watcher_config, arbiter)
-            arbiter.bus.emit(Kind.ADD, name, {})
+            added = arbiter.watchers[name] = Watcher(watcher_config, arbiter)
+            arbiter.bus.emit(
+                Kind.ADD,
+                name,
+                {"numprocesses": added.numprocesses, "settings": settings_of(added.snapshot())},
+            )
             changes.append(f"added {name}")
             if watcher_config.autostart and not watcher_config.on_demand:
                 await arbiter.watchers[name].start()

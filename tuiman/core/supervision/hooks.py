@@ -3,7 +3,7 @@
 Sync hooks each get a daemon thread (at most `hook_threads` alive at once, abandoned ones
 included); async hooks run on one dedicated hook loop thread. The core loop only awaits a
 future, so reaping, the UI and every other watcher keep going while a hook runs. Each call
-publishes `hook_success` or `hook_failure` (docs/hooks.md#events).
+publishes `hook_started`, then `hook_success` or `hook_failure` (docs/hooks.md#events).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import HookSpec
 from tuiman.core.events import Kind
-from tuiman.core.payloads import HookFailurePayload, HookSuccessPayload
+from tuiman.core.payloads import HookFailurePayload, HookStartedPayload, HookSuccessPayload
 from tuiman.core.supervision.hook_output import HookOutputSink, capturing, install_routers
 from tuiman.core.supervision.isolated import IsolatedHookFailed, IsolatedHooks
 
@@ -110,6 +110,7 @@ class HookRunner:
         install_routers()
         sink = self._sink(spec, watcher_name, kwargs)
         started = time.monotonic()
+        self._publish_started(spec, watcher_name, kwargs, limit)
         try:
             result, truthy = await self._bounded(
                 self._dispatch(spec, call_kwargs, sink, check_after), limit
@@ -123,6 +124,15 @@ class HookRunner:
             return self._failure(spec, watcher_name, kwargs, started, str(abandoned), True)
         except asyncio.CancelledError:
             token.revoked = True  # the command was cancelled: the hook's result no longer matters
+            self._publish(
+                spec,
+                watcher_name,
+                kwargs,
+                started,
+                vetoed=False,
+                error="abandoned: its command was cancelled (the result is ignored)",
+                abandoned=True,
+            )
             raise
         except BaseException as exc:
             return self._failure(spec, watcher_name, kwargs, started, describe(exc), result_ignored)
@@ -182,6 +192,7 @@ class HookRunner:
         call_kwargs.update(kwargs)
         sink = self._sink(spec, watcher_name, kwargs)
         started = time.monotonic()
+        self._publish_started(spec, watcher_name, kwargs, spec.timeout, threadsafe=True)
         try:
             if spec.isolated:
                 worker = self.isolated.worker(watcher_name)
@@ -314,6 +325,35 @@ class HookRunner:
         )
         return HookOutcome(proceed=not vetoed, vetoed=vetoed, failed=True, error=error)
 
+    def _publish_started(
+        self,
+        spec: HookSpec,
+        watcher_name: str,
+        kwargs: dict[str, Any],
+        timeout: float,
+        *,
+        threadsafe: bool = False,
+    ) -> None:
+        """`hook_started`: a call is under way (none for extended_stats, one per process per
+        tick)."""
+        if spec.name == "extended_stats":
+            return
+        payload: HookStartedPayload = {"name": spec.name, "timeout": timeout}
+        pid = kwargs.get("pid", kwargs.get("process_pid"))
+        if pid is not None:
+            payload["pid"] = pid
+        if "signum" in kwargs:
+            payload["signum"] = kwargs["signum"]
+        bus = self._bus
+
+        def publish() -> None:
+            bus.emit(Kind.HOOK_STARTED, watcher_name, payload)
+
+        if threadsafe and threading.get_ident() != self.loop_thread_id:
+            bus.call_soon_threadsafe(publish)
+        else:
+            publish()
+
     def _publish(
         self,
         spec: HookSpec,
@@ -324,6 +364,7 @@ class HookRunner:
         vetoed: bool,
         error: str | None = None,
         threadsafe: bool = False,
+        abandoned: bool = False,
     ) -> None:
         """`hook_success`, or `hook_failure` when there is an error."""
         success: HookSuccessPayload = {
@@ -344,7 +385,9 @@ class HookRunner:
             if error is None:
                 bus.emit(Kind.HOOK_SUCCESS, watcher_name, success, droppable=droppable)
             else:
-                failure: HookFailurePayload = {**success, "error": error}
+                failure: HookFailurePayload = {**success, "error": error}  # type: ignore[typeddict-item]
+                if abandoned:
+                    failure["abandoned"] = True
                 bus.emit(Kind.HOOK_FAILURE, watcher_name, failure, droppable=droppable)
 
         if threadsafe and threading.get_ident() != self.loop_thread_id:

@@ -18,9 +18,10 @@ from tuiman.ui.widgets.frozen import Frozen
 TIPS = (
     "Actions apply to the selected watcher, or to the selected process when the processes "
     "table has focus (x and r then stop or restart just that process; its slot respawns).",
-    "The output pane shows the selected watcher, or the selected process. It follows new lines "
-    "until you scroll up; press end to follow again.",
-    "Mouse: click rows to select, scroll any panel with the wheel.",
+    "The output pane shows the selected watcher, or the selected process' slot (it follows the "
+    "slot to the new process after a restart). It follows new lines until you scroll up; a "
+    "paused pane holds still and counts what arrives; press end to follow again.",
+    "q asks before stopping (a: don't ask again this session); ctrl+k kills everything at once.",
     "Remap keys by binding id in ~/.config/tuiman/settings.toml, e.g.\n"
     '[keymap]\nstop = "x,delete"\nsignal = "ctrl+k"',
 )

@@ -14,11 +14,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.keys import MAIN_BINDINGS
+from tuiman.ui.keys import MAIN_BINDINGS, attach_bindings
 from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
+from tuiman.ui.screens.output_follow import OutputFollow
 from tuiman.ui.sorting import SortOrder, sort_watchers
 from tuiman.ui.views import WatcherView
 from tuiman.ui.widgets.header import StatusHeader
@@ -61,6 +62,10 @@ class MainScreen(Screen[None]):
         self.hook_log = HookLog(id="hooklog")
         self.output = self.output_panel.view
         self.actions = MainActions(self)
+        self.follow = OutputFollow()  # the slot the output pane follows across restarts
+        # The watcher the user last put the cursor on: a filter that hid it gives it back.
+        self._chosen: str | None = None
+        self._syncing = False
         self.sizes = MainLayout(self)
 
     def compose(self) -> ComposeResult:
@@ -107,6 +112,8 @@ class MainScreen(Screen[None]):
         self.set_interval(TICK, self.tick)
         self.watch(self.watchers_table, "cursor_coordinate", self._watcher_cursor_moved, init=False)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.tui.client.is_remote:
+            attach_bindings(self._bindings)
         self.tui.boot()
 
     # -- applying bus changes -----------------------------------------------------------------
@@ -128,7 +135,7 @@ class MainScreen(Screen[None]):
         if changes.log:
             self.hook_log.append(changes.log)
         if changes.output and self.selected:
-            self.output_panel.append_new(changes.output, self.selected, self.output_pid)
+            self.output_panel.append_new(changes.output, self.selected, self.follow.wid)
         if changes.dropped:
             self.output_panel.add_dropped(changes.dropped)
         if changes.rebuilt or changes.watchers:
@@ -149,10 +156,18 @@ class MainScreen(Screen[None]):
     def sync_watchers(self, now: float | None = None) -> None:
         now = self.tui.clock() if now is None else now
         term = self.filter_text.lower()
+        blocker = self.model.start_blocker()
         shown = (view for name, view in self.model.watchers.items() if term in name.lower())
-        rows = [watcher_row(view, now) for view in sort_watchers(shown, self.table_order)]
+        rows = [watcher_row(view, now, blocker) for view in sort_watchers(shown, self.table_order)]
         table = self.watchers_table
-        table.sync(rows)
+        self._syncing = True
+        try:
+            table.sync(rows)
+            chosen = self._chosen
+            if chosen is not None and chosen != table.selected_key and table.shows(chosen):
+                table.select_key(chosen)
+        finally:
+            self._syncing = False
         self.sizes.fit_top()
         if self.selected is None or self.selected not in {key for key, _ in rows}:
             self.selected = table.selected_key
@@ -164,6 +179,21 @@ class MainScreen(Screen[None]):
         rows = process_rows(view, now, table.extended, self.table_order) if view else []
         table.sync(rows)
         self.sizes.fit_top()
+        self._follow_slot(view)
+
+    def _follow_slot(self, view: WatcherView | None) -> None:
+        """The followed process was replaced in its slot: on to the new one, and say so."""
+        follow = self.follow
+        if follow.pid is None:
+            return
+        was_gone = follow.gone(view)
+        successor = follow.successor(view)
+        if successor is not None:
+            self.set_reactive(MainScreen.output_pid, successor)  # same slot: no reload
+            self.processes_table.select_key(str(successor))
+            self.update_titles()
+        elif was_gone:
+            self.update_titles()
 
     def _theme_changed(self, _theme: object) -> None:
         self.watchers_table.repaint_all()
@@ -188,6 +218,8 @@ class MainScreen(Screen[None]):
         # Synchronously, not on the RowHighlighted message: a key typed right after a move
         # arrives before that message, and must act on the row under the cursor.
         key = self.watchers_table.selected_key
+        if key is not None and not self._syncing:
+            self._chosen = key
         if key is not None and key != self.selected:
             self.selected = key
 
@@ -198,23 +230,38 @@ class MainScreen(Screen[None]):
         if key is not None and key != self.selected:
             self.selected = key
 
+    @on(DataTable.RowSelected)
+    def _row_entered(self) -> None:
+        """Enter on a watcher or a process: read its output."""
+        self.output.focus()
+
     @on(DataTable.RowHighlighted, "#processes")
     def _process_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.focused is self.processes_table:
-            self.output_pid = self.processes_table.selected_pid
+            pid = self.processes_table.selected_pid
+            if self.follow.gone(self.selected_view) and pid != self.follow.pid:
+                return  # the followed row was removed: the cursor fell on a neighbour
+            self._show_process(pid)
             self.actions.refresh_bindings_if_changed()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self.processes_table:
-            self.output_pid = self.processes_table.selected_pid
+            self._show_process(self.processes_table.selected_pid)
         elif event.widget is self.watchers_table:
-            self.output_pid = None
+            self._show_process(None)
         self.actions.refresh_bindings_if_changed()
+
+    def _show_process(self, pid: int | None) -> None:
+        if pid == self.follow.pid and pid == self.output_pid:
+            return
+        self.follow.select(self.selected_view, pid)
+        self.output_pid = self.follow.pid  # its watcher reloads the pane
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
         if old == new:
             return
         self.set_reactive(MainScreen.output_pid, None)
+        self.follow.select(None, None)
         if self.processes_table.extended:
             self.processes_table.set_extended(())
         self.sync_processes()
@@ -231,7 +278,7 @@ class MainScreen(Screen[None]):
 
     def _reload_output(self) -> None:
         name = self.selected
-        self.output_panel.reload(self.model.output_of(name) if name else [], self.output_pid)
+        self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid)
 
     def update_titles(self) -> None:
         view = self.selected_view
@@ -239,7 +286,8 @@ class MainScreen(Screen[None]):
         processes_panel = self.processes_panel
         extended = " · extended stats" if self.extended_on else ""
         processes_panel.set_labels(f"processes · {name}{extended}", _watcher_note(view))
-        target = f"{name} pid {self.output_pid}" if self.output_pid is not None else name
+        note = self.follow.note(view)
+        target = self.follow.title(name) + (f" · {note}" if note else "")
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
         if self.table_order.key != "config":
@@ -258,6 +306,9 @@ class MainScreen(Screen[None]):
 
     def action_restart(self) -> None:
         self.actions.watcher_command("restart", self.tui.client.restart)
+
+    def action_reload(self) -> None:
+        self.actions.watcher_command("reload", self.tui.client.reload)
 
     def action_stop_process(self) -> None:
         self.actions.process_kill("stop")

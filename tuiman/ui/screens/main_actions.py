@@ -45,7 +45,7 @@ class MainActions:
             return True
         view = screen.selected_view
         if view is None:
-            return None
+            return False  # nothing selected (a filter matching nothing): nothing to act on
         on_process = screen.process_focused
         if action.endswith("_process"):
             return on_process
@@ -68,7 +68,9 @@ class MainActions:
         screen = self.screen
         view = screen.selected_view
         signature = (
-            None if view is None else (view.state, bool(view.processes), view.numprocesses > 0),
+            None
+            if view is None
+            else (view.state, bool(view.processes), view.numprocesses > 0, view.start_pending),
             screen.process_focused,
         )
         if signature != self._binding_signature:

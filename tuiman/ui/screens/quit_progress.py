@@ -15,19 +15,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tuiman.core.states import WatcherState
-from tuiman.ui.format import fmt_countdown
+from tuiman.ui.format import fmt_countdown, fmt_running
 from tuiman.ui.model import CoreModel
 from tuiman.ui.palette import Palette, palette_of
+from tuiman.ui.screens.quit_confirm import KILL_KEY
 from tuiman.ui.views import WatcherView
 
 REFRESH = 0.2
 
 
 class QuitScreen(ModalScreen[None]):
-    """Shown while everything stops; a second quit key kills everything at once."""
+    """Shown while everything stops; ctrl+k kills everything at once."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "app.force_quit", "kill now", id="quit-force"),
+        Binding(KILL_KEY, "app.force_quit", "kill now", id="quit-force"),
+        Binding("q", "app.quit", "quit", show=False, id="quit-again"),
     ]
     # The hook log under it keeps showing the stop events (see MainScreen.on_screen_suspend).
     LIVE_BACKGROUND: ClassVar[bool] = True
@@ -70,7 +72,7 @@ class QuitScreen(ModalScreen[None]):
         hint = (
             "SIGKILL sent to every process; waiting for the exits to be reaped."
             if self.forced
-            else "Press q (or ctrl+c) again to kill everything at once with SIGKILL."
+            else f"Press {KILL_KEY} to kill everything at once with SIGKILL."
         )
         self.hint.update(hint)
 
@@ -90,6 +92,11 @@ class QuitScreen(ModalScreen[None]):
             return Text("done", palette.muted)
         if self.forced:
             return Text("SIGKILL sent", palette.error)
+        hook = view.watcher_hook()
+        if hook is not None:
+            return Text(f"{hook.name} running {fmt_running(now - hook.started)}", palette.accent)
+        if view.state == WatcherState.STOPPING and view.stopping_since is None:
+            return Text("stop signal not sent yet", palette.warn)
         if view.state == WatcherState.STOPPING and view.stopping_since is not None:
             remaining = view.stopping_since + view.graceful_timeout - now
             if remaining > 0:

@@ -2,14 +2,16 @@
 
 Only the lines on screen are turned into Rich text (and cached), so appending thousands of
 lines per second costs a deque append each. The view follows the end until the user scrolls
-up, and follows again once they scroll back to the bottom (or press `end`).
+up, and follows again once they scroll back to the bottom (or press `end`). While it does not
+follow it holds still: new lines wait aside (as many as the view keeps) and are counted, and
+join the view when it follows again.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -43,6 +45,8 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         self._moving = False  # set while the view scrolls itself
         self._held = False  # covered by a dialog: appends update the data, not the screen
         self._held_trimmed = 0
+        self._pending: deque[Item] = deque(maxlen=max_lines)  # arrived while paused
+        self.arrived_paused = 0  # lines that arrived since the view stopped following
 
     # -- to implement -------------------------------------------------------------------------
     def render_item(self, item: Item, number: int, palette: Palette) -> Text:
@@ -60,7 +64,27 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
     def items(self) -> deque[Item]:
         return self._lines
 
+    @property
+    def max_lines(self) -> int:
+        return self._lines.maxlen or 0
+
+    @property
+    def pending(self) -> deque[Item]:
+        """Lines that arrived while paused, not shown yet."""
+        return self._pending
+
+    @property
+    def dropped_paused(self) -> int:
+        """Of what is shown and what arrived while paused, how many lines the view cannot keep:
+        the oldest shown ones go when it follows again."""
+        return max(self.line_count + self.arrived_paused - self.max_lines, 0)
+
     def append(self, items: Iterable[Item]) -> None:
+        if not self.follow:
+            arrived = list(items)
+            self._pending.extend(arrived)
+            self.arrived_paused += len(arrived)
+            return
         lines = self._lines
         before = len(lines)
         maxlen = lines.maxlen or 0
@@ -104,7 +128,17 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
             trimmed, self._held_trimmed = self._held_trimmed, 0
             self._show_appended(trimmed)
 
+    def replace_at(self, index: int, item: Item) -> None:
+        """Put `item` in place of line `index` (0 = oldest kept), redrawing only that line."""
+        self._lines[index] = item
+        self._width = max(self._width, self.item_width(item))
+        self._cache.discard(self._first + index)
+        if not self._held:
+            self.refresh_lines(index, 1)
+
     def replace(self, items: Iterable[Item]) -> None:
+        self._pending.clear()
+        self.arrived_paused = 0
         self._lines.clear()
         self._first = 0
         self._width = 0
@@ -166,9 +200,24 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         if self.follow:
             self._scroll_to_end()
 
+    def watch_follow(self, following: bool) -> None:
+        if following and self._pending:
+            pending = list(self._pending)
+            self._pending.clear()
+            self.arrived_paused = 0
+            self.append(pending)
+        elif following:
+            self.arrived_paused = 0
+
     def action_follow_end(self) -> None:
         self.follow = True
         self._scroll_to_end()
+
+    def scroll_to_row(self, index: int) -> None:
+        """Show line `index` at the top; stop following."""
+        self.follow = False
+        self._move_to(index)
+        self.refresh()
 
     def scroll_to_line(self, index: int) -> None:
         """Bring line `index` (0 = oldest kept) into the middle of the view; stop following."""
@@ -195,3 +244,17 @@ class LineView(ScrollView, Generic[Item], can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, base_style).apply_offsets(
             scroll_x, index
         )
+
+
+def follow_status(view: LineView[Any]) -> str:
+    """A pane's subtitle part: following, or paused with what arrived since; and how much it
+    keeps."""
+    keeps = f"keeps {view.max_lines} lines"
+    if view.follow:
+        return f"following · {keeps}"
+    arrived = view.arrived_paused
+    if not arrived:
+        return f"paused · end to follow · {keeps}"
+    dropped = view.dropped_paused
+    lost = f", {dropped} oldest will drop" if dropped else ""
+    return f"paused · {arrived} new{lost} · end to follow · {keeps}"

@@ -39,6 +39,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
@@ -61,6 +62,10 @@ class ColumnSpec:
 
 class LiveTable(DataTable[Text]):
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = ()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home,g", "first_row", "first row", show=False),
+        Binding("end,G", "last_row", "last row", show=False),
+    ]
     _removing = False  # inside remove_row (a class default: DataTable may refresh during __init__)
 
     # DataTable assigns virtual_size whenever rows come or go, and Widget's reactive re-lays
@@ -161,6 +166,18 @@ class LiveTable(DataTable[Text]):
             return
         if index != self.cursor_row:
             self.move_cursor(row=index)
+
+    def shows(self, key: str) -> bool:
+        """Whether a row with this key is in the table."""
+        return key in self._shown
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     def sync(self, rows: Sequence[Row]) -> None:
         """Make the table show `rows`, in that order, writing only what changed."""

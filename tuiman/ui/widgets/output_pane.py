@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input
 
 from tuiman.ui.model import OutputEntry
+from tuiman.ui.widgets.line_view import follow_status
 from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
 
@@ -32,14 +33,16 @@ class OutputPane(Panel):
         yield self.search_box
 
     # -- what is shown ------------------------------------------------------------------------
-    def reload(self, lines: Iterable[OutputEntry], pid: int | None) -> None:
-        """Show `lines` (one watcher's), only those of `pid` if given."""
-        self.view.replace([e for e in lines if pid is None or e.pid == pid])
+    def reload(self, lines: Iterable[OutputEntry], wid: int | None) -> None:
+        """Show `lines` (one watcher's), only those of slot `wid` if given (every process
+        that ran in it: the pane follows a slot across restarts)."""
+        self.view.replace([e for e in lines if wid is None or e.wid == wid])
         self.update_status()
 
-    def append_new(self, entries: Iterable[OutputEntry], watcher: str, pid: int | None) -> None:
-        """Add what is new for `watcher` (and `pid`, if given) out of a batch of every watcher's."""
-        lines = [e for e in entries if e.watcher == watcher and (pid is None or e.pid == pid)]
+    def append_new(self, entries: Iterable[OutputEntry], watcher: str, wid: int | None) -> None:
+        """Add what is new for `watcher` (and slot `wid`, if given) out of a batch of every
+        watcher's."""
+        lines = [e for e in entries if e.watcher == watcher and (wid is None or e.wid == wid)]
         if lines:
             self.view.append(lines)
             if not self.view.follow:
@@ -58,7 +61,7 @@ class OutputPane(Panel):
             parts.append(f"“{output.search}” {where}")
         if output.dropped:
             parts.append(f"{output.dropped} lines dropped (UI behind)")
-        parts.append("following" if output.follow else "paused · end to follow")
+        parts.append(follow_status(output))
         self.set_labels(subtitle="  ".join(parts))
 
     # -- search -------------------------------------------------------------------------------

@@ -58,7 +58,9 @@ class OutputView(LineView[OutputEntry]):
         if term:
             style = CURRENT_MATCH if number == self.current_match else MATCH
             body.highlight_words([term], style, case_sensitive=False)
-        return Text.assemble((f"{item.wid:>2}│", prefix_style), " ", body)
+        # stderr is told apart by its mark too, not only by colour (NO_COLOR, monochrome)
+        mark = "!" if item.stream == "stderr" else "│"
+        return Text.assemble((f"{item.wid:>2}{mark}", prefix_style), " ", body)
 
     def append(self, items: Iterable[OutputEntry]) -> None:
         first = self._first

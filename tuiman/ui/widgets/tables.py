@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tuiman.ui.rows import EXTENDED_LABELS
+from tuiman.ui.rows import EXTENDED_LABELS, NAME_MAX
 from tuiman.ui.widgets.live_table import ColumnSpec, LiveTable
 
 
@@ -22,7 +22,7 @@ class WatchersTable(LiveTable):
 
     def fit_names(self, names: list[str]) -> None:
         """Make the name column as wide as the longest name (8 to 20 cells)."""
-        width = min(max([len(name) for name in names] + [7]), 19) + 1
+        width = min(max([len(name) for name in names] + [7]), NAME_MAX) + 1
         self.set_width("name", width)
 
 
@@ -30,7 +30,7 @@ class ProcessesTable(LiveTable):
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = (
         ColumnSpec("pid", "pid", 8),
         ColumnSpec("wid", "wid", 4),
-        ColumnSpec("state", "state", 9),
+        ColumnSpec("state", "state", 12),  # "stopped (T)"
         ColumnSpec("age", "age", 7),
         ColumnSpec("cpu", "cpu", 6),
         ColumnSpec("rss", "rss", 6),
