@@ -464,8 +464,9 @@ def test_circus_plumbing_is_ignored_with_one_warning_each(tmp_path: Path) -> Non
         "tuiman ctl events streams the events",
         "circus.ini: [circus]: tuiman ignores stats_endpoint: "
         "tuiman samples stats itself (the UI, tuiman ctl stats)",
-        "circus.ini: [circus]: tuiman ignores statsd: "
-        "tuiman samples stats itself (the UI, tuiman ctl stats)",
+        "circus.ini: [circus]: tuiman ignores statsd: in Circus it runs circusd-stats, a ZeroMQ "
+        "stats stream; tuiman samples stats itself (the UI, tuiman ctl stats, the control "
+        "socket's stats_stream). For statsd datagrams: the statsd plugin",
         "circus.ini: [circus]: tuiman ignores httpd: "
         "tuiman has no web UI (use the terminal UI or tuiman attach)",
         "circus.ini: [circus]: tuiman ignores httpd_port: "
@@ -554,8 +555,8 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         [circus]
         umask = 002
 
-        [plugin:statsd]
-        use = circus.plugins.statsd.StatsdEmitter
+        [plugin:redis]
+        use = circus.plugins.redis_observer.RedisObserver
 
         [plugin:flapping]
         use = circus.plugins.flapping.Flapping
@@ -574,8 +575,11 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         "circus.ini: [watchers:web]: unknown section (did you mean [watcher:web]?)",
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
-        "circus.ini: [plugin:statsd]: plugin circus.plugins.statsd.StatsdEmitter is not "
-        "supported (tuiman maps only circus.plugins.flapping.Flapping, onto its restart policy)",
+        "circus.ini: [plugin:redis]: plugin circus.plugins.redis_observer.RedisObserver is not "
+        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy and "
+        "circus.plugins.command_reloader.CommandReloader onto restart on change, and runs "
+        "circus.plugins.statsd.FullStats, circus.plugins.statsd.StatsdEmitter, "
+        "circus.plugins.watchdog.WatchDog)",
         "circus.ini: [plugin:flapping2]: a second flapping plugin (the first is [plugin:flapping])",
     ]
 

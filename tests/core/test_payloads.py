@@ -48,6 +48,11 @@ TALKER += "sys.stdout.flush()\ntime.sleep(300)\n"
 
 def config(module: str, talker: Path, *, web_cmd: str, scale: int, gone: bool) -> str:
     text = f"""
+    [plugins.counters]  # a `plugin` event when it starts (no statsd server needed: UDP)
+    use = "statsd"
+    host = "127.0.0.1"
+    port = 9
+
     [watchers.web]
     cmd = "{sys.executable} {talker} {web_cmd}"
     graceful_timeout = 2

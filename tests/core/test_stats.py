@@ -11,11 +11,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.support.procs import command_name
+from tests.support.procs import command_name, state
 from tests.support.waiting import wait_until, wait_until_sync
 from tuiman.core.processes.stats import ProcessStats, StatsSampler, bytes2human
 
@@ -166,9 +167,9 @@ def test_figures_agree_with_psutil(spawn: Callable[..., subprocess.Popen[bytes]]
 def test_bytes2human_matches_circus() -> None:
     assert bytes2human(0) == "0B"
     assert bytes2human(1023) == "1023B"
-    assert bytes2human(10000) == "9K"
-    assert bytes2human(100001221) == "95M"
-    assert bytes2human(3 << 30) == "3G"
+    assert bytes2human(10000) == "9.77K"
+    assert bytes2human(100001221) == "95.37M"
+    assert bytes2human(3 << 30) == "3.00G"
 
 
 class _Slow(StatsSampler):
@@ -240,3 +241,34 @@ async def test_sample_async_real_process(spawn: Callable[..., subprocess.Popen[b
     await wait_until(mapped, what="sleep's memory mapped")
     result = await sampler.sample_async([proc.pid])
     assert result[proc.pid].rss > 0 and result[proc.pid].pid == proc.pid
+
+
+def test_circus_details_are_what_psutil_gives_circus(
+    spawn: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """The extended stats' user, nice, CPU time, start time and command name, read from /proc
+    directly, equal what Circus computes from psutil (circus.util.get_info)."""
+    from tuiman.core.processes.circus_info import cmdline_name, ctime_text, read_details
+
+    done = tmp_path / "summed"
+    program = (
+        f"sum(range(3_000_000)); open({str(done)!r}, 'w').close(); import time; time.sleep(300)"
+    )
+    worker = spawn(sys.executable, "-c", program)
+    # Asleep after its sum: its CPU time no longer moves between the two reads. (This test's
+    # own process runs while it reads, so only the worker's CPU time is compared.)
+    wait_until_sync(lambda: done.exists() and state(worker.pid) == "S")
+    for pid in (os.getpid(), worker.pid):
+        expected = psutil.Process(pid)
+        with expected.oneshot():
+            details = read_details([pid])[pid]
+            assert details.username == expected.username()
+            assert details.nice == expected.nice()
+            assert details.create_time == expected.create_time()
+            if pid == worker.pid:
+                assert details.ctime == ctime_text(sum(expected.cpu_times()))
+            assert details.cmdline == cmdline_name(expected.cmdline())
+    assert read_details([worker.pid])[worker.pid].cmdline == os.path.basename(sys.executable)
+    worker.kill()
+    worker.wait()
+    assert read_details([worker.pid]) == {}

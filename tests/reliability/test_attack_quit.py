@@ -73,7 +73,9 @@ async def test_nothing_started_during_a_graceful_quit_outlives_it(
 
     arbiter.request_quit()
     await wait_until(lambda: web.state == WatcherState.STOPPED and not web.commands_pending)
-    assert slow.state == WatcherState.STOPPING, "the slow level is still stopping"
+    # The next level begins a loop iteration or two after web's stop settles: wait for it (it
+    # then stops for 3 s, the window in which something tries to start again).
+    await wait_until(lambda: slow.state == WatcherState.STOPPING, what="the slow level stopping")
     if path == "ctl start":
         reply = await execute(arbiter, {"command": "start", "watcher": "web", "wait": True})
         assert reply == {"ok": False, "error": "start: refused: tuiman is quitting"}

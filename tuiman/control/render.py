@@ -25,6 +25,7 @@ _STATS_KEYS = frozenset(
         "num_threads",
         "status",  # the kernel's state letter: the UI's `stopped (T)`
     }
+    | {"ctime", "username", "nice", "create_time", "cmdline", "started"}
 )
 
 

@@ -32,6 +32,7 @@ from tuiman.core.payloads import (
     HookSuccessPayload,
     LogErrorPayload,
     OutputPayload,
+    PluginPayload,
     ReapPayload,
     RemovePayload,
     ResyncPayload,
@@ -274,6 +275,10 @@ class Bus:
     @overload
     def emit(
         self, kind: Literal[Kind.SWEEP_FAILED], watcher: str, payload: SweepFailedPayload
+    ) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.PLUGIN], watcher: str | None, payload: PluginPayload
     ) -> Event: ...
     @overload
     def emit(

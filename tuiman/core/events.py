@@ -37,6 +37,7 @@ class Kind(StrEnum):
     CUSTOM = "custom"  # arbiter.publish() from a hook with a kind tuiman does not know
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
     HOOK_STARTED = "hook_started"  # a hook call began (its hook_success/hook_failure follows)
+    PLUGIN = "plugin"  # a plugin started, could not start, or acted (the watchdog's kills)
     FILES_CHANGED = "files_changed"  # watched files changed: the watcher restarts (or not)
     WATCH_ERROR = "watch_error"  # a watcher's files can no longer be watched
 

@@ -299,6 +299,17 @@ class SweepFailedPayload(TypedDict):
     errno: int
 
 
+class PluginPayload(TypedDict):
+    """A plugin of the config (docs/circus.md#plugins): started, failed to start, or acted
+    (an arbiter event; a kill is an event of the process' watcher)."""
+
+    name: str  # the plugin's name in the config
+    use: str  # statsd, full_stats, watchdog
+    action: str  # started, failed, kill
+    detail: str  # its address; why it failed; why it killed
+    pid: NotRequired[int]  # kill: the process
+
+
 class ResyncPayload(TypedDict):
     """A slow subscriber's backlog was replaced: a fresh `snapshot` follows."""
 
@@ -369,6 +380,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.RESYNC: ResyncPayload,
     Kind.WATCHDOG: WatchdogPayload,
     Kind.SWEEP_FAILED: SweepFailedPayload,
+    Kind.PLUGIN: PluginPayload,
     Kind.DROPPED: DroppedPayload,
     CONTROL_REJECTED: ControlRejectedPayload,
     Kind.FILES_CHANGED: FilesChangedPayload,

@@ -25,19 +25,8 @@ Row = tuple[str, tuple[Cell, ...]]
 
 # Keys of a Circus stats dict that are not extended-stats additions of a hook.
 STANDARD_STATS = frozenset(
-    {
-        "pid",
-        "cpu",
-        "mem",
-        "mem_info1",
-        "mem_info2",
-        "age",
-        "children",
-        "rss",
-        "vms",
-        "wid",
-        "status",
-    }
+    {"pid", "cpu", "mem", "mem_info1", "mem_info2", "age", "children", "rss", "vms", "wid"}
+    | {"ctime", "username", "nice", "create_time", "cmdline", "started", "status"}
 )
 BUILTIN_EXTENDED = ("mem", "num_threads", "children")
 EXTENDED_LABELS = {"mem": "mem%", "num_threads": "thr", "children": "kids"}

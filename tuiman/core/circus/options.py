@@ -44,7 +44,11 @@ CIRCUS_PLUMBING: dict[str, str] = {
     "endpoint_owner": _CONTROL,
     "pubsub_endpoint": "tuiman ctl events streams the events",
     "stats_endpoint": _STATS,
-    "statsd": _STATS,
+    "statsd": (
+        "in Circus it runs circusd-stats, a ZeroMQ stats stream; tuiman samples stats itself "
+        "(the UI, tuiman ctl stats, the control socket's stats_stream). "
+        "For statsd datagrams: the statsd plugin"
+    ),
     "statsd_close_outputs": _STATS,
     "multicast_endpoint": "tuiman has no cluster discovery",
     "check_delay": "tuiman sees every exit at once instead of polling",

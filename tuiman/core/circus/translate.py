@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiman.core.circus.command_reloader import (
+    COMMAND_RELOADER,
     add_reloader_watch,
     is_command_reloader,
     read_command_reloader,
@@ -51,6 +52,7 @@ from tuiman.core.circus.options import (
     translate_hooks,
     translate_rlimits,
 )
+from tuiman.core.circus.plugins import RUNNABLE_PLUGINS, translate_plugins
 from tuiman.core.circus.sockets import translate_sockets, translate_watcher_socket_options
 from tuiman.core.circus.streams import STREAM_OPTIONS, translate_streams
 
@@ -107,6 +109,7 @@ def translate(
         [s for s in plugin_sections if is_command_reloader(s)], problems, environ
     )
     plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
+    plugin_sections = translate_plugins(plugin_sections, problems, document, environ)
     flapping = _read_flapping(plugin_sections, problems, environ)
     global_env = sections["env"].options if "env" in sections else {}
     context = _WatcherContext(
@@ -230,8 +233,9 @@ def _read_flapping(
             shown = plugin_class or "(no use = …)"
             problems.error_at(
                 section_location(section),
-                f"plugin {shown} is not supported (tuiman maps only {FLAPPING_PLUGIN}, "
-                "onto its restart policy)",
+                f"plugin {shown} is not supported (tuiman maps {FLAPPING_PLUGIN} onto its "
+                f"restart policy and {COMMAND_RELOADER} onto restart on change, and runs "
+                f"{', '.join(RUNNABLE_PLUGINS)})",
             )
             continue
         if flapping is not None:

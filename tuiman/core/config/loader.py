@@ -21,6 +21,7 @@ from typing import Any
 from tuiman.core.config.launch_keys import as_umask
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
+from tuiman.core.config.plugins import read_plugins
 from tuiman.core.config.sockets import check_socket_use, read_sockets
 from tuiman.core.config.validate import (
     Problems,
@@ -205,6 +206,7 @@ def build_config(
     arbiter_table = top_level.get_table("tuiman")
     env_table = top_level.get_table("env")
     watchers_table = top_level.get_table("watchers")
+    plugins_table = top_level.get_table("plugins")
     sockets_table = top_level.get_table("sockets")
     top_level.report_unknown_keys(ignored=_IGNORED_TOP_LEVEL_KEYS)
 
@@ -226,6 +228,7 @@ def build_config(
         arbiter=arbiter,
         watchers=watchers,
         warnings=tuple(problems.warnings),
+        plugins=read_plugins(plugins_table, problems),
         load_options=load_options or LoadOptions(),
         sockets=sockets,
     )

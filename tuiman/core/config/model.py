@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tuiman.core.config.load_options import LoadOptions
+from tuiman.core.config.plugin_model import PluginConfig
 from tuiman.core.config.watch_paths import FileWatch
 
 HOOK_NAMES: tuple[str, ...] = (
@@ -162,6 +163,7 @@ class Config:
     arbiter: ArbiterConfig
     watchers: tuple[WatcherConfig, ...]
     warnings: tuple[str, ...] = ()  # one line each (e.g. ignored Circus options)
+    plugins: tuple[PluginConfig, ...] = ()  # run in the core (docs/circus.md#plugins)
     load_options: LoadOptions = field(default_factory=LoadOptions)
     sockets: tuple[SocketConfig, ...] = ()
 

@@ -300,8 +300,18 @@ def _command_parts(
             reader.problems.error(reader.path(key, position), "contains a NUL character")
             return None
         _check_tokens(part, reader.path(key), reader.problems)
-        _warn_unset_env_tokens(part, reader.path(key), env, reader.problems)
+        if not _env_set_by_hooks(reader):
+            _warn_unset_env_tokens(part, reader.path(key), env, reader.problems)
     return parts
+
+
+def _env_set_by_hooks(reader: TableReader) -> bool:
+    """A before_start or before_spawn hook may set the variable (Circus' examples/example10.ini
+    does): no warning for a command that expands it (docs/hooks.md#what-a-hook-can-see)."""
+    hooks_table = reader.table.get("hooks")
+    return isinstance(hooks_table, dict) and bool(
+        {"before_start", "before_spawn"} & set(hooks_table)
+    )
 
 
 def _split_command_line(reader: TableReader, key: str, command_line: str) -> list[str] | None:

@@ -29,11 +29,11 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def bytes2human(n: int) -> str:
-    """Circus' memory format: 10000 -> '9K', 100001221 -> '95M', 512 -> '512B'."""
+    """Circus' memory format: 10000 -> '9.77K', 100001221 -> '95.37M', 512 -> '512B'."""
     for i in range(len(_SYMBOLS) - 1, -1, -1):
         unit = 1 << (i + 1) * 10
         if n >= unit:
-            return f"{n // unit}{_SYMBOLS[i]}"
+            return f"{round(n / unit, 2):.2f}{_SYMBOLS[i]}"
     return f"{n}B"
 
 
@@ -110,7 +110,7 @@ class StatsSampler:
         with self._lock:
             if not self._total_memory:
                 self._total_memory = os.sysconf("SC_PHYS_PAGES") * _PAGE_SIZE
-                self._boot_time = _boot_time()
+                self._boot_time = boot_time()
             fields_of = {pid: stat_fields(pid) for pid in wanted}
             single = {
                 pid for pid, fields in fields_of.items() if fields and fields[17:18] == [b"1"]
@@ -206,7 +206,8 @@ class StatsSampler:
         )
 
 
-def _boot_time() -> float:
+def boot_time() -> float:
+    """When the machine booted, in epoch seconds (/proc/stat's btime, as psutil reads it)."""
     with open("/proc/stat", "rb") as stat_file:
         for line in stat_file:
             if line.startswith(b"btime "):

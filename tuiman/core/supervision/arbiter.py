@@ -28,6 +28,7 @@ from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.file_watch import FileWatchService
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.on_demand import OnDemandStarts
+from tuiman.core.supervision.plugins import Plugins
 from tuiman.core.supervision.sockets import SocketTable
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
@@ -84,6 +85,7 @@ class Arbiter:
         self._quitting = False  # from the quit request on: nothing may start any more
         self._quit_task: asyncio.Future[None] | None = None
         self.stats = StatsService(self)
+        self.plugins = Plugins(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
         self.watchers: dict[str, Watcher] = {}
@@ -254,6 +256,7 @@ class Arbiter:
         if self.config.sockets and not self.sockets.bound:
             await asyncio.to_thread(self.sockets.bind_all, self.config.sockets)
             self._announce_sockets()
+        await self.plugins.start(self.config.plugins)  # before any process may spawn
         for watcher in self.start_order():
             self.arm_on_demand(watcher)
         await self.start_all(autostart_only=True)
@@ -330,6 +333,7 @@ class Arbiter:
     async def shutdown(self) -> None:
         self.guard.stop()  # the launcher closes the watchdog next: that exit is no death
         self.stats.stop()
+        await self.plugins.stop()
         await self.file_watch.close()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():

@@ -61,6 +61,7 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
         arbiter.on_demand.close()  # replaced watchers armed on their old sockets while stopping
     for watcher in list(arbiter.watchers.values()):
         arbiter.arm_on_demand(watcher)
+    changes += await arbiter.plugins.apply(new_config.plugins)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
     # The file's warnings (a Circus option it ignores) reach whoever asked for the reload.
     return True, [*changes, *(f"warning: {warning}" for warning in new_config.warnings)]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuiman.core.events import Kind, PayloadRefused, check_custom_kind, plain_payload
-from tuiman.core.states import DEAD_OR_ZOMBIE, RUNNING, WatcherState
+from tuiman.core.states import RUNNING, UNEXISTING, WatcherState
+from tuiman.core.supervision.hook_env import HookEnv
 from tuiman.core.supervision.hooks import HookCallToken
 
 if TYPE_CHECKING:
@@ -45,7 +47,9 @@ def _view(process: ManagedProcess) -> HookProcess:
         pid=process.pid,
         wid=process.wid,
         started=process.started,
-        status=RUNNING if process.alive else DEAD_OR_ZOMBIE,
+        # Its exit status is collected as soon as it exits: from then on it no longer exists,
+        # which is what Circus reports in before_reap.
+        status=RUNNING if process.alive else UNEXISTING,
         state=str(process.state),
         _started_monotonic=process.started_monotonic,
     )
@@ -69,8 +73,24 @@ class HookWatcher:
         return self._watcher.config.priority
 
     @property
-    def env(self) -> dict[str, str]:
-        return dict(self._watcher.config.env)
+    def env(self) -> HookEnv:
+        """Live: what a hook writes here is used by the watcher's following spawns."""
+        watcher, token = self._watcher, self._token
+        return HookEnv(lambda: watcher.base_env, watcher.env_changes, lambda: not token.revoked)
+
+    @env.setter
+    def env(self, new_env: Mapping[str, str]) -> None:
+        self.env.replace_all(new_env)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # A write Circus would take but tuiman ignores must not pass silently: only `env` is
+        # writable (docs/hooks.md#what-a-hook-can-see).
+        if name.startswith("_") or name == "env":
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"watcher.{name} cannot be set from a hook (only watcher.env is writable)"
+        )
 
     @property
     def cmd(self) -> str:

@@ -81,14 +81,52 @@ class ProxyWatcher:
         self._channel = channel
         self._call_id = call_id
         self._data = data
-        self.name: str = data["name"]
-        self.numprocesses: int = data["numprocesses"]
-        self.priority: int = data["priority"]
-        self.cmd: str = data["cmd"]
 
     @property
-    def env(self) -> dict[str, str]:
-        return dict(self._data["env"])
+    def name(self) -> str:
+        return str(self._data["name"])
+
+    @property
+    def numprocesses(self) -> int:
+        return int(self._data["numprocesses"])
+
+    @property
+    def priority(self) -> int:
+        return int(self._data["priority"])
+
+    @property
+    def cmd(self) -> str:
+        return str(self._data["cmd"])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # As in-process: only `env` is writable (docs/hooks.md#what-a-hook-can-see).
+        if name.startswith("_") or name == "env":
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"watcher.{name} cannot be set from a hook (only watcher.env is writable)"
+        )
+
+    @property
+    def env(self) -> ProxyEnv:
+        return ProxyEnv(self)
+
+    @env.setter
+    def env(self, new_env: dict[str, str]) -> None:
+        current = ProxyEnv(self)
+        for name in [name for name in current if name not in new_env]:
+            del current[name]
+        current.update(new_env)
+
+    def _set_env(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._data["env"].pop(name, None)
+        else:
+            self._data["env"][name] = value
+        self._channel.send(
+            {"op": "command", "id": self._call_id, "watcher": self.name, "action": "env",
+             "args": [], "env": [name, value]}
+        )  # fmt: skip
 
     def status(self) -> str:
         return str(self._data["state"])
@@ -135,6 +173,46 @@ class ProxyWatcher:
 
     def __repr__(self) -> str:
         return f"<watcher {self.name} {self.status()}>"
+
+
+class ProxyEnv(dict[str, str]):
+    """`watcher.env` in an isolated hook: a copy whose writes are also sent to tuiman."""
+
+    def __init__(self, watcher: ProxyWatcher) -> None:
+        super().__init__(watcher._data["env"])
+        self._watcher = watcher
+
+    def __setitem__(self, name: str, value: str) -> None:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"watcher.env[{name!r}]: names and values must be str, not {type(value).__name__}"
+            )
+        super().__setitem__(name, value)
+        self._watcher._set_env(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self._watcher._set_env(name, None)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name: str, default: str = "") -> str:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name not in self:
+            return dict.pop(self, name, *default)
+        value = self[name]
+        del self[name]
+        return value
+
+    def clear(self) -> None:
+        for name in list(self):
+            del self[name]
 
 
 class ProxyArbiter:

@@ -69,7 +69,7 @@ def snapshot_for_hook(arbiter_facade: Any) -> list[dict[str, Any]]:
         ]  # fmt: skip
         watchers.append(
             {"name": watcher.name, "numprocesses": watcher.numprocesses,
-             "priority": watcher.priority, "cmd": watcher.cmd, "env": watcher.env,
+             "priority": watcher.priority, "cmd": watcher.cmd, "env": dict(watcher.env),
              "state": watcher.status(), "processes": processes}
         )  # fmt: skip
     return watchers
@@ -243,6 +243,16 @@ class HookWorker:
             call.arbiter.stop()
             return
         target = call.arbiter.get_watcher(str(message.get("watcher")))
+        if action == "env":
+            change = message.get("env")
+            if target is not None and isinstance(change, list) and len(change) == 2:
+                name, value = change
+                with contextlib.suppress(TypeError, KeyError):
+                    if value is None:
+                        del target.env[name]
+                    else:
+                        target.env[name] = value
+            return
         args = [int(a) for a in message.get("args", [])]
         if target is not None and action in ("start", "stop", "restart", "incr", "decr"):
             getattr(target, action)(*args)

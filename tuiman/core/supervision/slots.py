@@ -30,6 +30,7 @@ from tuiman.core.processes.process import (
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.hook_env import EnvChanges, config_with_env
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.restart import Action, SlotHistory
 from tuiman.core.supervision.stop_ladder import MARKER_ENV, WATCHER_ENV, StopLadder
@@ -105,6 +106,9 @@ class SlotTable:
         self._veto_killed: set[int] = set()
         # What the last start resolved (virtualenv, user names); None: the config as it is.
         self.launch: LaunchSettings | None = None
+        # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
+        # following spawn uses it
+        self.env_changes: EnvChanges = {}
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -160,8 +164,10 @@ class SlotTable:
             # The one gate every spawn passes: a process started now would outlive the quit.
             return None
         try:
-            config = self.config if self.launch is None else self.launch.applied_to(self.config)
             socket_fds = self._host.socket_fds()
+            # The start's environment (virtualenv, copy_path, ids), then what hooks changed.
+            launched = self.config if self.launch is None else self.launch.applied_to(self.config)
+            config = config_with_env(launched, self.env_changes)
             argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
@@ -396,7 +402,9 @@ class SlotTable:
         for slot in doomed:
             slot.cancel_timer()
             self.slots.pop(slot.wid, None)
-        await asyncio.gather(*(self._ladder.stop_process(s.process) for s in doomed if s.process))
+        # Newest of them first, one stop signal (with its hooks) after the other, as Circus.
+        processes = [s.process for s in reversed(doomed) if s.process is not None]
+        await self._ladder.stop_in_turn(processes)
 
     def cancel_all_timers(self) -> None:
         for slot in self.slots.values():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tuiman.core.events import Kind, plain_payload
 
@@ -92,12 +92,16 @@ class StatsService:
         arbiter = self._arbiter
         watcher = arbiter.get(name)
         stats = await self.sample([name])
+        from tuiman.core.processes.circus_info import circus_info, read_details
+
+        every_pid = [p.pid for s in stats.values() for p in (s, *s.children_stats)]
+        details = await asyncio.to_thread(read_details, every_pid)
         result: dict[int, dict[str, Any]] = {}
         for pid, process in list(watcher.processes.items()):
             if pid not in stats:
                 continue
             # A plain dict from here on: the hook may add keys of its own.
-            entry = cast(dict[str, Any], stats[pid].as_circus_dict(process.wid))
+            entry = circus_info(stats[pid], details, wid=process.wid, started=process.started)
             spec = watcher.config.hooks.get("extended_stats")
             if spec is not None:
                 working = dict(entry)

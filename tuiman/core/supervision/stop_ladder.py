@@ -41,20 +41,64 @@ class StopLadder:
         # (docs/events.md#order)
         self.signal_steps: dict[int, asyncio.Future[None]] = {}
 
-    async def stop_process(self, process: ManagedProcess) -> bool:
-        """stop_signal (with hooks), SIGCONT, wait graceful_timeout, SIGKILL. False if leaked."""
+    async def stop_process(
+        self,
+        process: ManagedProcess,
+        *,
+        stop_signal: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> bool:
+        """stop_signal (with hooks), SIGCONT, wait graceful_timeout, SIGKILL. False if leaked.
+
+        The watcher's stop signal and graceful timeout unless given."""
         if not process.alive:
             return True
+        await self._send_stop_signal(process, stop_signal, graceful_timeout)
+        return await self._finish_stop(process, graceful_timeout)
+
+    async def stop_in_turn(self, processes: list[ManagedProcess]) -> list[bool]:
+        """Stop these in this order, as Circus does: each one's stop signal step
+        (before_signal, signal, after_signal) once the previous one's is done; their graceful
+        waits overlap. One result per process (False: leaked), as `stop_process`'s."""
+        finishing: list[asyncio.Future[bool]] = []
+        try:
+            for process in processes:
+                if not process.alive:
+                    gone: asyncio.Future[bool] = self._host.loop.create_future()
+                    gone.set_result(True)
+                    finishing.append(gone)
+                    continue
+                await self._send_stop_signal(process)
+                finishing.append(self._host.loop.create_task(self._finish_stop(process)))
+        except BaseException:
+            for task in finishing:  # as a cancelled gather would: the stop that follows takes over
+                task.cancel()
+            raise
+        return list(await asyncio.gather(*finishing))
+
+    async def _send_stop_signal(
+        self,
+        process: ManagedProcess,
+        stop_signal: int | None = None,
+        graceful_timeout: float | None = None,
+    ) -> None:
         process.stop_requested = True
         process.state = ProcessState.STOPPING
-        stop_signal = self.config.stop_signal
-        if self.config.graceful_timeout > 0:
+        grace = self.config.graceful_timeout if graceful_timeout is None else graceful_timeout
+        if grace > 0:
+            signum = self.config.stop_signal if stop_signal is None else stop_signal
             await self.signal_process(
-                process, stop_signal, kind=Kind.KILL, group=self.config.stop_children
+                process, signum, kind=Kind.KILL, group=self.config.stop_children
             )
             process.signal_group(signal.SIGCONT)
+
+    async def _finish_stop(
+        self, process: ManagedProcess, graceful_timeout: float | None = None
+    ) -> bool:
+        grace = self.config.graceful_timeout if graceful_timeout is None else graceful_timeout
+        if grace > 0 and process.alive:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(process.exited), self.config.graceful_timeout)
+                await asyncio.wait_for(asyncio.shield(process.exited), grace)
         if process.alive:
             await self.signal_process(process, signal.SIGKILL, kind=Kind.KILL, group=True)
             with contextlib.suppress(TimeoutError):

@@ -33,6 +33,7 @@ from tuiman.core.supervision.command_queue import (
     TaskKeeper,
 )
 from tuiman.core.supervision.hook_calls import WatcherHooks
+from tuiman.core.supervision.hook_env import effective_env
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
 from tuiman.core.supervision.start_check import check_environment, reload_with_hup
@@ -93,6 +94,7 @@ class Watcher:
         )
         self.slots = self._slot_table.slots  # wid -> slot (the same dict, never replaced)
         self.last_exit_codes = self._slot_table.last_exit_codes  # wid -> last exit code
+        self.env_changes = self._slot_table.env_changes  # set by hooks (the same dict)
 
     # -- what the rest of tuiman reads --------------------------------------------------------
     @property
@@ -143,6 +145,13 @@ class Watcher:
         return self._slot_table
 
     @property
+    def base_env(self) -> dict[str, str]:
+        """The environment before hooks change it: with what the last start resolved
+        (virtualenv, copy_path)."""
+        launch = self._slot_table.launch
+        return self.config.env if launch is None else launch.env
+
+    @property
     def status(self) -> WatcherStatus:
         return self._status
 
@@ -188,9 +197,12 @@ class Watcher:
     def reload(self) -> asyncio.Task[CommandResult]:
         return self.submit(self._reload, cancellable=True)
 
-    def kill_process(self, pid: int) -> asyncio.Task[CommandResult]:
-        """The graceful stop procedure on one process; its slot respawns per policy."""
-        return self.submit(lambda: self._kill_one(pid))
+    def kill_process(
+        self, pid: int, *, stop_signal: int | None = None, graceful_timeout: float | None = None
+    ) -> asyncio.Task[CommandResult]:
+        """The graceful stop procedure on one process; its slot respawns per policy. The
+        watcher's stop signal and graceful timeout unless given (Circus' `kill` options)."""
+        return self.submit(lambda: self._kill_one(pid, stop_signal, graceful_timeout))
 
     def send_signal(
         self, signum: int, pid: int | None = None, group: bool = False
@@ -259,7 +271,9 @@ class Watcher:
         self._status.move(WatcherState.STOPPING, reason)
         await self._hooks.run("before_stop")
         running = [p for p in self.processes.values() if p.alive]
-        results = await asyncio.gather(*(ladder.stop_process(p) for p in running))
+        # One process after the other, in spawn order, as Circus: with signal hooks, at most one
+        # runs at a time (never more than hook_threads); without, nothing waits in between.
+        results = await ladder.stop_in_turn(running)
         leaked = [pid for pid, ok in zip((p.pid for p in running), results, strict=True) if not ok]
         await self._reaper.wait()
         await ladder.kill_escapees()
@@ -340,15 +354,26 @@ class Watcher:
         for slot in old_slots:
             slot.cancel_timer()
             self.slots.pop(slot.wid, None)
-        await asyncio.gather(*(stop_process(s.process) for s in old_slots if s.process))
+        # Newest first, each one's stop signal (with its hooks) after the previous one's, as
+        # Circus (its uWSGI lossless-reload recipe drains each worker in before_signal).
+        old_processes = sorted(
+            (s.process for s in old_slots if s.process is not None),
+            key=lambda process: process.started_monotonic,
+            reverse=True,
+        )
+        await self._ladder.stop_in_turn(old_processes)
         return OK
 
-    async def _kill_one(self, pid: int) -> CommandResult:
+    async def _kill_one(
+        self, pid: int, stop_signal: int | None, graceful_timeout: float | None
+    ) -> CommandResult:
         process = self.processes.get(pid)
         if process is None or not process.alive:
             return CommandResult.failure(f"no process {pid} in watcher {self.name}")
         process.replace = True
-        await self._ladder.stop_process(process)
+        await self._ladder.stop_process(
+            process, stop_signal=stop_signal, graceful_timeout=graceful_timeout
+        )
         return OK
 
     async def _signal_command(self, signum: int, pid: int | None, group: bool) -> CommandResult:
@@ -359,10 +384,12 @@ class Watcher:
             targets = [process]
         else:
             targets = [p for p in self.processes.values() if p.alive]
-        signal_process = self._ladder.signal_process
-        results = await asyncio.gather(
-            *(signal_process(p, signum, kind=Kind.SIGNAL, group=group) for p in targets)
-        )
+        # One process after the other, as Circus: a "rolling" before_signal spaces them out.
+        results = [
+            await self._ladder.signal_process(p, signum, kind=Kind.SIGNAL, group=group)
+            for p in targets
+            if p.alive  # it may have exited while the previous one's hooks ran
+        ]
         if targets and not any(results):
             return CommandResult.failure(self._status.reason or "signal not sent")
         return OK
@@ -407,7 +434,10 @@ class Watcher:
     def _own_env(self) -> dict[str, str]:
         """The variables the config sets for this watcher (not the whole inherited environment)."""
         inherited = os.environ if self.config.copy_env else {}
-        return {k: v for k, v in self.config.env.items() if inherited.get(k) != v}
+        env = (  # with what hooks set
+            effective_env(self.base_env, self.env_changes) if self.env_changes else self.base_env
+        )
+        return {k: v for k, v in env.items() if inherited.get(k) != v}
 
     def snapshot(self) -> WatcherSnapshot:
         now = time.monotonic()
