@@ -121,6 +121,9 @@ async def test_children_get_virtualenv_copy_path_and_umask(
     )
     venv = json.loads(reports["venv"].read_text())
     assert venv["path"] == f"{tmp_path / 'venv' / 'bin'}:/usr/bin:/bin"
+    # What hooks, `tuiman ctl status` and the UI show is that environment too.
+    assert arbiter.get("venv").base_env["PATH"] == venv["path"]
+    assert arbiter.get("venv").snapshot()["env"]["PYTHONPATH"] == venv["pythonpath"]
     assert venv["pythonpath"] == f"/opt/lib:{site}"
     assert venv["umask"] == 0o027
     copied = json.loads(reports["copied"].read_text())
