@@ -9,7 +9,10 @@ pseudo-terminal, its output read (and discarded) by this script. Two scenarios:
 - idle: 100 `sleep` processes, nothing happening;
 - load (the one of docs/ui.md#responsiveness): 500 processes — 485 idle, 10 printing 1 000
   lines/s each (10 000 lines/s), 5 that exit every 0.2 s and are respawned through four hooks
-  (before/after_spawn, before/after_reap: ~100 hook events/s).
+  (before/after_spawn, before/after_reap: ~100 hook events/s);
+- pty: one `pty = true` process printing 10 000 lines/s, drawn by the output pane's terminal
+  emulator (docs/terminals.md#in-the-ui), and a sleeping watcher to move to and back;
+- pipe: the same flood through pipes (the pane's line view, no emulator), for comparison.
 
 Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody typing; its
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
@@ -52,10 +55,12 @@ CHATTY = textwrap.dedent(
     count_file = os.path.join(sys.argv[1], f"lines-{os.getpid()}.count")
     out = sys.stdout
     wid = os.environ.get("WID", "?")
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    batch = max(rate // 50, 1)
     start = last_note = time.monotonic()
     count = 0
-    while True:  # 1000 lines/s, in batches of 20 every 20 ms
-        for _ in range(20):
+    while True:  # `rate` lines/s (default 1000), in 50 batches a second
+        for _ in range(batch):
             count += 1
             out.write(f"\\x1b[36mchatty {wid}\\x1b[0m line {count} " + "x" * 40 + "\\n")
         out.flush()
@@ -64,7 +69,7 @@ CHATTY = textwrap.dedent(
             with open(count_file, "w") as f:
                 f.write(str(count))
             last_note = now
-        time.sleep(max(0.0, start + count / 1000 - time.monotonic()))
+        time.sleep(max(0.0, start + count / rate - time.monotonic()))
     """
 )
 
@@ -148,7 +153,25 @@ after_reap = "ui_bench_hooks.count"
     )
 
 
-SCENARIOS = {"idle": idle_scenario, "load": load_scenario}
+def flood_scenario(directory: Path, pty: bool) -> Scenario:
+    (directory / "chatty.py").write_text(CHATTY)
+    toml = f"""
+[watchers.flood]
+cmd = [{PYTHON!r}, "-u", {str(directory / "chatty.py")!r}, {str(directory)!r}, "10000"]
+pty = {"true" if pty else "false"}
+[watchers.lone]
+cmd = [{SLEEP!r}, "3600"]
+"""
+    name = "pty: one pty process" if pty else "pipe: the same without a pty"
+    return Scenario(f"{name}, 10 000 lines/s, on screen", toml, 2, ("flood", "lone"))
+
+
+SCENARIOS = {
+    "idle": idle_scenario,
+    "load": load_scenario,
+    "pty": lambda directory: flood_scenario(directory, pty=True),
+    "pipe": lambda directory: flood_scenario(directory, pty=False),
+}
 
 
 class Terminal:
@@ -466,7 +489,7 @@ def main() -> int:
     parser.add_argument(
         "--presses", type=int, default=30, help="key rounds per scenario (default 30)"
     )
-    parser.add_argument("--only", choices=("idle", "load"))
+    parser.add_argument("--only", choices=tuple(SCENARIOS))
     parser.add_argument(
         "--settle", type=float, default=65.0, help="seconds before measuring (default 65)"
     )

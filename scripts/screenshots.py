@@ -3,7 +3,8 @@
     .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]
 
 Screens: the demo config's main screen (wide and 80x24), the hook-event log with a veto and
-a failure, the signal picker, and the quit progress view with a process that ignores SIGTERM.
+a failure, the signal picker, the quit progress view with a process that ignores SIGTERM, and a
+curses program on its own terminal (`pty = true`) in typing mode.
 """
 
 from __future__ import annotations
@@ -62,6 +63,58 @@ STUBBORN = textwrap.dedent(
     cmd = ["sh", "-c", "trap 'echo ignoring SIGTERM' TERM; while true; do sleep 0.2; done"]
     graceful_timeout = 10.0
     priority = 0
+    """
+)
+
+# A full-screen curses program on its own terminal (pty = true), and a Python REPL.
+CURSES_DEMO = textwrap.dedent(
+    """
+    import curses, math, time
+
+    def main(screen):
+        curses.curs_set(0)
+        curses.start_color()
+        curses.use_default_colors()
+        for pair, colour in enumerate((curses.COLOR_GREEN, curses.COLOR_YELLOW, curses.COLOR_RED,
+                                       curses.COLOR_CYAN, curses.COLOR_MAGENTA), start=1):
+            curses.init_pair(pair, colour, -1)
+        names = ["web.1", "web.2", "worker.1", "worker.2", "worker.3", "mailer.1"]
+        tick = 0
+        while True:
+            rows, cols = screen.getmaxyx()
+            screen.erase()
+            screen.attron(curses.A_REVERSE | curses.A_BOLD)
+            screen.addstr(0, 0, " shop monitor ".ljust(cols - 1)[: cols - 1])
+            screen.attroff(curses.A_REVERSE | curses.A_BOLD)
+            screen.addstr(1, 1, f"terminal {cols}x{rows}   q quits", curses.A_DIM)
+            width = max(cols - 30, 10)
+            for row, name in enumerate(names):
+                load = (math.sin(tick / 7 + row) + 1) / 2
+                pair = 1 if load < 0.5 else 2 if load < 0.8 else 3
+                bar = "█" * int(load * width)
+                screen.addstr(3 + row, 2, f"{name:<10}", curses.color_pair(4) | curses.A_BOLD)
+                screen.addstr(3 + row, 13, f"{load * 100:5.1f}% ", curses.color_pair(pair))
+                screen.addstr(3 + row, 21, bar[: cols - 23], curses.color_pair(pair))
+            screen.addstr(10, 2, "queue", curses.color_pair(5) | curses.A_UNDERLINE)
+            screen.addstr(10, 9, " ".join(f"{(tick * 7 + n * 13) % 100:02d}" for n in range(12)))
+            screen.refresh()
+            tick += 1
+            time.sleep(0.2)
+
+    curses.wrapper(main)
+    """
+)
+
+TERMINAL_WATCHERS = textwrap.dedent(
+    """
+    [watchers.monitor]
+    cmd = ["python3", "monitor.py"]
+    pty = true
+    env = { TERM = "xterm-256color" }
+
+    [watchers.repl]
+    cmd = ["python3", "-i", "-q"]
+    pty = true
     """
 )
 
@@ -126,6 +179,22 @@ async def quit_progress(pilot: Pilot[int]) -> None:
     await settle(pilot, 2.5)  # the others are gone; legacy ignores SIGTERM
 
 
+async def terminal(pilot: Pilot[int]) -> None:
+    app = pilot.app
+    assert isinstance(app, TuimanApp)
+    await pilot.pause(3.0)
+    app.select_watcher("monitor")
+    await pilot.press("t")  # typing mode: the footer says how to leave it
+    await settle(pilot, 1.5)
+
+
+def terminal_config(directory: Path) -> Config:
+    (directory / "monitor.py").write_text(CURSES_DEMO)
+    path = directory / "tuiman.toml"
+    path.write_text(TERMINAL_WATCHERS)
+    return load_config_text(TERMINAL_WATCHERS, path, cwd=directory)
+
+
 async def run(output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -137,6 +206,7 @@ async def run(output: Path) -> None:
         await shoot(
             "quit-progress", config_with(directory, STUBBORN), (120, 36), quit_progress, output
         )
+        await shoot("terminal", terminal_config(directory), (120, 36), terminal, output)
 
 
 if __name__ == "__main__":

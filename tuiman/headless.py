@@ -21,6 +21,7 @@ from tuiman import strict_json
 from tuiman.console import say
 from tuiman.core.bus import Subscription
 from tuiman.core.events import Event, Kind
+from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import (
     DroppedPayload,
     FailedPayload,
@@ -46,7 +47,8 @@ from tuiman.core.watch_text import files_changed_text
 
 PRINTER_BACKLOG = 1_000  # chunks waiting for a slow stdout before the bus starts dropping
 PRINT_BATCH = 500  # events per chunk handed to the writer thread
-HIDDEN_KINDS = frozenset({Kind.SNAPSHOT, Kind.STATS})
+# A pty's raw text is for terminal emulators; its readable lines come as `output` events.
+HIDDEN_KINDS = frozenset({Kind.SNAPSHOT, Kind.STATS, Kind.TERMINAL})
 PALETTE = (36, 32, 33, 35, 34, 96, 92, 93, 95, 94)
 
 
@@ -85,7 +87,7 @@ class LineFormatter:
                 return None
             output = cast(OutputPayload, event.payload)
             prefix = self.watcher_label(f"{event.watcher}.{output['wid']}")
-            return f"{prefix} | {output['line']}"
+            return f"{prefix} | {terminal_line(output['line'])}"
         stamp = (
             time.strftime("%H:%M:%S", time.localtime(event.time))
             + f".{int(event.time % 1 * 1000):03d}"

@@ -165,13 +165,14 @@ async def test_every_published_kind_has_its_typed_keys(
         seen.add(event.kind if event.watcher or event.kind != Kind.RELOAD else "arbiter reload")
 
     # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
-    # restart on change: tests/core/test_file_watch.py
+    # restart on change: tests/core/test_file_watch.py; a pty's raw text: tests/core/test_pty.py
     elsewhere = {
         Kind.CUSTOM,
         Kind.WATCHDOG,
         Kind.SWEEP_FAILED,
         Kind.FILES_CHANGED,
         Kind.WATCH_ERROR,
+        Kind.TERMINAL,
     }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",

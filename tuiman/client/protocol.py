@@ -53,6 +53,17 @@ class OutputLine:
     partial: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TerminalTail(Outcome):
+    """The recent raw text of a pty process' terminal, its size, and how many characters it has
+    written in all (`end`: a `terminal` event whose `end` is not past it is already in `data`)."""
+
+    data: str = ""
+    end: int = 0
+    rows: int = 24
+    cols: int = 80
+
+
 class EventStream(Protocol):
     async def get(self) -> Event:
         """The next event; raises EOFError when the stream ends."""
@@ -139,4 +150,24 @@ class CoreClient(Protocol):
 
     async def recent_output(self, watcher: str, last: int) -> list[OutputLine]:
         """The last lines of the watcher's output ring (empty if they cannot be had)."""
+        ...
+
+    async def send_input(
+        self,
+        watcher: str,
+        pid: int | None,
+        text: str | None = None,
+        keys: list[str] | None = None,
+    ) -> Outcome:
+        """Write text, then named keys, to a process' terminal or stdin pipe."""
+        ...
+
+    async def resize_terminal(
+        self, watcher: str, rows: int, cols: int, pid: int | None = None
+    ) -> Outcome:
+        """Set the size of the watcher's pty terminals (one process' with `pid`)."""
+        ...
+
+    async def terminal_tail(self, watcher: str, pid: int) -> TerminalTail:
+        """A pty process' recent raw text, to replay into an emulator."""
         ...

@@ -11,7 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, cast
 
-from tuiman.client.protocol import ConfigReload, ExtendedStats, Outcome, OutputLine, WatcherStatus
+from tuiman.client.protocol import (
+    ConfigReload,
+    ExtendedStats,
+    Outcome,
+    OutputLine,
+    TerminalTail,
+    WatcherStatus,
+)
 from tuiman.core.events import Event, event_from_dict
 
 Reply = dict[str, Any]
@@ -102,3 +109,39 @@ class WireClient(ABC):
             )
             for line in reply.get("lines", [])
         ]
+
+    async def send_input(
+        self,
+        watcher: str,
+        pid: int | None,
+        text: str | None = None,
+        keys: list[str] | None = None,
+    ) -> Outcome:
+        arguments: dict[str, Any] = {"watcher": watcher}
+        if pid is not None:
+            arguments["pid"] = pid
+        if text:
+            arguments["text"] = text
+        if keys:
+            arguments["keys"] = keys
+        return outcome(await self.request("send", **arguments))
+
+    async def resize_terminal(
+        self, watcher: str, rows: int, cols: int, pid: int | None = None
+    ) -> Outcome:
+        arguments: dict[str, Any] = {"watcher": watcher, "rows": rows, "cols": cols}
+        if pid is not None:
+            arguments["pid"] = pid
+        return outcome(await self.request("resize", **arguments))
+
+    async def terminal_tail(self, watcher: str, pid: int) -> TerminalTail:
+        reply = await self.request("terminal", watcher=watcher, pid=pid)
+        if not reply.get("ok"):
+            return TerminalTail(False, outcome(reply).error)
+        return TerminalTail(
+            True,
+            data=str(reply.get("data", "")),
+            end=int(reply.get("end", 0)),
+            rows=int(reply.get("rows", 24)),
+            cols=int(reply.get("cols", 80)),
+        )

@@ -251,7 +251,7 @@ class Connection:
                         )
                         await self.send(error_reply(None, message))
                         return
-                    if output or event.kind != Kind.OUTPUT:
+                    if output or event.kind not in (Kind.OUTPUT, Kind.TERMINAL):
                         chunks.append(encode(event.to_dict()))
                 if chunks and not self.closed:
                     self.writer.write(b"".join(chunks))

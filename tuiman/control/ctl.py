@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     sub = add("events", "print the event bus, like tuiman --headless")
     sub.add_argument("--no-output", action="store_true", help="hide process output lines")
+    sub = add("send", "write TEXT (or named keys) to a process' terminal or stdin pipe")
+    sub.add_argument("watcher")
+    sub.add_argument("text", nargs="+", metavar="TEXT", help="text; with --keys: key names")
+    sub.add_argument("--pid", type=int, help="only this process (default: every running one)")
+    sub.add_argument(
+        "--keys",
+        action="store_true",
+        help="TEXT are key names: Enter Tab Escape Up Down Left Right C-c F1 ...",
+    )
     add("reopen-logs", "reopen output files (after logrotate)")
     sub = add("quit", "stop every watcher and end the instance")
     sub.add_argument("--wait", action="store_true", help="return once the instance has stopped")
@@ -271,6 +280,19 @@ def cmd_stats(socket_path: Path, options: argparse.Namespace) -> int:
     return finish(options, "stats", reply, render.stats_table(reply.get("watchers") or {}))
 
 
+def cmd_send(socket_path: Path, options: argparse.Namespace) -> int:
+    arguments: dict[str, Any] = {"watcher": options.watcher}
+    if options.keys:
+        arguments["keys"] = list(options.text)
+    else:
+        arguments["text"] = " ".join(options.text)
+    if options.pid is not None:
+        arguments["pid"] = options.pid
+    label = f"send {options.watcher}"
+    reply = request(socket_path, "send", **arguments)
+    return finish(options, label, reply, f"{label}: sent to {reply.get('processes')} process(es)")
+
+
 def cmd_reopen_logs(socket_path: Path, options: argparse.Namespace) -> int:
     return finish(options, "reopen-logs", request(socket_path, "reopen-logs"))
 
@@ -310,5 +332,6 @@ HANDLERS: dict[str, Handler] = {
     "logs": cmd_logs,
     "events": cmd_events,
     "reopen-logs": cmd_reopen_logs,
+    "send": cmd_send,
     "quit": cmd_quit,
 }

@@ -44,6 +44,7 @@ from tuiman.core.payloads import (
     StatsPayload,
     StopPayload,
     SweepFailedPayload,
+    TerminalPayload,
     UpdatedPayload,
     WatchdogPayload,
     WatcherReloadPayload,
@@ -53,7 +54,7 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT})
+DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL})
 
 
 class Subscription:
@@ -268,6 +269,10 @@ class Bus:
     def emit(self, kind: Literal[Kind.OUTPUT], watcher: str, payload: OutputPayload) -> Event: ...
     @overload
     def emit(self, kind: Literal[Kind.STATS], watcher: str, payload: StatsPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.TERMINAL], watcher: str, payload: TerminalPayload
+    ) -> Event: ...
     @overload
     def emit(
         self, kind: Literal[Kind.WATCHDOG], watcher: None, payload: WatchdogPayload

@@ -38,6 +38,7 @@ class Kind(StrEnum):
     HOOK_OUTPUT = "hook_output"  # what a hook wrote to stdout/stderr
     HOOK_STARTED = "hook_started"  # a hook call began (its hook_success/hook_failure follows)
     PLUGIN = "plugin"  # a plugin started, could not start, or acted (the watchdog's kills)
+    TERMINAL = "terminal"  # what a pty process wrote, escape sequences included (for emulators)
     FILES_CHANGED = "files_changed"  # watched files changed: the watcher restarts (or not)
     WATCH_ERROR = "watch_error"  # a watcher's files can no longer be watched
 
@@ -89,7 +90,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT),
+        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL),
     )
 
 

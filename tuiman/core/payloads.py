@@ -108,6 +108,7 @@ class WatcherSettings(TypedDict):
     cmd: str
     env: dict[str, str]  # only what the config sets, secrets masked
     hooks: list[str]
+    input: NotRequired[str]  # "pty" or "pipe": its processes take input (docs/terminals.md)
     # with use_sockets: the sockets it names in $(tuiman.sockets.NAME), else all (its processes
     # inherit them all)
     sockets: NotRequired[list[SocketSnapshot]]
@@ -187,6 +188,16 @@ class OutputPayload(TypedDict):
     stream: str  # stdout | stderr
     line: str
     partial: NotRequired[bool]  # present (True) when the line had no newline yet
+
+
+class TerminalPayload(TypedDict):
+    """Raw text from a pty process' terminal: escape sequences kept, cut anywhere (a sequence
+    may straddle two events). The readable lines come as `output` events too."""
+
+    pid: int
+    wid: int
+    data: str
+    end: int  # characters the terminal has written so far, this data included
 
 
 class OutputLineRecord(TypedDict):
@@ -376,6 +387,7 @@ PAYLOAD_TYPES: dict[str, type] = {
     Kind.HOOK_STARTED: HookStartedPayload,
     Kind.OUTPUT: OutputPayload,
     Kind.STATS: StatsPayload,
+    Kind.TERMINAL: TerminalPayload,
     Kind.SNAPSHOT: ArbiterSnapshot,
     Kind.RESYNC: ResyncPayload,
     Kind.WATCHDOG: WatchdogPayload,

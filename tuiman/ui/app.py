@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from tuiman.client.protocol import CoreClient, EventStream, Outcome
 from tuiman.core.events import Event, Kind
+from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import ArbiterSnapshot
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
@@ -34,6 +35,7 @@ from tuiman.ui.screens.quit_confirm import KILL_KEY, QuitAnswer, QuitConfirmScre
 from tuiman.ui.screens.quit_progress import QuitScreen
 from tuiman.ui.sorting import SortOrder
 from tuiman.ui.terminal_text import safe_ansi, safe_text
+from tuiman.ui.widgets.terminal_view import TerminalView
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
@@ -195,6 +197,7 @@ class TuimanApp(App[int]):
             if self.model.source.startswith("demo:"):
                 changes.log[:0] = demo_tip_entries(self.clock())
             self._apply(changes)
+            await self.main.terminals.send_size_now()  # pty processes start with the pane's size
             self.client.set_stats(True)
             self.booted = True
             self.ready.set()
@@ -218,7 +221,14 @@ class TuimanApp(App[int]):
     async def _output_history(self, name: str) -> None:
         lines = await self.client.recent_output(name, OUTPUT_KEEP)
         self.model.output_of(name).extend(
-            OutputEntry(line.time, name, line.pid, line.wid, line.stream, safe_ansi(line.text))
+            OutputEntry(
+                line.time,
+                name,
+                line.pid,
+                line.wid,
+                line.stream,
+                safe_ansi(terminal_line(line.text)),
+            )
             for line in lines
         )
 
@@ -358,7 +368,7 @@ class TuimanApp(App[int]):
         self.main.action_signal()
 
     def all_bindings(self) -> list[Binding]:
-        bindings = [*MainScreen.BINDINGS, *TuimanApp.BINDINGS]
+        bindings = [*MainScreen.BINDINGS, *TerminalView.BINDINGS, *TuimanApp.BINDINGS]
         found = [b for b in bindings if isinstance(b, Binding)]
         return [attached(b) for b in found] if self.client.is_remote else found
 

@@ -86,6 +86,13 @@ MAIN_BINDINGS: list[BindingType] = [
         "scale-to",
         show=False,
     ),
+    _binding(
+        "t",
+        "type",
+        "type",
+        "Typing mode: every key goes to the pty process shown in the output pane (^] leaves)",
+        "type",
+    ),
     # help and quit before the rest: on 80 columns the Footer cuts off its last keys
     _binding("question_mark", "help", "help", "Show every key", "help"),
     _binding("q", "app.quit", "quit", QUIT_TOOLTIP, "quit"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
 from tuiman.core.events import Event, Kind
+from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import (
     AddPayload,
     ArbiterSnapshot,
@@ -90,6 +91,7 @@ class Changes:
     output: list[OutputEntry] = field(default_factory=list)
     dropped: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    terminal: list[Event] = field(default_factory=list)  # raw pty text: only for the emulator
 
 
 class CoreModel:
@@ -146,13 +148,15 @@ class CoreModel:
                     payload["pid"],
                     payload["wid"],
                     payload["stream"],
-                    safe_ansi(payload["line"]),
+                    safe_ansi(terminal_line(payload["line"])),  # a `\r` overwrites, as on a tty
                 )
                 lines = buffers.get(name)
                 if lines is None:
                     lines = self.output_of(name)
                 lines.append(entry)
                 new_output.append(entry)
+            elif event.kind == Kind.TERMINAL:  # escape sequences are the point: not made safe
+                changes.terminal.append(event)
             else:
                 self._apply_one(safe_event(event), changes)
         return changes

@@ -71,6 +71,7 @@ class WatcherView:
     stopping_since: float | None = None  # wall clock the current stop began
     leaked: list[int] = field(default_factory=list)
     running_hooks: list[RunningHook] = field(default_factory=list)  # oldest first
+    input: str | None = None  # "pty" or "pipe": its processes take input (docs/terminals.md)
     sockets: tuple[str, ...] = ()  # what its processes inherit: `web 127.0.0.1:8080 fd 5`
     on_demand: bool = False  # it starts on the first connection to its sockets
 
@@ -125,6 +126,7 @@ def load_settings(view: WatcherView, settings: WatcherSettings) -> None:
     view.autostart = settings["autostart"]
     view.cmd = settings["cmd"]
     view.hooks = tuple(settings["hooks"])
+    view.input = settings.get("input")
     view.sockets = tuple(
         f"{item['name']} {item['location']} fd {item['fd']}" for item in settings.get("sockets", [])
     )

@@ -106,6 +106,8 @@ class WatcherConfig:
     restart: RestartConfig = field(default_factory=RestartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     hooks: dict[str, HookSpec] = field(default_factory=dict)
+    pty: bool = False  # its own pseudo-terminal as stdin/stdout/stderr (docs/terminals.md)
+    stdin: Literal["null", "pipe"] = "null"  # without a pty: /dev/null or a writable pipe
     port: int | None = None  # PORT of the process in slot 1; slot N gets port + N - 1
     use_sockets: bool = False  # its processes inherit every [sockets.NAME] (docs/configuration.md)
     on_demand: bool = False  # started on the first connection to one of its sockets

@@ -25,6 +25,7 @@ from typing import Any
 from tuiman.core.config import launch_keys, output_keys, validate
 from tuiman.core.config.loader import build_config
 from tuiman.core.config.model import HOOK_NAMES
+from tuiman.core.config.terminal import STDIN_MODES, as_stdin_mode
 from tuiman.core.config.validate import KeyPath, KeyRead, Problems, as_table
 
 SCHEMA_FILE_NAME = "tuiman.schema.json"
@@ -83,6 +84,7 @@ _KNOWN_CONVERTERS: dict[Callable[[object], Any], JsonSchema] = {
         "type": "array",
         "items": {"type": "integer", "minimum": -128, "maximum": 255},
     },
+    as_stdin_mode: {"enum": list(STDIN_MODES)},
     launch_keys.as_umask: {
         "anyOf": [
             {"type": "integer", "minimum": 0, "maximum": 0o777},

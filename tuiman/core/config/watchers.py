@@ -37,6 +37,7 @@ from tuiman.core.config.model import (
     WatcherConfig,
 )
 from tuiman.core.config.output_keys import read_output_format
+from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
     KeyPath,
@@ -188,6 +189,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
     uid, gid, user, group = _read_user_and_group(reader)
+    pty, stdin = read_terminal_keys(reader)
     launch = read_launch_keys(
         reader,
         copy_env=copy_env,
@@ -234,6 +236,8 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             import_timeout=context.arbiter.hook_import_timeout,
             isolated=reader.get("isolated_hooks", as_bool, False),
         ),
+        pty=pty,
+        stdin=stdin,
         port=_read_port(reader, numprocesses),
         use_sockets=reader.get("use_sockets", as_bool, defaults.use_sockets),
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
@@ -243,6 +247,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         group=group,
         **launch,
     )
+    check_one_stdin(watcher, reader)
     reader.report_unknown_keys()
     return watcher
 

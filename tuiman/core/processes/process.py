@@ -23,6 +23,8 @@ from functools import partial
 
 from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.output import LineSplitter
+from tuiman.core.processes.process_input import InputWriter
+from tuiman.core.processes.terminal import TerminalMaster, open_pty, take_controlling_terminal
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536
@@ -32,6 +34,7 @@ MAX_READS_PER_WAKE = 4
 
 OutputCallback = Callable[["ManagedProcess", str, list[tuple[str, bool]]], None]
 ExitCallback = Callable[["ManagedProcess"], None]
+TerminalCallback = Callable[["ManagedProcess", str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class SpawnSpec:
     cgroup: WatcherCgroup | None = None  # moved in right after the spawn
     pass_fds: tuple[int, ...] = ()  # inherited under the same numbers (the watcher's sockets)
     stdin: int | None = None  # the child's stdin (a socket's fd); default /dev/null
+    terminal_size: tuple[int, int] | None = None  # (rows, cols) of its own pty; None: pipes
+    stdin_pipe: bool = False  # a writable stdin instead of /dev/null (no pty)
     umask: int | None = None  # None: inherit tuiman's
 
 
@@ -58,6 +63,8 @@ def _child_setup(spec: SpawnSpec, report_fd: int) -> Callable[[], None]:
     raise a hard limit. The only Python that runs between fork and exec, and only for watchers
     with rlimits. What failed is written to `report_fd`: Popen only says "preexec_fn failed"."""
     steps: list[tuple[str, Callable[[], None]]] = []
+    if spec.terminal_size is not None:
+        steps.append(("its terminal as controlling terminal", take_controlling_terminal))
     for name, value in (spec.rlimits or {}).items():
         limit_id = getattr(resource, f"RLIMIT_{name.upper()}")
         shown = "unlimited" if value == resource.RLIM_INFINITY else str(value)
@@ -107,6 +114,7 @@ class ManagedProcess:
         loop: asyncio.AbstractEventLoop,
         on_output: OutputCallback,
         on_exit: ExitCallback,
+        on_terminal: TerminalCallback | None = None,
     ) -> None:
         self.wid = wid
         self.state = ProcessState.RUNNING
@@ -124,7 +132,20 @@ class ManagedProcess:
         self._loop = loop
         self._on_output = on_output
         self._on_exit = on_exit
-        self._popen = _popen(spec)
+        # Where typed or sent input goes (docs/terminals.md#sending-input), and the pty's
+        # master for a process with its own terminal.
+        self.input: InputWriter | None = None
+        self.terminal: TerminalMaster | None = None
+        terminal_fds = open_pty(*spec.terminal_size) if spec.terminal_size is not None else None
+        try:
+            self._popen = _popen(spec, terminal_fds[1] if terminal_fds else None)
+        except BaseException:
+            if terminal_fds is not None:
+                os.close(terminal_fds[0])
+            raise
+        finally:
+            if terminal_fds is not None:
+                os.close(terminal_fds[1])  # the child holds the slave now
         self.pid = self._popen.pid
         if spec.cgroup is not None:
             spec.cgroup.add(self.pid)  # first thing: what it forks from now on stays inside
@@ -136,13 +157,22 @@ class ManagedProcess:
             # Spawned but not watchable (no fd left for its pidfd): it must not run unsupervised.
             self._popen.kill()
             self._popen.wait()  # SIGKILLed: collected within microseconds
-            for pipe in (self._popen.stdout, self._popen.stderr):
+            for pipe in (self._popen.stdin, self._popen.stdout, self._popen.stderr):
                 if pipe is not None:
                     pipe.close()
+            if terminal_fds is not None:
+                os.close(terminal_fds[0])
             raise
         self._open_streams: dict[int, tuple[str, LineSplitter]] = {}
+        if terminal_fds is not None:
+            self._watch_terminal(terminal_fds[0], on_terminal)
+        elif self._popen.stdin is not None:
+            stdin_fd = self._popen.stdin.fileno()
+            os.set_blocking(stdin_fd, False)
+            self.input = InputWriter(stdin_fd, loop, owns_fd=False)
         for stream_name, pipe in (("stdout", self._popen.stdout), ("stderr", self._popen.stderr)):
-            assert pipe is not None
+            if pipe is None:
+                continue
             fd = pipe.fileno()
             os.set_blocking(fd, False)
             self._open_streams[fd] = (stream_name, LineSplitter())
@@ -150,6 +180,17 @@ class ManagedProcess:
         loop.add_reader(self._pidfd, self._on_pidfd_ready)
 
     # -- output -------------------------------------------------------------------------------
+    def _watch_terminal(self, master: int, on_terminal: TerminalCallback | None) -> None:
+        def text(data: str) -> None:
+            if on_terminal is not None:
+                on_terminal(self, data)
+
+        def lines(reduced: list[tuple[str, bool]]) -> None:
+            self._on_output(self, "stdout", reduced)
+
+        self.terminal = TerminalMaster(master, self._loop, text, lines)
+        self.input = InputWriter(master, self._loop, owns_fd=False)
+
     def _read_stream(self, fd: int) -> None:
         stream_name, splitter = self._open_streams[fd]
         for _ in range(MAX_READS_PER_WAKE):
@@ -179,16 +220,26 @@ class ManagedProcess:
             pipe.close()
 
     def close_streams(self) -> None:
-        """Drain what is buffered and close both pipes (a grandchild may still hold them)."""
+        """Drain what is buffered and close both pipes (a grandchild may still hold them), the
+        input and the terminal's master."""
         for fd in list(self._open_streams):
             with contextlib.suppress(OSError):
                 self._read_stream(fd)
             if fd in self._open_streams:
                 self._close_stream(fd)
+        if self.input is not None:
+            self.input.close()
+            if self._popen.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self._popen.stdin.close()
+        if self.terminal is not None:
+            with contextlib.suppress(OSError):
+                self.terminal.drain()
+            self.terminal.close()
 
     @property
     def streams_open(self) -> bool:
-        return bool(self._open_streams)
+        return bool(self._open_streams) or (self.terminal is not None and self.terminal.reading)
 
     # -- exit ---------------------------------------------------------------------------------
     def _on_pidfd_ready(self) -> None:
@@ -237,25 +288,33 @@ class ManagedProcess:
         return end - self.started_monotonic
 
 
-def _popen(spec: SpawnSpec) -> subprocess.Popen[bytes]:
+def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[bytes]:
     """Popen in a new session; with rlimits, the child sets them (and then its ids) itself and
-    reports what the kernel refused, raised as `SpawnFailed`."""
-    report_read, report_write = os.pipe2(os.O_CLOEXEC) if spec.rlimits else (-1, -1)
+    reports what the kernel refused, raised as `SpawnFailed`. With a terminal, the slave is its
+    0/1/2 and the child makes it its controlling terminal (the same set-up step)."""
+    setup = bool(spec.rlimits) or terminal_slave is not None
+    report_read, report_write = os.pipe2(os.O_CLOEXEC) if setup else (-1, -1)
+    stdin: int = subprocess.PIPE if spec.stdin_pipe else devnull_fd()
+    if spec.stdin is not None:
+        stdin = spec.stdin  # a socket (the config refuses it with a pty or a stdin pipe)
+    output: int = subprocess.PIPE
+    if terminal_slave is not None:
+        stdin = output = terminal_slave
     try:
         return subprocess.Popen(
             list(spec.argv),
             executable=spec.executable,
-            stdin=spec.stdin if spec.stdin is not None else devnull_fd(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdin=stdin,
+            stdout=output,
+            stderr=output,
             cwd=spec.cwd,
             env=dict(spec.env),
             start_new_session=True,
             close_fds=True,
             pass_fds=spec.pass_fds,
-            user=None if spec.rlimits else spec.uid,
-            group=None if spec.rlimits else spec.gid,
-            preexec_fn=_child_setup(spec, report_write) if spec.rlimits else None,
+            user=None if setup else spec.uid,
+            group=None if setup else spec.gid,
+            preexec_fn=_child_setup(spec, report_write) if setup else None,
             umask=-1 if spec.umask is None else spec.umask,
         )
     except subprocess.SubprocessError as error:

@@ -19,6 +19,12 @@ from tuiman.core.config.model import MAX_NUMPROCESSES
 from tuiman.core.config.validate import InvalidValue, as_signal
 from tuiman.core.payloads import OutputLineRecord
 from tuiman.core.supervision.arbiter import Arbiter, UnknownWatcher
+from tuiman.core.supervision.terminals import (
+    TerminalRequestError,
+    resize,
+    send_input,
+    terminal_state,
+)
 from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
 
 Reply = dict[str, Any]
@@ -243,6 +249,49 @@ async def cmd_logs(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok(lines=records)
 
 
+def _optional_pid(request: dict[str, Any]) -> int | None:
+    return _int_arg(request, "pid") if request.get("pid") is not None else None
+
+
+async def cmd_send(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    text, keys = request.get("text"), request.get("keys")
+    if text is not None and not isinstance(text, str):
+        raise BadRequest("text must be a string")
+    if keys is not None and (
+        not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+    ):
+        raise BadRequest("keys must be a list of key names")
+    if not text and not keys:
+        raise BadRequest("nothing to send: give text or keys")
+    try:
+        reached = send_input(arbiter.get(name), _optional_pid(request), text, keys)
+    except TerminalRequestError as exc:
+        raise BadRequest(str(exc)) from None
+    return ok(processes=reached)
+
+
+async def cmd_resize(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    rows, cols = _int_arg(request, "rows"), _int_arg(request, "cols")
+    try:
+        resize(arbiter.get(name), _optional_pid(request), rows, cols)
+    except TerminalRequestError as exc:
+        raise BadRequest(str(exc)) from None
+    return ok()
+
+
+async def cmd_terminal(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    name = _watcher_name(request, required=True)
+    assert name is not None
+    try:
+        return ok(**terminal_state(arbiter.get(name), _int_arg(request, "pid")))
+    except TerminalRequestError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 async def cmd_hook_events(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     count = _int_arg(request, "n", 200)
     events = list(arbiter.recent_hook_events)[-count:] if count > 0 else []
@@ -295,6 +344,9 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("stats", cmd_stats, "watcher extended", "process stats (extended: via the hook)"),
         _spec("logs", cmd_logs, "watcher pid n", "recent output lines from the ring buffer"),
         _spec("hook_events", cmd_hook_events, "n", "recent hook events"),
+        _spec("send", cmd_send, "watcher pid text keys", "write text or named keys to input"),
+        _spec("resize", cmd_resize, "watcher pid rows cols", "set the size of pty terminals"),
+        _spec("terminal", cmd_terminal, "watcher pid", "a pty process' recent raw text"),
         _spec("reloadconfig", cmd_reloadconfig, "", "apply the config file's changes"),
         _spec("reopen-logs", cmd_reopen_logs, "", "reopen output files"),
         _spec("quit", cmd_quit, "", "stop everything and exit"),

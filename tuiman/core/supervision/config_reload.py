@@ -155,6 +155,7 @@ async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig
     await watcher.stop()
     await close_sink(watcher)
     replacement = Watcher(new, arbiter)
+    replacement.terminal_size = watcher.terminal_size  # what the front end set (pty watchers)
     arbiter.watchers[watcher.name] = replacement
     arbiter.bus.emit(
         Kind.UPDATED,
@@ -185,6 +186,8 @@ def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
         "env": snapshot["env"],
         "hooks": snapshot["hooks"],
     }
+    if "input" in snapshot:
+        settings["input"] = snapshot["input"]
     if "sockets" in snapshot:
         settings["sockets"] = snapshot["sockets"]
     if "on_demand" in snapshot:

@@ -25,8 +25,10 @@ from tuiman.core.processes.process import (
     ManagedProcess,
     OutputCallback,
     SpawnSpec,
+    TerminalCallback,
     spawn_error_text,
 )
+from tuiman.core.processes.terminal import DEFAULT_SIZE as DEFAULT_TERMINAL_SIZE
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
@@ -109,6 +111,9 @@ class SlotTable:
         # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
         # following spawn uses it
         self.env_changes: EnvChanges = {}
+        # pty watchers: the size a new process' terminal starts with, and where its raw text goes
+        self.terminal_size: tuple[int, int] = DEFAULT_TERMINAL_SIZE
+        self.on_terminal: TerminalCallback | None = None
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -183,8 +188,17 @@ class SlotTable:
                 pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
                 stdin=socket_fds.get(self.config.stdin_socket or ""),
                 umask=config.umask,
+                terminal_size=self.terminal_size if self.config.pty else None,
+                stdin_pipe=self.config.stdin == "pipe",
             )
-            process = ManagedProcess(spec, slot.wid, self._host.loop, self._on_output, self.on_exit)
+            process = ManagedProcess(
+                spec,
+                slot.wid,
+                self._host.loop,
+                self._on_output,
+                self.on_exit,
+                on_terminal=self.on_terminal,
+            )
         except Exception as error:
             # Whatever the kind (OSError, a limit the child could not set, a bad argument), a
             # failed spawn is this watcher's spawn error event, never a stuck start.

@@ -38,6 +38,7 @@ from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
 from tuiman.core.supervision.start_check import check_environment, reload_with_hup
 from tuiman.core.supervision.stop_ladder import StopLadder
+from tuiman.core.supervision.terminals import input_kind
 from tuiman.core.supervision.watcher_host import WatcherHost
 from tuiman.core.supervision.watcher_state import RUNNING_STATES, WatcherStatus
 
@@ -92,6 +93,7 @@ class Watcher:
             self._stop_on_own,
             self._give_up,
         )
+        self._slot_table.on_terminal = self._on_terminal
         self.slots = self._slot_table.slots  # wid -> slot (the same dict, never replaced)
         self.last_exit_codes = self._slot_table.last_exit_codes  # wid -> last exit code
         self.env_changes = self._slot_table.env_changes  # set by hooks (the same dict)
@@ -416,6 +418,23 @@ class Watcher:
             if self.file_sink is not None:
                 self.file_sink.write(line)
 
+    def _on_terminal(self, process: ManagedProcess, data: str) -> None:
+        end = process.terminal.written if process.terminal is not None else 0
+        self.bus.emit(
+            Kind.TERMINAL,
+            self.name,
+            {"pid": process.pid, "wid": process.wid, "data": data, "end": end},
+        )
+
+    @property
+    def terminal_size(self) -> tuple[int, int]:
+        """(rows, cols) the next pty process starts with: the last size a front end set."""
+        return self._slot_table.terminal_size
+
+    @terminal_size.setter
+    def terminal_size(self, size: tuple[int, int]) -> None:
+        self._slot_table.terminal_size = size
+
     def _log_file_failed(self, message: str) -> None:
         """On the writer thread: the first failure of a burst on one of the log files."""
         self.host.call_on_loop(lambda: self._emit_log_error(message))
@@ -474,6 +493,8 @@ class Watcher:
             ],
             "last_exit_codes": {str(wid): code for wid, code in self.last_exit_codes.items()},
         }
+        if (kind := input_kind(self.config)) is not None:
+            snapshot["input"] = kind
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
         if self.config.use_sockets or self.config.stdin_socket:

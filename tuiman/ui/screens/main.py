@@ -19,6 +19,7 @@ from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import describe_reason, process_rows, watcher_row
 from tuiman.ui.screens.main_actions import MainActions
 from tuiman.ui.screens.main_layout import MainLayout
+from tuiman.ui.screens.main_terminal import MainTerminal
 from tuiman.ui.screens.output_follow import OutputFollow
 from tuiman.ui.sorting import SortOrder, sort_watchers
 from tuiman.ui.views import WatcherView
@@ -27,6 +28,7 @@ from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
 from tuiman.ui.widgets.output_pane import OutputPane
 from tuiman.ui.widgets.panels import Panel, SearchInput
 from tuiman.ui.widgets.tables import ProcessesTable, WatchersTable
+from tuiman.ui.widgets.terminal_view import TerminalView
 
 if TYPE_CHECKING:
     from tuiman.ui.app import TuimanApp
@@ -67,6 +69,7 @@ class MainScreen(Screen[None]):
         self._chosen: str | None = None
         self._syncing = False
         self.sizes = MainLayout(self)
+        self.terminals = MainTerminal(self)
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -138,6 +141,7 @@ class MainScreen(Screen[None]):
             self.output_panel.append_new(changes.output, self.selected, self.follow.wid)
         if changes.dropped:
             self.output_panel.add_dropped(changes.dropped)
+        self.terminals.apply(changes)
         if changes.rebuilt or changes.watchers:
             self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         if changes.rebuilt or (selected is not None and selected in changes.watchers):
@@ -150,6 +154,7 @@ class MainScreen(Screen[None]):
         self.sync_processes(now)
         self.header.show(self.model, remote=self.tui.client.is_remote, now=now)
         self.output_panel.update_status()
+        self.terminals.send_size()  # layout changes (zoom, narrow) included
         if self.model.reaped_since_status:
             self.tui.refresh_counters()
 
@@ -208,10 +213,12 @@ class MainScreen(Screen[None]):
             return
         self.hook_log.hold(True)
         self.output.hold(True)
+        self.terminals.hold(True)
 
     def on_screen_resume(self) -> None:
         self.hook_log.hold(False)
         self.output.hold(False)
+        self.terminals.hold(False)
 
     # -- selection ----------------------------------------------------------------------------
     def _watcher_cursor_moved(self) -> None:
@@ -279,6 +286,7 @@ class MainScreen(Screen[None]):
     def _reload_output(self) -> None:
         name = self.selected
         self.output_panel.reload(self.model.output_of(name) if name else [], self.follow.wid)
+        self.terminals.update()
 
     def update_titles(self) -> None:
         view = self.selected_view
@@ -288,6 +296,8 @@ class MainScreen(Screen[None]):
         processes_panel.set_labels(f"processes · {name}{extended}", _watcher_note(view))
         note = self.follow.note(view)
         target = self.follow.title(name) + (f" · {note}" if note else "")
+        if self.terminals.target is not None:
+            target = f"{name} pid {self.terminals.target[1]} · terminal"
         self.output_panel.set_labels(f"output · {target}")
         watchers_title = "watchers" + (f" /{self.filter_text}" if self.filter_text else "")
         if self.table_order.key != "config":
@@ -373,6 +383,20 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.tui.show_help()
+
+    def action_type(self) -> None:
+        self.terminals.start_typing()
+
+    @on(TerminalView.Resized)
+    def _terminal_resized(self) -> None:
+        self.terminals.send_size()
+
+    @on(TerminalView.TypingChanged)
+    def _typing_changed(self, event: TerminalView.TypingChanged) -> None:
+        self.output_panel.set_class(event.typing, "-typing")
+        if not event.typing:
+            self.terminals.typing_stopped()
+        self.refresh_bindings()
 
     def action_info(self) -> None:
         self.actions.show_info()

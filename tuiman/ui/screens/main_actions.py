@@ -41,6 +41,8 @@ class MainActions:
         screen = self.screen
         if action == "close_inputs":
             return isinstance(screen.focused, Input) or screen.maximized is not None
+        if action == "type":
+            return screen.terminals.target is not None
         if action not in WATCHER_ACTIONS and not action.endswith("_process"):
             return True
         view = screen.selected_view
@@ -72,6 +74,7 @@ class MainActions:
             if view is None
             else (view.state, bool(view.processes), view.numprocesses > 0, view.start_pending),
             screen.process_focused,
+            screen.terminals.target is not None,
         )
         if signature != self._binding_signature:
             self._binding_signature = signature

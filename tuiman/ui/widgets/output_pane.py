@@ -16,6 +16,7 @@ from tuiman.ui.model import OutputEntry
 from tuiman.ui.widgets.line_view import follow_status
 from tuiman.ui.widgets.output_view import OutputView
 from tuiman.ui.widgets.panels import Panel, SearchInput
+from tuiman.ui.widgets.terminal_view import TerminalView
 
 
 class OutputPane(Panel):
@@ -27,10 +28,22 @@ class OutputPane(Panel):
             id="search",
             classes="hidden",
         )
+        self.terminal = TerminalView(id="terminal")  # a pty process (docs/terminals.md)
+        self.terminal.display = False
+        self.terminal.on_status = self.update_status
 
     def compose(self) -> ComposeResult:
         yield self.view
+        yield self.terminal
         yield self.search_box
+
+    def show_terminal(self, shown: bool) -> None:
+        """The emulator instead of the lines, for a pty process."""
+        had_focus = self.view.has_focus or self.terminal.has_focus
+        self.terminal.display = shown
+        self.view.display = not shown
+        if had_focus:
+            (self.terminal if shown else self.view).focus()
 
     # -- what is shown ------------------------------------------------------------------------
     def reload(self, lines: Iterable[OutputEntry], wid: int | None) -> None:
@@ -53,6 +66,9 @@ class OutputPane(Panel):
         self.update_status()
 
     def update_status(self) -> None:
+        if self.terminal.display:
+            self.set_labels(subtitle=self.terminal.status())
+            return
         output = self.view
         parts: list[str] = []
         if output.search:
