@@ -576,8 +576,9 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
         "circus.ini: [plugin:redis]: plugin circus.plugins.redis_observer.RedisObserver is not "
-        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy and "
-        "circus.plugins.command_reloader.CommandReloader onto restart on change, and runs "
+        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy, "
+        "circus.plugins.command_reloader.CommandReloader onto restart on change and "
+        "HttpObserver and ResourceWatcher onto liveness checks, and runs "
         "circus.plugins.statsd.FullStats, circus.plugins.statsd.StatsdEmitter, "
         "circus.plugins.watchdog.WatchDog)",
         "circus.ini: [plugin:flapping2]: a second flapping plugin (the first is [plugin:flapping])",

@@ -22,6 +22,7 @@ from tuiman.core.payloads import (
     WatcherSnapshot,
     payload_type,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -166,6 +167,7 @@ async def test_every_published_kind_has_its_typed_keys(
 
     # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
     # restart on change: tests/core/test_file_watch.py; a pty's raw text: tests/core/test_pty.py
+    # readiness, liveness and dependencies: tests/core/test_readiness.py
     elsewhere = {
         Kind.CUSTOM,
         Kind.WATCHDOG,
@@ -173,6 +175,7 @@ async def test_every_published_kind_has_its_typed_keys(
         Kind.FILES_CHANGED,
         Kind.WATCH_ERROR,
         Kind.TERMINAL,
+        *READINESS_KINDS,
     }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",

@@ -32,6 +32,7 @@ from tuiman.core.payloads import (
     WatchdogPayload,
     WatcherSnapshot,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.log_entries import (
     NOT_LOGGED,
@@ -43,6 +44,7 @@ from tuiman.ui.log_entries import (
     reload_entries,
     started_entry,
 )
+from tuiman.ui.readiness_view import apply_readiness, started
 from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import (
     ProcessView,
@@ -326,6 +328,7 @@ class CoreModel:
         payload = cast(StatePayload, event.payload)
         new = view.state = WatcherState(payload["new"])
         view.reason = payload["reason"]
+        started(view)
         if new == WatcherState.STOPPING:
             view.stopping_since = None  # set by the first stop signal (a `kill` event)
         elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
@@ -388,4 +391,5 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
     Kind.ADD: CoreModel._on_add,
+    **dict.fromkeys(READINESS_KINDS, apply_readiness),
 }

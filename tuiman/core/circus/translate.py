@@ -39,6 +39,7 @@ from tuiman.core.circus.model import (
     section_location,
     toml_env_value,
 )
+from tuiman.core.circus.observers import OBSERVERS, AliveTables, read_observer
 from tuiman.core.circus.options import (
     CIRCUS_PLUMBING,
     CIRCUS_UNSUPPORTED,
@@ -110,7 +111,8 @@ def translate(
     )
     plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
     plugin_sections = translate_plugins(plugin_sections, problems, document, environ)
-    flapping = _read_flapping(plugin_sections, problems, environ)
+    observers = AliveTables()
+    flapping = _read_flapping(plugin_sections, problems, environ, observers)
     global_env = sections["env"].options if "env" in sections else {}
     context = _WatcherContext(
         problems=problems,
@@ -131,11 +133,24 @@ def translate(
         patterns = _env_patterns(env_section)
         if not any(_env_applies(patterns, name) for name in watchers):
             problems.warn_at(section_location(env_section), "matches no watcher")
+    _add_alive_tables(watchers, observers, problems)
     if socket_sections:
         document["sockets"] = translate_sockets(socket_sections, problems, cwd=cwd, environ=environ)
     if watchers:
         document["watchers"] = watchers
     return document
+
+
+def _add_alive_tables(
+    watchers: dict[str, dict[str, Any]], observers: AliveTables, problems: IniProblems
+) -> None:
+    for name, table in observers.tables.items():
+        location = observers.sources[name]
+        if name not in watchers:
+            problems.error_at(location, f"no watcher named {name!r}")
+            continue
+        watchers[name]["alive"] = table
+        problems.origins[("watchers", name, "alive")] = location
 
 
 def _unknown_section(name: str) -> str:
@@ -223,18 +238,25 @@ _FLAPPING_KEYS: dict[str, tuple[str, Callable[[str], int | float]]] = {
 
 
 def _read_flapping(
-    plugin_sections: list[IniSection], problems: IniProblems, environ: Mapping[str, str]
+    plugin_sections: list[IniSection],
+    problems: IniProblems,
+    environ: Mapping[str, str],
+    observers: AliveTables,
 ) -> _Flapping | None:
     flapping: _Flapping | None = None
     for section in plugin_sections:
         reader = OptionReader(section, problems, lowercase_env(environ))
         plugin_class = (reader.text("use") or "").strip()
+        if plugin_class in OBSERVERS:
+            read_observer(section, reader, plugin_class, observers)
+            continue
         if plugin_class != FLAPPING_PLUGIN:
             shown = plugin_class or "(no use = …)"
             problems.error_at(
                 section_location(section),
                 f"plugin {shown} is not supported (tuiman maps {FLAPPING_PLUGIN} onto its "
-                f"restart policy and {COMMAND_RELOADER} onto restart on change, and runs "
+                f"restart policy, {COMMAND_RELOADER} onto restart on change and HttpObserver "
+                "and ResourceWatcher onto liveness checks, and runs "
                 f"{', '.join(RUNNABLE_PLUGINS)})",
             )
             continue

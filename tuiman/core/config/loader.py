@@ -22,6 +22,7 @@ from tuiman.core.config.launch_keys import as_umask
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
 from tuiman.core.config.plugins import read_plugins
+from tuiman.core.config.probes import WatcherDependencies, check_dependencies
 from tuiman.core.config.sockets import check_socket_use, read_sockets
 from tuiman.core.config.validate import (
     Problems,
@@ -223,6 +224,13 @@ def build_config(
     watchers = tuple(read_watchers(watchers_table, context))
     sockets = tuple(read_sockets(sockets_table, problems, config_dir))
     check_socket_use(watchers, sockets, problems)
+    check_dependencies(
+        [
+            WatcherDependencies(w.name, w.depends_on, w.ready is not None, w.respawn is True)
+            for w in watchers
+        ],
+        problems,
+    )
     return Config(
         source=source,
         arbiter=arbiter,

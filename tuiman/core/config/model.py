@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.plugin_model import PluginConfig
+from tuiman.core.config.probe_model import AliveSpec, Condition, ProbeSpec
 from tuiman.core.config.watch_paths import FileWatch
 
 HOOK_NAMES: tuple[str, ...] = (
@@ -113,6 +114,10 @@ class WatcherConfig:
     on_demand: bool = False  # started on the first connection to one of its sockets
     stdin_socket: str | None = None  # a [sockets] name: the processes' stdin (inetd style)
     watch: FileWatch | None = None  # restart on change (docs/configuration.md#restart-on-change)
+    # readiness, liveness and start order (docs/readiness.md)
+    ready: ProbeSpec | None = None
+    alive: AliveSpec | None = None
+    depends_on: dict[str, Condition] = field(default_factory=dict)
 
     # Checked again at each start (docs/configuration.md#environment-problems).
     virtualenv: Path | None = None

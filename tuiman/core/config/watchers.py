@@ -37,6 +37,7 @@ from tuiman.core.config.model import (
     WatcherConfig,
 )
 from tuiman.core.config.output_keys import read_output_format
+from tuiman.core.config.probes import read_alive, read_depends_on, read_ready
 from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
@@ -243,6 +244,9 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
         stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
         watch=read_file_watch(reader, context.config_dir),
+        ready=read_ready(reader),
+        alive=read_alive(reader),
+        depends_on=read_depends_on(reader),
         user=user,
         group=group,
         **launch,
