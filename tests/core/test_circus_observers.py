@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from tests.core.test_circus_ini import TUIMAN, ini_errors, round_trip, write
+from tuiman.core.circus.loader import load_circus_config
 from tuiman.core.config.probe_model import AliveSpec, ProbeSpec
 
 OBSERVED = """\
@@ -89,6 +90,16 @@ def test_observer_mistakes_name_the_plugin_section(tmp_path: Path) -> None:
         "tuiman restarts on too much, never on too little",
         "circus.ini: [plugin:r2]: ResourceWatcher needs watcher = NAME",
         "circus.ini: [plugin:h] loop_rate: must be > 0, got 0",
-        "circus.ini: [plugin:h] check_urll: unknown option (did you mean check_url?)",
         "circus.ini: [plugin:r]: no watcher named 'nope'",
     ]
+    # Circus ignores options a plugin does not read: a warning (docs/circus.md).
+    (tmp_path / "circus.ini").write_text(
+        "[watcher:web]\ncmd = app\n\n[plugin:h]\n"
+        "use = circus.plugins.http_observer.HttpObserver\nrestart_on_error = web\n"
+        "check_urll = http://x/\n"
+    )
+    config = load_circus_config(tmp_path / "circus.ini", display_name="circus.ini", cwd=tmp_path)
+    assert (
+        "circus.ini: [plugin:h] check_urll: unknown option, ignored as Circus does "
+        "(did you mean check_url?)"
+    ) in config.warnings

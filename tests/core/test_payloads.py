@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.hookkit import new_lab
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tuiman.core.events import RESERVED_KEYS, Event, Kind
 from tuiman.core.payloads import (
@@ -77,7 +78,7 @@ def config(module: str, talker: Path, *, web_cmd: str, scale: int, gone: bool) -
     flap_max_retry = 1
 
     [watchers.missing]
-    cmd = "/nonexistent/tuiman-payload-test"
+    cmd = "{talker.parent / "unrunnable"}"
     max_retry = 0
     """
     if gone:
@@ -122,6 +123,7 @@ async def test_every_published_kind_has_its_typed_keys(
     lab.write(HOOKS)
     talker = tmp_path / "talker.py"
     talker.write_text(TALKER)
+    unrunnable_program(tmp_path)  # a spawn error
     arbiter = arbiter_factory(config(lab.module, talker, web_cmd="first", scale=1, gone=True))
     published: list[Event] = []
     arbiter.bus.add_tap(published.append)

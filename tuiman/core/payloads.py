@@ -306,6 +306,7 @@ class ArbiterSnapshot(TypedDict):
     watchers: list[WatcherSnapshot]  # in start order
     protection: NotRequired[WatchdogStatus]
     sockets: NotRequired[list[SocketSnapshot]]  # present when the config has sockets
+    warnings: NotRequired[list[str]]  # the config's warnings (ignored options), one line each
 
 
 class WatchdogPayload(TypedDict):

@@ -108,6 +108,7 @@ class CoreModel:
         self.snapshot_seq = 0
         self.output: dict[str, deque[OutputEntry]] = {}
         self.reaped_since_status: set[str] = set()  # watchers whose restart counter may lag
+        self.config_warnings: set[str] = set()  # already shown
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -167,8 +168,13 @@ class CoreModel:
         if kind == Kind.STATS:
             self._stats(event.watcher or "", cast(StatsPayload, event.payload), changes)
         elif kind == Kind.SNAPSHOT:
-            self.load_snapshot(cast(ArbiterSnapshot, event.payload), event.time, event.seq)
+            snapshot = cast(ArbiterSnapshot, event.payload)
+            self.load_snapshot(snapshot, event.time, event.seq)
             changes.rebuilt = True
+            for warning in snapshot.get("warnings", []):
+                if warning not in self.config_warnings:  # once each, not on every resync
+                    self.config_warnings.add(warning)
+                    changes.alerts.append(Alert("config warning", warning, "warning"))
         elif kind == Kind.DROPPED:
             changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):

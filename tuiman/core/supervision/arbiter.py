@@ -449,6 +449,8 @@ class Arbiter:
         }
         if self.sockets.bound:
             snapshot["sockets"] = self.sockets.snapshot()
+        if self.config.warnings:
+            snapshot["warnings"] = list(self.config.warnings)
         return snapshot
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tuiman.core.bus import Bus
+from tuiman.core.config.environment import LaunchSettings
 from tuiman.core.config.expand import spawn_argv_env
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
@@ -106,6 +107,8 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # What the last start resolved (virtualenv, user names); None: the config as it is.
+        self.launch: LaunchSettings | None = None
         # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
         # following spawn uses it
         self.env_changes: EnvChanges = {}
@@ -169,7 +172,9 @@ class SlotTable:
             return None
         try:
             socket_fds = self._host.socket_fds()
-            config = config_with_env(self.config, self.env_changes)
+            # The start's environment (virtualenv, copy_path, ids), then what hooks changed.
+            launched = self.config if self.launch is None else self.launch.applied_to(self.config)
+            config = config_with_env(launched, self.env_changes)
             argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
@@ -178,14 +183,15 @@ class SlotTable:
             spec = SpawnSpec(
                 argv,
                 env,
-                str(self.config.working_dir),
-                self.config.uid,
-                self.config.gid,
-                self.config.rlimits or None,
+                str(config.working_dir),
+                config.uid,
+                config.gid,
+                config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
                 pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
                 stdin=socket_fds.get(self.config.stdin_socket or ""),
+                umask=config.umask,
                 terminal_size=self.terminal_size if self.config.pty else None,
                 stdin_pipe=self.config.stdin == "pipe",
             )

@@ -37,6 +37,7 @@ from tuiman.core.supervision.hook_env import effective_env
 from tuiman.core.supervision.readiness import WatcherProbes
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
+from tuiman.core.supervision.start_check import check_environment, reload_with_hup
 from tuiman.core.supervision.stop_ladder import StopLadder
 from tuiman.core.supervision.terminals import input_kind
 from tuiman.core.supervision.watcher_host import WatcherHost
@@ -150,6 +151,21 @@ class Watcher:
         return self._slot_table.all_running
 
     @property
+    def slot_table(self) -> SlotTable:
+        return self._slot_table
+
+    @property
+    def base_env(self) -> dict[str, str]:
+        """The environment before hooks change it: with what the last start resolved
+        (virtualenv, copy_path)."""
+        launch = self._slot_table.launch
+        return self.config.env if launch is None else launch.env
+
+    @property
+    def status(self) -> WatcherStatus:
+        return self._status
+
+    @property
     def pending_timers(self) -> bool:
         return self._slot_table.pending_timers
 
@@ -232,6 +248,8 @@ class Watcher:
         table.cancel_all_timers()
         for wid in [wid for wid, slot in self.slots.items() if slot.process is None]:
             del self.slots[wid]  # pausing, parked or failed slots start afresh
+        if (problem := await check_environment(self)) is not None:
+            return CommandResult.failure(problem)
         if not await self._hooks.allows("before_start"):
             self.host.note_failure(self.name, status.reason or "")
             return CommandResult.failure(status.reason or "vetoed")
@@ -343,6 +361,8 @@ class Watcher:
             return CommandResult.failure(QUITTING)
         if self._status.state not in RUNNING_STATES:
             return await self._start()
+        if self.config.send_hup:
+            return await reload_with_hup(self)
         table, stop_process = self._slot_table, self._ladder.stop_process
         old_slots = list(table.live())
         self.bus.emit(Kind.RELOAD, self.name, {})
@@ -460,9 +480,7 @@ class Watcher:
         """The variables the config sets for this watcher (not the whole inherited environment)."""
         inherited = os.environ if self.config.copy_env else {}
         env = (  # with what hooks set
-            effective_env(self.config.env, self.env_changes)
-            if self.env_changes
-            else self.config.env
+            effective_env(self.base_env, self.env_changes) if self.env_changes else self.base_env
         )
         return {k: v for k, v in env.items() if inherited.get(k) != v}
 
