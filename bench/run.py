@@ -128,6 +128,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--setup-only", action="store_true", help="create/refresh the bench venv, then exit"
     )
     parser.add_argument(
+        "--readiness",
+        action="store_true",
+        help="only bench/readiness_bench.py (depends_on chain, probe CPU): print its numbers",
+    )
+    parser.add_argument(
         "--render-only",
         type=Path,
         metavar="RESULTS_JSON",
@@ -138,6 +143,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     options = parse_args(argv)
+    if options.readiness:
+        sys.path.insert(0, str(HERE))
+        import readiness_bench  # a tuiman-only figure: no Circus or supervisord venv needed
+
+        print(json.dumps(readiness_bench.run(options.quick), indent=2))
+        return 0
     if os.environ.get(IN_VENV_FLAG) != "1" or Path(sys.prefix).resolve() != VENV.resolve():
         reexec_in_venv(argv)
     if options.setup_only:

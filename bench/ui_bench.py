@@ -18,8 +18,9 @@ Figures: tuiman's CPU (all its threads, % of one core) over a window with nobody
 RSS; and key-to-render latency — the time from writing a key to the terminal until the bytes
 that show its effect come back: `?` opens the help screen (wait for its title), `escape` closes
 it; `down`/`up` move between two watchers (wait for the processes panel's new title); `k` opens
-the signal picker (wait for its question); `w` wraps the output pane's lines (wait for `wrap`
-in its subtitle; a second `w` unwraps, not timed). Numbers
+the signal picker (wait for its question); `i` and `n` open the info and scale-to dialogs;
+`w` wraps the output pane's lines (wait for `wrap` in its subtitle; a second `w` unwraps,
+not timed). Numbers
 vary with the machine; no assertion is made on them.
 """
 
@@ -112,6 +113,8 @@ class Result:
     headless_cpu: float | None = None
     in_process_ms: list[float] = field(default_factory=list)
     wrap_ms: list[float] = field(default_factory=list)
+    # the dialogs: `i` info, `n` scale to N (key-to-render, like the others)
+    dialog_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def idle_scenario(directory: Path) -> Scenario:
@@ -273,6 +276,7 @@ def run(make: Callable[[Path], Scenario], seconds: float, presses: int, settle: 
                 terminal, presses, scenario.watchers
             )
             result.wrap_ms = _wrap_latencies(terminal, presses)
+            result.dialog_ms = _dialog_latencies(terminal, presses)
             quit_started = time.perf_counter()
             os.write(terminal.master, b"qy")  # q asks first; y confirms
             terminal.process.wait(timeout=60)
@@ -319,6 +323,20 @@ def _latencies(
         terminal.press(b"\x1b", b"processes")
         time.sleep(0.4)
     return help_ms, move_ms, signal_ms
+
+
+# key, the bytes its dialog shows; escape closes each
+DIALOGS = {"i info": (b"i", b"escape closes"), "n scale to": (b"n", b"how many processes")}
+
+
+def _dialog_latencies(terminal: Terminal, presses: int) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {name: [] for name in DIALOGS}
+    for _ in range(presses):
+        for name, (key, needle) in DIALOGS.items():
+            found[name].append(terminal.press(key, needle) * 1000)
+            terminal.press(b"\x1b", b"processes")
+            time.sleep(0.4)  # a lone ESC must not merge with the next key
+    return found
 
 
 def _wrap_latencies(terminal: Terminal, presses: int) -> list[float]:
@@ -489,6 +507,16 @@ def report(results: list[Result], seconds: float) -> str:
         "Latency: from writing the key to the terminal until the bytes showing its effect are "
         "read back; in-process: key event to the first frame composed after it (no terminal)."
     )
+    if any(r.dialog_ms for r in results):
+        names = list(DIALOGS)
+        lines.append("")
+        lines.append(
+            "| scenario | " + " | ".join(f"`{n}` → dialog p50 / p95" for n in names) + " |"
+        )
+        lines.append("|---|" + "---|" * len(names))
+        for r in results:
+            cells = " | ".join(_p50_p95(r.dialog_ms.get(n, [])) for n in names)
+            lines.append(f"| {r.scenario} | {cells} |")
     for r in results:
         if r.hooks_per_s is not None and r.lines_per_s is not None:
             lines.append(

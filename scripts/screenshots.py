@@ -3,8 +3,9 @@
     .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]
 
 Screens: the demo config's main screen (wide and 80x24), the hook-event log with a veto and
-a failure, the signal picker, the quit progress view with a process that ignores SIGTERM, and a
-curses program on its own terminal (`pty = true`) in typing mode.
+a failure, the signal picker, the quit progress view with a process that ignores SIGTERM, a
+curses program on its own terminal (`pty = true`) in typing mode, and a stack started in
+dependency order: its ready column and its dependency view.
 """
 
 from __future__ import annotations
@@ -118,7 +119,51 @@ TERMINAL_WATCHERS = textwrap.dedent(
     """
 )
 
+# A stack started in order (docs/readiness.md): a db that listens after 1.5 s, a migration
+# gated on it, a web server on both, and a report job on a web that is never healthy.
+SERVER = (
+    "import http.server, sys, time; time.sleep(float(sys.argv[1])); "
+    "H = type('H', (http.server.BaseHTTPRequestHandler,), {'do_GET': lambda s: "
+    "(s.send_response(int(sys.argv[3])), s.end_headers()), 'log_message': lambda *a: None}); "
+    "print('listening', flush=True); "
+    "http.server.HTTPServer(('127.0.0.1', int(sys.argv[2])), H).serve_forever()"
+)
+STACK = textwrap.dedent(
+    f"""
+    [watchers.db]
+    cmd = ["python3", "-c", "{SERVER}", "1.5", "18731", "200"]
+    [watchers.db.ready]
+    tcp = "127.0.0.1:18731"
+    interval = 0.2
+
+    [watchers.migrate]
+    cmd = ["sh", "-c", "echo migrating; sleep 0.5; echo done"]
+    respawn = false
+    depends_on = {{ db = "ready" }}
+
+    [watchers.web]
+    cmd = ["python3", "-c", "{SERVER}", "0.3", "18732", "503"]
+    depends_on = {{ db = "ready", migrate = "succeeded" }}
+    [watchers.web.ready]
+    http = "http://127.0.0.1:18732/health"
+    interval = 0.5
+
+    [watchers.report]
+    cmd = ["sleep", "3600"]
+    depends_on = {{ web = "ready" }}
+
+    [watchers.cache]
+    cmd = ["sleep", "3600"]
+    """
+)
+
 Scene = Callable[[Pilot[int]], Awaitable[None]]
+
+
+def stack_config(directory: Path) -> Config:
+    path = directory / "stack.toml"
+    path.write_text(STACK)
+    return load_config_text(STACK, path, cwd=directory)
 
 
 def config_with(directory: Path, extra: str = "") -> Config:
@@ -195,6 +240,25 @@ def terminal_config(directory: Path) -> Config:
     return load_config_text(TERMINAL_WATCHERS, path, cwd=directory)
 
 
+async def readiness(pilot: Pilot[int]) -> None:
+    await pilot.pause(5.0)
+    await pilot.press("down", "down", "down", "down")  # web: probing, its health check: 503
+    await settle(pilot, 1.0)
+
+
+async def dependencies(pilot: Pilot[int]) -> None:
+    await pilot.pause(5.0)
+    await pilot.press("down", "down", "down", "D")  # report: needs web, which needs db, migrate
+    await settle(pilot, 0.5)
+
+
+async def readiness_shots(output: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        config = stack_config(Path(scratch))
+        await shoot("readiness", config, (120, 36), readiness, output)
+        await shoot("dependencies", config, (120, 36), dependencies, output)
+
+
 async def run(output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -207,6 +271,7 @@ async def run(output: Path) -> None:
             "quit-progress", config_with(directory, STUBBORN), (120, 36), quit_progress, output
         )
         await shoot("terminal", terminal_config(directory), (120, 36), terminal, output)
+    await readiness_shots(output)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def launch_run(options: argparse.Namespace) -> int:
 
 def run_check(options: argparse.Namespace) -> int:
     from tuiman.core.config.loader import DEFAULT_CONFIG_NAME, ConfigError
-    from tuiman.core.configfile import load_config
+    from tuiman.core.configfile import load_config, watcher_environment_problems
 
     if options.config is None and not os.path.isfile(DEFAULT_CONFIG_NAME):
         # Running tuiman without a config starts the demo; checking nothing must not pass.
@@ -156,6 +156,10 @@ def run_check(options: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in config.warnings:
         say(f"warning: {warning}", prefix="")
+    if problems := watcher_environment_problems(config, options.config or config.source):
+        for line in problems:
+            say(line, prefix="")
+        return EXIT_USAGE
     names = ", ".join(w.name for w in config.watchers) or "none"
     write_line(f"{options.config or config.source}: ok ({len(config.watchers)} watchers: {names})")
     return 0

@@ -41,6 +41,7 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatchErrorPayload,
 )
+from tuiman.core.readiness_text import READINESS_KINDS, readiness_text
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.watch_text import files_changed_text
@@ -148,6 +149,10 @@ class LineFormatter:
             if "settings" in updated:  # a config reload (a scale is printed as any event)
                 restarted = " (restarted)" if updated.get("restarted") else ""
                 return f"updated: new config, numprocesses={updated['numprocesses']}{restarted}"
+        if kind in READINESS_KINDS:
+            text = readiness_text(event)
+            failing = kind in (Kind.LIVENESS, Kind.BLOCKED, Kind.UNREADY)
+            return self.paint(text, 33 if failing else 32 if kind == Kind.READY else 0)
         if kind == Kind.FILES_CHANGED:
             return "files changed: " + files_changed_text(cast(FilesChangedPayload, event.payload))
         if kind == Kind.WATCH_ERROR:
@@ -291,26 +296,6 @@ def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: 
         return Printer(subscription, lambda event: format_json(event, show_output), stream)
     formatter = LineFormatter(use_colour(stream), show_output)
     return Printer(subscription, formatter.format, stream)
-
-
-def ready_problem(arbiter: Arbiter) -> str | None:
-    """None when every autostart watcher is ready; a reason when it never will be; '' to wait."""
-    if arbiter.failures:
-        return arbiter.failures[0]
-    for watcher in arbiter.watchers.values():
-        if not watcher.config.autostart or arbiter.waiting_for_connection(watcher):
-            continue  # on_demand: its socket listens, the first connection starts it
-        if watcher.state == WatcherState.ACTIVE and watcher.all_running:
-            continue
-        if arbiter.is_done(watcher):
-            codes = set(watcher.last_exit_codes.values())
-            if codes - {0}:
-                known = sorted(code for code in codes if code is not None)
-                shown = [str(code) for code in known] + (["unknown"] if None in codes else [])
-                return f"{watcher.name}: exited with [{', '.join(shown)}]"
-            continue
-        return ""
-    return None
 
 
 def stderr_line(text: str) -> None:

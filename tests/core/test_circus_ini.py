@@ -291,13 +291,14 @@ def test_flapping_plugin_and_file_streams(tmp_path: Path) -> None:
         stderr_file=tmp_path / "logs/api.err.log",
         max_bytes=1048576,
         backup_count=3,
+        line_format="raw",  # FileStream writes the lines as the process wrote them
     )
     assert batch.restart == RestartConfig(
         flap_attempts=3, flap_window=2.5, retry_in=1.0, flap_max_retry=-1
     )
     # One file for both streams; FileStream's defaults never rotate.
     assert batch.output == OutputConfig(
-        file=tmp_path / "logs/batch.log", max_bytes=0, backup_count=0
+        file=tmp_path / "logs/batch.log", max_bytes=0, backup_count=0, line_format="raw"
     )
     assert cron.restart == NO_FLAPPING_PLUGIN and cron.output == OutputConfig()
 
@@ -382,20 +383,28 @@ def test_circus_env_tokens_in_options_expand_at_load_time(tmp_path: Path) -> Non
     assert (web.numprocesses, web.working_dir) == (3, tmp_path / "srv")
 
 
-def test_copy_env_decides_when_circus_env_tokens_expand(tmp_path: Path) -> None:
+def test_circus_env_tokens_in_commands_take_the_value_as_written_at_load(
+    tmp_path: Path,
+) -> None:
+    # Circus' load-time pass fills in every variable set at load, whatever copy_env says, with
+    # its value as written ($HOME stays $HOME: real circusd gives the same); one set nowhere
+    # stays for each spawn (a hook may set it).
     config = round_trip(
         tmp_path,
         """\
+        [env]
+        LOG = $HOME/log
+
         [watcher:a]
-        cmd = echo $(circus.env.HOME)
+        cmd = echo $(circus.env.HOME) $(circus.env.LOG) $(circus.env.unset)
 
         [watcher:b]
-        cmd = echo $(circus.env.HOME)
+        cmd = echo $(circus.env.HOME) $(circus.env.log)
         copy_env = true
         """,
     )
-    assert config.watcher("a").cmd == ("echo", "/home/tester")
-    assert config.watcher("b").cmd == ("echo", "$(circus.env.HOME)")
+    assert config.watcher("a").cmd == ("echo", "/home/tester", "$HOME/log", "$(circus.env.unset)")
+    assert config.watcher("b").cmd == ("echo", "/home/tester", "$HOME/log")
 
 
 def test_env_option_and_empty_values(tmp_path: Path) -> None:
@@ -413,7 +422,12 @@ def test_env_option_and_empty_values(tmp_path: Path) -> None:
         """,
     ).watcher("web")
     assert web.cmd == ("app", "a;b")
-    assert web.env == {"A": "from-option", "B": "C.UTF-8", "EMPTY": ""}
+    # Circus 0.19 replaces a watcher's `env` option with its env sections' variables.
+    assert web.env == {"A": "from-section", "EMPTY": ""}
+    assert ini_warnings(tmp_path, (tmp_path / "circus.ini").read_text()) == [
+        "circus.ini: [watcher:web] env: ignored, as Circus 0.19 ignores it: "
+        "put the variables in [env:web]"
+    ]
 
 
 # --- warnings ----------------------------------------------------------------------------------
@@ -469,8 +483,6 @@ def test_circus_plumbing_is_ignored_with_one_warning_each(tmp_path: Path) -> Non
         "Circus uses it only with [plugin:flapping]",
         "circus.ini: [watcher:web]: tuiman ignores stdout_stream.class = StdoutStream: "
         "tuiman always shows process output (the UI's output view; headless: stdout)",
-        "circus.ini: [watcher:web]: tuiman ignores stderr_stream.time_format: "
-        "tuiman writes the lines as the process wrote them, without a time prefix",
         "circus.ini: [watcher:web]: tuiman ignores check_flapping: "
         "Circus ignores it too (flapping.active switches the plugin off)",
     ]
@@ -528,8 +540,8 @@ def test_problems_with_env_variables_name_the_env_section(tmp_path: Path) -> Non
 
 def test_absolute_includes_are_labelled_by_their_path(tmp_path: Path) -> None:
     included = write(tmp_path / "shared" / "web.ini", "[watcher:web]\ncmd = app\nbad = 1\n")
-    assert ini_errors(tmp_path, f"[circus]\ninclude = {included.parent}/*.ini\n") == [
-        f"{included}: [watcher:web] bad: unknown option"
+    assert ini_warnings(tmp_path, f"[circus]\ninclude = {included.parent}/*.ini\n") == [
+        f"{included}: [watcher:web] bad: unknown option, ignored as Circus does"
     ]
 
 
@@ -560,17 +572,15 @@ def test_unsupported_sections_are_errors(tmp_path: Path) -> None:
         copy_env = true
         """,
     ) == [
-        "circus.ini: [circus] umask: not supported: the processes would inherit it; set the "
-        "umask before starting tuiman, or in the command (sh -c 'umask 027; exec …')",
         "circus.ini: [watchers:web]: unknown section (did you mean [watcher:web]?)",
         "circus.ini: [DEFAULT]: not supported: its options would apply to every section; "
         "copy them into the sections that need them",
         "circus.ini: [plugin:redis]: plugin circus.plugins.redis_observer.RedisObserver is not "
-        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy and "
-        "circus.plugins.command_reloader.CommandReloader onto restart on change, and runs "
+        "supported (tuiman maps circus.plugins.flapping.Flapping onto its restart policy, "
+        "circus.plugins.command_reloader.CommandReloader onto restart on change and "
+        "HttpObserver and ResourceWatcher onto liveness checks, and runs "
         "circus.plugins.statsd.FullStats, circus.plugins.statsd.StatsdEmitter, "
         "circus.plugins.watchdog.WatchDog)",
-        "circus.ini: [plugin:flapping] attempt: unknown option (did you mean attempts?)",
         "circus.ini: [plugin:flapping2]: a second flapping plugin (the first is [plugin:flapping])",
     ]
 
@@ -585,21 +595,17 @@ def test_unsupported_watcher_options_are_errors(tmp_path: Path) -> None:
         close_child_stdin = false
         close_child_stdout = false
         executable = /usr/bin/python3
-        virtualenv = /srv/venv
-        stdout_stream.class = TimedRotatingFileStream
+        stdout_stream.class = QueueStream
         stdout_stream.filename = out.log
-        stdout_stream.rotate_when = H
         """,
     ) == [
-        "circus.ini: [watcher:web] stdout_stream.class: stream class TimedRotatingFileStream "
-        "does not map onto tuiman's output (only FileStream does: filename, max_bytes, "
-        "backup_count)",
+        "circus.ini: [watcher:web] stdout_stream.class: stream class QueueStream "
+        "does not map onto tuiman's output (FileStream, TimedRotatingFileStream and "
+        "WatchedFileStream do)",
         "circus.ini: [watcher:web] close_child_stdin: not supported: "
         "tuiman always gives processes /dev/null as stdin",
         "circus.ini: [watcher:web] executable: not supported: "
         "tuiman runs the command's first word; put the program in cmd",
-        "circus.ini: [watcher:web] virtualenv: not supported: "
-        "set PATH and PYTHONPATH in [env:NAME] instead",
         "circus.ini: [watcher:web] cmd: unknown socket 'web' (none is defined)",
     ]
 
@@ -625,13 +631,15 @@ def test_wrong_values_and_typos_name_section_and_option(tmp_path: Path) -> None:
         priority = -1.5
         stdout_stream.filename = a.log
         stdout_stream.max_bytes = 10000
+        stdout_stream.backup_count = 1
         stderr_stream.filename = b.log
         stderr_stream.max_bytes = 20000
+        stderr_stream.backup_count = 1
         """,
     ) == [
         'circus.ini: [watcher:Web] priority: expected an integer, got "-1.5"',
-        "circus.ini: [watcher:Web] stderr_stream.max_bytes: 20000 differs from "
-        "stdout_stream.max_bytes (10000): tuiman rotates both files alike",
+        "circus.ini: [watcher:Web] stderr_stream.max_bytes: max_bytes = 20000 differs from "
+        "stdout_stream's (10000): tuiman writes both files alike",
         "circus.ini: [watcher:web] copy_env: expected a boolean "
         '(true/false, yes/no, on/off or 1/0), got "maybe"',
         "circus.ini: [watcher:web] cmd: $WID is not supported (Circus deprecated it): "
@@ -639,10 +647,7 @@ def test_wrong_values_and_typos_name_section_and_option(tmp_path: Path) -> None:
         'circus.ini: [watcher:web] numprocesses: expected an integer, got "many"',
         "circus.ini: [watcher:web] hooks.after_start: ignore-failure flag: expected a boolean "
         '(true/false, yes/no, on/off or 1/0), got "sure"',
-        "circus.ini: [watcher:web] graceful_timout: unknown option "
-        "(did you mean graceful_timeout?)",
         "circus.ini: [watcher:web]: duplicate watcher name (same as Web, ignoring case)",
-        f"circus.ini: [watcher:web] working_dir: directory {tmp_path}/missing does not exist",
         'circus.ini: [watcher:web] stop_signal: unknown signal "SIGTREM" (did you mean TERM?)',
         "circus.ini: [watcher:web] rlimit_nofiles: unknown resource limit (did you mean nofile?)",
         "circus.ini: [watcher:web] hooks.befor_start: unknown hook (did you mean before_start?)",
@@ -807,3 +812,94 @@ def test_headless_runs_a_circus_config(tmp_path: Path) -> None:
         assert env.pop("TUIMAN_WATCHER") == "probe"
         env.pop("LC_CTYPE", None)
         assert env == {"ROLE": "tester", "GREETING": "hello world ${CIRCUS_TEST_NAME}"}
+
+
+def test_launch_options_and_streams_round_trip(tmp_path: Path) -> None:
+    config = round_trip(
+        tmp_path,
+        """\
+        [circus]
+        umask = 002
+
+        [watcher:web]
+        cmd = app
+        copy_env = true
+        virtualenv = venv
+        virtualenv_py_ver = 3.9
+        copy_path = true
+        send_hup = true
+        stdout_stream.class = TimedRotatingFileStream
+        stdout_stream.filename = out.log
+        stdout_stream.rotate_when = D
+        stdout_stream.rotate_interval = 2
+        stdout_stream.backup_count = 7
+        stdout_stream.time_format = %H:%M
+
+        [watcher:worker]
+        cmd = app
+        umask = 077
+        stdout_stream.class = circus.stream.WatchedFileStream
+        stdout_stream.filename = work.log
+        """,
+    )
+    assert config.arbiter.umask == 0o002
+    web, worker = config.watchers
+    assert (web.virtualenv, web.virtualenv_py_ver) == (tmp_path / "venv", "3.9")
+    assert (web.copy_path, web.send_hup, web.umask) == (True, True, 0o002)
+    assert web.output == OutputConfig(
+        stdout_file=tmp_path / "out.log",
+        max_bytes=0,
+        backup_count=7,
+        time_format="%H:%M",
+        rotate_when="D",
+        rotate_interval=2,
+    )
+    assert worker.umask == 0o077
+    assert worker.output == OutputConfig(
+        stdout_file=tmp_path / "work.log",
+        max_bytes=0,
+        backup_count=0,
+        line_format="raw",
+        reopen_moved=True,
+    )
+    assert ini_warnings(tmp_path, (tmp_path / "circus.ini").read_text()) == [
+        "circus.ini: [watcher:worker] umask: Circus 0.19 ignores a watcher's umask "
+        "(only [circus] umask counts); tuiman applies it to this watcher's processes"
+    ]
+
+
+def test_unknown_options_are_warnings_with_the_likely_option(tmp_path: Path) -> None:
+    config = load_ini(
+        tmp_path,
+        """\
+        [circus]
+        endpont = tcp://127.0.0.1:5555
+
+        [watcher:web]
+        cmd = app
+        workding_dir = /tmp
+        user = www-data
+        group = www-data
+        graceful_timout = 3
+
+        [plugin:flapping]
+        use = circus.plugins.flapping.Flapping
+        attempt = 3
+        """,
+    )
+    web = config.watcher("web")
+    assert (web.working_dir, web.graceful_timeout, web.uid) == (tmp_path, 30.0, None)
+    assert list(config.warnings) == [
+        "circus.ini: [circus] endpont: unknown option, ignored as Circus does "
+        "(did you mean endpoint?)",
+        "circus.ini: [plugin:flapping] attempt: unknown option, ignored as Circus does "
+        "(did you mean attempts?)",
+        "circus.ini: [watcher:web] workding_dir: unknown option, ignored as Circus does "
+        "(did you mean working_dir?)",
+        "circus.ini: [watcher:web] user: unknown option, ignored as Circus does "
+        "(did you mean uid?)",
+        "circus.ini: [watcher:web] group: unknown option, ignored as Circus does "
+        "(did you mean gid?)",
+        "circus.ini: [watcher:web] graceful_timout: unknown option, ignored as Circus does "
+        "(did you mean graceful_timeout?)",
+    ]

@@ -28,6 +28,7 @@ from tests.hookkit import (
 )
 from tests.support.core import next_event
 from tests.support.procs import alive
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tuiman.core.config.model import HOOK_NAMES
 from tuiman.core.events import Event, Kind
@@ -488,7 +489,7 @@ async def test_before_spawn_before_every_spawn_attempt(
     arbiter = arbiter_factory(
         f"""
         [watchers.w]
-        cmd = "/nonexistent/program"
+        cmd = "{unrunnable_program(lab.directory)}"
         max_retry = 2
         [watchers.w.restart]
         backoff_initial = 0.05

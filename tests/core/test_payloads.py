@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.hookkit import new_lab
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tuiman.core.events import RESERVED_KEYS, Event, Kind
 from tuiman.core.payloads import (
@@ -21,6 +22,7 @@ from tuiman.core.payloads import (
     WatcherSnapshot,
     payload_type,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import WatcherState
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -76,7 +78,7 @@ def config(module: str, talker: Path, *, web_cmd: str, scale: int, gone: bool) -
     flap_max_retry = 1
 
     [watchers.missing]
-    cmd = "/nonexistent/tuiman-payload-test"
+    cmd = "{talker.parent / "unrunnable"}"
     max_retry = 0
     """
     if gone:
@@ -121,6 +123,7 @@ async def test_every_published_kind_has_its_typed_keys(
     lab.write(HOOKS)
     talker = tmp_path / "talker.py"
     talker.write_text(TALKER)
+    unrunnable_program(tmp_path)  # a spawn error
     arbiter = arbiter_factory(config(lab.module, talker, web_cmd="first", scale=1, gone=True))
     published: list[Event] = []
     arbiter.bus.add_tap(published.append)
@@ -164,6 +167,7 @@ async def test_every_published_kind_has_its_typed_keys(
 
     # a dead watchdog and a sweep that cannot look: tests/reliability/test_attack_*.py
     # restart on change: tests/core/test_file_watch.py; a pty's raw text: tests/core/test_pty.py
+    # readiness, liveness and dependencies: tests/core/test_readiness.py
     elsewhere = {
         Kind.CUSTOM,
         Kind.WATCHDOG,
@@ -171,6 +175,7 @@ async def test_every_published_kind_has_its_typed_keys(
         Kind.FILES_CHANGED,
         Kind.WATCH_ERROR,
         Kind.TERMINAL,
+        *READINESS_KINDS,
     }
     expected = {str(kind) for kind in Kind if kind not in elsewhere} | {
         "arbiter reload",

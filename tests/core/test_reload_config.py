@@ -102,3 +102,21 @@ async def test_reload_reads_the_procfile_with_the_same_options_again(tmp_path: P
         assert (web.numprocesses, web.port, web.env["LEVEL"]) == (2, 7000, "debug")
     finally:
         await stop_arbiter(arbiter)
+
+
+async def test_a_reload_reports_the_files_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "circus.ini"
+    path.write_text("[watcher:web]\ncmd = sleep 300\nautostart = false\n")
+    arbiter = Arbiter(load_config(path))
+    await arbiter.start()
+    try:
+        path.write_text("[watcher:web]\ncmd = sleep 300\nautostart = false\nworkding_dir = /\n")
+        applied, lines = await arbiter.reload_config()
+        assert applied
+        assert lines[-1] == (
+            f"warning: {path}: [watcher:web] workding_dir: unknown option, ignored as Circus "
+            "does (did you mean working_dir?)"
+        )
+        assert arbiter.snapshot()["warnings"] == [lines[-1].removeprefix("warning: ")]
+    finally:
+        await arbiter.quit()

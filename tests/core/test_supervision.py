@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.core import ArbiterFactory, next_event
 from tests.support.procs import alive
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tuiman.core.events import Kind
 from tuiman.core.states import UNEXISTING, WatcherState
@@ -232,11 +233,11 @@ async def test_on_failure_success_code_is_not_replaced(arbiter_factory) -> None:
     assert not arbiter.failures
 
 
-async def test_spawn_error_is_an_event_and_fails_after_max_retry(arbiter_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_spawn_error_is_an_event_and_fails_after_max_retry(arbiter_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     arbiter = arbiter_factory(
-        """
+        f"""
         [watchers.missing]
-        cmd = "/nonexistent/program"
+        cmd = "{unrunnable_program(tmp_path)}"
         max_retry = 2
         [watchers.missing.restart]
         backoff_initial = 0.05

@@ -19,6 +19,7 @@ import pytest
 from tests.hookkit import HookLab, new_lab
 from tests.support.core import make_config, next_event
 from tests.support.procs import alive, kill_quietly
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tuiman.core.bus import Bus, Subscription
 from tuiman.core.config.model import WatcherConfig
@@ -218,7 +219,7 @@ async def test_a_spawn_error_gives_up_after_max_retry(
     watcher, host, events = make_watcher(
         f"""
         [watchers.w]
-        cmd = "{tmp_path}/no-such-program"
+        cmd = "{unrunnable_program(tmp_path)}"
         max_retry = 0
         """
     )

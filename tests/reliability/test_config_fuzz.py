@@ -36,6 +36,7 @@ from tuiman.core.config.model import (
     SocketConfig,
     WatcherConfig,
 )
+from tuiman.core.configfile import watcher_environment_problems
 
 LABEL = "fuzz.toml"
 EXAMPLES = int(os.environ.get("TUIMAN_FUZZ_EXAMPLES", "300"))  # raise it for a longer hunt
@@ -135,7 +136,11 @@ commands = st.one_of(
 
 
 WATCHER_KEYS = [
-    *(set(WatcherConfig.__dataclass_fields__) - {"name", "restart", "output", "hooks"}),
+    # (user and group: not keys, the uid/gid names looked up again at start)
+    *(
+        set(WatcherConfig.__dataclass_fields__)
+        - {"name", "restart", "output", "hooks", "user", "group"}
+    ),
     "args",
     "unknown_key",
     "numprocess",
@@ -286,7 +291,14 @@ def check_outcome(text_document: str, root: Path, in_hypothesis: bool = True) ->
         for number in (watcher.graceful_timeout, watcher.max_age, watcher.warmup_delay):
             assert math.isfinite(number) and number >= 0
         assert signal.Signals(watcher.stop_signal)
-        assert watcher.working_dir.is_dir()
+        # What the machine lacks fails the watcher at start; check says it in one line each.
+        problems = watcher_environment_problems(
+            Config(config.source, config.arbiter, (watcher,)), LABEL
+        )
+        for line in problems:
+            assert "\n" not in line and line.startswith(f"{LABEL}: watchers."), line
+        if not watcher.working_dir.is_dir():
+            assert any(".working_dir: " in line for line in problems), problems
         assert all(
             callable(spec.func) and spec.name in HOOK_NAMES for spec in watcher.hooks.values()
         )

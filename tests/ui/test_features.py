@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.core import build_arbiter
+from tests.support.programs import unrunnable_program
 from tests.support.waiting import wait_until
 from tests.ui.uihelpers import (
     PYTHON,
@@ -129,9 +130,9 @@ async def test_a_flapping_watcher_shows_the_retry_countdown(tmp_path: Path) -> N
 
 async def test_a_failed_watcher_says_why(tmp_path: Path) -> None:
     toml = textwrap.dedent(
-        """
+        f"""
         [watchers.missing]
-        cmd = "/nonexistent/program --flag"
+        cmd = "{unrunnable_program(tmp_path)} --flag"
         max_retry = 1
         [watchers.missing.restart]
         backoff_initial = 0.01

@@ -438,3 +438,22 @@ def test_a_new_snapshot_replaces_what_was_known(ev: History) -> None:
     rebuilt = model.apply([ev(Kind.SNAPSHOT, None, **snapshot_of(watcher("web", state="stopped")))])
     assert rebuilt.rebuilt
     assert table(model, T0) == {"web": ("web", "stopped", "0/2", "5", "0", "-", "-", "")}
+
+
+def test_config_warnings_of_the_snapshot_alert_once_each(ev: History) -> None:
+    warned = {
+        **snapshot_of(watcher("web")),
+        "warnings": ["circus.ini: [watcher:web] workding_dir: unknown option"],
+    }
+    model = CoreModel()
+    first = model.apply([ev(Kind.SNAPSHOT, None, **warned)])
+    assert alerts(first) == [
+        ("config warning", "circus.ini: [watcher:web] workding_dir: unknown option", "warning")
+    ]
+    # A resync (or an attach's new snapshot) does not repeat them; a new one is shown.
+    again = model.apply([ev(Kind.SNAPSHOT, None, **warned)])
+    assert alerts(again) == []
+    warned["warnings"] = [*warned["warnings"], "circus.ini: [circus] user: unknown option"]
+    assert alerts(model.apply([ev(Kind.SNAPSHOT, None, **warned)])) == [
+        ("config warning", "circus.ini: [circus] user: unknown option", "warning")
+    ]

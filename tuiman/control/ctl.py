@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="TEXT are key names: Enter Tab Escape Up Down Left Right C-c F1 ...",
     )
+    sub = add("wait", "wait until watchers are ready (exit 3 if not, saying why)")
+    sub.add_argument("watchers", nargs="*", metavar="WATCHER", help="default: every autostart one")
+    sub.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait at most (default 60)"
+    )
     add("reopen-logs", "reopen output files (after logrotate)")
     sub = add("quit", "stop every watcher and end the instance")
     sub.add_argument("--wait", action="store_true", help="return once the instance has stopped")
@@ -128,7 +133,11 @@ def main(argv: Sequence[str]) -> int:
 
 
 def finish(
-    options: argparse.Namespace, label: str, reply: dict[str, Any], human: str | None = None
+    options: argparse.Namespace,
+    label: str,
+    reply: dict[str, Any],
+    human: str | None = None,
+    errors_key: str = "errors",
 ) -> int:
     """Print a reply (JSON or human) and turn it into an exit code."""
     if options.json:
@@ -142,7 +151,7 @@ def finish(
             )
         return EXIT_OK
     print(f"tuiman ctl: {label}: {reply.get('error')}", file=sys.stderr)
-    for line in reply.get("errors") or []:
+    for line in reply.get(errors_key) or []:
         print(f"  {line}", file=sys.stderr)
     return EXIT_FAILED
 
@@ -315,6 +324,21 @@ def cmd_events(socket_path: Path, options: argparse.Namespace) -> int:
     return print_events(socket_path, options)
 
 
+def cmd_wait(socket_path: Path, options: argparse.Namespace) -> int:
+    if not options.timeout > 0:
+        print("tuiman ctl wait: error: --timeout must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    reply = request(socket_path, "wait", watchers=options.watchers, timeout=options.timeout)
+    label = f"wait {' '.join(options.watchers) or '(all)'}"
+    return finish(
+        options,
+        label,
+        reply,
+        f"ready: {', '.join(reply.get('ready') or [])}",
+        errors_key="waiting",
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "list": cmd_list,
     "status": cmd_status,
@@ -334,4 +358,5 @@ HANDLERS: dict[str, Handler] = {
     "reopen-logs": cmd_reopen_logs,
     "send": cmd_send,
     "quit": cmd_quit,
+    "wait": cmd_wait,
 }

@@ -61,7 +61,7 @@ def duration(seconds: float) -> str:
 
 
 def status_table(watchers: list[WatcherSnapshot]) -> str:
-    rows = [
+    rows: list[tuple[object, ...]] = [
         (
             w["name"],
             w["state"],
@@ -72,7 +72,14 @@ def status_table(watchers: list[WatcherSnapshot]) -> str:
         )
         for w in watchers
     ]
-    text = table(("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON"), rows)
+    headers: tuple[str, ...] = ("NAME", "STATE", "PROCS", "PRIORITY", "RESTARTS", "REASON")
+    if any("readiness" in w for w in watchers):
+        # docs/readiness.md: only configs that use probes or dependencies get the column
+        headers = (*headers[:2], "READY", *headers[2:])
+        rows = [
+            (*row[:2], readiness_cell(w), *row[2:]) for row, w in zip(rows, watchers, strict=True)
+        ]
+    text = table(headers, rows)
     notes = [
         f"{w['name']}: log files failing: {w['log_files']['error']} "
         f"({w['log_files']['dropped']} lines lost)"
@@ -102,6 +109,23 @@ def sockets_lines(sockets: list[dict[str, Any]]) -> str:
         f"socket {s.get('name')}: {s.get('location')} (fd {s.get('fd')}, {s.get('type')})"
         for s in sockets
     )
+
+
+def readiness_cell(watcher: WatcherSnapshot) -> str:
+    """ready | not ready (the last error) | waiting for … | blocked: …; '-' without probes."""
+    readiness = watcher.get("readiness")
+    if readiness is None:
+        return "-"
+    if readiness["blocked"]:
+        return f"blocked: {readiness['blocked']}"
+    if readiness["waiting_for"]:
+        return "waiting for " + ", ".join(readiness["waiting_for"])
+    if readiness["ready"]:
+        return "ready"
+    if readiness["probe"] is None:
+        return "-"
+    errors = sorted(set(readiness["errors"].values()))
+    return "not ready" + (f" ({errors[-1]})" if errors else "")
 
 
 def protection_lines(protection: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from tuiman.core.payloads import (
     AddPayload,
     ArbiterReloadPayload,
     ArbiterSnapshot,
+    BlockedPayload,
     ControlRejectedPayload,
     CustomPayload,
     DroppedPayload,
@@ -30,9 +31,13 @@ from tuiman.core.payloads import (
     HookOutputPayload,
     HookStartedPayload,
     HookSuccessPayload,
+    LivenessPayload,
     LogErrorPayload,
+    NotifyPayload,
     OutputPayload,
     PluginPayload,
+    ProbePayload,
+    ReadyPayload,
     ReapPayload,
     RemovePayload,
     ResyncPayload,
@@ -45,7 +50,9 @@ from tuiman.core.payloads import (
     StopPayload,
     SweepFailedPayload,
     TerminalPayload,
+    UnreadyPayload,
     UpdatedPayload,
+    WaitingPayload,
     WatchdogPayload,
     WatcherReloadPayload,
     WatchErrorPayload,
@@ -54,7 +61,10 @@ from tuiman.core.secrets import redact_payload
 
 SnapshotProvider = Callable[[], ArbiterSnapshot]
 
-DROPPABLE_KINDS = frozenset({Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL})
+# terminal, probe and notify: a child decides how often they come (docs/readiness.md#events)
+DROPPABLE_KINDS = frozenset(
+    {Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL, Kind.PROBE, Kind.NOTIFY}
+)
 
 
 class Subscription:
@@ -297,6 +307,22 @@ class Bus:
     def emit(
         self, kind: Literal[Kind.WATCH_ERROR], watcher: str, payload: WatchErrorPayload
     ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.PROBE], watcher: str, payload: ProbePayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.READY], watcher: str, payload: ReadyPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.UNREADY], watcher: str, payload: UnreadyPayload) -> Event: ...
+    @overload
+    def emit(
+        self, kind: Literal[Kind.LIVENESS], watcher: str, payload: LivenessPayload
+    ) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.NOTIFY], watcher: str, payload: NotifyPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.WAITING], watcher: str, payload: WaitingPayload) -> Event: ...
+    @overload
+    def emit(self, kind: Literal[Kind.BLOCKED], watcher: str, payload: BlockedPayload) -> Event: ...
     def emit(
         self,
         kind: str,

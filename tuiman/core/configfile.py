@@ -180,3 +180,17 @@ def convert_procfile_file(
         dotenv_label=env_files.label,
         load_options=load_options,
     )
+
+
+def watcher_environment_problems(config: Config, file_label: str) -> list[str]:
+    """What would fail each watcher at start (`tuiman check`), one line each, named as the
+    file names the watcher (`watchers.NAME.key` or `[watcher:NAME] key`)."""
+    from tuiman.core.config.environment import environment_problems
+
+    is_ini = str(file_label).lower().endswith(".ini")
+    lines: list[str] = []
+    for watcher in config.watchers:
+        for problem in environment_problems(watcher):
+            where = f"[watcher:{watcher.name}] " if is_ini else f"watchers.{watcher.name}."
+            lines.append(f"{file_label}: {where}{problem}")
+    return lines

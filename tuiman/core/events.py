@@ -41,6 +41,14 @@ class Kind(StrEnum):
     TERMINAL = "terminal"  # what a pty process wrote, escape sequences included (for emulators)
     FILES_CHANGED = "files_changed"  # watched files changed: the watcher restarts (or not)
     WATCH_ERROR = "watch_error"  # a watcher's files can no longer be watched
+    # readiness, liveness and dependencies (docs/readiness.md)
+    PROBE = "probe"  # a probe's result changed (droppable)
+    READY = "ready"  # a process (pid) or the whole watcher (no pid) became ready
+    UNREADY = "unready"  # ... stopped being ready, with the reason
+    LIVENESS = "liveness"  # a process failed its liveness checks: tuiman restarts it
+    NOTIFY = "notify"  # a notify process sent STATUS=
+    WAITING = "waiting"  # a watcher's start waits for its dependencies
+    BLOCKED = "blocked"  # a dependency failed: the watcher will not start
 
 
 RESERVED_KEYS = frozenset({"seq", "time", "topic", "kind", "watcher"})
@@ -90,7 +98,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kind=kind,
         watcher=data.get("watcher"),
         payload=payload,
-        droppable=kind in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL),
+        droppable=kind
+        in (Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL, Kind.PROBE, Kind.NOTIFY),
     )
 
 

@@ -260,6 +260,20 @@ class LogFilesStatus(TypedDict):
     dropped: int
 
 
+class ReadinessSnapshot(TypedDict):
+    """In a watcher's snapshot: `ready` is None while it has no readiness probe and is not
+    running; `processes` maps pid (as text) to waiting | probing | ready | unready."""
+
+    ready: bool
+    probe: str | None  # the readiness probe's kind, None without one
+    waiting_for: list[str]
+    blocked: str | None
+    processes: dict[str, str]
+    errors: dict[str, str]  # pid (as text) -> the last failed probe's error
+    status: dict[str, str]  # pid (as text) -> the last STATUS= of a notify process
+    depends_on: dict[str, str]  # dependency -> condition
+
+
 class WatcherSnapshot(WatcherSettings):
     name: str
     state: str  # a WatcherState value
@@ -271,6 +285,7 @@ class WatcherSnapshot(WatcherSettings):
     # wid (as text) -> exit code of its last process; None: unknown (collected by someone else)
     last_exit_codes: dict[str, int | None]
     log_files: NotRequired[LogFilesStatus]  # only once a log file has failed
+    readiness: NotRequired[ReadinessSnapshot]
 
 
 class WatchdogStatus(TypedDict):
@@ -291,6 +306,7 @@ class ArbiterSnapshot(TypedDict):
     watchers: list[WatcherSnapshot]  # in start order
     protection: NotRequired[WatchdogStatus]
     sockets: NotRequired[list[SocketSnapshot]]  # present when the config has sockets
+    warnings: NotRequired[list[str]]  # the config's warnings (ignored options), one line each
 
 
 class WatchdogPayload(TypedDict):
@@ -360,6 +376,52 @@ class WatchErrorPayload(TypedDict):
     error: str  # one line: which directory, what failed
 
 
+# -- readiness (docs/readiness.md) --------------------------------------------------------------
+
+
+class ProbePayload(TypedDict):
+    pid: int
+    wid: int
+    probe: str  # ready | alive
+    check: str  # tcp | http | exec | log | notify | memory | cpu | watchdog
+    ok: bool
+    error: str | None  # one line: why the try failed
+
+
+class ReadyPayload(TypedDict):
+    """Without pid and wid: the whole watcher is ready (every process of it)."""
+
+    pid: NotRequired[int]
+    wid: NotRequired[int]
+
+
+class UnreadyPayload(ReadyPayload):
+    reason: str
+
+
+class LivenessPayload(TypedDict):
+    pid: int
+    wid: int
+    reason: str  # "liveness"
+    detail: str  # which check failed, how often
+
+
+class NotifyPayload(TypedDict):
+    pid: int
+    wid: int
+    status: str  # what the process sent as STATUS=
+
+
+class WaitingPayload(TypedDict):
+    waiting_for: list[str]  # "db (ready)": each dependency not yet there, with its condition
+
+
+class BlockedPayload(TypedDict):
+    dependency: str
+    condition: str
+    reason: str  # one line: "migrate exited with 1"
+
+
 CustomPayload = dict[str, Any]
 """What a hook publishes with `arbiter.publish(kind, **payload)`: its own keys, untyped."""
 
@@ -396,6 +458,13 @@ PAYLOAD_TYPES: dict[str, type] = {
     CONTROL_REJECTED: ControlRejectedPayload,
     Kind.FILES_CHANGED: FilesChangedPayload,
     Kind.WATCH_ERROR: WatchErrorPayload,
+    Kind.PROBE: ProbePayload,
+    Kind.READY: ReadyPayload,
+    Kind.UNREADY: UnreadyPayload,
+    Kind.LIVENESS: LivenessPayload,
+    Kind.NOTIFY: NotifyPayload,
+    Kind.WAITING: WaitingPayload,
+    Kind.BLOCKED: BlockedPayload,
 }
 
 

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     FLAP_EXHAUSTED = "flap_exhausted"
     EXITED = "exited"
     QUIT = "quit"
+    ENVIRONMENT = "environment"  # its working_dir, virtualenv, user or program is missing
     FILE_CHANGE = "file_change"  # a restart for changed watched files
 
     @staticmethod

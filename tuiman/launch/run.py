@@ -25,8 +25,9 @@ from tuiman.core.processes.watchdog import (
     set_child_subreaper,
 )
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
+from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
 from tuiman.core.supervision.sockets import SocketBindError, SocketTable
-from tuiman.headless import make_printer, ready_problem, stderr_line
+from tuiman.headless import make_printer, stderr_line
 from tuiman.launch.exit_on import FirstExit
 from tuiman.launch.systemd_notify import claim_environment, start_notifying
 from tuiman.load_arguments import load_options_from
@@ -237,25 +238,9 @@ async def run_when_ready(
 
 
 async def wait_ready(arbiter: Arbiter, timeout: float) -> str | None:
-    subscription = arbiter.bus.subscribe(name="ready", snapshot=False)
-    deadline = asyncio.get_running_loop().time() + timeout
-    try:
-        while True:
-            problem = ready_problem(arbiter)
-            if problem is None:
-                return None
-            if problem:
-                return problem
-            if arbiter.quit_requested.is_set():
-                return "stopped before the services were ready"
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                return f"not ready after {timeout:g}s"
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscription.get(), min(remaining, 0.5))
-            subscription.drain()
-    finally:
-        subscription.close()
+    """THE definition of "this instance is ready" (docs/readiness.md#when-is-tuiman-ready): None
+    once every autostart watcher is ready, else why not (a failure, a block, the timeout)."""
+    return await wait_ready_in_core(arbiter, timeout)
 
 
 async def wait_child(child: subprocess.Popen[bytes]) -> int:

@@ -352,6 +352,10 @@ class TuimanApp(App[int]):
         self.select_watcher(name)
         self._main.actions.show_info()
 
+    def show_watcher_dependencies(self, name: str) -> None:
+        self.select_watcher(name)
+        self._main.actions.show_dependencies()
+
     def scale_watcher_to(self, name: str) -> None:
         self.select_watcher(name)
         self._main.actions.scale_to()

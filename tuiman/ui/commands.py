@@ -71,6 +71,11 @@ class TuimanCommands(Provider):
                 partial(app.show_watcher_info, name),
             )
             yield (
+                f"dependencies of {name}",
+                "what it needs (and their readiness), what needs it",
+                partial(app.show_watcher_dependencies, name),
+            )
+            yield (
                 f"select {name}",
                 "show the watcher's processes and output",
                 partial(app.select_watcher, name),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from tuiman.ui.format import fmt_age, fmt_bytes, fmt_clock, fmt_cpu, fmt_duration, fmt_exit
 from tuiman.ui.format import signal_name as fmt_signal
 from tuiman.ui.log_entries import LogEntry, Outcome
+from tuiman.ui.readiness_view import process_probe_lines
 from tuiman.ui.rows import describe_reason, watcher_info
 from tuiman.ui.views import WatcherView
 
@@ -42,7 +43,8 @@ def info_sections(
 ) -> list[Section]:
     sections: list[Section] = [("watcher", _watcher_lines(view, now))]
     if pid is not None and pid in view.processes:
-        sections.append((f"process {pid}", _process_lines(view, pid, now)))
+        probes = [InfoLine(*line) for line in process_probe_lines(view, pid)]
+        sections.append((f"process {pid}", _process_lines(view, pid, now) + probes))
     sections.append(("program", _command_lines(view)))
     sections.append(("environment", _env_lines(view)))
     sections.append(("restart policy", _policy_lines(view)))

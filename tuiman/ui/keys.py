@@ -132,6 +132,14 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
     ),
     _binding(
+        "D",
+        "dependencies",
+        "deps",
+        "The dependency tree: what the selected watcher needs and what needs it, then all",
+        "dependencies",
+        show=False,
+    ),
+    _binding(
         "o",
         "sort",
         "sort",

@@ -29,6 +29,7 @@ from tuiman.core.payloads import (
     UpdatedPayload,
     WatchErrorPayload,
 )
+from tuiman.core.readiness_text import READINESS_KINDS, readiness_text
 from tuiman.core.states import WatcherState
 from tuiman.core.watch_text import files_changed_text
 from tuiman.ui.format import fmt_exit, signal_name
@@ -188,6 +189,11 @@ def lifecycle_entry(event: Event) -> LogEntry:
         outcome = Outcome.ERROR if leaked else Outcome.INFO
     elif kind == Kind.UPDATED:
         label, detail = _updated_label(cast(UpdatedPayload, event.payload))
+    elif kind in READINESS_KINDS:
+        pid, detail = event.payload.get("pid"), readiness_text(event)
+        outcome = _READINESS_OUTCOMES.get(kind, Outcome.INFO)
+        if kind == Kind.PROBE and not event.payload.get("ok"):
+            outcome = Outcome.WARN
     elif kind == Kind.FILES_CHANGED:
         label, detail = (
             "files changed",
@@ -199,6 +205,14 @@ def lifecycle_entry(event: Event) -> LogEntry:
         pid = event.payload.get("pid")  # a hook's own event: its keys are its own
         detail = _describe(event.payload)
     return LogEntry(event.time, event.watcher or "", label, pid, outcome, None, detail)
+
+
+_READINESS_OUTCOMES: dict[str, Outcome] = {
+    Kind.READY: Outcome.OK,
+    Kind.UNREADY: Outcome.WARN,
+    Kind.LIVENESS: Outcome.ERROR,
+    Kind.BLOCKED: Outcome.ERROR,
+}
 
 
 def _updated_label(payload: UpdatedPayload) -> tuple[str, str]:

@@ -32,6 +32,7 @@ from tuiman.core.payloads import (
     WatchdogPayload,
     WatcherSnapshot,
 )
+from tuiman.core.readiness_text import READINESS_KINDS
 from tuiman.core.states import ProcessState, WatcherState
 from tuiman.ui.log_entries import (
     NOT_LOGGED,
@@ -43,6 +44,7 @@ from tuiman.ui.log_entries import (
     reload_entries,
     started_entry,
 )
+from tuiman.ui.readiness_view import apply_readiness, started
 from tuiman.ui.terminal_text import safe_ansi, safe_event
 from tuiman.ui.views import (
     ProcessView,
@@ -106,6 +108,7 @@ class CoreModel:
         self.snapshot_seq = 0
         self.output: dict[str, deque[OutputEntry]] = {}
         self.reaped_since_status: set[str] = set()  # watchers whose restart counter may lag
+        self.config_warnings: set[str] = set()  # already shown
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -165,8 +168,13 @@ class CoreModel:
         if kind == Kind.STATS:
             self._stats(event.watcher or "", cast(StatsPayload, event.payload), changes)
         elif kind == Kind.SNAPSHOT:
-            self.load_snapshot(cast(ArbiterSnapshot, event.payload), event.time, event.seq)
+            snapshot = cast(ArbiterSnapshot, event.payload)
+            self.load_snapshot(snapshot, event.time, event.seq)
             changes.rebuilt = True
+            for warning in snapshot.get("warnings", []):
+                if warning not in self.config_warnings:  # once each, not on every resync
+                    self.config_warnings.add(warning)
+                    changes.alerts.append(Alert("config warning", warning, "warning"))
         elif kind == Kind.DROPPED:
             changes.dropped += cast(DroppedPayload, event.payload)["count"]
         elif kind in (Kind.HOOK_SUCCESS, Kind.HOOK_FAILURE):
@@ -320,6 +328,7 @@ class CoreModel:
         payload = cast(StatePayload, event.payload)
         new = view.state = WatcherState(payload["new"])
         view.reason = payload["reason"]
+        started(view)
         if new == WatcherState.STOPPING:
             view.stopping_since = None  # set by the first stop signal (a `kill` event)
         elif new in (WatcherState.STARTING, WatcherState.ACTIVE):
@@ -382,4 +391,5 @@ _LIFECYCLE: dict[str, Callable[[CoreModel, WatcherView, Event, Changes], None]] 
     Kind.STOP: CoreModel._on_stop,
     Kind.UPDATED: CoreModel._on_updated,
     Kind.ADD: CoreModel._on_add,
+    **dict.fromkeys(READINESS_KINDS, apply_readiness),
 }

@@ -17,6 +17,7 @@ from tuiman.ui.format import (
     shorten,
 )
 from tuiman.ui.palette import STATE_ROLES
+from tuiman.ui.readiness_view import process_ready_cell, waiting_info, watcher_ready_cell
 from tuiman.ui.sorting import CONFIG_ORDER, SortOrder, sort_processes
 from tuiman.ui.views import ProcessView, WatcherView
 
@@ -40,6 +41,8 @@ def watcher_info(view: WatcherView, now: float) -> Cell:
     if hook is not None:
         cancel = " · x cancels" if view.start_pending else ""
         return f"{hook.name} {fmt_running(now - hook.started)}{cancel}", "accent"
+    if (waiting := waiting_info(view)) is not None:
+        return waiting
     if view.state == WatcherState.FLAPPING:
         pause = view.next_retry()
         if pause is None:
@@ -95,9 +98,12 @@ def describe_reason(reason: str | None) -> str:
 NAME_MAX = 19  # cells of a watcher's name in the table; longer ones end in "…"
 
 
-def watcher_row(view: WatcherView, now: float, blocker: str | None = None) -> Row:
+def watcher_row(
+    view: WatcherView, now: float, blocker: str | None = None, readiness: bool = False
+) -> Row:
     """`blocker`: a watcher whose before_start runs now; a watcher not started yet waits for it
-    (the start goes through the watchers one at a time, by priority)."""
+    (the start goes through the watchers one at a time, by priority). `readiness`: with the
+    ready column (docs/readiness.md)."""
     running_role = (
         "warn"
         if view.state == WatcherState.ACTIVE and view.running < view.numprocesses
@@ -111,6 +117,7 @@ def watcher_row(view: WatcherView, now: float, blocker: str | None = None) -> Ro
         (str(view.restarts), "warn" if view.restarts else "muted"),
         (fmt_cpu(view.cpu) if view.processes and view.rss else "-", "plain"),
         (fmt_bytes(view.rss) if view.processes and view.rss else "-", "plain"),
+        *((watcher_ready_cell(view),) if readiness else ()),
         _waiting_info(view, blocker) or watcher_info(view, now),
     )
 
@@ -123,12 +130,19 @@ def _waiting_info(view: WatcherView, blocker: str | None) -> Cell | None:
 
 
 def process_rows(
-    view: WatcherView, now: float, extended: tuple[str, ...] = (), order: SortOrder = CONFIG_ORDER
+    view: WatcherView,
+    now: float,
+    extended: tuple[str, ...] = (),
+    order: SortOrder = CONFIG_ORDER,
+    readiness: bool = False,
 ) -> list[Row]:
     rows: list[Row] = []
     processes = sort_processes(view.processes.values(), order)
     for process in processes:
-        rows.append((str(process.pid), _process_cells(view, process, now, extended)))
+        cells = _process_cells(view, process, now, extended)
+        if readiness:  # after the state column (docs/readiness.md)
+            cells = (*cells[:3], process_ready_cell(view, process.pid), *cells[3:])
+        rows.append((str(process.pid), cells))
     for pause in sorted(view.pauses.values(), key=lambda p: p.wid):
         blanks: tuple[Cell, ...] = tuple(("", "plain") for _ in extended)
         rows.append(
@@ -138,6 +152,7 @@ def process_rows(
                     (f"slot {pause.wid}", "muted"),
                     (str(pause.wid), "plain"),
                     ("paused", "warn"),
+                    *((("-", "muted"),) if readiness else ()),
                     (fmt_retry_in(pause.retry_at - now), "warn"),  # in the age column
                     ("-", "muted"),
                     ("-", "muted"),

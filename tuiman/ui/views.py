@@ -11,6 +11,7 @@ from typing import Any
 
 from tuiman.core.payloads import WatcherSettings, WatcherSnapshot
 from tuiman.core.states import ProcessState, WatcherState
+from tuiman.ui.readiness_view import WatcherReadiness, load_readiness
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class WatcherView:
     input: str | None = None  # "pty" or "pipe": its processes take input (docs/terminals.md)
     sockets: tuple[str, ...] = ()  # what its processes inherit: `web 127.0.0.1:8080 fd 5`
     on_demand: bool = False  # it starts on the first connection to its sockets
+    readiness: WatcherReadiness | None = None  # with probes or dependencies (docs/readiness.md)
 
     @property
     def running(self) -> int:
@@ -118,6 +120,7 @@ def load_watcher(view: WatcherView, data: WatcherSnapshot, at: float) -> None:
             view.pauses[slot["wid"]] = SlotPause(slot["wid"], at + retry_in, slot["pauses"])
     if view.state != WatcherState.STOPPING:
         view.stopping_since = None
+    load_readiness(view, data)
 
 
 def load_settings(view: WatcherView, settings: WatcherSettings) -> None:

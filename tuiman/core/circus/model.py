@@ -201,13 +201,14 @@ def expand_option(text: str, load_env: Mapping[str, str]) -> str:
     return _CIRCUS_TOKEN.sub(replace, text)
 
 
-def command_tokens(text: str, load_env: Mapping[str, str], final_env_names: set[str]) -> str:
+def command_tokens(text: str, load_env: Mapping[str, str]) -> str:
     """`cmd`/`args` for tuiman's per-spawn expansion: every token becomes `$(circus.X)`.
 
-    `$(circus.env.X)` stays a token when X is in the watcher's final environment (tuiman
-    expands it per spawn, as Circus does again at spawn time). When X is only in tuiman's own
-    environment (copy_env = false), Circus' load-time pass has already put its value in, so
-    the value is put in here too. `final_env_names` and `load_env` use lowercased names.
+    Circus' load-time pass puts in `$(circus.env.X)` for every X set at load (its own
+    environment, `[env]`, the watcher's env sections), with the value as written: `[env]
+    LOG = $LOG` gives `$LOG`, not its expansion. So that value is put in here too. A variable
+    set nowhere at load stays a token for each spawn (a hook may set it, as in Circus).
+    `load_env` uses lowercased names.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -215,7 +216,7 @@ def command_tokens(text: str, load_env: Mapping[str, str], final_env_names: set[
         field_name = body.partition(".")[2].lower()
         if field_name.startswith(_ENV_FIELD):
             variable_name = field_name[len(_ENV_FIELD) :]
-            if variable_name not in final_env_names and variable_name in load_env:
+            if variable_name in load_env:
                 return load_env[variable_name]
         return f"$({body})"
 
@@ -292,7 +293,18 @@ class OptionReader:
         ]
 
     def report_unknown(self, known: list[str]) -> None:
+        """Circus ignores options it does not know: a warning each, naming the likely one."""
         for option in self.unread():
-            self.problems.error_at(
-                self.location(option), f"unknown option{did_you_mean(option, known)}"
+            self.raw(option)
+            hint = (
+                f" (did you mean {_ALIASES[option]}?)"
+                if option in _ALIASES
+                else did_you_mean(option, known)
             )
+            self.problems.warn_at(
+                self.location(option), f"unknown option, ignored as Circus does{hint}"
+            )
+
+
+# Options people write for another supervisor (supervisord: user), and Circus' own name.
+_ALIASES = {"user": "uid", "group": "gid"}

@@ -23,6 +23,7 @@ from tuiman.core.circus.command_reloader import (
     is_command_reloader,
     read_command_reloader,
 )
+from tuiman.core.circus.launch import LAUNCH_OPTIONS, read_umask, translate_launch
 from tuiman.core.circus.model import (
     IniLocation,
     IniProblems,
@@ -38,23 +39,23 @@ from tuiman.core.circus.model import (
     section_location,
     toml_env_value,
 )
+from tuiman.core.circus.observers import OBSERVERS, AliveTables, read_observer
 from tuiman.core.circus.options import (
     CIRCUS_PLUMBING,
     CIRCUS_UNSUPPORTED,
     FLAPPING_DEFAULTS,
     FLAPPING_PLUGIN,
     INCLUDE_OPTIONS,
-    STREAM_OPTIONS,
     WATCHER_DEFAULT_ONLY,
     WATCHER_PLUMBING,
     WATCHER_UNSUPPORTED,
     WatcherValues,
     translate_hooks,
     translate_rlimits,
-    translate_streams,
 )
 from tuiman.core.circus.plugins import RUNNABLE_PLUGINS, translate_plugins
 from tuiman.core.circus.sockets import translate_sockets, translate_watcher_socket_options
+from tuiman.core.circus.streams import STREAM_OPTIONS, translate_streams
 
 _SECTION_KINDS = ("watcher", "env", "plugin", "socket")
 _DEFAULT_SECTION = "DEFAULT"
@@ -110,7 +111,8 @@ def translate(
     )
     plugin_sections = [s for s in plugin_sections if not is_command_reloader(s)]
     plugin_sections = translate_plugins(plugin_sections, problems, document, environ)
-    flapping = _read_flapping(plugin_sections, problems, environ)
+    observers = AliveTables()
+    flapping = _read_flapping(plugin_sections, problems, environ, observers)
     global_env = sections["env"].options if "env" in sections else {}
     context = _WatcherContext(
         problems=problems,
@@ -131,11 +133,24 @@ def translate(
         patterns = _env_patterns(env_section)
         if not any(_env_applies(patterns, name) for name in watchers):
             problems.warn_at(section_location(env_section), "matches no watcher")
+    _add_alive_tables(watchers, observers, problems)
     if socket_sections:
         document["sockets"] = translate_sockets(socket_sections, problems, cwd=cwd, environ=environ)
     if watchers:
         document["watchers"] = watchers
     return document
+
+
+def _add_alive_tables(
+    watchers: dict[str, dict[str, Any]], observers: AliveTables, problems: IniProblems
+) -> None:
+    for name, table in observers.tables.items():
+        location = observers.sources[name]
+        if name not in watchers:
+            problems.error_at(location, f"no watcher named {name!r}")
+            continue
+        watchers[name]["alive"] = table
+        problems.origins[("watchers", name, "alive")] = location
 
 
 def _unknown_section(name: str) -> str:
@@ -163,12 +178,16 @@ def _translate_circus(
     reader = OptionReader(section, problems, lowercase_env(environ))
     warmup_delay = reader.get("warmup_delay", ini_number)
     if warmup_delay is not None:
-        document["tuiman"] = {"warmup_delay": warmup_delay}
+        document.setdefault("tuiman", {})["warmup_delay"] = warmup_delay
         problems.origins[("tuiman", "warmup_delay")] = reader.location("warmup_delay")
+    umask = read_umask(reader, "umask")
+    if umask is not None:
+        document.setdefault("tuiman", {})["umask"] = umask
+        problems.origins[("tuiman", "umask")] = reader.location("umask")
     for option in INCLUDE_OPTIONS:
         reader.raw(option)  # already read by the file reader
     _report_plumbing_and_unsupported(reader, CIRCUS_PLUMBING, CIRCUS_UNSUPPORTED)
-    reader.report_unknown(["warmup_delay", *INCLUDE_OPTIONS, *CIRCUS_PLUMBING])
+    reader.report_unknown(["warmup_delay", "umask", *INCLUDE_OPTIONS, *CIRCUS_PLUMBING])
 
 
 def _report_plumbing_and_unsupported(
@@ -219,18 +238,25 @@ _FLAPPING_KEYS: dict[str, tuple[str, Callable[[str], int | float]]] = {
 
 
 def _read_flapping(
-    plugin_sections: list[IniSection], problems: IniProblems, environ: Mapping[str, str]
+    plugin_sections: list[IniSection],
+    problems: IniProblems,
+    environ: Mapping[str, str],
+    observers: AliveTables,
 ) -> _Flapping | None:
     flapping: _Flapping | None = None
     for section in plugin_sections:
         reader = OptionReader(section, problems, lowercase_env(environ))
         plugin_class = (reader.text("use") or "").strip()
+        if plugin_class in OBSERVERS:
+            read_observer(section, reader, plugin_class, observers)
+            continue
         if plugin_class != FLAPPING_PLUGIN:
             shown = plugin_class or "(no use = …)"
             problems.error_at(
                 section_location(section),
                 f"plugin {shown} is not supported (tuiman maps {FLAPPING_PLUGIN} onto its "
-                f"restart policy and {COMMAND_RELOADER} onto restart on change, and runs "
+                f"restart policy, {COMMAND_RELOADER} onto restart on change and HttpObserver "
+                "and ResourceWatcher onto liveness checks, and runs "
                 f"{', '.join(RUNNABLE_PLUGINS)})",
             )
             continue
@@ -289,12 +315,8 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values = WatcherValues(name, reader, problems)
     copy_env = reader.get("copy_env", ini_bool) or False
     values.put("copy_env", copy_env, "copy_env")
-    final_env_names = {variable.lower() for variable in context.global_env}
-    final_env_names |= {variable.lower() for variable in env_entries}
-    if copy_env:
-        final_env_names |= {variable.lower() for variable in context.environ}
     shell = reader.get("shell", ini_bool) or False
-    _translate_command(values, reader, shell, load_env, final_env_names)
+    _translate_command(values, reader, shell, load_env)
     for option in _INT_OPTIONS:
         values.put(option, reader.get(option, ini_int), option)
     for option in _NUMBER_OPTIONS:
@@ -306,6 +328,7 @@ def _translate_watcher(name: str, section: IniSection, context: _WatcherContext)
     values.put_working_dir(reader.text("working_dir"), context.cwd)
     values.put_signal_and_ids()
     translate_rlimits(values)
+    translate_launch(values, context.cwd)
     if env_entries:
         values.table["env"] = {
             variable: toml_env_value(value) for variable, (value, _location) in env_entries.items()
@@ -345,6 +368,11 @@ _KEY_ORDER = (
     "rlimits",
     "max_age",
     "max_age_variance",
+    "virtualenv",
+    "virtualenv_py_ver",
+    "copy_path",
+    "send_hup",
+    "umask",
     "env",
     "restart",
     "output",
@@ -361,22 +389,19 @@ def _watcher_env(
     name: str, section: IniSection, context: _WatcherContext
 ) -> dict[str, tuple[str, IniLocation]]:
     """The watcher's own variables, raw: matching `[env:…]` sections in file order (later
-    wins), then its `env = K=V, K2=V2` option. `[env]` is the TOML `[env]` table."""
+    wins). `[env]` is the TOML `[env]` table."""
     entries: dict[str, tuple[str, IniLocation]] = {}
     for env_section in context.env_sections:
         if _env_applies(_env_patterns(env_section), name):
             for variable, entry in env_section.options.items():
                 entries[variable] = (entry.value, section_location(env_section, variable))
     if "env" in section.options:
-        location = section_location(section, "env")
-        for item in section.options["env"].value.split(","):
-            variable, separator, value = item.partition("=")
-            if not separator or not variable.strip():
-                context.problems.error_at(
-                    location, f"expected NAME=VALUE[, NAME=VALUE…], got {item.strip()!r}"
-                )
-                continue
-            entries[variable.strip()] = (value.strip(), location)
+        # Circus reads it, then replaces it with the env sections' variables: it never
+        # reaches the processes.
+        context.problems.warn_at(
+            section_location(section, "env"),
+            f"ignored, as Circus 0.19 ignores it: put the variables in [env:{name}]",
+        )
     return entries
 
 
@@ -385,7 +410,6 @@ def _translate_command(
     reader: OptionReader,
     shell: bool,
     load_env: Mapping[str, str],
-    final_env_names: set[str],
 ) -> None:
     """cmd + args. With `shell`, Circus splits both, quotes every word and joins them into one
     command line for `/bin/sh -c`; tuiman gets that line, so the same words reach the shell."""
@@ -400,7 +424,7 @@ def _translate_command(
                 reader.location(option),
                 "$WID is not supported (Circus deprecated it): write $(circus.wid)",
             )
-        parts[option] = command_tokens(raw_value, load_env, final_env_names)
+        parts[option] = command_tokens(raw_value, load_env)
     if not shell:
         for option, text in parts.items():
             values.put(option, text, option)
@@ -426,7 +450,7 @@ def _translate_command(
 
 
 def _shell_syntax(word: str) -> bool:
-    without_tokens = command_tokens(word, {}, set()).replace("$(circus.", "")
+    without_tokens = command_tokens(word, {}).replace("$(circus.", "")
     return any(character in without_tokens for character in "|&;<>$`*?")
 
 
@@ -488,5 +512,6 @@ def _report_watcher_leftovers(reader: OptionReader) -> None:
         *WATCHER_DEFAULT_ONLY,
         *WATCHER_PLUMBING,
         *WATCHER_UNSUPPORTED,
+        *LAUNCH_OPTIONS,
     ]
     reader.report_unknown(known)

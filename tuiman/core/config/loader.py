@@ -18,9 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.config.launch_keys import as_umask
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.model import ArbiterConfig, Config
 from tuiman.core.config.plugins import read_plugins
+from tuiman.core.config.probes import WatcherDependencies, check_dependencies
 from tuiman.core.config.sockets import check_socket_use, read_sockets
 from tuiman.core.config.validate import (
     Problems,
@@ -222,6 +224,13 @@ def build_config(
     watchers = tuple(read_watchers(watchers_table, context))
     sockets = tuple(read_sockets(sockets_table, problems, config_dir))
     check_socket_use(watchers, sockets, problems)
+    check_dependencies(
+        [
+            WatcherDependencies(w.name, w.depends_on, w.ready is not None, w.respawn is True)
+            for w in watchers
+        ],
+        problems,
+    )
     return Config(
         source=source,
         arbiter=arbiter,
@@ -253,6 +262,7 @@ def _read_arbiter(reader: TableReader, config_dir: Path) -> ArbiterConfig:
         output_bytes=reader.get("output_bytes", integer_in_range(0), defaults.output_bytes),
         warmup_delay=reader.get("warmup_delay", number_in_range(0), defaults.warmup_delay),
         control_socket=absolute_path(control_socket, config_dir) if control_socket else None,
+        umask=reader.get_optional("umask", as_umask),
     )
     reader.report_unknown_keys()
     return arbiter

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tuiman.core.config.load_options import LoadOptions
 from tuiman.core.config.plugin_model import PluginConfig
+from tuiman.core.config.probe_model import AliveSpec, Condition, ProbeSpec
 from tuiman.core.config.watch_paths import FileWatch
 
 HOOK_NAMES: tuple[str, ...] = (
@@ -68,6 +69,13 @@ class OutputConfig:
     stderr_file: Path | None = None
     max_bytes: int = 10 * 1024 * 1024
     backup_count: int = 5
+    # "tuiman": `2025-01-31 14:05:09.123 [pid stream] line`; "raw": the line as written
+    line_format: str = "tuiman"
+    time_format: str | None = None  # set: `TIME [pid] | line`, Circus' FileStream prefix
+    rotate_when: str | None = None  # time-based rotation (S, M, H, D, MIDNIGHT, W0-W6)
+    rotate_interval: int = 1
+    rotate_utc: bool = False
+    reopen_moved: bool = False  # reopen the file when it is moved away (logrotate)
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,19 @@ class WatcherConfig:
     on_demand: bool = False  # started on the first connection to one of its sockets
     stdin_socket: str | None = None  # a [sockets] name: the processes' stdin (inetd style)
     watch: FileWatch | None = None  # restart on change (docs/configuration.md#restart-on-change)
+    # readiness, liveness and start order (docs/readiness.md)
+    ready: ProbeSpec | None = None
+    alive: AliveSpec | None = None
+    depends_on: dict[str, Condition] = field(default_factory=dict)
+
+    # Checked again at each start (docs/configuration.md#environment-problems).
+    virtualenv: Path | None = None
+    virtualenv_py_ver: str | None = None
+    copy_path: bool = False  # PYTHONPATH = tuiman's own sys.path, unless already set
+    send_hup: bool = False  # a graceful reload sends SIGHUP instead of replacing processes
+    umask: int | None = None  # None: the children inherit tuiman's
+    user: str | None = None  # a user name not found at load: looked up again at start
+    group: str | None = None  # the same for a group name
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,7 @@ class ArbiterConfig:
     output_bytes: int = 4 * 1024 * 1024
     warmup_delay: float = 0.0
     control_socket: Path | None = None
+    umask: int | None = None  # every watcher's, unless it sets its own
 
 
 @dataclass(frozen=True)

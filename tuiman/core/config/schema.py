@@ -22,9 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tuiman.core.config import validate
+from tuiman.core.config import launch_keys, output_keys, validate
 from tuiman.core.config.loader import build_config
 from tuiman.core.config.model import HOOK_NAMES
+from tuiman.core.config.probe_model import CONDITIONS
+from tuiman.core.config.probes import as_memory_size, as_true
 from tuiman.core.config.terminal import STDIN_MODES, as_stdin_mode
 from tuiman.core.config.validate import KeyPath, KeyRead, Problems, as_table
 
@@ -85,6 +87,27 @@ _KNOWN_CONVERTERS: dict[Callable[[object], Any], JsonSchema] = {
         "items": {"type": "integer", "minimum": -128, "maximum": 255},
     },
     as_stdin_mode: {"enum": list(STDIN_MODES)},
+    launch_keys.as_umask: {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 0o777},
+            {"type": "string", "pattern": "^0?[oO]?[0-7]{1,4}$"},
+        ],
+        "description": 'octal: 0o027 or "027"',
+    },
+    launch_keys.as_py_version: {"type": "string", "pattern": "^\\d+\\.\\d+$"},
+    output_keys.as_line_format: {"enum": list(output_keys.LINE_FORMATS)},
+    output_keys.as_time_format: {"type": "string", "minLength": 1},
+    output_keys.as_rotate_when: {
+        "type": "string",
+        "pattern": "^([SsMmHhDd]|[Mm][Ii][Dd][Nn][Ii][Gg][Hh][Tt]|[Ww][0-6])$",
+    },
+    as_true: {"const": True},  # notify = true
+    as_memory_size: {
+        "anyOf": [
+            {"type": "integer", "exclusiveMinimum": 0},
+            {"type": "string", "pattern": "^\\s*\\d+(\\.\\d+)?\\s*[KMGTkmgt]?([iI]?[bB])?\\s*$"},
+        ]
+    },
 }
 _PROBE_VALUES: list[tuple[str, object]] = [
     ("boolean", True),
@@ -278,6 +301,8 @@ def _free_form_table(key: str, reads: dict[Any, Any], required: set[str]) -> Jso
         return _ENV_TABLE
     if key == "rlimits":
         return _RLIMITS_TABLE
+    if key == "depends_on":  # watcher name -> condition (docs/readiness.md#dependencies)
+        return {"type": "object", "additionalProperties": {"enum": list(CONDITIONS)}}
     if key == "hooks":
         hook = {"$ref": "#/definitions/hook"}
         return {

@@ -8,15 +8,18 @@ value (or the default after a problem), so one pass finds every error of the fil
 from __future__ import annotations
 
 import difflib
+import grp
 import os
+import pwd
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuiman.core.config.dotenv import DotenvFileError, read_dotenv_file
+from tuiman.core.config.environment import EnvironmentProblem, watcher_environment
 from tuiman.core.config.expand import (
     SPAWN_TOKEN_FIELDS,
     expand_env_value,
@@ -25,6 +28,7 @@ from tuiman.core.config.expand import (
     unknown_tokens,
 )
 from tuiman.core.config.hooks import read_hooks
+from tuiman.core.config.launch_keys import read_launch_keys
 from tuiman.core.config.model import (
     MAX_NUMPROCESSES,
     ArbiterConfig,
@@ -32,6 +36,8 @@ from tuiman.core.config.model import (
     RestartConfig,
     WatcherConfig,
 )
+from tuiman.core.config.output_keys import read_output_format
+from tuiman.core.config.probes import read_alive, read_depends_on, read_ready
 from tuiman.core.config.terminal import check_one_stdin, read_terminal_keys
 from tuiman.core.config.validate import (
     InvalidValue,
@@ -183,8 +189,14 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
             reader.path("numprocesses"),
             f"a singleton watcher runs 0 or 1 process, got {numprocesses}",
         )
-    uid, gid = _read_user_and_group(reader)
+    uid, gid, user, group = _read_user_and_group(reader)
     pty, stdin = read_terminal_keys(reader)
+    launch = read_launch_keys(
+        reader,
+        copy_env=copy_env,
+        config_dir=context.config_dir,
+        default_umask=context.arbiter.umask,
+    )
     watcher = WatcherConfig(
         name=name,
         cmd=cmd,
@@ -218,7 +230,7 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         output=_read_output(reader, context.config_dir),
         hooks=read_hooks(
             reader,
-            env,
+            _hook_import_env(name, env, launch),
             context.arbiter.hook_timeout,
             config_dir=context.config_dir,
             cwd=context.cwd,
@@ -232,6 +244,12 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
         on_demand=reader.get("on_demand", as_bool, defaults.on_demand),
         stdin_socket=_lowercase(reader.get_optional("stdin_socket", as_str)),
         watch=read_file_watch(reader, context.config_dir),
+        ready=read_ready(reader),
+        alive=read_alive(reader),
+        depends_on=read_depends_on(reader),
+        user=user,
+        group=group,
+        **launch,
     )
     check_one_stdin(watcher, reader)
     reader.report_unknown_keys()
@@ -240,6 +258,15 @@ def _read_watcher(name: str, reader: TableReader, context: LoadContext) -> Watch
 
 def _lowercase(text: str | None) -> str | None:
     return None if text is None else text.lower()
+
+
+def _hook_import_env(name: str, env: dict[str, str], launch: dict[str, Any]) -> dict[str, str]:
+    """Hook modules are found on the PYTHONPATH a virtualenv gives too, as in Circus; a missing
+    virtualenv is the start's problem, not the import's."""
+    try:
+        return watcher_environment(WatcherConfig(name=name, cmd=(), env=env, **launch))
+    except EnvironmentProblem:
+        return env
 
 
 def _read_command(reader: TableReader, shell: bool, env: Mapping[str, str]) -> tuple[str, ...]:
@@ -365,29 +392,37 @@ def _read_port(reader: TableReader, numprocesses: int) -> int | None:
 
 
 def _read_working_dir(reader: TableReader, context: LoadContext) -> Path:
+    """A missing directory is checked at start (docs/configuration.md#environment-problems)."""
     path_text = reader.get_optional("working_dir", as_str)
     if path_text is None:
         return context.config_dir
-    working_dir = absolute_path(path_text, context.config_dir)
-    problem = None
-    if not os.path.exists(working_dir):
-        problem = f"directory {working_dir} does not exist"
-    elif not os.path.isdir(working_dir):
-        problem = f"{working_dir} is not a directory"
-    elif not os.access(working_dir, os.X_OK):
-        problem = f"directory {working_dir} is not accessible (permission denied)"
-    if problem is not None:
-        reader.problems.error(reader.path("working_dir"), problem)
-    return working_dir
+    return absolute_path(path_text, context.config_dir)
 
 
-def _read_user_and_group(reader: TableReader) -> tuple[int | None, int | None]:
-    uid = reader.get_optional("uid", as_uid)
-    gid = reader.get_optional("gid", as_gid)
-    if uid is not None and gid is None and os.geteuid() == 0:
+def _read_user_and_group(
+    reader: TableReader,
+) -> tuple[int | None, int | None, str | None, str | None]:
+    """uid, gid, and the user and group names not found here (looked up again at start)."""
+    user = _unknown_name(reader, "uid", pwd.getpwnam)
+    group = _unknown_name(reader, "gid", grp.getgrnam)
+    uid = None if user is not None else reader.get_optional("uid", as_uid)
+    gid = None if group is not None else reader.get_optional("gid", as_gid)
+    if uid is not None and gid is None and group is None and os.geteuid() == 0:
         # Running as root: without an explicit gid, drop to the user's own group, not root's.
         gid = primary_gid(uid)
-    return uid, gid
+    return uid, gid, user, group
+
+
+def _unknown_name(reader: TableReader, key: str, lookup: Callable[[str], object]) -> str | None:
+    value = reader.table.get(key)
+    if not isinstance(value, str) or not value or value.isdigit() or "\0" in value:
+        return None
+    reader.has(key)
+    try:
+        lookup(value)
+    except KeyError:
+        return value
+    return None
 
 
 def _read_rlimits(reader: TableReader) -> dict[str, int]:
@@ -446,14 +481,18 @@ def _read_output(reader: TableReader, config_dir: Path) -> OutputConfig:
         reader.problems.error(
             output_reader.path("file"), "cannot be combined with stdout_file or stderr_file"
         )
+    fields = {
+        "max_bytes": output_reader.get("max_bytes", _log_file_size, defaults.max_bytes),
+        **read_output_format(output_reader),
+    }
     output = OutputConfig(
         file=paths["file"],
         stdout_file=paths["stdout_file"],
         stderr_file=paths["stderr_file"],
-        max_bytes=output_reader.get("max_bytes", _log_file_size, defaults.max_bytes),
         backup_count=output_reader.get(
             "backup_count", integer_in_range(0, MAX_BACKUP_COUNT), defaults.backup_count
         ),
+        **fields,
     )
     output_reader.report_unknown_keys()
     return output

@@ -18,11 +18,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from tuiman.core.processes.output import OutputLine, strip_ansi
+from tuiman.core.processes.timed_rotation import TimedRotation
 
 if TYPE_CHECKING:
     from tuiman.core.config.model import OutputConfig
@@ -138,6 +140,10 @@ class _LogFile:
         self.path = path
         self.max_bytes = config.max_bytes
         self.backup_count = config.backup_count
+        self._config = config
+        self._timed: TimedRotation | None = None  # made on the writer thread (it stats)
+        self._identity: tuple[int, int] | None = None  # (dev, ino) of the open file
+        self._moved_checked = False  # reopen_moved: stat the path once per batch
         self._report = report
         self._count_lost = count_lost
         self._fd: int | None = None
@@ -163,10 +169,27 @@ class _LogFile:
         self._fd = fd
         self._regular = stat.S_ISREG(info.st_mode)
         self._size = info.st_size if self._regular else 0
+        self._identity = (info.st_dev, info.st_ino)
+        config = self._config
+        if self._timed is None and config.rotate_when is not None and self._regular:
+            self._timed = TimedRotation(
+                self.path,
+                config.rotate_when,
+                config.rotate_interval,
+                config.rotate_utc,
+                self.backup_count,
+            )
         return True
 
     def write(self, data: bytes) -> bool:
+        if self._fd is not None and self._config.reopen_moved and not self._moved_checked:
+            self._moved_checked = True
+            if self._moved():
+                self.flush()
+                self._close_fd()
         if self._fd is None and (time.monotonic() < self._retry_at or not self.open()):
+            return False
+        if self._timed is not None and self._timed.due(time.time()) and not self._rotate_timed():
             return False
         if (
             self._regular
@@ -188,6 +211,7 @@ class _LogFile:
         return True
 
     def flush(self) -> None:
+        self._moved_checked = False  # the next batch looks at the path again
         pending, fd = self._pending, self._fd
         if fd is None or not pending:
             return
@@ -240,6 +264,33 @@ class _LogFile:
             self._fail("cannot rotate", exc)
         return self.open()
 
+    def _moved(self) -> bool:
+        """The path no longer names the open file (moved or deleted: logrotate), as Circus'
+        WatchedFileStream checks it."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return True
+        return (info.st_dev, info.st_ino) != self._identity
+
+    def _rotate_timed(self) -> bool:
+        timed = self._timed
+        assert timed is not None
+        now = time.time()
+        self.close()
+        try:
+            target = timed.rotated_name(now)
+            with suppress(FileNotFoundError):
+                os.remove(target)
+            with suppress(FileNotFoundError):
+                os.rename(self.path, target)
+            for old in timed.files_to_delete():
+                os.remove(old)
+        except OSError as exc:
+            self._fail("cannot rotate", exc)
+        timed.advance(now)
+        return self.open()
+
     def _fail(self, what: str, exc: OSError) -> None:
         self._retry_at = time.monotonic() + _RETRY_DELAY
         if not self._failing:  # once per burst: again only after a write went through
@@ -283,6 +334,7 @@ class OutputFileSink:
         self._dropped_by_file = 0  # counted on the writer thread
         self._stamp_second = -1
         self._stamp = ""
+        self._line_format = circus_line_format(config)
         self._closed: threading.Event | None = None
         if self._files:
             self._writer.submit_call(partial(self._each, _LogFile.open))
@@ -333,14 +385,20 @@ class OutputFileSink:
         self._closed.set()
 
     def _write(self, line: OutputLine) -> None:
+        if self._line_format is not None:
+            record = self._line_format(line)
+        else:
+            record = self._tuiman_record(line)
+        if not self._files[self._routes[line.stream]].write(record.encode("utf-8", "replace")):
+            self._dropped_by_file += 1
+
+    def _tuiman_record(self, line: OutputLine) -> str:
         second = int(line.time)
         if second != self._stamp_second:
             self._stamp_second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         millis = int((line.time - second) * 1000)
-        record = f"{self._stamp}.{millis:03d} [{line.pid} {line.stream}] {strip_ansi(line.text)}\n"
-        if not self._files[self._routes[line.stream]].write(record.encode("utf-8", "replace")):
-            self._dropped_by_file += 1
+        return f"{self._stamp}.{millis:03d} [{line.pid} {line.stream}] {strip_ansi(line.text)}\n"
 
     def _count_lost(self, lines: int) -> None:
         self._dropped_by_file += lines
@@ -350,3 +408,19 @@ class OutputFileSink:
         if self.on_error is not None:
             with suppress(Exception):
                 self.on_error(message)
+
+
+def circus_line_format(config: OutputConfig) -> Callable[[OutputLine], str] | None:
+    """How Circus' FileStream writes a line: as written, or with `time_format` as
+    `TIME [pid] | line`. None: tuiman's own format."""
+    time_format = config.time_format
+    if time_format is not None:
+
+        def with_prefix(line: OutputLine) -> str:
+            stamp = datetime.fromtimestamp(line.time).strftime(time_format)
+            return f"{stamp} [{line.pid}] | {line.text}\n"
+
+        return with_prefix
+    if config.line_format == "raw":
+        return lambda line: line.text if line.partial else line.text + "\n"
+    return None

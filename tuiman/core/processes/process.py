@@ -51,6 +51,7 @@ class SpawnSpec:
     stdin: int | None = None  # the child's stdin (a socket's fd); default /dev/null
     terminal_size: tuple[int, int] | None = None  # (rows, cols) of its own pty; None: pipes
     stdin_pipe: bool = False  # a writable stdin instead of /dev/null (no pty)
+    umask: int | None = None  # None: inherit tuiman's
 
 
 class SpawnFailed(Exception):
@@ -314,6 +315,7 @@ def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[byte
             user=None if setup else spec.uid,
             group=None if setup else spec.gid,
             preexec_fn=_child_setup(spec, report_write) if setup else None,
+            umask=-1 if spec.umask is None else spec.umask,
         )
     except subprocess.SubprocessError as error:
         report = b""

@@ -24,9 +24,11 @@ from tuiman.core.processes.watchdog import Watchdog, new_marker
 from tuiman.core.secrets import make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file, settings_of
+from tuiman.core.supervision.dependencies import Changes, start_after_dependencies, stop_ranks
 from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.file_watch import FileWatchService
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
+from tuiman.core.supervision.notify_socket import remove_instance_directory
 from tuiman.core.supervision.on_demand import OnDemandStarts
 from tuiman.core.supervision.plugins import Plugins
 from tuiman.core.supervision.sockets import SocketTable
@@ -88,6 +90,7 @@ class Arbiter:
         self.plugins = Plugins(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
         self.bus.add_tap(self._remember_hook_event)
+        self.dependency_changes = Changes(self.bus)
         self.watchers: dict[str, Watcher] = {}
         self._on_demand_tasks: set[asyncio.Future[CommandResult]] = set()
         self.reaper: OrphanReaper | None = None
@@ -243,10 +246,14 @@ class Arbiter:
         return sorted(self.watchers.values(), key=lambda w: (-w.config.priority, w.name))
 
     def stop_levels(self) -> list[list[Watcher]]:
-        ordered = sorted(self.watchers.values(), key=lambda w: (w.config.priority, w.name))
-        return [
-            list(group) for _, group in itertools.groupby(ordered, key=lambda w: w.config.priority)
-        ]
+        """Dependents before their dependencies, then ascending priority (docs/readiness.md)."""
+        ranks = stop_ranks(self.watchers.values())
+
+        def level(watcher: Watcher) -> tuple[int, int]:
+            return ranks[watcher.name], watcher.config.priority
+
+        ordered = sorted(self.watchers.values(), key=lambda w: (*level(w), w.name))
+        return [list(group) for _, group in itertools.groupby(ordered, key=level)]
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -265,11 +272,18 @@ class Arbiter:
 
     async def start_all(self, autostart_only: bool = False) -> list[CommandResult]:
         results: list[CommandResult] = []
+        # Watchers with dependencies wait side by side; the others start in priority order
+        # without waiting for them (docs/readiness.md#dependencies).
+        dependents: list[asyncio.Task[CommandResult]] = []
         for watcher in self.start_order():
             if autostart_only and (not watcher.config.autostart or watcher.config.on_demand):
                 continue
             if self._stopping_all:
                 break
+            if watcher.config.depends_on:
+                gate = start_after_dependencies(watcher, self.watchers, self.dependency_changes)
+                dependents.append(asyncio.ensure_future(gate))
+                continue
             epoch = watcher.command_epoch
             await asyncio.sleep(0)
             if watcher.command_epoch != epoch:
@@ -285,6 +299,11 @@ class Arbiter:
                 results.append(CommandResult.failure(f"{watcher.name}: start cancelled by a stop"))
             if self.config.arbiter.warmup_delay:
                 await asyncio.sleep(self.config.arbiter.warmup_delay)
+        try:
+            results.extend(await asyncio.gather(*dependents))
+        finally:
+            for task in dependents:
+                task.cancel()
         return results
 
     async def stop_all(self, reason: str = Reason.COMMAND, by_command: bool = True) -> None:
@@ -337,6 +356,7 @@ class Arbiter:
         await self.file_watch.close()
         self.hooks.isolated.close()
         for watcher in self.watchers.values():
+            watcher.probes.close()
             for process in list(watcher.processes.values()):
                 process.close_streams()
             if watcher.file_sink is not None:
@@ -348,6 +368,7 @@ class Arbiter:
         if self.on_demand is not None:
             self.on_demand.close()
         self.sockets.close_all()
+        await asyncio.to_thread(remove_instance_directory, self.marker)
         self.stopped.set()
 
     # -- commands (the one API for UI, ctl and hooks) -----------------------------------------
@@ -399,6 +420,7 @@ class Arbiter:
             self._check_all_done()
 
     def watcher_settled(self, watcher: Watcher) -> None:
+        self.dependency_changes.wake()
         self._check_all_done()
 
     def is_done(self, watcher: Watcher) -> bool:
@@ -407,7 +429,7 @@ class Arbiter:
         if self.waiting_for_connection(watcher):
             return False  # a connection will start it
         if not watcher.started_ever:
-            return not watcher.config.autostart
+            return not watcher.config.autostart or watcher.blocked is not None
         if watcher.state not in (WatcherState.STOPPED, WatcherState.FAILED):
             return False
         return not watcher.stopped_by_command and not watcher.pending_timers
@@ -427,6 +449,8 @@ class Arbiter:
         }
         if self.sockets.bound:
             snapshot["sockets"] = self.sockets.snapshot()
+        if self.config.warnings:
+            snapshot["warnings"] = list(self.config.warnings)
         return snapshot
 
 

@@ -19,6 +19,7 @@ from tuiman.core.config.model import MAX_NUMPROCESSES
 from tuiman.core.config.validate import InvalidValue, as_signal
 from tuiman.core.payloads import OutputLineRecord
 from tuiman.core.supervision.arbiter import Arbiter, UnknownWatcher
+from tuiman.core.supervision.ready_check import not_ready_reasons, wait_ready
 from tuiman.core.supervision.terminals import (
     TerminalRequestError,
     resize,
@@ -310,6 +311,23 @@ async def cmd_reloadconfig(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     return ok(changes=lines)
 
 
+async def cmd_wait(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
+    names = request.get("watchers") or []
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise BadRequest("watchers must be a list of names")
+    for name in names:
+        arbiter.get(name)  # an unknown name is refused at once
+    timeout = request.get("timeout", 60.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise BadRequest("timeout must be a number of seconds > 0")
+    problem = await wait_ready(arbiter, float(timeout), names)
+    if problem is not None:
+        if problem.startswith("not ready after"):  # the reasons follow, one line each
+            problem = problem.split(": ", 1)[0]
+        return error(f"not ready: {problem}", waiting=not_ready_reasons(arbiter, names))
+    return ok(ready=names or [w.name for w in arbiter.start_order() if w.config.autostart])
+
+
 async def cmd_quit(arbiter: Arbiter, request: dict[str, Any]) -> Reply:
     arbiter.request_quit()
     return ok(queued=True)
@@ -349,6 +367,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec("terminal", cmd_terminal, "watcher pid", "a pty process' recent raw text"),
         _spec("reloadconfig", cmd_reloadconfig, "", "apply the config file's changes"),
         _spec("reopen-logs", cmd_reopen_logs, "", "reopen output files"),
+        _spec("wait", cmd_wait, "watchers timeout", "wait until ready (docs/readiness.md)"),
         _spec("quit", cmd_quit, "", "stop everything and exit"),
         _spec("force", cmd_force, "", "second quit: SIGKILL everything now"),
     )

@@ -63,7 +63,8 @@ async def reload_config_file(arbiter: Arbiter) -> tuple[bool, list[str]]:
         arbiter.arm_on_demand(watcher)
     changes += await arbiter.plugins.apply(new_config.plugins)
     arbiter.bus.emit(Kind.RELOAD, None, {"changes": changes})
-    return True, changes
+    # The file's warnings (a Circus option it ignores) reach whoever asked for the reload.
+    return True, [*changes, *(f"warning: {warning}" for warning in new_config.warnings)]
 
 
 def commit_sockets(

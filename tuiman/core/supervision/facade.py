@@ -76,7 +76,7 @@ class HookWatcher:
     def env(self) -> HookEnv:
         """Live: what a hook writes here is used by the watcher's following spawns."""
         watcher, token = self._watcher, self._token
-        return HookEnv(lambda: watcher.config.env, watcher.env_changes, lambda: not token.revoked)
+        return HookEnv(lambda: watcher.base_env, watcher.env_changes, lambda: not token.revoked)
 
     @env.setter
     def env(self, new_env: Mapping[str, str]) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tuiman.core.bus import Bus
+from tuiman.core.config.environment import LaunchSettings
 from tuiman.core.config.expand import spawn_argv_env
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
@@ -32,6 +33,7 @@ from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.command_queue import CommandAborted, TaskKeeper
 from tuiman.core.supervision.hook_calls import WatcherHooks
 from tuiman.core.supervision.hook_env import EnvChanges, config_with_env
+from tuiman.core.supervision.readiness import WatcherProbes
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.restart import Action, SlotHistory
 from tuiman.core.supervision.stop_ladder import MARKER_ENV, WATCHER_ENV, StopLadder
@@ -105,12 +107,15 @@ class SlotTable:
         self._executables: dict[tuple[str, str | None], str | None] = {}
         # pids killed by an after_spawn veto: the veto decides the watcher's fate, not their exit
         self._veto_killed: set[int] = set()
+        # What the last start resolved (virtualenv, user names); None: the config as it is.
+        self.launch: LaunchSettings | None = None
         # What hooks changed in the environment (docs/hooks.md#what-a-hook-can-see): every
         # following spawn uses it
         self.env_changes: EnvChanges = {}
         # pty watchers: the size a new process' terminal starts with, and where its raw text goes
         self.terminal_size: tuple[int, int] = DEFAULT_TERMINAL_SIZE
         self.on_terminal: TerminalCallback | None = None
+        self.probes: WatcherProbes | None = None  # readiness and liveness (docs/readiness.md)
 
     # -- spawning -----------------------------------------------------------------------------
     async def fill(self) -> None:
@@ -167,21 +172,26 @@ class SlotTable:
             return None
         try:
             socket_fds = self._host.socket_fds()
-            config = config_with_env(self.config, self.env_changes)
+            # The start's environment (virtualenv, copy_path, ids), then what hooks changed.
+            launched = self.config if self.launch is None else self.launch.applied_to(self.config)
+            config = config_with_env(launched, self.env_changes)
             argv, env = spawn_argv_env(config, slot.wid, self.numprocesses, socket_fds)
             env[MARKER_ENV] = self._host.marker
             env[WATCHER_ENV] = self.name
+            if self.probes is not None:
+                env.update(self.probes.spawn_env(slot.wid))
             spec = SpawnSpec(
                 argv,
                 env,
-                str(self.config.working_dir),
-                self.config.uid,
-                self.config.gid,
-                self.config.rlimits or None,
+                str(config.working_dir),
+                config.uid,
+                config.gid,
+                config.rlimits or None,
                 executable=self._resolve_executable(argv[0], env.get("PATH")),
                 cgroup=self._host.cgroup_for(self.name),
                 pass_fds=tuple(socket_fds.values()) if self.config.use_sockets else (),
                 stdin=socket_fds.get(self.config.stdin_socket or ""),
+                umask=config.umask,
                 terminal_size=self.terminal_size if self.config.pty else None,
                 stdin_pipe=self.config.stdin == "pipe",
             )
@@ -197,6 +207,8 @@ class SlotTable:
             # Whatever the kind (OSError, a limit the child could not set, a bad argument), a
             # failed spawn is this watcher's spawn error event, never a stuck start.
             self._executables.clear()  # the program may have moved: look it up again next time
+            if self.probes is not None:
+                self.probes.spawn_failed(slot.wid)
             self._on_spawn_error(slot, error)
             return None
         slot.history.spawn_failures = 0
@@ -206,6 +218,8 @@ class SlotTable:
         self._bus.emit(
             Kind.SPAWN, self.name, {"process_pid": process.pid, "pid": process.pid, "wid": slot.wid}
         )
+        if self.probes is not None and self.probes.wanted:
+            self.probes.spawned(process, env)
         self._arm_timers(slot, process)
         return process
 
@@ -251,6 +265,8 @@ class SlotTable:
     # -- exits --------------------------------------------------------------------------------
     def on_exit(self, process: ManagedProcess) -> None:
         caused = self._tuiman_caused(process)
+        if self.probes is not None:
+            self.probes.exited(process)
         code = process.exit_code
         self.last_exit_codes[process.wid] = code
         slot = self.slots.get(process.wid)
@@ -305,7 +321,11 @@ class SlotTable:
             self.slots.pop(slot.wid, None)
             self.check_all_exited()
             return
-        decision = slot.history.record_exit(time.monotonic(), process.age(), caused)
+        # A liveness restart is tuiman's doing, but counts as a crash (docs/readiness.md).
+        liveness = self.probes is not None and self.probes.restarted_for_liveness(process.pid)
+        decision = slot.history.record_exit(
+            time.monotonic(), process.age(), caused and not liveness
+        )
         if decision.action != Action.PARK:
             self.restarts += 1
         if decision.action == Action.RESPAWN:

@@ -34,8 +34,10 @@ from tuiman.core.supervision.command_queue import (
 )
 from tuiman.core.supervision.hook_calls import WatcherHooks
 from tuiman.core.supervision.hook_env import effective_env
+from tuiman.core.supervision.readiness import WatcherProbes
 from tuiman.core.supervision.reaping import ReapQueue
 from tuiman.core.supervision.slots import Slot, SlotTable
+from tuiman.core.supervision.start_check import check_environment, reload_with_hup
 from tuiman.core.supervision.stop_ladder import StopLadder
 from tuiman.core.supervision.terminals import input_kind
 from tuiman.core.supervision.watcher_host import WatcherHost
@@ -94,6 +96,12 @@ class Watcher:
         )
         self._slot_table.on_terminal = self._on_terminal
         self.slots = self._slot_table.slots  # wid -> slot (the same dict, never replaced)
+        self.probes = WatcherProbes(config, host, self._running_fully, self._liveness_restart)
+        self._slot_table.probes = self.probes
+        self._background = background
+        # set by the arbiter's start order (docs/readiness.md#dependencies)
+        self.waiting_for: list[str] = []
+        self.blocked: str | None = None
         self.last_exit_codes = self._slot_table.last_exit_codes  # wid -> last exit code
         self.env_changes = self._slot_table.env_changes  # set by hooks (the same dict)
 
@@ -109,6 +117,7 @@ class Watcher:
         self._hooks.config = config
         self._ladder.config = config
         self._slot_table.config = config
+        self.probes.config = config
 
     @property
     def state(self) -> WatcherState:
@@ -142,8 +151,37 @@ class Watcher:
         return self._slot_table.all_running
 
     @property
+    def slot_table(self) -> SlotTable:
+        return self._slot_table
+
+    @property
+    def base_env(self) -> dict[str, str]:
+        """The environment before hooks change it: with what the last start resolved
+        (virtualenv, copy_path)."""
+        launch = self._slot_table.launch
+        return self.config.env if launch is None else launch.env
+
+    @property
+    def status(self) -> WatcherStatus:
+        return self._status
+
+    @property
     def pending_timers(self) -> bool:
         return self._slot_table.pending_timers
+
+    @property
+    def ready(self) -> bool:
+        """Passed its readiness probe (every process); without a probe: active, all up."""
+        if self.config.ready is None:
+            return self._running_fully()
+        return self.probes.watcher_ready
+
+    def _running_fully(self) -> bool:
+        return self.state == WatcherState.ACTIVE and self.all_running
+
+    def _liveness_restart(self, process: ManagedProcess, detail: str) -> None:
+        process.replace = True
+        self._background.run(self._ladder.stop_process(process))
 
     # -- commands (serialized per watcher) ----------------------------------------------------
     def submit(
@@ -206,9 +244,12 @@ class Watcher:
             return CommandResult.failure(QUITTING)
         self.started_ever = True
         self.stopped_by_command = False
+        self.blocked, self.waiting_for = None, []
         table.cancel_all_timers()
         for wid in [wid for wid, slot in self.slots.items() if slot.process is None]:
             del self.slots[wid]  # pausing, parked or failed slots start afresh
+        if (problem := await check_environment(self)) is not None:
+            return CommandResult.failure(problem)
         if not await self._hooks.allows("before_start"):
             self.host.note_failure(self.name, status.reason or "")
             return CommandResult.failure(status.reason or "vetoed")
@@ -320,6 +361,8 @@ class Watcher:
             return CommandResult.failure(QUITTING)
         if self._status.state not in RUNNING_STATES:
             return await self._start()
+        if self.config.send_hup:
+            return await reload_with_hup(self)
         table, stop_process = self._slot_table, self._ladder.stop_process
         old_slots = list(table.live())
         self.bus.emit(Kind.RELOAD, self.name, {})
@@ -397,6 +440,8 @@ class Watcher:
             self.output.append(line)
             if self.file_sink is not None:
                 self.file_sink.write(line)
+            if self.config.ready is not None and self.config.ready.kind == "log":
+                self.probes.output_line(process, line.text)
 
     def _on_terminal(self, process: ManagedProcess, data: str) -> None:
         end = process.terminal.written if process.terminal is not None else 0
@@ -424,6 +469,7 @@ class Watcher:
         self.bus.emit(Kind.LOG_ERROR, self.name, {"error": message, "dropped": dropped})
 
     def _state_changed(self) -> None:
+        self.probes.refresh(f"watcher {self.state}")
         self.host.watcher_state_changed(self)
 
     def _settled(self) -> None:
@@ -434,9 +480,7 @@ class Watcher:
         """The variables the config sets for this watcher (not the whole inherited environment)."""
         inherited = os.environ if self.config.copy_env else {}
         env = (  # with what hooks set
-            effective_env(self.config.env, self.env_changes)
-            if self.env_changes
-            else self.config.env
+            effective_env(self.base_env, self.env_changes) if self.env_changes else self.base_env
         )
         return {k: v for k, v in env.items() if inherited.get(k) != v}
 
@@ -477,6 +521,8 @@ class Watcher:
         }
         if (kind := input_kind(self.config)) is not None:
             snapshot["input"] = kind
+        if self.config.ready or self.config.alive or self.config.depends_on:
+            snapshot["readiness"] = self.probes.snapshot(self.waiting_for, self.blocked)
         if self.file_sink is not None and (errors := self.file_sink.errors):
             snapshot["log_files"] = {"error": errors[-1], "dropped": self.file_sink.dropped}
         if self.config.use_sockets or self.config.stdin_socket:

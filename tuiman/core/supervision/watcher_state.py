@@ -15,8 +15,9 @@ from tuiman.core.states import WatcherState
 _S = WatcherState
 
 ALLOWED_TRANSITIONS: dict[WatcherState, frozenset[WatcherState]] = {
-    # start; a stop that finds processes left behind, or a spawn-error give-up queued after it
-    _S.STOPPED: frozenset({_S.STARTING, _S.STOPPING}),
+    # start; a stop that finds processes left behind, or a spawn-error give-up queued after it;
+    # a start that finds its environment missing (working_dir, virtualenv, user, program)
+    _S.STOPPED: frozenset({_S.STARTING, _S.STOPPING, _S.FAILED}),
     # the start finished; a slot crash-looped during it; a veto or a stop ended it
     _S.STARTING: frozenset({_S.ACTIVE, _S.FLAPPING, _S.STOPPING}),
     _S.ACTIVE: frozenset({_S.FLAPPING, _S.STOPPING}),

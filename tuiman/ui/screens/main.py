@@ -126,6 +126,8 @@ class MainScreen(Screen[None]):
         """One batch of bus events. New CPU/RSS figures alone wait for the next tick: every
         DataTable update re-renders the whole visible table, so they are drawn once a second."""
         selected = self.selected
+        if changes.rebuilt or changes.watchers:
+            self.actions.show_readiness_columns()
         if changes.rebuilt:
             self.sizes.fit_watcher_column()
             self.watchers_table.fit_names(list(self.model.watchers))
@@ -165,7 +167,9 @@ class MainScreen(Screen[None]):
         term = self.filter_text.lower()
         blocker = self.model.start_blocker()
         shown = (view for name, view in self.model.watchers.items() if term in name.lower())
-        rows = [watcher_row(view, now, blocker) for view in sort_watchers(shown, self.table_order)]
+        ready = self.actions.readiness_shown
+        ordered = sort_watchers(shown, self.table_order)
+        rows = [watcher_row(view, now, blocker, readiness=ready) for view in ordered]
         table = self.watchers_table
         self._syncing = True
         try:
@@ -183,7 +187,8 @@ class MainScreen(Screen[None]):
         now = self.tui.clock() if now is None else now
         view = self.selected_view
         table = self.processes_table
-        rows = process_rows(view, now, table.extended, self.table_order) if view else []
+        ready = self.actions.readiness_shown
+        rows = process_rows(view, now, table.extended, self.table_order, ready) if view else []
         table.sync(rows)
         self.sizes.fit_top()
         self._follow_slot(view)
@@ -430,6 +435,9 @@ class MainScreen(Screen[None]):
 
     def action_info(self) -> None:
         self.actions.show_info()
+
+    def action_dependencies(self) -> None:
+        self.actions.show_dependencies()
 
     def action_sort(self) -> None:
         self.set_sort(self.table_order.next())

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from textual.widgets import Input
 
 from tuiman.client.protocol import Outcome
-from tuiman.ui.info_text import info_sections
+from tuiman.ui.info_text import InfoLine, info_sections
 from tuiman.ui.keys import WATCHER_ACTIONS, watcher_action_state
+from tuiman.ui.readiness_view import dependency_lines
 from tuiman.ui.rows import extended_keys
 from tuiman.ui.screens.info import InfoScreen
 from tuiman.ui.screens.scale_to import ScaleToScreen
@@ -35,6 +36,7 @@ class MainActions:
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
         self._binding_signature: object = None
+        self.readiness_shown = False  # the ready columns are on (docs/readiness.md)
 
     def check(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The screen's check_action: True runs the action, None dims it, False hides it."""
@@ -64,6 +66,25 @@ class MainActions:
         title = f"{view.name}" + (f" · pid {pid}" if pid is not None else "")
         sections = info_sections(view, pid, screen.hook_log.items, screen.tui.clock())
         screen.app.push_screen(InfoScreen(title, sections))
+
+    def show_readiness_columns(self) -> None:
+        """The ready columns, while some watcher has probes or dependencies."""
+        screen = self.screen
+        shown = any(view.readiness is not None for view in screen.model.watchers.values())
+        if shown != self.readiness_shown:
+            self.readiness_shown = shown
+            screen.watchers_table.show_readiness(shown)
+            screen.processes_table.show_readiness(shown)
+
+    def show_dependencies(self) -> None:
+        """The dependency tree of the selected watcher, and of all (docs/readiness.md)."""
+        screen = self.screen
+        watchers = screen.model.watchers
+        view = screen.selected_view
+        sections = dependency_lines(watchers, view.name) if view is not None else []
+        sections += dependency_lines(watchers, None)
+        info = [(heading, [InfoLine("", line) for line in lines]) for heading, lines in sections]
+        screen.app.push_screen(InfoScreen("dependencies", info))
 
     def refresh_bindings_if_changed(self) -> None:
         """The Footer recomposes on every refresh: only when what `check` reads changed."""

@@ -142,6 +142,14 @@ class LiveTable(DataTable[Text]):
         specs = [ColumnSpec(c.key, c.label, width) if c.key == key else c for c in self._specs]
         if specs == self._specs:
             return
+        self.set_specs(specs)
+
+    @property
+    def specs(self) -> list[ColumnSpec]:
+        return list(self._specs)
+
+    def set_specs(self, specs: list[ColumnSpec]) -> None:
+        """New columns; rows are re-added by the next sync."""
         self.clear(columns=True)
         self._shown.clear()
         self._order = []

@@ -20,6 +20,10 @@ class WatchersTable(LiveTable):
         ColumnSpec("info", "info", 60),
     )
 
+    def show_readiness(self, shown: bool) -> None:
+        """A ready column before info, only for configs with probes or dependencies."""
+        show_ready_column(self, shown, before="info")
+
     def fit_names(self, names: list[str]) -> None:
         """Make the name column as wide as the longest name (8 to 20 cells)."""
         width = min(max([len(name) for name in names] + [7]), NAME_MAX) + 1
@@ -52,7 +56,25 @@ class ProcessesTable(LiveTable):
             self.add_spec(ColumnSpec(f"x:{key}", label, max(len(label), 6) + 1))
         self.extended = keys
 
+    def show_readiness(self, shown: bool) -> None:
+        """A ready column after state, only for configs with probes or dependencies."""
+        show_ready_column(self, shown, before="age")
+
     @property
     def selected_pid(self) -> int | None:
         key = self.selected_key
         return int(key) if key is not None and key.isdigit() else None
+
+
+READY_COLUMN = ColumnSpec("ready", "ready", 9)
+
+
+def show_ready_column(table: LiveTable, shown: bool, before: str) -> None:
+    specs = table.specs
+    if any(spec.key == READY_COLUMN.key for spec in specs) == shown:
+        return
+    if shown:
+        index = next(i for i, spec in enumerate(specs) if spec.key == before)
+        table.set_specs([*specs[:index], READY_COLUMN, *specs[index:]])
+    else:
+        table.set_specs([spec for spec in specs if spec.key != READY_COLUMN.key])
