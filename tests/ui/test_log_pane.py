@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 import textwrap
 import tomllib
 from pathlib import Path
@@ -12,7 +13,9 @@ from textual.pilot import Pilot
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
-from tests.ui.uihelpers import make_app, running
+from tests.ui.scripted import ScriptedClient
+from tests.ui.test_attach_and_mouse import scripted, settled
+from tests.ui.uihelpers import make_app, palette_offers, running
 from tuiman.ui.app import TuimanApp
 from tuiman.ui.preferences import load_preferences
 from tuiman.ui.pretty_json import pretty_json_lines
@@ -331,3 +334,26 @@ def test_pretty_json_never_decodes_a_control_sequence_into_the_terminal() -> Non
     assert pretty_json_lines("[1, 2]") is None  # only objects
     assert pretty_json_lines("{not json}") is None
     assert pretty_json_lines("{" * 100_000 + "}" * 100_000) is None  # too deep: as it came
+
+
+async def test_the_palette_switches_the_output_modes(tmp_path: Path) -> None:
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        view = app.main.output
+        for query, expected, switched in [
+            ("wrap output", "wrap output lines on/off", lambda: view.wrap),
+            ("output timestamps", "output timestamps on/off", lambda: view.timestamps),
+            ("pretty json", "pretty-print JSON lines on/off", lambda: view.pretty_json),
+            ("all watchers' output", "all watchers' output on/off", lambda: view.combined),
+            ("select and copy", "select and copy output lines", lambda: bool(view.selection)),
+        ]:
+            await pilot.press("ctrl+p", *query)
+            await wait_until(partial(palette_offers, app, expected), pause=pilot.pause)
+            await pilot.press("enter")
+            await wait_until(switched, pause=pilot.pause, what=expected)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p", *"clear output")
+        await wait_until(lambda: palette_offers(app, "clear output"), pause=pilot.pause)
+        await pilot.press("enter")
+        await wait_until(lambda: view.line_count == 0, pause=pilot.pause, what="cleared")
