@@ -1,11 +1,12 @@
-"""The output pane as a place to work in: wrap, timestamps and clear, with a real child."""
+"""The output pane as a place to work in — wrap, timestamps, clear, every watcher at once,
+JSON indented, select and copy — with real children."""
 
 from __future__ import annotations
 
 import sys
-from functools import partial
 import textwrap
 import tomllib
+from functools import partial
 from pathlib import Path
 
 import pytest
