@@ -67,9 +67,12 @@ def assert_all_gone_soon(roster: list[int], tag: str, within: float = 2.0) -> No
     assert tagged_pids(tag) == []
 
 
-def assert_new_instance_starts(config: Path, tag: str) -> None:
-    with headless(config, tag=tag) as again:
+def assert_new_instance_starts(config: Path, tag: str, helper_pid_file: Path | None = None) -> None:
+    env = {"HELPER_PID_FILE": str(helper_pid_file)} if helper_pid_file is not None else None
+    with headless(config, tag=tag, env=env) as again:
         again.wait_line(lambda line: line.endswith("| up"))
+        if helper_pid_file is not None:  # its after_start hook has run (a quit would abandon it)
+            wait_until_sync(lambda: helper_pid_file.exists() and helper_pid_file.read_text())
         again.send(signal.SIGTERM)
         assert again.wait(30) == 0, "\n".join(again.err)
 
@@ -78,9 +81,8 @@ def test_a_forked_hook_helper_blinds_neither_the_watchdog_nor_the_lock(
     tmp_path: Path, tag: str
 ) -> None:
     module = write_hook_module(tmp_path, FORKING_HOOK)
-    pid_file = tmp_path / "helper.pid"
+    pid_file, second_pid_file = tmp_path / "helper.pid", tmp_path / "helper-2.pid"
     config = write_config(tmp_path, tag, f'hooks = {{ after_start = "{module}.fork_helper" }}')
-    helper = 0
     try:
         with headless(config, tag=tag, env={"HELPER_PID_FILE": str(pid_file)}) as run:
             roster = managed_up(tag)
@@ -89,10 +91,12 @@ def test_a_forked_hook_helper_blinds_neither_the_watchdog_nor_the_lock(
             run.send(signal.SIGKILL)
             run.wait(10)
             assert_all_gone_soon(roster, tag)
-        assert_new_instance_starts(config, tag)
+        # The new instance's hook forks its own helper (and must find its pid file).
+        assert_new_instance_starts(config, tag, second_pid_file)
     finally:
-        if helper:
-            kill_quietly(helper)
+        for path in (pid_file, second_pid_file):
+            if path.exists() and path.read_text():
+                kill_quietly(int(path.read_text()))
 
 
 LOCK_HOLDER = """
