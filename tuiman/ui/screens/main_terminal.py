@@ -82,7 +82,15 @@ class MainTerminal:
         self._stale = False
         self._fetching = target
         self._waiting = []
-        self.screen.run_worker(self._fetch(target), group="terminal-fetch", exclusive=True)
+
+        # The function, not a coroutine: an exclusive worker cancelled before it ran must not
+        # leave a coroutine that was never awaited.
+        async def fetch() -> None:
+            await self._fetch(target)
+
+        # (Textual types the callable as returning Coroutine[None, None, T]: an async def's
+        # send type is Any to mypy)
+        self.screen.run_worker(fetch, group="terminal-fetch", exclusive=True)  # type: ignore[arg-type]
 
     async def _fetch(self, target: Target) -> None:
         rows, cols = self.pane_size() or (24, 80)
