@@ -128,6 +128,17 @@ def running(
     try:
         yield daemon
     finally:
+        if kind == "circus" and process.poll() is None:
+            # circusd can sit on a SIGTERM for the whole wait below once a test has stopped its
+            # watcher; its own quit command ends it at once.
+            endpoint = f"ipc://{directory}/ctl.sock"
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                subprocess.run(
+                    [str(circus_bin() / "circusctl"), "--endpoint", endpoint, "quit"],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
         try:
