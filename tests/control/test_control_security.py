@@ -157,7 +157,8 @@ def test_second_instance_on_the_same_config_exits_2(
     start_tuiman: Callable[..., Instance], tuiman_dir: Path
 ) -> None:
     first = start_tuiman(tuiman_dir, SLEEPER)
-    pids = first.pids("sleeper")
+    # The instance answers before its first spawn: wait for the process it will keep.
+    pids = wait_until_sync(lambda: first.pids("sleeper"), what="the sleeper spawned")
     second = subprocess.run(
         [sys.executable, "-m", "tuiman", "--headless", "-c", str(first.config)],
         cwd=tuiman_dir,
