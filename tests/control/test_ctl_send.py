@@ -33,7 +33,13 @@ cmd = "sleep 300"
 
 @pytest.fixture
 def inst(start_tuiman: Callable[..., Instance], tuiman_dir: Path) -> Instance:
-    return start_tuiman(tuiman_dir, CONFIG)
+    instance = start_tuiman(tuiman_dir, CONFIG)
+    # It answers on its socket before it spawns: wait for a process of each watcher.
+    wait_until_sync(
+        lambda: all(instance.pids(name) for name in ("cat", "term", "quiet")),
+        what="every watcher spawned",
+    )
+    return instance
 
 
 def logged(inst: Instance, watcher: str) -> list[str]:
@@ -70,9 +76,9 @@ def test_ctl_send_to_a_process_without_input_is_a_clear_error(inst: Instance) ->
 
 async def test_the_remote_client_sends_resizes_and_replays(inst: Instance) -> None:
     client = await RemoteClient.connect(inst.socket)
+    stream = client.subscribe()
     try:
         pid = inst.pids("term")[0]
-        stream = client.subscribe()
         echo_seen = asyncio.ensure_future(terminal_text_seen(stream, "stty size"))
         assert (await client.resize_terminal("term", 30, 90)).ok
         assert (await client.send_input("term", pid, text="stty size", keys=None)).ok
