@@ -13,7 +13,6 @@ to both. Every problem names the INI file, section and option it came from.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import glob
 import os
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from tuiman.core.circus.model import (
 )
 from tuiman.core.circus.options import INCLUDE_OPTIONS
 from tuiman.core.circus.translate import translate
+from tuiman.core.config.conversion_file import write_converted
 
 # The TOML pipeline and the loader's file reading, shared so both formats behave alike.
 from tuiman.core.config.load_options import LoadOptions
@@ -89,18 +89,8 @@ def write_conversion(
     Hook modules are found next to the config file (docs/hooks.md#configuration): a TOML written
     into another directory finds the INI's neighbours only if they are on PYTHONPATH.
     """
-    output = Path(os.path.abspath(output_path))
     ini_file = Path(os.path.abspath(ini_path))
-    if os.path.exists(output) and os.path.samefile(output, ini_file):
-        raise ConfigError([f"{output_path}: is the Circus config being converted"])
-    temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(conversion.toml_text, encoding="utf-8")
-        os.replace(temporary, output)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise ConfigError([f"{output_path}: cannot write: {error.strerror or error}"]) from None
+    output = write_converted(conversion.toml_text, ini_file, output_path, "the Circus config")
     has_hooks = any(watcher.hooks for watcher in conversion.config.watchers)
     if has_hooks and output.parent != ini_file.parent:
         return [

@@ -8,13 +8,13 @@ watchers, with every check of a TOML config.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuiman.core.config.conversion_file import write_converted
 from tuiman.core.config.load_options import DEFAULT_ENV_FILE, LoadOptions
 from tuiman.core.config.loader import ConfigError, build_config, read_text, real_path
 from tuiman.core.config.model import MAX_NUMPROCESSES, Config
@@ -172,17 +172,7 @@ def write_procfile_conversion(
     conversion: ProcfileConversion, procfile_path: Path, output_path: str | Path
 ) -> list[str]:
     """Write `conversion` to `output_path` (atomically); returns warnings about the move."""
-    output = Path(os.path.abspath(output_path))
-    if os.path.exists(output) and os.path.samefile(output, procfile_path):
-        raise ConfigError([f"{output_path}: is the Procfile being converted"])
-    temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(conversion.toml_text, encoding="utf-8")
-        os.replace(temporary, output)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise ConfigError([f"{output_path}: cannot write: {error.strerror or error}"]) from None
+    output = write_converted(conversion.toml_text, procfile_path, output_path, "the Procfile")
     dotenv_path = procfile_path.parent / DEFAULT_ENV_FILE
     if output.parent != procfile_path.parent and dotenv_path.is_file():
         return [f"{output_path}: {dotenv_path} is not next to it: pass it with -e"]
