@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.config.sockets import sockets_used_by
@@ -176,30 +176,11 @@ async def close_sink(watcher: Watcher) -> None:
         await asyncio.to_thread(watcher.file_sink.close, 2.0)
 
 
+SETTINGS_KEYS = WatcherSettings.__required_keys__ | WatcherSettings.__optional_keys__
+
+
 def settings_of(snapshot: WatcherSnapshot) -> WatcherSettings:
     """The configured parts of a watcher's snapshot (what a config reload may change)."""
-    settings: WatcherSettings = {
-        "priority": snapshot["priority"],
-        "graceful_timeout": snapshot["graceful_timeout"],
-        "autostart": snapshot["autostart"],
-        "cmd": snapshot["cmd"],
-        "env": snapshot["env"],
-        "hooks": snapshot["hooks"],
-    }
-    if "input" in snapshot:
-        settings["input"] = snapshot["input"]
-    if "sockets" in snapshot:
-        settings["sockets"] = snapshot["sockets"]
-    if "on_demand" in snapshot:
-        settings["on_demand"] = snapshot["on_demand"]
-    if "working_dir" in snapshot:
-        settings["working_dir"] = snapshot["working_dir"]
-    if "respawn" in snapshot:
-        settings["respawn"] = snapshot["respawn"]
-    if "stop_signal" in snapshot:
-        settings["stop_signal"] = snapshot["stop_signal"]
-    if "max_retry" in snapshot:
-        settings["max_retry"] = snapshot["max_retry"]
-    if "restart" in snapshot:
-        settings["restart"] = snapshot["restart"]
-    return settings
+    # Every key WatcherSettings declares (a snapshot is settings plus state): a key added to
+    # the settings type is carried without a line here.
+    return cast(WatcherSettings, {k: v for k, v in snapshot.items() if k in SETTINGS_KEYS})
