@@ -25,6 +25,8 @@ from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.output import LineSplitter
 from tuiman.core.processes.process_input import InputWriter
 from tuiman.core.processes.terminal import TerminalMaster, open_pty, take_controlling_terminal
+from tuiman.core.startup_trace import mark as mark_startup
+from tuiman.core.startup_trace import mark_last as mark_startup_last
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536
@@ -137,6 +139,7 @@ class ManagedProcess:
         self.input: InputWriter | None = None
         self.terminal: TerminalMaster | None = None
         terminal_fds = open_pty(*spec.terminal_size) if spec.terminal_size is not None else None
+        mark_startup("to the first spawn")
         try:
             self._popen = _popen(spec, terminal_fds[1] if terminal_fds else None)
         except BaseException:
@@ -147,6 +150,7 @@ class ManagedProcess:
             if terminal_fds is not None:
                 os.close(terminal_fds[1])  # the child holds the slave now
         self.pid = self._popen.pid
+        mark_startup_last("first Popen")
         if spec.cgroup is not None:
             spec.cgroup.add(self.pid)  # first thing: what it forks from now on stays inside
         self.pgid = self.pid  # new session: the child leads its own group

@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import secrets
 import select
 import signal
 import subprocess
@@ -45,7 +44,7 @@ _SERVE = "import sys; from tuiman.core.processes.watchdog import serve; serve(sy
 
 def new_marker() -> str:
     """A value for MARKER_ENV unique to this tuiman instance."""
-    return f"{os.getpid()}-{secrets.token_hex(6)}"
+    return f"{os.getpid()}-{os.urandom(6).hex()}"  # secrets.token_hex, without its imports
 
 
 def set_child_subreaper() -> bool:
