@@ -148,17 +148,23 @@ def dispatch(args: list[str]) -> int:
 
 def launch_run(options: argparse.Namespace) -> int:
     mark_startup("cli imports, arguments")
+    from tuiman.launch.early import EarlyStart
+
+    early = EarlyStart()  # the watchdog, and the cgroup subtree in a thread, while we import
     # The instance's imports allocate many objects and free few: collections during them find
     # nothing to free and cost ~3 % of the import (bench/startup.py).
     gc.disable()
     try:
         from tuiman.launch.run import run_tuiman
+    except BaseException:
+        early.abandon()
+        raise
     finally:
         gc.enable()
 
     mark_startup("imports of the instance (tuiman.launch.run)")
 
-    return run_tuiman(options)
+    return run_tuiman(options, early)
 
 
 def run_check(options: argparse.Namespace) -> int:

@@ -21,7 +21,6 @@ from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import (
     MARKER_ENV,
     Watchdog,
-    new_marker,
     set_child_subreaper,
 )
 from tuiman.core.startup_trace import mark as mark_startup
@@ -29,6 +28,7 @@ from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
 from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, stderr_line
+from tuiman.launch.early import EarlyStart
 from tuiman.launch.exit_on import FirstExit
 from tuiman.launch.systemd_notify import claim_environment, start_notifying
 from tuiman.load_arguments import load_options_from
@@ -36,13 +36,12 @@ from tuiman.load_arguments import load_options_from
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def run_tuiman(options: argparse.Namespace) -> int:
-    marker = new_marker()
-    # Forked before anything can start a thread (hook modules are imported by the loader).
-    watchdog = Watchdog.start(marker)
-    mark_startup("watchdog")
-    cgroups = CgroupTree.create(marker)
-    mark_startup("cgroups")
+def run_tuiman(options: argparse.Namespace, early: EarlyStart) -> int:
+    # The watchdog was forked before anything could start a thread (hook modules are imported
+    # by the loader), and the cgroup subtree set up while tuiman imported (launch/early.py).
+    marker, watchdog = early.marker, early.watchdog
+    cgroups = early.cgroups()
+    mark_startup("cgroups (waited for)")
     try:
         if isinstance(cgroups, CgroupTree):
             watchdog.leave_cgroup = cgroups.base
