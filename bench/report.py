@@ -322,6 +322,14 @@ def render(results: dict[str, Any]) -> str:
         f"{fmt_ratio(r_f)} (floor {fmt(median_of(reps, s_big, FLOOR))} ms)",
         None if r_f is None else r_f <= 2.5,
     )
+    if 10 in sizes:  # start-up dominates small stacks (bench/startup.py has the breakdown)
+        s10 = scaled(spawn_s(10), 1000)
+        r10, t10 = ratio_of(reps, s10, TUIMAN, CIRCUS), median_of(reps, s10, TUIMAN)
+        target(
+            "spawn 10 (launch → 10 alive): ≤ 0.6 × Circus and ≤ 150 ms",
+            f"{fmt_ratio(r10)} ({fmt(t10)} vs {fmt(median_of(reps, s10, CIRCUS))} ms)",
+            None if r10 is None or t10 is None else r10 <= 0.6 and t10 <= 150,
+        )
     rs = median_of(reps, scaled(respawn_stat(median), 1000), TUIMAN)
     target(
         "respawn after SIGKILL: median ≤ 20 ms",
@@ -486,6 +494,10 @@ def render(results: dict[str, Any]) -> str:
         )
     w("")
 
+    if results.get("startup"):
+        out.extend(render_startup(results["startup"]))
+        w("")
+
     # ---------------------------------------------------------------- method
     w("## How each figure is taken")
     w("")
@@ -529,3 +541,48 @@ METHOD = [
     "SIGKILLed and every process whose environment carries this run's `TUIMAN_BENCH_RUN` is "
     "SIGKILLed (the harness is a child subreaper and reaps what it adopts). Never by name.",
 ]
+
+
+def render_startup(data: dict[str, Any]) -> list[str]:
+    """The start-up section (bench/startup.py's dict): launch -> alive against Circus, and
+    where tuiman's start-up goes, phase by phase."""
+
+    def ms(entry: dict[str, Any] | None, factor: float = 1000) -> str:
+        value = None if not entry or entry.get("median") is None else entry["median"] * factor
+        return fmt(value)
+
+    alive, version_ = data.get("alive", {}), data.get("version", {})
+    out = ["## Start-up (`bench/startup.py`)", ""]
+    out.append(
+        f"{data.get('rounds', '?')} interleaved rounds, load average "
+        f"{' '.join(data.get('loadavg', []))} at start; medians."
+    )
+    out += ["", "| launch → | tuiman | Circus | tuiman ÷ Circus |", "|---|---|---|---|"]
+    for n in (1, 10):
+        t, c = dig(alive, f"tuiman {n}", "median"), dig(alive, f"circus {n}", "median")
+        ratio = None if t is None or not c else t / c
+        out.append(
+            f"| {n} alive | {ms(alive.get(f'tuiman {n}'))} ms | {ms(alive.get(f'circus {n}'))} ms"
+            f" | {fmt_ratio(ratio)} |"
+        )
+    out.append(
+        f"| `--version` | {ms(version_.get('tuiman'))} ms | {ms(version_.get('circus'))} ms | |"
+    )
+    out += ["", "| phase of a start with 10 processes | ms |", "|---|---|"]
+    for phase, entry in data.get("phases", {}).items():
+        value = None if entry.get("median") is None else f"{entry['median']:.1f}"
+        out.append(f"| {phase} | {value or '–'} |")
+    imports = data.get("imports") or {}
+    if imports:
+        top = ", ".join(f"`{name}` {value:.0f}" for name, value in imports["top_cumulative"][:6])
+        out += [
+            "",
+            f"`-X importtime`: {imports['modules']:.0f} modules ({imports['tuiman_modules']} of "
+            f"tuiman's), {imports['total_ms']:.0f} ms in all (importtime's own overhead "
+            f"included); biggest, cumulative ms: {top}.",
+        ]
+    counts = {k: v for k, v in (data.get("instructions") or {}).items() if v is not None}
+    if counts:
+        out += ["", "| instructions (valgrind, noise-free) | millions |", "|---|---|"]
+        out += [f"| {key} | {value:.0f} |" for key, value in counts.items()]
+    return out

@@ -133,6 +133,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="only bench/readiness_bench.py (depends_on chain, probe CPU): print its numbers",
     )
     parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="only bench/startup.py (launch -> alive against Circus, phase by phase): print it",
+    )
+    parser.add_argument(
         "--render-only",
         type=Path,
         metavar="RESULTS_JSON",
@@ -159,6 +164,15 @@ def main(argv: list[str]) -> int:
     import report
     import scenarios
     from managers import MANAGERS
+
+    if options.startup:
+        import startup  # the start-up breakdown alone (bench/README.md#start-up)
+
+        data = startup.run(options.quick)
+        OUT_DIR.mkdir(exist_ok=True)
+        (OUT_DIR / "startup.json").write_text(json.dumps(data, indent=1))
+        print("\n".join(report.render_startup(data)))
+        return 0
 
     if options.render_only:
         results = json.loads(options.render_only.read_text())
@@ -274,6 +288,11 @@ def main(argv: list[str]) -> int:
                 c = entry["crash"][m] = scenarios.crash_loop(ctx, m, cfg["crash_window"])
                 log(f"  crash {m}: {c}")
             save(results, t_start, ctx)
+        log("--- start-up, phase by phase (bench/startup.py)")
+        import startup
+
+        results["startup"] = startup.run(quick)
+        save(results, t_start, ctx)
         if results["tui"]["available"]:
             log("--- the UI under load (bench/ui_bench.py's load scenario)")
             results["ui_load"] = scenarios.ui_load(quick)

@@ -3,7 +3,8 @@
 
     python3 bench/startup.py            # 7 interleaved rounds; prints JSON
     python3 bench/startup.py --quick    # 3 rounds
-    python3 bench/run.py --startup      # the same, through the harness
+    python3 bench/startup.py --baseline ../main   # also another checkout, interleaved
+    python3 bench/run.py --startup      # through the harness: the Markdown table
 
 Figures (bench/README.md#start-up):
 - launch -> 1 and -> 10 `sleep 3600` alive, tuiman and Circus interleaved in the same minute
@@ -13,7 +14,9 @@ Figures (bench/README.md#start-up):
   watchdog, config load, control socket, event loop and arbiter, first spawn, exec -> alive
   (the last one seen by the harness in /proc);
 - `python -X importtime` of the same start: total import time and the biggest importers;
-- the bare interpreter (`python -c pass`) and `python -c "import asyncio"`, as floors.
+- the bare interpreter (`python -c pass`) and `python -c "import asyncio"`, as floors;
+- with valgrind on PATH, instructions executed by `--version` and by the imports of a headless
+  start: the figure that a loaded machine does not move.
 """
 
 from __future__ import annotations
@@ -72,8 +75,8 @@ def run(quick: bool, rounds: int | None = None, baseline: Path | None = None) ->
     import procfs
     import scenarios
 
-    run_id = f"{os.getpid()}-startup"
-    os.environ[procfs.RUN_ENV] = run_id
+    # Inside bench/run.py's full run, its run id (and its clean-up) cover this part too.
+    run_id = os.environ.setdefault(procfs.RUN_ENV, f"{os.getpid()}-startup")
     procfs.set_child_subreaper()
     run_dir = Path(tempfile.mkdtemp(prefix="tuiman-startup-"))
     ctx = scenarios.Context(
@@ -100,6 +103,7 @@ def run(quick: bool, rounds: int | None = None, baseline: Path | None = None) ->
         }
     finally:
         scenarios.teardown(ctx, None)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def alive_times(ctx: Any, rounds: int, baseline: Path | None) -> dict[str, dict[str, float | None]]:
