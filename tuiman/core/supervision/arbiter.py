@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
@@ -231,7 +231,15 @@ class Arbiter:
             self._background_start(watcher)
 
     def _background_start(self, watcher: Watcher) -> None:
-        task = asyncio.ensure_future(watcher.start())
+        self._track_start(watcher.start())
+
+    def start_after_its_dependencies(self, watcher: Watcher) -> None:
+        """Start a watcher a config reload added or replaced once its `depends_on` conditions
+        hold, as at start-up; the reload itself does not wait for them."""
+        self._track_start(start_after_dependencies(watcher, self.watchers, self.dependency_changes))
+
+    def _track_start(self, start: Awaitable[CommandResult]) -> None:
+        task = asyncio.ensure_future(start)
         self._on_demand_tasks.add(task)
         task.add_done_callback(self._on_demand_tasks.discard)
 
