@@ -96,7 +96,7 @@ def run(quick: bool, rounds: int | None = None, baseline: Path | None = None) ->
             "loadavg": Path("/proc/loadavg").read_text().split()[:3],
             "alive": alive_times(ctx, rounds, baseline),
             "phases": phases(ctx, rounds),
-            "version": version_times(ctx, rounds),
+            "version": version_times(ctx, rounds, baseline),
             "floors": floors(rounds),
             "imports": import_times(ctx, min(rounds, 5)),
             "instructions": instructions(baseline),
@@ -260,11 +260,20 @@ def read_trace(path: Path) -> list[tuple[str, float]]:
     return marks
 
 
-def version_times(ctx: Any, rounds: int) -> dict[str, dict[str, float | None]]:
+def version_times(
+    ctx: Any, rounds: int, baseline: Path | None = None
+) -> dict[str, dict[str, float | None]]:
     import scenarios
     from managers import CIRCUS, TUIMAN
 
     times = scenarios.version_times(ctx, [TUIMAN, CIRCUS], max(rounds, 5))
+    if baseline is not None:
+        argv = [launcher_for(ctx, baseline), "--version"]
+        times["baseline"] = []
+        for _ in range(max(rounds, 5)):
+            t0 = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, env=ctx.env, check=True)
+            times["baseline"].append(time.perf_counter() - t0)
     return {manager: summary(values) for manager, values in times.items()}
 
 
