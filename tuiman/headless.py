@@ -291,7 +291,10 @@ class StreamSink:
 
 
 def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: TextIO) -> Printer:
-    subscription = arbiter.bus.subscribe(maxsize=50_000, name="headless")
+    # Without output shown, its lines are never queued (and nobody else wanting them, never
+    # made into events: docs/output-and-stats.md#output).
+    skipped = frozenset() if show_output else frozenset({Kind.OUTPUT})
+    subscription = arbiter.bus.subscribe(maxsize=50_000, name="headless", skip_kinds=skipped)
     if json_lines:
         return Printer(subscription, lambda event: format_json(event, show_output), stream)
     formatter = LineFormatter(use_colour(stream), show_output)

@@ -70,8 +70,11 @@ DROPPABLE_KINDS = frozenset(
 class Subscription:
     """One subscriber's bounded queue of events."""
 
-    def __init__(self, bus: Bus, maxsize: int, name: str) -> None:
+    def __init__(
+        self, bus: Bus, maxsize: int, name: str, skip_kinds: frozenset[str] = frozenset()
+    ) -> None:
         self.name = name
+        self.skip_kinds = skip_kinds  # kinds this subscriber never wants queued
         self.maxsize = maxsize
         self.dropped_total = 0
         self.resyncs = 0
@@ -83,7 +86,7 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
 
     def _deliver(self, event: Event) -> None:
-        if self.closed:
+        if self.closed or event.kind in self.skip_kinds:
             return
         if len(self._queue) >= self.maxsize and not self._drop_oldest_droppable():
             if event.droppable:
@@ -386,10 +389,17 @@ class Bus:
         self._loop.call_soon_threadsafe(publish)
 
     def subscribe(
-        self, maxsize: int = 10_000, name: str = "", snapshot: bool = True
+        self,
+        maxsize: int = 10_000,
+        name: str = "",
+        snapshot: bool = True,
+        skip_kinds: frozenset[str] = frozenset(),
     ) -> Subscription:
-        """Register a subscriber; its first event is a snapshot taken at the same instant."""
-        subscription = Subscription(self, maxsize, name)
+        """Register a subscriber; its first event is a snapshot taken at the same instant.
+
+        Events of ``skip_kinds`` are never queued for it (headless `--no-output` skips output).
+        """
+        subscription = Subscription(self, maxsize, name, skip_kinds)
         if snapshot:
             subscription._deliver(self.make_snapshot())
         self._subscribers.append(subscription)
@@ -402,3 +412,9 @@ class Bus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def wanted(self, kind: str) -> bool:
+        """Whether some subscriber would queue an event of ``kind``. Output is published only
+        then (docs/events.md#delivery): taps never need it, and a flood of lines nobody reads
+        costs no event each."""
+        return any(kind not in subscription.skip_kinds for subscription in self._subscribers)

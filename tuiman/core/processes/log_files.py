@@ -29,7 +29,7 @@ from tuiman.core.processes.timed_rotation import TimedRotation
 if TYPE_CHECKING:
     from tuiman.core.config.model import OutputConfig
 
-_Item: TypeAlias = "tuple[OutputFileSink, OutputLine] | Callable[[], None] | None"
+_Item: TypeAlias = "tuple[OutputFileSink, list[OutputLine]] | Callable[[], None] | None"
 _LINE_OVERHEAD = 64  # rough bytes per queued line beyond its text
 _BATCH = 1024
 
@@ -50,14 +50,15 @@ class OutputWriterThread:
         self._backlog = 0
         self._thread: threading.Thread | None = None
 
-    def submit_line(self, sink: OutputFileSink, line: OutputLine) -> bool:
-        """Queue ``line`` for ``sink``; False if it was dropped because the backlog is full."""
+    def submit_lines(self, sink: OutputFileSink, lines: list[OutputLine]) -> bool:
+        """Queue ``lines`` (of one stream) for ``sink`` as one item; False if they were dropped
+        because the backlog is full."""
         with self._lock:
             if self._backlog >= self.max_backlog_bytes:
                 return False
-            self._backlog += len(line.text) + _LINE_OVERHEAD
+            self._backlog += _backlog_bytes(lines)
             self._ensure_running()
-        self._queue.put((sink, line))
+        self._queue.put((sink, lines))
         return True
 
     def submit_call(self, call: Callable[[], None]) -> None:
@@ -94,11 +95,11 @@ class OutputWriterThread:
                 if item is None:
                     stop = True
                 elif isinstance(item, tuple):
-                    sink, line = item
-                    freed += len(line.text) + _LINE_OVERHEAD
+                    sink, lines = item
+                    freed += _backlog_bytes(lines)
                     touched.add(sink)
                     try:
-                        sink._write(line)
+                        sink._write_lines(lines)
                     except Exception as exc:  # a bug here must not end every sink's writer
                         sink._report(f"writing output failed: {exc!r}")
                 else:
@@ -111,6 +112,10 @@ class OutputWriterThread:
                 sink._flush()  # once per batch, not per line
             with self._lock:
                 self._backlog -= freed
+
+
+def _backlog_bytes(lines: list[OutputLine]) -> int:
+    return sum(map(len, [line.text for line in lines])) + _LINE_OVERHEAD * len(lines)
 
 
 SHARED_WRITER = OutputWriterThread()  # what sinks use unless given another; starts lazily
@@ -180,6 +185,25 @@ class _LogFile:
                 self.backup_count,
             )
         return True
+
+    def write_block(self, data: bytes, count: int, records: Callable[[], list[bytes]]) -> int:
+        """Write ``data``, which is ``count`` records; the number of records written. In one
+        piece when nothing can rotate in between and the file takes it whole; otherwise each of
+        ``records()`` through `write`, with its per-record checks."""
+        if (
+            self._fd is None
+            or self._timed is not None
+            or self._config.reopen_moved
+            or (self._regular and 0 < self.max_bytes < self._size + len(data))
+        ):
+            return sum(map(self.write, records()))
+        if len(self._pending) + len(data) > _FLUSH_AT:
+            self.flush()
+            if self._fd is None or len(self._pending) + len(data) > _MAX_PENDING:
+                return sum(map(self.write, records()))  # counts what fails, one by one
+        self._pending += data
+        self._size += len(data)
+        return count
 
     def write(self, data: bytes) -> bool:
         if self._fd is not None and self._config.reopen_moved and not self._moved_checked:
@@ -335,6 +359,7 @@ class OutputFileSink:
         self._stamp_second = -1
         self._stamp = ""
         self._line_format = circus_line_format(config)
+        self._raw = config.time_format is None and config.line_format == "raw"
         self._closed: threading.Event | None = None
         if self._files:
             self._writer.submit_call(partial(self._each, _LogFile.open))
@@ -352,12 +377,17 @@ class OutputFileSink:
         return self._dropped_by_queue + self._dropped_by_file
 
     def write(self, line: OutputLine) -> None:
+        self.write_lines([line])
+
+    def write_lines(self, lines: list[OutputLine]) -> None:
+        """Queue ``lines``, all of one stream, in one hand-off to the writer thread."""
         if (
-            self._closed is None
-            and line.stream in self._routes
-            and not self._writer.submit_line(self, line)
+            lines
+            and self._closed is None
+            and lines[0].stream in self._routes
+            and not self._writer.submit_lines(self, lines)
         ):
-            self._dropped_by_queue += 1
+            self._dropped_by_queue += len(lines)
 
     def reopen(self) -> None:
         if self._closed is None and self._files:
@@ -384,13 +414,23 @@ class OutputFileSink:
         assert self._closed is not None
         self._closed.set()
 
-    def _write(self, line: OutputLine) -> None:
-        if self._line_format is not None:
-            record = self._line_format(line)
+    def _write_lines(self, lines: list[OutputLine]) -> None:
+        if self._raw and not any([line.partial for line in lines]):
+            # The common case, in bulk: whole lines as written, one join and one encode.
+            texts = [line.text for line in lines]
+            data = ("\n".join(texts) + "\n").encode("utf-8", "replace")
+
+            def records() -> list[bytes]:
+                return [(text + "\n").encode("utf-8", "replace") for text in texts]
         else:
-            record = self._tuiman_record(line)
-        if not self._files[self._routes[line.stream]].write(record.encode("utf-8", "replace")):
-            self._dropped_by_file += 1
+            strings = list(map(self._line_format or self._tuiman_record, lines))
+            data = "".join(strings).encode("utf-8", "replace")
+
+            def records() -> list[bytes]:
+                return [string.encode("utf-8", "replace") for string in strings]
+
+        log_file = self._files[self._routes[lines[0].stream]]
+        self._dropped_by_file += len(lines) - log_file.write_block(data, len(lines), records)
 
     def _tuiman_record(self, line: OutputLine) -> str:
         second = int(line.time)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -50,6 +50,12 @@ class LineSplitter:
         buf += chunk
         lines: list[tuple[str, bool]] = []
         start = 0
+        last = buf.rfind(b"\n", scan)
+        if last > 0 and self._whole_lines_fit(last):
+            # The common case, in bulk: one decode and one split for every complete line. "\n"
+            # is never part of a UTF-8 sequence, so the U+FFFDs come out as line by line.
+            lines = [(text, False) for text in buf[:last].decode("utf-8", "replace").split("\n")]
+            start = scan = last + 1
         while (newline := buf.find(b"\n", scan)) != -1:
             end = newline - 1 if newline > start and buf[newline - 1] == 0x0D else newline
             self._cut(start, end, lines, final=True)
@@ -62,6 +68,13 @@ class LineSplitter:
         start = self._cut(start, end, lines, final=False)
         del buf[:start]  # CPython drops a bytearray's head in O(1)
         return lines
+
+    def _whole_lines_fit(self, end: int) -> bool:
+        """No "\\r" before ``end`` and no line longer than the limit: the bulk path's terms."""
+        buf = self._buf
+        if buf.find(b"\r", 0, end) != -1:
+            return False
+        return end <= self._max or max(map(len, buf[:end].split(b"\n"))) <= self._max
 
     def flush(self) -> list[tuple[str, bool]]:
         buf = self._buf
@@ -116,6 +129,15 @@ class OutputBuffer:
         while len(lines) > self.max_lines or (self._nbytes > self.max_bytes and len(lines) > 1):
             self._nbytes -= _utf8_len(lines.popleft().text)
 
+    def extend(self, new_lines: list[OutputLine]) -> None:
+        """`append` each of ``new_lines``, trimming once at the end."""
+        lines = self._lines
+        lines.extend(new_lines)
+        self._nbytes += sum(map(_utf8_len, [line.text for line in new_lines]))
+        self.total_appended += len(new_lines)
+        while len(lines) > self.max_lines or (self._nbytes > self.max_bytes and len(lines) > 1):
+            self._nbytes -= _utf8_len(lines.popleft().text)
+
     def lines(self, pid: int | None = None, last: int | None = None) -> list[OutputLine]:
         """Oldest first; only ``pid``'s lines if given; only the newest ``last`` if given."""
         newest_first: Iterator[OutputLine] = reversed(self._lines)
@@ -131,6 +153,17 @@ class OutputBuffer:
 
     def __len__(self) -> int:
         return len(self._lines)
+
+
+def mask_lines(texts: list[str], redact: Callable[[str], str] | None) -> list[str]:
+    """``texts`` with ``redact`` applied to each, looking line by line only when some secret
+    shows up in the whole batch (a secret holds no newline that a line could match)."""
+    if redact is None:
+        return texts
+    joined = "\n".join(texts)
+    if redact(joined) == joined:
+        return texts
+    return [redact(text) for text in texts]
 
 
 _ANSI_RE = re.compile(
