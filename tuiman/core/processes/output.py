@@ -27,6 +27,17 @@ class OutputLine(NamedTuple):
     partial: bool = False  # this piece of an over-long line continues in the next one
 
 
+def output_lines(
+    time: float, pid: int, wid: int, stream: str, texts: list[str], pieces: list[tuple[str, bool]]
+) -> list[OutputLine]:
+    """One `OutputLine` per text, ``pieces`` giving each one's `partial` flag."""
+    new = tuple.__new__  # skips the NamedTuple's own __new__, a Python call per line
+    return [
+        new(OutputLine, (time, pid, wid, stream, text, partial))
+        for text, (_, partial) in zip(texts, pieces, strict=True)
+    ]
+
+
 class LineSplitter:
     """Turns one stream's byte chunks into decoded ``(text, partial)`` lines.
 

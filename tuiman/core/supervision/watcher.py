@@ -19,7 +19,7 @@ from tuiman.core.config.sockets import socket_names_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
-from tuiman.core.processes.output import OutputLine, mask_lines
+from tuiman.core.processes.output import mask_lines, output_lines
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
@@ -423,16 +423,12 @@ class Watcher:
     def _on_output(
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
-        now = time.time()
         pid, wid = process.pid, process.wid
         if self.bus.wanted(Kind.OUTPUT):
             texts = [self._emit_output(pid, wid, stream, text, partial) for text, partial in lines]
         else:  # nobody subscribed to output: no event per line, the same masking
             texts = mask_lines([text for text, _ in lines], self.bus.redactor)
-        records = [
-            OutputLine(now, pid, wid, stream, text, partial)
-            for text, (_, partial) in zip(texts, lines, strict=True)
-        ]
+        records = output_lines(time.time(), pid, wid, stream, texts, lines)
         self.output.extend(records)
         if self.file_sink is not None:
             self.file_sink.write_lines(records)
