@@ -1,0 +1,163 @@
+"""A flood of output from several real children (docs/output-and-stats.md#output): every
+numbered line reaches the log file exactly once and in order per child, the ring buffer keeps
+the newest ones in order, secrets stay masked — with and without a subscriber to output events.
+And the bulk paths (splitting a chunk, adding it to the buffer, writing it to a file) give
+exactly what the line-by-line ones give."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.core import ArbiterFactory
+from tests.support.waiting import wait_until
+from tuiman.core.config.model import OutputConfig
+from tuiman.core.events import Kind
+from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
+from tuiman.core.processes.output import LineSplitter, OutputBuffer, OutputLine
+
+PY = sys.executable
+CHILDREN = 4
+LINES = 20_000
+SECRET = "hunter2-is-the-secret"
+# Each child writes its lines in 8 KiB blocks, as stdio does on a pipe: as fast as it can.
+FLOOD = (
+    "import os, sys, time\n"
+    "pid = os.getpid()\n"
+    "secret = os.environ['API_TOKEN']\n"
+    "lines = [f'{pid} {s:06d} ' + (secret if s % 1000 == 7 else 'y' * 40) + '\\n'"
+    " for s in range(LINES)]\n"
+    "data = ''.join(lines).encode()\n"
+    "for start in range(0, len(data), 8192):\n"
+    "    os.write(1, data[start:start + 8192])\n"
+    "time.sleep(300)\n"
+).replace("LINES", str(LINES))
+
+
+def numbered(texts: list[str]) -> dict[int, list[int]]:
+    """pid -> the sequence numbers of its lines, in the order they came."""
+    seen: dict[int, list[int]] = defaultdict(list)
+    for text in texts:
+        pid, seq, rest = text.split(" ", 2)
+        assert rest == ("********" if int(seq) % 1000 == 7 else "y" * 40), text
+        seen[int(pid)].append(int(seq))
+    return seen
+
+
+@pytest.mark.parametrize("subscribed", [False, True], ids=["no-subscriber", "subscriber"])
+async def test_every_line_of_a_flood_arrives_once_and_in_order(
+    arbiter_factory: ArbiterFactory, tmp_path: Path, subscribed: bool
+) -> None:
+    log = tmp_path / "flood.log"
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.flood]
+        cmd = [{PY!r}, "-c", {FLOOD!r}]
+        numprocesses = {CHILDREN}
+        env = {{ API_TOKEN = "{SECRET}" }}
+
+        [watchers.flood.output]
+        file = {str(log)!r}
+        line_format = "raw"
+        max_bytes = 0
+        """
+    )
+    # A subscriber to everything but output, always: it must not make output events appear.
+    others = arbiter.bus.subscribe(
+        maxsize=1_000_000, snapshot=False, skip_kinds=frozenset({Kind.OUTPUT})
+    )
+    events = arbiter.bus.subscribe(maxsize=1_000_000, snapshot=False) if subscribed else None
+    await arbiter.start()
+    total = CHILDREN * LINES
+
+    def file_lines() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    written = await wait_until(lambda: len(lines := file_lines()) >= total and lines, timeout=60)
+    in_file = numbered(written)
+    assert sorted(in_file) == sorted(arbiter.get("flood").processes)
+    assert all(seqs == list(range(LINES)) for seqs in in_file.values())
+    assert SECRET not in log.read_text()
+
+    buffer = arbiter.get("flood").output
+    assert buffer.total_appended == total
+    tail = numbered([item.text for item in buffer.lines()])
+    assert len(buffer) == min(total, buffer.max_lines)
+    for seqs in tail.values():  # the newest lines of each child, consecutive, up to its last
+        assert seqs == list(range(LINES - len(seqs), LINES))
+
+    assert not any(event.kind == Kind.OUTPUT for event in others.drain())
+    if events is not None:
+        outputs = [e.payload["line"] for e in events.drain() if e.kind == Kind.OUTPUT]
+        assert numbered(outputs) == in_file
+    else:
+        assert not arbiter.bus.wanted(Kind.OUTPUT)
+
+
+class LineByLine(LineSplitter):
+    """The splitter without its bulk path: the reference it must agree with."""
+
+    def _whole_lines_fit(self, end: int) -> bool:
+        return False
+
+
+@given(
+    data=st.binary(max_size=300).map(
+        lambda b: b.replace(b"\x00", b"\n").replace(b"\x01", b"\r").replace(b"\x02", b"\xe2\x82")
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
+    limit=st.sampled_from([4, 7, 64, 1024]),
+)
+def test_bulk_split_equals_line_by_line(data: bytes, cuts: list[int], limit: int) -> None:
+    bounds = [0, *sorted(c for c in cuts if c <= len(data)), len(data)]
+    results = []
+    for splitter in (LineSplitter(limit), LineByLine(limit)):
+        lines = []
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            lines += splitter.feed(data[start:end])
+        results.append(lines + splitter.flush())
+    assert results[0] == results[1]
+
+
+@given(
+    texts=st.lists(st.text(max_size=12), max_size=40),
+    batch=st.integers(min_value=1, max_value=9),
+    max_lines=st.integers(min_value=1, max_value=12),
+    max_bytes=st.integers(min_value=0, max_value=60),
+)
+def test_buffer_extend_keeps_what_append_keeps(
+    texts: list[str], batch: int, max_lines: int, max_bytes: int
+) -> None:
+    lines = [OutputLine(1.0, 1, 1, "stdout", text) for text in texts]
+    one_by_one, in_bulk = OutputBuffer(max_lines, max_bytes), OutputBuffer(max_lines, max_bytes)
+    for item in lines:
+        one_by_one.append(item)
+    for start in range(0, len(lines), batch):
+        in_bulk.extend(lines[start : start + batch])
+    assert in_bulk.lines() == one_by_one.lines()
+    assert (in_bulk.nbytes, in_bulk.total_appended) == (one_by_one.nbytes, len(lines))
+
+
+def test_a_batch_crossing_max_bytes_rotates_between_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "w.log"
+    lines = [OutputLine(1.0, 1, 1, "stdout", f"line {i:02d}") for i in range(10)]  # 7 bytes + \n
+    writer = OutputWriterThread()
+    sink = OutputFileSink(
+        OutputConfig(file=path, line_format="raw", max_bytes=4096, backup_count=3), writer=writer
+    )
+    try:
+        sink.write_lines(lines[:2])
+        sink.write_lines([OutputLine(1.0, 1, 1, "stdout", "x" * 4075)])  # fills the file
+        sink.write_lines(lines[2:])  # its first line no longer fits: rotated before it
+        assert sink.close()
+    finally:
+        assert writer.stop()
+    first = "line 00\nline 01\n" + "x" * 4075 + "\n"
+    assert Path(f"{path}.1").read_text() == first
+    assert path.read_text() == "".join(f"line {i:02d}\n" for i in range(2, 10))
+    assert sink.dropped == 0
