@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.support.core import ArbiterFactory
 from tests.support.waiting import wait_until
+from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.model import OutputConfig
 from tuiman.core.events import Kind
 from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
@@ -163,3 +164,19 @@ def test_a_batch_crossing_max_bytes_rotates_between_its_lines(tmp_path: Path) ->
     assert Path(f"{path}.1").read_text() == first
     assert path.read_text() == "".join(f"line {i:02d}\n" for i in range(2, 10))
     assert sink.dropped == 0
+
+
+def test_output_is_wanted_by_a_subscriber_or_tap_that_does_not_skip_it() -> None:
+    bus = Bus()
+    assert not bus.wanted(Kind.OUTPUT)
+    skipping = bus.subscribe(skip_kinds=SKIP_OUTPUT)
+    bus.add_tap(lambda event: None, SKIP_OUTPUT)
+    assert not bus.wanted(Kind.OUTPUT) and bus.wanted(Kind.SPAWN)
+    bus.emit(Kind.OUTPUT, "w", {"pid": 1, "wid": 1, "stream": "stdout", "line": "x"})
+    assert [event.kind for event in skipping.drain()] == [Kind.SNAPSHOT]
+    seen: list[str] = []
+    bus.add_tap(lambda event: seen.append(event.kind))
+    assert bus.wanted(Kind.OUTPUT)
+    watching = bus.subscribe(snapshot=False)
+    watching.close()
+    assert bus.wanted(Kind.OUTPUT)  # the tap still does

@@ -66,6 +66,8 @@ DROPPABLE_KINDS = frozenset(
     {Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL, Kind.PROBE, Kind.NOTIFY}
 )
 
+SKIP_OUTPUT = frozenset({Kind.OUTPUT})  # for taps and subscribers that never look at output
+
 
 class Subscription:
     """One subscriber's bounded queue of events."""
@@ -178,14 +180,21 @@ class Bus:
         self._snapshot_provider = snapshot_provider
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Callable[[Event], None]] = []
+        self._tap_skips: list[frozenset[str]] = []
         self.published = 0
         # Masks secret values in every string of a payload, at any depth
         # (docs/reliability.md#secrets-stay-masked); set by the arbiter.
         self.redactor: Callable[[str], str] | None = None
 
-    def add_tap(self, tap: Callable[[Event], None]) -> None:
-        """A synchronous observer of every event (the core's own bookkeeping; must be cheap)."""
+    def add_tap(
+        self, tap: Callable[[Event], None], skip_kinds: frozenset[str] = frozenset()
+    ) -> None:
+        """A synchronous observer of every event (the core's own bookkeeping; must be cheap).
+
+        ``skip_kinds``: kinds it ignores; output is not made into events for such taps alone.
+        """
         self._taps.append(tap)
+        self._tap_skips.append(skip_kinds)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -414,7 +423,9 @@ class Bus:
         return len(self._subscribers)
 
     def wanted(self, kind: str) -> bool:
-        """Whether some subscriber would queue an event of ``kind``. Output is published only
-        then (docs/events.md#delivery): taps never need it, and a flood of lines nobody reads
-        costs no event each."""
-        return any(kind not in subscription.skip_kinds for subscription in self._subscribers)
+        """Whether some subscriber would queue an event of ``kind``, or some tap look at it.
+        Output is published only then (docs/events.md#delivery): a flood of lines nobody
+        reads costs no event each."""
+        return any(kind not in skip for skip in self._tap_skips) or any(
+            kind not in subscription.skip_kinds for subscription in self._subscribers
+        )
