@@ -21,7 +21,7 @@ from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.model import OutputConfig
 from tuiman.core.events import Kind
 from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
-from tuiman.core.processes.output import LineSplitter, OutputBuffer, OutputLine
+from tuiman.core.processes.output import LineSplitter, OutputBuffer, OutputChunk, OutputLine
 
 PY = sys.executable
 CHILDREN = 4
@@ -127,36 +127,74 @@ def test_bulk_split_equals_line_by_line(data: bytes, cuts: list[int], limit: int
     assert results[0] == results[1]
 
 
+class LineByLineBuffer:
+    """The ring buffer's rule, line by line: the reference its chunks must agree with."""
+
+    def __init__(self, max_lines: int, max_bytes: int) -> None:
+        self.max_lines, self.max_bytes = max_lines, max_bytes
+        self.kept: list[OutputLine] = []
+        self.total_appended = 0
+
+    def append(self, line: OutputLine) -> None:
+        self.kept.append(line)
+        self.total_appended += 1
+        while len(self.kept) > self.max_lines or (
+            self.nbytes > self.max_bytes and len(self.kept) > 1
+        ):
+            del self.kept[0]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(line.text.encode()) for line in self.kept)
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def lines(self, pid: int | None = None, last: int | None = None) -> list[OutputLine]:
+        mine = [line for line in self.kept if pid is None or line.pid == pid]
+        return mine if last is None else mine[max(len(mine) - max(last, 0), 0) :]
+
+
 @given(
     texts=st.lists(st.text(max_size=12), max_size=40),
     batch=st.integers(min_value=1, max_value=9),
     max_lines=st.integers(min_value=1, max_value=12),
     max_bytes=st.integers(min_value=0, max_value=60),
+    last=st.none() | st.integers(min_value=-1, max_value=14),
 )
-def test_buffer_extend_keeps_what_append_keeps(
-    texts: list[str], batch: int, max_lines: int, max_bytes: int
+def test_buffer_of_chunks_keeps_what_append_keeps(
+    texts: list[str], batch: int, max_lines: int, max_bytes: int, last: int | None
 ) -> None:
-    lines = [OutputLine(1.0, 1, 1, "stdout", text) for text in texts]
-    one_by_one, in_bulk = OutputBuffer(max_lines, max_bytes), OutputBuffer(max_lines, max_bytes)
-    for item in lines:
-        one_by_one.append(item)
-    for start in range(0, len(lines), batch):
-        in_bulk.extend(lines[start : start + batch])
-    assert in_bulk.lines() == one_by_one.lines()
-    assert (in_bulk.nbytes, in_bulk.total_appended) == (one_by_one.nbytes, len(lines))
+    one_by_one, in_chunks = (
+        LineByLineBuffer(max_lines, max_bytes),
+        OutputBuffer(max_lines, max_bytes),
+    )
+    for start in range(0, len(texts), batch):
+        pid = 1 + start % 2  # chunks of two processes, some with partial lines
+        part = texts[start : start + batch]
+        partials = [len(text) % 3 == 0 for text in part] if pid == 2 else None
+        chunk = OutputChunk(1.0, pid, pid, "stdout", part, partials)
+        for item in chunk.lines():
+            one_by_one.append(item)
+        in_chunks.add(chunk)
+        assert in_chunks.lines() == one_by_one.lines()
+        assert (len(in_chunks), in_chunks.nbytes) == (len(one_by_one), one_by_one.nbytes)
+    for only in (None, 1, 2):
+        assert in_chunks.lines(only, last) == one_by_one.lines(only, last)
+    assert in_chunks.total_appended == one_by_one.total_appended == len(texts)
 
 
 def test_a_batch_crossing_max_bytes_rotates_between_its_lines(tmp_path: Path) -> None:
     path = tmp_path / "w.log"
-    lines = [OutputLine(1.0, 1, 1, "stdout", f"line {i:02d}") for i in range(10)]  # 7 bytes + \n
+    lines = [f"line {i:02d}" for i in range(10)]  # 7 bytes + \n
     writer = OutputWriterThread()
     sink = OutputFileSink(
         OutputConfig(file=path, line_format="raw", max_bytes=4096, backup_count=3), writer=writer
     )
     try:
-        sink.write_lines(lines[:2])
-        sink.write_lines([OutputLine(1.0, 1, 1, "stdout", "x" * 4075)])  # fills the file
-        sink.write_lines(lines[2:])  # its first line no longer fits: rotated before it
+        sink.write_chunk(OutputChunk(1.0, 1, 1, "stdout", lines[:2]))
+        sink.write_chunk(OutputChunk(1.0, 1, 1, "stdout", ["x" * 4075]))  # fills the file
+        sink.write_chunk(OutputChunk(1.0, 1, 1, "stdout", lines[2:]))  # rotated before it
         assert sink.close()
     finally:
         assert writer.stop()

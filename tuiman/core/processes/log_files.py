@@ -23,13 +23,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from tuiman.core.processes.output import OutputLine, strip_ansi
+from tuiman.core.processes.output import OutputChunk, OutputLine, strip_ansi
 from tuiman.core.processes.timed_rotation import TimedRotation
 
 if TYPE_CHECKING:
     from tuiman.core.config.model import OutputConfig
 
-_Item: TypeAlias = "tuple[OutputFileSink, list[OutputLine]] | Callable[[], None] | None"
+_Item: TypeAlias = "tuple[OutputFileSink, OutputChunk] | Callable[[], None] | None"
 _LINE_OVERHEAD = 64  # rough bytes per queued line beyond its text
 _BATCH = 1024
 
@@ -50,15 +50,15 @@ class OutputWriterThread:
         self._backlog = 0
         self._thread: threading.Thread | None = None
 
-    def submit_lines(self, sink: OutputFileSink, lines: list[OutputLine]) -> bool:
-        """Queue ``lines`` (of one stream) for ``sink`` as one item; False if they were dropped
-        because the backlog is full."""
+    def submit_chunk(self, sink: OutputFileSink, chunk: OutputChunk) -> bool:
+        """Queue ``chunk``'s lines for ``sink`` as one item; False if they were dropped because
+        the backlog is full."""
         with self._lock:
             if self._backlog >= self.max_backlog_bytes:
                 return False
-            self._backlog += _backlog_bytes(lines)
+            self._backlog += _backlog_bytes(chunk)
             self._ensure_running()
-        self._queue.put((sink, lines))
+        self._queue.put((sink, chunk))
         return True
 
     def submit_call(self, call: Callable[[], None]) -> None:
@@ -95,11 +95,11 @@ class OutputWriterThread:
                 if item is None:
                     stop = True
                 elif isinstance(item, tuple):
-                    sink, lines = item
-                    freed += _backlog_bytes(lines)
+                    sink, chunk = item
+                    freed += _backlog_bytes(chunk)
                     touched.add(sink)
                     try:
-                        sink._write_lines(lines)
+                        sink._write_chunk(chunk)
                     except Exception as exc:  # a bug here must not end every sink's writer
                         sink._report(f"writing output failed: {exc!r}")
                 else:
@@ -114,8 +114,8 @@ class OutputWriterThread:
                 self._backlog -= freed
 
 
-def _backlog_bytes(lines: list[OutputLine]) -> int:
-    return sum(map(len, [line.text for line in lines])) + _LINE_OVERHEAD * len(lines)
+def _backlog_bytes(chunk: OutputChunk) -> int:
+    return sum(map(len, chunk.texts)) + _LINE_OVERHEAD * len(chunk.texts)
 
 
 SHARED_WRITER = OutputWriterThread()  # what sinks use unless given another; starts lazily
@@ -377,17 +377,17 @@ class OutputFileSink:
         return self._dropped_by_queue + self._dropped_by_file
 
     def write(self, line: OutputLine) -> None:
-        self.write_lines([line])
+        self.write_chunk(OutputChunk.of(line))
 
-    def write_lines(self, lines: list[OutputLine]) -> None:
-        """Queue ``lines``, all of one stream, in one hand-off to the writer thread."""
+    def write_chunk(self, chunk: OutputChunk) -> None:
+        """Queue ``chunk``'s lines in one hand-off to the writer thread."""
         if (
-            lines
+            chunk.texts
             and self._closed is None
-            and lines[0].stream in self._routes
-            and not self._writer.submit_lines(self, lines)
+            and chunk.stream in self._routes
+            and not self._writer.submit_chunk(self, chunk)
         ):
-            self._dropped_by_queue += len(lines)
+            self._dropped_by_queue += len(chunk.texts)
 
     def reopen(self) -> None:
         if self._closed is None and self._files:
@@ -414,23 +414,30 @@ class OutputFileSink:
         assert self._closed is not None
         self._closed.set()
 
-    def _write_lines(self, lines: list[OutputLine]) -> None:
-        if self._raw and not any([line.partial for line in lines]):
+    def _write_chunk(self, chunk: OutputChunk) -> None:
+        texts = chunk.texts
+        if chunk.partials is None and self._raw:
             # The common case, in bulk: whole lines as written, one join and one encode.
-            texts = [line.text for line in lines]
             data = ("\n".join(texts) + "\n").encode("utf-8", "replace")
 
             def records() -> list[bytes]:
                 return [(text + "\n").encode("utf-8", "replace") for text in texts]
         else:
-            strings = list(map(self._line_format or self._tuiman_record, lines))
+            if chunk.partials is None and self._line_format is None:
+                # One timestamp and prefix for the chunk (its lines share time, pid, stream).
+                prefix = self._tuiman_record(
+                    OutputLine(chunk.time, chunk.pid, chunk.wid, chunk.stream, "")
+                )[:-1]
+                strings = [f"{prefix}{strip_ansi(text)}\n" for text in texts]
+            else:
+                strings = list(map(self._line_format or self._tuiman_record, chunk.lines()))
             data = "".join(strings).encode("utf-8", "replace")
 
             def records() -> list[bytes]:
                 return [string.encode("utf-8", "replace") for string in strings]
 
-        log_file = self._files[self._routes[lines[0].stream]]
-        self._dropped_by_file += len(lines) - log_file.write_block(data, len(lines), records)
+        log_file = self._files[self._routes[chunk.stream]]
+        self._dropped_by_file += len(texts) - log_file.write_block(data, len(texts), records)
 
     def _tuiman_record(self, line: OutputLine) -> str:
         second = int(line.time)

@@ -13,13 +13,14 @@ import asyncio
 import dataclasses
 import os
 import time
+from operator import itemgetter
 
 from tuiman.core.config.model import RespawnPolicy, WatcherConfig
 from tuiman.core.config.sockets import socket_names_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
-from tuiman.core.processes.output import mask_lines, output_lines
+from tuiman.core.processes.output import OutputChunk, mask_lines
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
@@ -428,13 +429,16 @@ class Watcher:
             texts = [self._emit_output(pid, wid, stream, text, partial) for text, partial in lines]
         else:  # nobody subscribed to output: no event per line, the same masking
             texts = mask_lines([text for text, _ in lines], self.bus.redactor)
-        records = output_lines(time.time(), pid, wid, stream, texts, lines)
-        self.output.extend(records)
+        partials = list(map(itemgetter(1), lines))
+        chunk = OutputChunk(
+            time.time(), pid, wid, stream, texts, partials if True in partials else None
+        )
+        self.output.add(chunk)
         if self.file_sink is not None:
-            self.file_sink.write_lines(records)
+            self.file_sink.write_chunk(chunk)
         if self.config.ready is not None and self.config.ready.kind == "log":
-            for record in records:
-                self.probes.output_line(process, record.text)
+            for text in texts:
+                self.probes.output_line(process, text)
 
     def _emit_output(self, pid: int, wid: int, stream: str, text: str, partial: bool) -> str:
         payload: OutputPayload = {"pid": pid, "wid": wid, "stream": stream, "line": text}
