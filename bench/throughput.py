@@ -88,6 +88,9 @@ import scenarios  # noqa: E402
 from managers import CIRCUS, SUPERVISOR, TUIMAN, Launch, Workload  # noqa: E402
 
 HERE = Path(__file__).resolve()
+# tuiman also prints every line as JSON on its stdout (a file), as `--headless --json` does by
+# default: what that costs on top (`--print-output`); off in run.py, for a like-for-like figure.
+PRINT_OUTPUT = False
 LINE_RE = re.compile(rb"(\d{7}) (\d{10}) x{80}")
 
 
@@ -104,7 +107,8 @@ def configure(
             'line_format = "raw"\n'
             "max_bytes = 0\n"
         )
-        launch.argv.append("--no-output")
+        if not PRINT_OUTPUT:
+            launch.argv.append("--no-output")
     elif manager == CIRCUS:
         head = managers.circus_ini(ctx.run_dir, name, work).split("[watcher:w]")[0]
         parts = [head]
@@ -269,7 +273,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, help="window per manager (default 10)")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--only", choices=managers.MANAGERS, action="append")
+    parser.add_argument(
+        "--print-output", action="store_true", help="tuiman also prints every line (JSON)"
+    )
     options = parser.parse_args(argv)
+    global PRINT_OUTPUT
+    PRINT_OUTPUT = options.print_output
     if os.environ.get(run.IN_VENV_FLAG) != "1" or Path(sys.prefix).resolve() != run.VENV.resolve():
         run.ensure_venv()
         env = dict(os.environ, **{run.IN_VENV_FLAG: "1"})
