@@ -6,7 +6,9 @@ exactly what the line-by-line ones give."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
@@ -20,8 +22,10 @@ from tests.support.waiting import wait_until
 from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.model import OutputConfig
 from tuiman.core.events import Kind
+from tuiman.core.processes import process as process_module
 from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
 from tuiman.core.processes.output import LineSplitter, OutputBuffer, OutputChunk, OutputLine
+from tuiman.core.supervision import arbiter as arbiter_module
 
 PY = sys.executable
 CHILDREN = 4
@@ -218,3 +222,50 @@ def test_output_is_wanted_by_a_subscriber_or_tap_that_does_not_skip_it() -> None
     watching = bus.subscribe(snapshot=False)
     watching.close()
     assert bus.wanted(Kind.OUTPUT)  # the tap still does
+
+
+async def test_a_writer_that_is_behind_holds_the_child_instead_of_dropping_lines(
+    arbiter_factory: ArbiterFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, done = tmp_path / "held.log", tmp_path / "done"
+    writer = OutputWriterThread(max_backlog_bytes=64 * 1024)  # behind from 32 KiB on
+    monkeypatch.setattr(arbiter_module, "OutputWriterThread", lambda: writer)
+    monkeypatch.setattr(process_module, "HOLD_MAX", 60.0)  # the writer is stalled on purpose
+    script = (
+        "import os, pathlib\n"
+        f"data = ''.join(f'{{s:06d}} ' + 'z' * 40 + '\\n' for s in range({LINES})).encode()\n"
+        "for start in range(0, len(data), 8192):\n"
+        "    os.write(1, data[start:start + 8192])\n"
+        f"pathlib.Path({str(done)!r}).touch()\n"
+        "import time; time.sleep(300)\n"
+    )
+    arbiter = arbiter_factory(
+        f"""
+        [watchers.held]
+        cmd = [{PY!r}, "-c", {script!r}]
+        [watchers.held.output]
+        file = {str(log)!r}
+        line_format = "raw"
+        max_bytes = 0
+        """
+    )
+    disk = threading.Event()  # a disk that does not take writes until set
+
+    def stalled_disk() -> None:
+        disk.wait(30)
+
+    writer.submit_call(stalled_disk)
+    try:
+        await arbiter.start()
+        await wait_until(writer.behind, timeout=30)
+        await asyncio.sleep(0.5)  # the child, held, cannot finish meanwhile
+        assert not done.exists()
+    finally:
+        disk.set()
+    await wait_until(done.exists, timeout=60)
+    await wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= LINES)
+    seqs = [int(text.split(" ")[0]) for text in log.read_text().splitlines()]
+    assert seqs == list(range(LINES))
+    sink = arbiter.get("held").file_sink
+    assert sink is not None and sink.dropped == 0
+    assert writer.stop()

@@ -50,6 +50,10 @@ class OutputWriterThread:
         self._backlog = 0
         self._thread: threading.Thread | None = None
 
+    def behind(self) -> bool:
+        """Half the backlog is used: the files take lines slower than the children print."""
+        return self._backlog * 2 >= self.max_backlog_bytes
+
     def submit_chunk(self, sink: OutputFileSink, chunk: OutputChunk) -> bool:
         """Queue ``chunk``'s lines for ``sink`` as one item; False if they were dropped because
         the backlog is full."""
@@ -378,6 +382,10 @@ class OutputFileSink:
 
     def write(self, line: OutputLine) -> None:
         self.write_chunk(OutputChunk.of(line))
+
+    def behind(self) -> bool:
+        """Its writer thread is behind: reading more output now would end in dropped lines."""
+        return self._writer.behind()
 
     def write_chunk(self, chunk: OutputChunk) -> None:
         """Queue ``chunk``'s lines in one hand-off to the writer thread."""

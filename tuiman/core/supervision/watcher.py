@@ -436,6 +436,8 @@ class Watcher:
         self.output.add(chunk)
         if self.file_sink is not None:
             self.file_sink.write_chunk(chunk)
+            if self.file_sink.behind():
+                process.hold_output(self.file_sink.behind)  # backpressure, not lost lines
         if self.config.ready is not None and self.config.ready.kind == "log":
             for text in texts:
                 self.probes.output_line(process, text)
