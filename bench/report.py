@@ -56,6 +56,16 @@ def crash(key: str) -> Getter:
     return lambda rep, who: dig(rep, "crash", who, key)
 
 
+def output(key: str) -> Getter:
+    return lambda rep, who: dig(rep, "throughput", who, key)
+
+
+def output_faults(rep: dict[str, Any], who: str) -> float | None:
+    """Lines lost, mangled or duplicated on their way to the log files (bench/throughput.py)."""
+    counts = [dig(rep, "throughput", who, key) for key in ("lost", "mangled", "duplicated")]
+    return None if None in counts else sum(counts)
+
+
 def version(rep: dict[str, Any], who: str) -> float | None:
     return med(dig(rep, "version", who) or [])
 
@@ -269,6 +279,12 @@ def render(results: dict[str, Any]) -> str:
         + " | | | | |"
     )
     row(f"`--version`, median of {cfg['version_runs']} runs (ms)", scaled(version, 1000))
+    if any("throughput" in r for r in reps):
+        each = f"{cfg['throughput_n']} children, {cfg['throughput_window']:g} s"
+        row(f"output ({each}): lines/s into the log files", output("lines_per_s"))
+        row("output: CPU of the manager (+ helpers) per 100 000 lines (s)", output("cpu_per_100k"))
+        row("output: a child's longest blocked write (ms)", output("longest_write_ms"))
+        row("output: lines lost, mangled or duplicated", output_faults, "n", ratios=False)
     tui = results.get("tui", {})
     if tui.get("available"):
         row(
@@ -444,6 +460,8 @@ def render(results: dict[str, Any]) -> str:
             "not measured (no full-screen UI on the pty)",
             None,
         )
+    if any("throughput" in r for r in reps):
+        output_targets(reps, target)
     th = max(
         [v for v in values(reps, spawn_extra(big, "threads"), TUIMAN) if v is not None],
         default=None,
@@ -507,6 +525,42 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def output_targets(
+    reps: list[dict[str, Any]], target: Callable[[str, str, bool | None], None]
+) -> None:
+    rate, cpu, blocked = output("lines_per_s"), output("cpu_per_100k"), output("longest_write_ms")
+    r_rate = ratio_of(reps, rate, TUIMAN, CIRCUS)
+    target(
+        "output: lines/s into the log files ≥ Circus (goal: supervisord)",
+        f"{fmt_ratio(r_rate)} Circus, {fmt_ratio(ratio_of(reps, rate, TUIMAN, SUPERVISOR))} "
+        f"supervisord ({fmt(median_of(reps, rate, TUIMAN))} vs {fmt(median_of(reps, rate, CIRCUS))}"
+        f" vs {fmt(median_of(reps, rate, SUPERVISOR))})",
+        None if r_rate is None else r_rate >= 1,
+    )
+    r_cpu = ratio_of(reps, cpu, TUIMAN, CIRCUS)
+    target(
+        "output: manager CPU per line ≤ Circus",
+        f"{fmt_ratio(r_cpu)} ({fmt(median_of(reps, cpu, TUIMAN))} vs "
+        f"{fmt(median_of(reps, cpu, CIRCUS))} s per 100 000 lines)",
+        None if r_cpu is None else r_cpu <= 1,
+    )
+    faults = [v for v in values(reps, output_faults, TUIMAN) if v is not None]
+    target(
+        "output: no line lost, mangled or duplicated",
+        fmt(max(faults), "n") if faults else "–",
+        max(faults) == 0 if faults else None,
+    )
+    worst = [v for v in values(reps, blocked, TUIMAN) if v is not None]
+    target(
+        "output: no child blocked more than 100 ms in a write",
+        f"{fmt(max(worst))} ms (Circus {fmt(median_of(reps, blocked, CIRCUS))}, supervisord "
+        f"{fmt(median_of(reps, blocked, SUPERVISOR))} ms)"
+        if worst
+        else "–",
+        max(worst) <= 100 if worst else None,
+    )
+
+
 METHOD = [
     "Each manager runs with its defaults (tuiman `--headless --json`, `circusd FILE.ini`, "
     "`supervisord -n -c FILE.conf`), one watcher/program of N copies, from the same virtualenv "
@@ -532,6 +586,13 @@ METHOD = [
     "starts at the first spawn so the manager's own start-up CPU is not counted. Circus runs with "
     "`[plugin:flapping]` (its only way to give up); state as reported by tuiman's event stream, "
     "`circusctl status`, `supervisorctl status`.",
+    "Output: N children (`bench/throughput.py --child`) wait for a start file, then write "
+    "numbered 100-byte lines in 8 KiB blocks for the window, timing each write(2); lines/s is "
+    "the lines found intact in the log files over the time from the first child's start until "
+    "the files held every byte sent; CPU is the manager's (all threads, + helpers) over the "
+    'same span. tuiman: `output.file`, `line_format = "raw"`, `--no-output`; Circus: one '
+    "watcher per child, each with a `FileStream`; supervisord: a `stdout_logfile` per process. "
+    "Nothing rotates. Every line is checked against what its child wrote.",
     "UI under load (once per run, after the repetitions; tuiman only): `bench/ui_bench.py`'s "
     "load scenario — 485 `sleep`s, 10 printers of 1 000 lines/s, 5 processes exiting every 0.2 s "
     "through four hooks — with `tuiman -c CONFIG` on a 120×40 pty. CPU over 10 s with nobody "

@@ -163,6 +163,7 @@ def main(argv: list[str]) -> int:
     import procfs
     import report
     import scenarios
+    import throughput
     from managers import MANAGERS
 
     if options.startup:
@@ -203,6 +204,8 @@ def main(argv: list[str]) -> int:
         "kills": 3 if quick else 10,
         "crash_window": 10.0,
         "version_runs": 3 if quick else 10,
+        "throughput_n": 20,
+        "throughput_window": 3.0 if quick else 10.0,
     }
     output = options.output or (
         OUT_DIR / "BENCHMARKS-quick.md" if quick else REPO / "BENCHMARKS.md"
@@ -287,6 +290,12 @@ def main(argv: list[str]) -> int:
             for m in order:
                 c = entry["crash"][m] = scenarios.crash_loop(ctx, m, cfg["crash_window"])
                 log(f"  crash {m}: {c}")
+            entry["throughput"] = {}
+            for m in order:
+                t = entry["throughput"][m] = throughput.measure(
+                    ctx, m, cfg["throughput_n"], cfg["throughput_window"]
+                )
+                log(f"  output {throughput.summary(m, t)}")
             save(results, t_start, ctx)
         log("--- start-up, phase by phase (bench/startup.py)")
         import startup
