@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -44,7 +45,8 @@ from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import ColumnKey, DuplicateKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import Row as TableRow
 
 from tuiman.ui.palette import Palette, palette_of
 
@@ -201,15 +203,17 @@ class LiveTable(DataTable[Text]):
                 self.remove_row(key)
                 del self._shown[key]
         changed: list[tuple[int, int, int]] = []
+        added: list[tuple[str, list[Text]]] = []
         for key, cells in rows:
             previous = self._shown.get(key)
             if previous is None:
-                self.add_row(*(self._text(cell, palette) for cell in cells), key=key)
+                added.append((key, [self._text(cell, palette) for cell in cells]))
             elif previous != cells:
                 span = self._update_row(key, previous, cells, palette)
                 if span is not None:
                     changed.append(span)
             self._shown[key] = cells
+        self._add_rows(added)
         self._repaint_cells(changed)
         order = [key for key, _ in rows]
         if order != self._order:  # rows came or went, or the sort order moved them
@@ -217,6 +221,29 @@ class LiveTable(DataTable[Text]):
         self._order = order
         if selected is not None and selected in wanted:
             self.select_key(selected)
+
+    def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
+        """DataTable.add_row, once for many rows: add_row re-validates the cursor and looks up
+        the column order per row, which dominated filling a 5 000-row table. Rows are one line
+        high and have no label (as this table always adds them)."""
+        if not rows:
+            return
+        was_empty = self.row_count == 0
+        column_keys = [column.key for column in self.ordered_columns]
+        for key, texts in rows:
+            row_key = RowKey(key)
+            if row_key in self._row_locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            self._row_locations[row_key] = self.row_count
+            self._data[row_key] = dict(zip_longest(column_keys, texts))
+            self.rows[row_key] = TableRow(row_key, 1, None, False)
+            self._new_rows.add(row_key)
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and column_keys and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
 
     def repaint_all(self) -> None:
         """Rewrite every cell (the theme changed)."""
