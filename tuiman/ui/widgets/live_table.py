@@ -41,6 +41,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
@@ -49,6 +50,7 @@ from textual.widgets.data_table import ColumnKey, DuplicateKey, RowDoesNotExist,
 from textual.widgets.data_table import Row as TableRow
 
 from tuiman.ui.palette import Palette, palette_of
+from tuiman.ui.terminal_text import safe_text
 
 Cell = tuple[str, str]  # (text, palette role)
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
@@ -68,6 +70,9 @@ class LiveTable(DataTable[Text]):
         Binding("home,g", "first_row", "first row", show=False),
         Binding("end,G", "last_row", "last row", show=False),
     ]
+    # Columns whose full text shows as a tooltip while the mouse is over the cell (a long
+    # reason is cut at the column's width).
+    TOOLTIP_COLUMNS: ClassVar[frozenset[str]] = frozenset()
     _removing = False  # inside remove_row (a class default: DataTable may refresh during __init__)
 
     # DataTable assigns virtual_size whenever rows come or go, and Widget's reactive re-lays
@@ -113,6 +118,7 @@ class LiveTable(DataTable[Text]):
         self._row_strips: dict[RowKey, tuple[tuple[Any, ...], Strip]] = {}
         self._row_versions: dict[RowKey, int] = {}
         self._frame_style: Style | None = None
+        self._tooltip_shown: str | None = None
         # No cell padding: each column's width includes one blank separating it from the next.
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: dict[str, tuple[Cell, ...]] = {}
@@ -221,6 +227,34 @@ class LiveTable(DataTable[Text]):
         self._order = order
         if selected is not None and selected in wanted:
             self.select_key(selected)
+        if self.mouse_hover and self.TOOLTIP_COLUMNS:
+            self._show_tooltip_at(self.hover_coordinate)  # the hovered cell's text changed
+
+    def watch_hover_coordinate(self, old: Coordinate, value: Coordinate) -> None:
+        super().watch_hover_coordinate(old, value)
+        if self.TOOLTIP_COLUMNS:
+            self._show_tooltip_at(value)
+
+    def _show_tooltip_at(self, at: Coordinate) -> None:
+        text = self._tooltip_text(at)
+        if text != self._tooltip_shown:
+            self._tooltip_shown = text
+            # Plain Text: no markup in hook, config or child text; no terminal sequences.
+            self.tooltip = None if text is None else Text(safe_text(text))
+
+    def _tooltip_text(self, at: Coordinate) -> str | None:
+        if not 0 <= at.column < len(self._specs):
+            return None
+        if self._specs[at.column].key not in self.TOOLTIP_COLUMNS:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(at.row, 0))
+        except Exception:  # the row went away under the mouse
+            return None
+        cells = self._shown.get(str(row_key.value))
+        if cells is None or at.column >= len(cells):
+            return None
+        return cells[at.column][0] or None
 
     def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
         """DataTable.add_row, once for many rows: add_row re-validates the cursor and looks up
