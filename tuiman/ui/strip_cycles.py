@@ -51,4 +51,4 @@ def install() -> None:
     """Idempotent; called once the UI is imported."""
     Strip.crop_extend = _crop_extend_acyclic  # type: ignore[method-assign]
     Strip.divide = _divide_acyclic  # type: ignore[method-assign]
-    LRUCache.clear = _lru_clear_acyclic  # type: ignore[method-assign]
+    LRUCache.clear = _lru_clear_acyclic  # type: ignore[method-assign,assignment]
