@@ -496,6 +496,26 @@ async def _in_process_latency(
     return latencies
 
 
+def bench_summary(make: Callable[[Path], Scenario], quick: bool) -> dict[str, Any]:
+    """One scenario for bench/run.py: CPU with nobody typing and every key's latencies."""
+    result = run(
+        make,
+        seconds=5.0 if quick else 10.0,
+        presses=10 if quick else 30,
+        settle=5.0 if quick else 10.0,
+    )
+    return {
+        "cpu_pct": result.cpu_percent,
+        "processes": result.processes,
+        "rss_mib": result.rss_mib,
+        "help_ms": result.help_ms,
+        "signal_ms": result.signal_ms,
+        "move_ms": result.move_ms,
+        "wrap_ms": result.wrap_ms,
+        "dialog_ms": result.dialog_ms,
+    }
+
+
 def report(results: list[Result], seconds: float) -> str:
     lines = [
         "| scenario | tuiman CPU, TUI open | same, `--headless` | RSS | threads "
