@@ -27,6 +27,15 @@ the same rows in a LiveTable and in a stock DataTable and fails when they stop m
   `render_line(y)` is called per visible line with y relative to the widget; `sort(key=...)`
   hands the key function the sort column's cell; the per-cell mouse meta is
   `{"row", "column"}` and the fill past the last column carries `out_of_bounds`.
+- `_update_dimensions(new_rows)` (overridden: nothing to measure with fixed widths) and what
+  `add_row` does, repeated once for many rows by `_add_rows`: `_row_locations`, `_data`,
+  `rows` (`Row(key, height, label, auto_height)`), `_new_rows`,
+  `_require_update_dimensions`, `_highlight_cursor()`, `_update_count`.
+- `watch_hover_coordinate(old, value)` (extended: the tooltip of `TOOLTIP_COLUMNS`).
+
+`tuiman/ui/strip_cycles.py` also replaces `Strip.crop_extend`, `Strip.divide` and
+`LRUCache.clear` (same results, no reference cycles); `tests/ui/test_strip_cycles.py` checks
+them.
 """
 
 from __future__ import annotations
