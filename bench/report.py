@@ -439,20 +439,31 @@ def render(results: dict[str, Any]) -> str:
             f"{load['lines_per_s']:,.0f} lines/s, {load['hooks_per_s']:.0f} hook calls/s)",
             True,  # reporting is the target; the latency goal is judged on the next two rows
         )
-        p50s = [median(load["help_ms"]), median(load["move_ms"])]
-        p95s = [help_p95, move_p95]
-        if signal_ms:
-            p50s.append(median(signal_ms))
-            p95s.append(signal_p95)
+        keys = {"?": load["help_ms"], "↓/↑": load["move_ms"], "k": signal_ms}
+        keys["w"] = load.get("wrap_ms") or []
+        keys |= {name.split()[0]: ms for name, ms in (load.get("dialog_ms") or {}).items()}
+        measured = {name: ms for name, ms in keys.items() if ms}
+        target(
+            "UI under load: `w` (wrap) and the dialogs `i`, `n`: p50/p95 reported",
+            ", ".join(
+                f"`{name}` {median(ms):.0f}/{p95(ms):.0f} ms"
+                for name, ms in measured.items()
+                if name not in ("?", "↓/↑", "k")
+            )
+            or "not measured",
+            True,
+        )
+        slow50 = max((median(ms), name) for name, ms in measured.items())
+        slow95 = max((p95(ms), name) for name, ms in measured.items())
         target(
             "UI: key press to updated screen well under 100 ms: every key's p50 < 100 ms",
-            f"slowest p50 {max(p50s):.0f} ms",
-            max(p50s) < 100,
+            f"slowest p50 {slow50[0]:.0f} ms (`{slow50[1]}`)",
+            slow50[0] < 100,
         )
         target(
             "UI: … and every key's p95 < 100 ms",
-            f"slowest p95 {max(p95s):.0f} ms",
-            max(p95s) < 100,
+            f"slowest p95 {slow95[0]:.0f} ms (`{slow95[1]}`)",
+            slow95[0] < 100,
         )
     else:
         target(

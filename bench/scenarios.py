@@ -569,6 +569,8 @@ def ui_load(quick: bool) -> dict[str, Any]:
         "help_ms": result.help_ms,
         "signal_ms": result.signal_ms,
         "move_ms": result.move_ms,
+        "wrap_ms": result.wrap_ms,
+        "dialog_ms": result.dialog_ms,
     }
 
 
