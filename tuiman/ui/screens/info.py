@@ -31,6 +31,21 @@ class InfoScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help info"):
+            yield Static(self._title(), classes="question", id="info-title")
+            yield Static(Frozen(self._table()), id="info-body")
+
+    def refill(self, title: str, sections: list[Section]) -> None:
+        """Opened again (the screen is reused): new content, from the top."""
+        self.title_text, self.sections = title, sections
+        self.query_one("#info-title", Static).update(self._title())
+        self.query_one("#info-body", Static).update(Frozen(self._table()))
+        self.query_one(VerticalScroll).scroll_home(animate=False, immediate=True)
+
+    def _title(self) -> Text:
+        return Text(f"{safe_text(self.title_text)}  (escape closes)", style="bold")
+
+    def _table(self) -> Table:
         palette = palette_of(self.app)
         table = Table.grid(padding=(0, 2), expand=True)
         table.add_column("label", no_wrap=True, style="dim", width=LABEL_WIDTH)
@@ -44,12 +59,7 @@ class InfoScreen(ModalScreen[None]):
                 table.add_row(
                     safe_text(line.label), Text(safe_text(line.text), style=palette.role(line.role))
                 )
-        with VerticalScroll(classes="dialog help info"):
-            yield Static(
-                Text(f"{safe_text(self.title_text)}  (escape closes)", style="bold"),
-                classes="question",
-            )
-            yield Static(Frozen(table))
+        return table
 
     def action_close_info(self) -> None:
         self.dismiss(None)

@@ -21,6 +21,7 @@ from tuiman.ui.keys import WATCHER_ACTIONS, watcher_action_state
 from tuiman.ui.readiness_view import dependency_lines
 from tuiman.ui.rows import extended_keys
 from tuiman.ui.screens.info import InfoScreen
+from tuiman.ui.screens.reused import ReusedDialogs
 from tuiman.ui.screens.scale_to import ScaleToScreen
 from tuiman.ui.screens.signal_picker import SignalPicker
 
@@ -37,6 +38,13 @@ class MainActions:
         self.screen = screen
         self._binding_signature: object = None
         self.readiness_shown = False  # the ready columns are on (docs/readiness.md)
+        self._dialogs: ReusedDialogs | None = None
+
+    @property
+    def dialogs(self) -> ReusedDialogs:
+        if self._dialogs is None:
+            self._dialogs = ReusedDialogs(self.screen.app)
+        return self._dialogs
 
     def check(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The screen's check_action: True runs the action, None dims it, False hides it."""
@@ -65,7 +73,12 @@ class MainActions:
         pid = screen.processes_table.selected_pid if screen.process_focused else None
         title = f"{view.name}" + (f" · pid {pid}" if pid is not None else "")
         sections = info_sections(view, pid, screen.hook_log.items, screen.tui.clock())
-        screen.app.push_screen(InfoScreen(title, sections))
+        self.dialogs.push(
+            "info",
+            InfoScreen,
+            lambda: InfoScreen(title, sections),
+            lambda info: info.refill(title, sections),
+        )
 
     def show_readiness_columns(self) -> None:
         """The ready columns, while some watcher has probes or dependencies."""
@@ -84,7 +97,12 @@ class MainActions:
         sections = dependency_lines(watchers, view.name) if view is not None else []
         sections += dependency_lines(watchers, None)
         info = [(heading, [InfoLine("", line) for line in lines]) for heading, lines in sections]
-        screen.app.push_screen(InfoScreen("dependencies", info))
+        self.dialogs.push(
+            "info",
+            InfoScreen,
+            lambda: InfoScreen("dependencies", info),
+            lambda shown: shown.refill("dependencies", info),
+        )
 
     def refresh_bindings_if_changed(self) -> None:
         """The Footer recomposes on every refresh: only when what `check` reads changed."""
@@ -136,7 +154,14 @@ class MainActions:
                     f"scale {name} to {count}", partial(client.scale_to, name, count)
                 )
 
-        screen.app.push_screen(ScaleToScreen(name, view.numprocesses), apply)
+        current = view.numprocesses
+        self.dialogs.push(
+            "scale-to",
+            ScaleToScreen,
+            lambda: ScaleToScreen(name, current),
+            lambda dialog: dialog.refill(name, current),
+            apply,
+        )
 
     def signal(self) -> None:
         screen = self.screen
@@ -151,7 +176,13 @@ class MainActions:
                 deliver = partial(screen.tui.client.signal, name, signum, pid)
                 screen.tui.command(f"signal {target}", deliver)
 
-        screen.app.push_screen(SignalPicker(target), send)
+        self.dialogs.push(
+            "signal-picker",
+            SignalPicker,
+            lambda: SignalPicker(target),
+            lambda picker: picker.refill(target),
+            send,
+        )
 
     # -- extended stats -----------------------------------------------------------------------
     def toggle_extended(self) -> None:

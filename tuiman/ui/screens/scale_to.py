@@ -24,6 +24,9 @@ def parse_count(text: str) -> int | str:
     return int(value)
 
 
+HINT = "enter applies · escape cancels"
+
+
 class ScaleToScreen(ModalScreen[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel", id="scale-cancel"),
@@ -36,18 +39,25 @@ class ScaleToScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog confirm scale-to"):
-            yield Static(
-                f"Scale {safe_text(self.watcher)} to how many processes? (now {self.current})",
-                classes="question",
-                markup=False,
-            )
+            yield Static(self._question(), classes="question", markup=False, id="scale-question")
             yield Input(str(self.current), id="count", restrict=r"[0-9]*", max_length=6)
-            yield Static("enter applies · escape cancels", classes="tip", id="scale-hint")
+            yield Static(HINT, classes="tip", id="scale-hint")
 
     def on_mount(self) -> None:
         box = self.query_one("#count", Input)
         box.focus()
         box.select_all()
+
+    def refill(self, watcher: str, current: int) -> None:
+        """Opened again (the screen is reused): another watcher, its count selected."""
+        self.watcher, self.current = watcher, current
+        self.query_one("#scale-question", Static).update(self._question())
+        self.query_one("#scale-hint", Static).update(HINT)
+        self.query_one("#count", Input).value = str(current)
+        self.on_mount()
+
+    def _question(self) -> str:
+        return f"Scale {safe_text(self.watcher)} to how many processes? (now {self.current})"
 
     @on(Input.Submitted, "#count")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -106,13 +106,27 @@ class SignalPicker(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog signals"):
-            yield Static(f"Send a signal to [b]{self.target}[/b]", classes="question")
+            yield Static(self._question(), classes="question", id="signal-question")
             yield Input(placeholder="type to filter, enter to send", id="signal-filter")
             yield OptionList(*self._options(""), id="signal-list")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
         self.query_one(Input).focus()
+
+    def refill(self, target: str) -> None:
+        """Opened again (the screen is reused): a new target, nothing typed, the first signal."""
+        self.target = target
+        self.query_one("#signal-question", Static).update(self._question())
+        box = self.query_one(Input)
+        if box.value:
+            box.value = ""
+            self._show_choices("")
+        self.query_one(OptionList).highlighted = 0
+        box.focus()
+
+    def _question(self) -> str:
+        return f"Send a signal to [b]{self.target}[/b]"
 
     @staticmethod
     def _options(term: str) -> list[Option]:
@@ -123,8 +137,11 @@ class SignalPicker(ModalScreen[int | None]):
 
     @on(Input.Changed, "#signal-filter")
     def _filter(self, event: Input.Changed) -> None:
+        self._show_choices(event.value)
+
+    def _show_choices(self, typed: str) -> None:
         options = self.query_one(OptionList)
-        options.set_options(self._options(event.value))
+        options.set_options(self._options(typed))
         options.highlighted = 0 if options.option_count else None
 
     @on(Input.Submitted, "#signal-filter")
