@@ -70,5 +70,8 @@ async def test_each_opening_shows_the_selection_of_now(tmp_path: Path) -> None:
             lambda: isinstance(app.screen, InfoScreen) and app.screen.title_text == "beta",
             pause=pilot.pause,
         )
-        assert "beta  (escape closes)" in shown(app.screen, "#info-title")
-        assert app.screen.sections[0][1]  # the watcher's lines, not the last dialog's
+        info = app.screen
+        assert isinstance(info, InfoScreen)
+        assert "beta  (escape closes)" in shown(info, "#info-title")
+        lines = [line.text for _, section in info.sections for line in section]
+        assert "3 running of 3" in lines  # beta's, not alpha's (1 of 1)

@@ -21,6 +21,7 @@ from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import ArbiterSnapshot
 from tuiman.ui import strip_cycles
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
+from tuiman.ui.collector_hold import CollectorHold
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
@@ -42,6 +43,7 @@ strip_cycles.install()
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
+KEY_ANSWER = 0.3  # seconds without garbage collection after a key (collector_hold.py)
 
 
 class TuimanApp(App[int]):
@@ -112,6 +114,7 @@ class TuimanApp(App[int]):
         self._recent_alerts: dict[tuple[str, str], float] = {}
         self._counters_busy = False
         self.preferences = Preferences()
+        self.collector_hold = CollectorHold()
 
     def get_default_screen(self) -> Screen[Any]:
         return self._main
@@ -243,6 +246,7 @@ class TuimanApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and self.bridge is not None:
             self.bridge.hold(INPUT_PRIORITY)  # under a flood of output, keys are drawn first
+            self.collector_hold.hold(KEY_ANSWER)
         await super().on_event(event)
 
     @on(EventBatch)
