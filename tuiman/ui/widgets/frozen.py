@@ -14,21 +14,30 @@ class Frozen:
 
     Textual measures and renders a Rich renderable on every layout and every frame; a Rich
     Table does that cell by cell. Under load that made opening the help screen cost 100 ms.
-    Here each width is laid out once; later frames replay the segments.
+    Here each width is laid out once; later frames replay the segments. The renderable must not
+    depend on the height it is given (a Rich Table does not): Textual asks for each layout twice,
+    with no height to measure it and with its height to draw it, and the second is the first
+    cut or padded to that height, as `Console.render_lines` would.
     """
 
     def __init__(self, renderable: RenderableType) -> None:
         self.renderable = renderable
-        self._lines: dict[tuple[int, int | None], list[list[Segment]]] = {}
+        self._lines: dict[int, list[list[Segment]]] = {}
         self._measurements: dict[int, Measurement] = {}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        key = (options.max_width, options.height)
-        lines = self._lines.get(key)
+        lines = self._lines.get(options.max_width)
         if lines is None:
             if len(self._lines) >= _KEPT_LAYOUTS:  # a terminal resized again and again
                 self._lines.clear()
-            lines = self._lines[key] = console.render_lines(self.renderable, options, pad=False)
+            free = options.update(height=None)
+            lines = self._lines[options.max_width] = console.render_lines(
+                self.renderable, free, pad=False
+            )
+        height = options.height
+        if height is not None:
+            blank = [Segment(" " * options.max_width)]
+            lines = lines[:height] + [blank] * (height - len(lines))
         new_line = Segment.line()
         for line in lines:
             yield from line
