@@ -96,7 +96,6 @@ async def tune_gc(app: TuimanApp) -> None:
         gc.freeze()
         await asyncio.Event().wait()  # until the app is done (cancelled by run_app)
     finally:
-        app.collector_hold.release()
         gc.unfreeze()
         gc.set_threshold(*previous)
 

@@ -146,6 +146,9 @@ class TuimanApp(App[int]):
         self._load_keymap()
         self._load_preferences()
 
+    def on_unmount(self) -> None:
+        self.collector_hold.release()  # a key just before quitting: the collector comes back
+
     def _load_preferences(self) -> None:
         preferences, problems = load_preferences(self.settings_path)
         for problem in problems:
