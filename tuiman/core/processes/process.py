@@ -303,6 +303,7 @@ def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[byte
     try:
         return subprocess.Popen(
             list(spec.argv),
+            bufsize=0,  # tuiman reads the fds itself: no 8 KiB buffer per pipe (16 KiB a child)
             executable=spec.executable,
             stdin=stdin,
             stdout=output,
