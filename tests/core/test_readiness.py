@@ -631,3 +631,39 @@ async def test_a_dependency_whose_after_stop_hook_is_slow_still_releases_its_dep
     assert arbiter.get("web").state == WatcherState.ACTIVE
     hook = first(events, Kind.HOOK_SUCCESS, "migrate", name="after_stop")
     assert hook.seq < first(events, Kind.SPAWN, "web").seq
+
+
+async def test_a_watcher_added_by_a_reload_waits_for_its_dependencies(
+    arbiter_factory: ArbiterFactory, tmp_path: Path
+) -> None:
+    flag = tmp_path / "db-is-ready"
+    base = f"""
+        [watchers.db]
+        cmd = "sleep 60"
+        [watchers.db.ready]
+        exec = "test -f {flag}"
+        interval = 0.1
+        """
+    arbiter = arbiter_factory(base)
+    events = recorder(arbiter)
+    await arbiter.start()
+    source = Path(arbiter.config.source)
+    source.write_text(
+        textwrap.dedent(base)
+        + textwrap.dedent(
+            """
+            [watchers.web]
+            cmd = "sleep 60"
+            depends_on = { db = "ready" }
+            """
+        )
+    )
+    applied, changes = await arbiter.reload_config()
+    assert applied, changes
+    assert changes == ["added web"]
+    await wait_until(lambda: has(events, Kind.WAITING, "web"), 10)
+    assert first(events, Kind.WAITING, "web").payload == {"waiting_for": ["db (ready)"]}
+    assert not has(events, Kind.SPAWN, "web")
+    flag.touch()
+    await wait_until(lambda: has(events, Kind.SPAWN, "web"), 10)
+    assert first(events, Kind.READY, "db").seq < first(events, Kind.SPAWN, "web").seq

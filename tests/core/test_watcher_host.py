@@ -47,6 +47,7 @@ class RecordingHost:
         self.forced = False
         self.quitting = False
         self.failures: list[str] = []
+        self.secrets: list[str] = []
         self.states: list[WatcherState] = []
         self.settled = 0
         self.groups: set[int] = set()
@@ -80,6 +81,9 @@ class RecordingHost:
 
     def socket_snapshots(self) -> list[SocketSnapshot]:
         return []
+
+    def mask_secret(self, value: str) -> None:
+        self.secrets.append(value)
 
     def note_failure(self, watcher_name: str, detail: str) -> None:
         self.failures.append(f"{watcher_name}: {detail}")

@@ -138,3 +138,33 @@ def test_secrets_never_reach_headless_json_or_ctl(tmp_path: Path, tag: str) -> N
         assert any(r["kind"] == "output" and "level=" + PUBLIC[1] in r["line"] for r in records)
         assert_no_secret("\n".join(run.out + run.err), "headless --json")
     wait_until_sync(lambda: tagged_pids(tag) == [], timeout=5)
+
+
+HOOK_SETS_A_SECRET = """
+def set_token(watcher, arbiter, hook_name, **kwargs):
+    watcher.env["SERVICE_TOKEN"] = "tok-from-a-hook-9921"
+    watcher.env["REGION"] = "eu-west-visible"
+    return True
+"""
+
+
+async def test_a_secret_a_hook_puts_in_the_env_is_masked_too(
+    arbiter_factory: Any, tmp_path: Path
+) -> None:
+    module = write_hook_module(tmp_path, HOOK_SETS_A_SECRET)
+    arbiter: Arbiter = arbiter_factory(
+        f"""
+        [watchers.app]
+        cmd = ["sh", "-c", "echo token=$SERVICE_TOKEN region=$REGION; exec sleep 300"]
+        [watchers.app.hooks]
+        before_start = "{module}.set_token"
+        """
+    )
+    events = arbiter.bus.subscribe(maxsize=10_000)
+    await arbiter.start()
+    watcher = arbiter.get("app")
+    await wait_until(lambda: len(watcher.output.lines()) == 1)
+    reply = await execute(arbiter, {"command": "logs", "watcher": "app"})
+    text = json.dumps([e.to_dict() for e in events.drain()] + [reply], ensure_ascii=False)
+    assert "tok-from-a-hook-9921" not in text
+    assert f"token={MASK} region=eu-west-visible" in text  # the child did get it

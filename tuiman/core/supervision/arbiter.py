@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import Config, WatcherConfig
@@ -21,7 +21,7 @@ from tuiman.core.processes.log_files import OutputFileSink, OutputWriterThread
 from tuiman.core.processes.output import OutputBuffer
 from tuiman.core.processes.reaper import OrphanReaper
 from tuiman.core.processes.watchdog import Watchdog, new_marker
-from tuiman.core.secrets import make_redactor, secret_values
+from tuiman.core.secrets import MIN_SECRET_LENGTH, make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file, settings_of
 from tuiman.core.supervision.dependencies import Changes, start_after_dependencies, stop_ranks
@@ -96,6 +96,7 @@ class Arbiter:
         self.reaper: OrphanReaper | None = None
         for watcher_config in config.watchers:
             self.watchers[watcher_config.name] = Watcher(watcher_config, self)
+        self._hook_secrets: set[str] = set()  # values hooks put in secret-looking variables
         self.bus.redactor = redactor_for(config)
         self.file_watch = FileWatchService(self.bus, self.watchers.get, lambda: self._quitting)
 
@@ -231,7 +232,15 @@ class Arbiter:
             self._background_start(watcher)
 
     def _background_start(self, watcher: Watcher) -> None:
-        task = asyncio.ensure_future(watcher.start())
+        self._track_start(watcher.start())
+
+    def start_after_its_dependencies(self, watcher: Watcher) -> None:
+        """Start a watcher a config reload added or replaced once its `depends_on` conditions
+        hold, as at start-up; the reload itself does not wait for them."""
+        self._track_start(start_after_dependencies(watcher, self.watchers, self.dependency_changes))
+
+    def _track_start(self, start: Awaitable[CommandResult]) -> None:
+        task = asyncio.ensure_future(start)
         self._on_demand_tasks.add(task)
         task.add_done_callback(self._on_demand_tasks.discard)
 
@@ -402,11 +411,16 @@ class Arbiter:
     def use_config(self, config: Config) -> None:
         """Take a reloaded config as the arbiter's own (its settings and the secrets it masks)."""
         self.config = config
-        self.bus.redactor = redactor_for(config)
+        self.bus.redactor = redactor_for(config, self._hook_secrets)
         if self._loop is not None:
             self.file_watch.sync(config.watchers)
 
     # -- observers ----------------------------------------------------------------------------
+    def mask_secret(self, value: str) -> None:
+        if len(value) >= MIN_SECRET_LENGTH and value not in self._hook_secrets:
+            self._hook_secrets.add(value)
+            self.bus.redactor = redactor_for(self.config, self._hook_secrets)
+
     def note_failure(self, watcher_name: str, detail: str) -> None:
         self.failures.append(f"{watcher_name}: {detail}")
 
@@ -454,10 +468,10 @@ class Arbiter:
         return snapshot
 
 
-def redactor_for(config: Config) -> Callable[[str], str] | None:
-    """Masks the watchers' secret-looking env values wherever they show up in events
-    (docs/reliability.md#secrets-stay-masked)."""
-    return make_redactor(secret_values(w.env for w in config.watchers))
+def redactor_for(config: Config, more: Iterable[str] = ()) -> Callable[[str], str] | None:
+    """Masks the watchers' secret-looking env values (and `more`: those hooks set) wherever
+    they show up in events (docs/reliability.md#secrets-stay-masked)."""
+    return make_redactor((*secret_values(w.env for w in config.watchers), *more))
 
 
 def raise_nofile_limit() -> None:

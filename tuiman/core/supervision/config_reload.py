@@ -137,7 +137,7 @@ async def apply_config(arbiter: Arbiter, new_config: Config) -> list[str]:
             )
             changes.append(f"added {name}")
             if watcher_config.autostart and not watcher_config.on_demand:
-                await arbiter.watchers[name].start()
+                await _start(arbiter, added)
         elif existing.config != watcher_config:
             changes.append(await _update_watcher(arbiter, existing, watcher_config))
     return changes
@@ -167,8 +167,15 @@ async def _update_watcher(arbiter: Arbiter, watcher: Watcher, new: WatcherConfig
         },
     )
     if was_running or (new.autostart and not new.on_demand and not watcher.started_ever):
-        await replacement.start()
+        await _start(arbiter, replacement)
     return f"{watcher.name}: restarted with the new config"
+
+
+async def _start(arbiter: Arbiter, watcher: Watcher) -> None:
+    if watcher.config.depends_on:
+        arbiter.start_after_its_dependencies(watcher)
+    else:
+        await watcher.start()
 
 
 async def close_sink(watcher: Watcher) -> None:

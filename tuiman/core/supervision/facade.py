@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuiman.core.events import Kind, PayloadRefused, check_custom_kind, plain_payload
+from tuiman.core.secrets import looks_secret
 from tuiman.core.states import RUNNING, UNEXISTING, WatcherState
 from tuiman.core.supervision.hook_env import HookEnv
 from tuiman.core.supervision.hooks import HookCallToken
@@ -76,7 +77,15 @@ class HookWatcher:
     def env(self) -> HookEnv:
         """Live: what a hook writes here is used by the watcher's following spawns."""
         watcher, token = self._watcher, self._token
-        return HookEnv(lambda: watcher.base_env, watcher.env_changes, lambda: not token.revoked)
+        host = watcher.host
+
+        def on_write(name: str, value: str) -> None:
+            if looks_secret(name):  # masked before any spawn can print it: the loop runs
+                host.call_on_loop(lambda: host.mask_secret(value))  # callbacks in order
+
+        return HookEnv(
+            lambda: watcher.base_env, watcher.env_changes, lambda: not token.revoked, on_write
+        )
 
     @env.setter
     def env(self, new_env: Mapping[str, str]) -> None:

@@ -49,10 +49,12 @@ class HookEnv(MutableMapping[str, str]):
         base: Callable[[], Mapping[str, str]],
         changes: EnvChanges,
         writable: Callable[[], bool],
+        on_write: Callable[[str, str], None] | None = None,
     ) -> None:
         self._base = base
         self._changes = changes
         self._writable = writable
+        self._on_write = on_write  # told each (name, value) written, before it takes effect
 
     def _current(self) -> dict[str, str]:
         return effective_env(self._base(), self._changes)
@@ -66,6 +68,7 @@ class HookEnv(MutableMapping[str, str]):
                 f"watcher.env[{name!r}]: names and values must be str, not {type(value).__name__}"
             )
         if self._writable():
+            self._told(name, value)
             self._changes[name] = value
 
     def __delitem__(self, name: str) -> None:
@@ -92,4 +95,10 @@ class HookEnv(MutableMapping[str, str]):
         if not self._writable():
             return
         removed: EnvChanges = {name: None for name in self._current() if name not in checked}
+        for name, value in checked.items():
+            self._told(name, value)
         self._changes.update({**removed, **checked})  # one update: a spawn sees all or none
+
+    def _told(self, name: str, value: str) -> None:
+        if self._on_write is not None:
+            self._on_write(name, value)

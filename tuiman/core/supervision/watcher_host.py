@@ -71,6 +71,9 @@ class WatcherHost(Protocol):
     def socket_snapshots(self) -> list[SocketSnapshot]:
         """The bound sockets, for the snapshot of a `use_sockets` watcher."""
 
+    def mask_secret(self, value: str) -> None:
+        """A hook set a secret-looking variable: mask its value in every event from now on."""
+
     def note_failure(self, watcher_name: str, detail: str) -> None:
         """Something failed for good (a veto, a respawn=false crash): headless exits 1."""
 
