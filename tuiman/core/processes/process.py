@@ -1,7 +1,8 @@
 """One managed child process: spawn, output pumping and event-driven exit detection
 (docs/supervision.md#spawn).
 
-Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec) in a new
+Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec), or for a
+plain spawn `posix_spawn` on the spawner thread (`spawner`), in a new
 session. Exit is detected through a pidfd registered with the loop and collected with
 `waitid(P_PIDFD)`, so no thread per child and never `waitpid(-1)`. Output pipes are read with
 non-blocking chunked reads; exit detection never depends on them closing.
