@@ -56,6 +56,16 @@ def crash(key: str) -> Getter:
     return lambda rep, who: dig(rep, "crash", who, key)
 
 
+def output(key: str) -> Getter:
+    return lambda rep, who: dig(rep, "throughput", who, key)
+
+
+def output_faults(rep: dict[str, Any], who: str) -> float | None:
+    """Lines lost, mangled or duplicated on their way to the log files (bench/throughput.py)."""
+    counts = [dig(rep, "throughput", who, key) for key in ("lost", "mangled", "duplicated")]
+    return None if None in counts else sum(counts)
+
+
 def version(rep: dict[str, Any], who: str) -> float | None:
     return med(dig(rep, "version", who) or [])
 
@@ -269,6 +279,12 @@ def render(results: dict[str, Any]) -> str:
         + " | | | | |"
     )
     row(f"`--version`, median of {cfg['version_runs']} runs (ms)", scaled(version, 1000))
+    if any("throughput" in r for r in reps):
+        each = f"{cfg['throughput_n']} children, {cfg['throughput_window']:g} s"
+        row(f"output ({each}): lines/s into the log files", output("lines_per_s"))
+        row("output: CPU of the manager (+ helpers) per 100 000 lines (s)", output("cpu_per_100k"))
+        row("output: a child's longest blocked write (ms)", output("longest_write_ms"))
+        row("output: lines lost, mangled or duplicated", output_faults, "n", ratios=False)
     tui = results.get("tui", {})
     if tui.get("available"):
         row(
@@ -322,6 +338,14 @@ def render(results: dict[str, Any]) -> str:
         f"{fmt_ratio(r_f)} (floor {fmt(median_of(reps, s_big, FLOOR))} ms)",
         None if r_f is None else r_f <= 2.5,
     )
+    if 10 in sizes:  # start-up dominates small stacks (bench/startup.py has the breakdown)
+        s10 = scaled(spawn_s(10), 1000)
+        r10, t10 = ratio_of(reps, s10, TUIMAN, CIRCUS), median_of(reps, s10, TUIMAN)
+        target(
+            "spawn 10 (launch → 10 alive): ≤ 0.6 × Circus and ≤ 150 ms",
+            f"{fmt_ratio(r10)} ({fmt(t10)} vs {fmt(median_of(reps, s10, CIRCUS))} ms)",
+            None if r10 is None or t10 is None else r10 <= 0.6 and t10 <= 150,
+        )
     rs = median_of(reps, scaled(respawn_stat(median), 1000), TUIMAN)
     target(
         "respawn after SIGKILL: median ≤ 20 ms",
@@ -436,6 +460,8 @@ def render(results: dict[str, Any]) -> str:
             "not measured (no full-screen UI on the pty)",
             None,
         )
+    if any("throughput" in r for r in reps):
+        output_targets(reps, target)
     th = max(
         [v for v in values(reps, spawn_extra(big, "threads"), TUIMAN) if v is not None],
         default=None,
@@ -489,6 +515,10 @@ def render(results: dict[str, Any]) -> str:
         )
     w("")
 
+    if results.get("startup"):
+        out.extend(render_startup(results["startup"]))
+        w("")
+
     # ---------------------------------------------------------------- method
     w("## How each figure is taken")
     w("")
@@ -496,6 +526,42 @@ def render(results: dict[str, Any]) -> str:
         w(f"- {line}")
     w("")
     return "\n".join(out)
+
+
+def output_targets(
+    reps: list[dict[str, Any]], target: Callable[[str, str, bool | None], None]
+) -> None:
+    rate, cpu, blocked = output("lines_per_s"), output("cpu_per_100k"), output("longest_write_ms")
+    r_rate = ratio_of(reps, rate, TUIMAN, CIRCUS)
+    target(
+        "output: lines/s into the log files ≥ Circus (goal: supervisord)",
+        f"{fmt_ratio(r_rate)} Circus, {fmt_ratio(ratio_of(reps, rate, TUIMAN, SUPERVISOR))} "
+        f"supervisord ({fmt(median_of(reps, rate, TUIMAN))} vs {fmt(median_of(reps, rate, CIRCUS))}"
+        f" vs {fmt(median_of(reps, rate, SUPERVISOR))})",
+        None if r_rate is None else r_rate >= 1,
+    )
+    r_cpu = ratio_of(reps, cpu, TUIMAN, CIRCUS)
+    target(
+        "output: manager CPU per line ≤ Circus",
+        f"{fmt_ratio(r_cpu)} ({fmt(median_of(reps, cpu, TUIMAN))} vs "
+        f"{fmt(median_of(reps, cpu, CIRCUS))} s per 100 000 lines)",
+        None if r_cpu is None else r_cpu <= 1,
+    )
+    faults = [v for v in values(reps, output_faults, TUIMAN) if v is not None]
+    target(
+        "output: no line lost, mangled or duplicated",
+        fmt(max(faults), "n") if faults else "–",
+        max(faults) == 0 if faults else None,
+    )
+    worst = [v for v in values(reps, blocked, TUIMAN) if v is not None]
+    target(
+        "output: no child blocked more than 100 ms in a write",
+        f"{fmt(max(worst))} ms (Circus {fmt(median_of(reps, blocked, CIRCUS))}, supervisord "
+        f"{fmt(median_of(reps, blocked, SUPERVISOR))} ms)"
+        if worst
+        else "–",
+        max(worst) <= 100 if worst else None,
+    )
 
 
 METHOD = [
@@ -523,6 +589,13 @@ METHOD = [
     "starts at the first spawn so the manager's own start-up CPU is not counted. Circus runs with "
     "`[plugin:flapping]` (its only way to give up); state as reported by tuiman's event stream, "
     "`circusctl status`, `supervisorctl status`.",
+    "Output: N children (`bench/throughput.py --child`) wait for a start file, then write "
+    "numbered 100-byte lines in 8 KiB blocks for the window, timing each write(2); lines/s is "
+    "the lines found intact in the log files over the time from the first child's start until "
+    "the files held every byte sent; CPU is the manager's (all threads, + helpers) over the "
+    'same span. tuiman: `output.file`, `line_format = "raw"`, `--no-output`; Circus: one '
+    "watcher per child, each with a `FileStream`; supervisord: a `stdout_logfile` per process. "
+    "Nothing rotates. Every line is checked against what its child wrote.",
     "UI under load (once per run, after the repetitions; tuiman only): `bench/ui_bench.py`'s "
     "load scenario — 485 `sleep`s, 10 printers of 1 000 lines/s, 5 processes exiting every 0.2 s "
     "through four hooks — with `tuiman -c CONFIG` on a 120×40 pty. CPU over 10 s with nobody "
@@ -611,4 +684,49 @@ def scale_section(scale: dict[str, Any]) -> list[str]:
         f"{verdict(None if idle_t is None else idle_t < 0.5)} |"
     )
     out.append("")
+    return out
+
+
+def render_startup(data: dict[str, Any]) -> list[str]:
+    """The start-up section (bench/startup.py's dict): launch -> alive against Circus, and
+    where tuiman's start-up goes, phase by phase."""
+
+    def ms(entry: dict[str, Any] | None, factor: float = 1000) -> str:
+        value = None if not entry or entry.get("median") is None else entry["median"] * factor
+        return fmt(value)
+
+    alive, version_ = data.get("alive", {}), data.get("version", {})
+    out = ["## Start-up (`bench/startup.py`)", ""]
+    out.append(
+        f"{data.get('rounds', '?')} interleaved rounds, load average "
+        f"{' '.join(data.get('loadavg', []))} at start; medians."
+    )
+    out += ["", "| launch → | tuiman | Circus | tuiman ÷ Circus |", "|---|---|---|---|"]
+    for n in (1, 10):
+        t, c = dig(alive, f"tuiman {n}", "median"), dig(alive, f"circus {n}", "median")
+        ratio = None if t is None or not c else t / c
+        out.append(
+            f"| {n} alive | {ms(alive.get(f'tuiman {n}'))} ms | {ms(alive.get(f'circus {n}'))} ms"
+            f" | {fmt_ratio(ratio)} |"
+        )
+    out.append(
+        f"| `--version` | {ms(version_.get('tuiman'))} ms | {ms(version_.get('circus'))} ms | |"
+    )
+    out += ["", "| phase of a start with 10 processes | ms |", "|---|---|"]
+    for phase, entry in data.get("phases", {}).items():
+        value = None if entry.get("median") is None else f"{entry['median']:.1f}"
+        out.append(f"| {phase} | {value or '–'} |")
+    imports = data.get("imports") or {}
+    if imports:
+        top = ", ".join(f"`{name}` {value:.0f}" for name, value in imports["top_cumulative"][:6])
+        out += [
+            "",
+            f"`-X importtime`: {imports['modules']:.0f} modules ({imports['tuiman_modules']} of "
+            f"tuiman's), {imports['total_ms']:.0f} ms in all (importtime's own overhead "
+            f"included); biggest, cumulative ms: {top}.",
+        ]
+    counts = {k: v for k, v in (data.get("instructions") or {}).items() if v is not None}
+    if counts:
+        out += ["", "| instructions (valgrind, noise-free) | millions |", "|---|---|"]
+        out += [f"| {key} | {value:.0f} |" for key, value in counts.items()]
     return out

@@ -152,6 +152,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="with --scale: also tuiman from another checkout (before/after, same run)",
     )
     parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="only bench/startup.py (launch -> alive against Circus, phase by phase): print it",
+    )
+    parser.add_argument(
         "--render-only",
         type=Path,
         metavar="RESULTS_JSON",
@@ -177,7 +182,17 @@ def main(argv: list[str]) -> int:
     import procfs
     import report
     import scenarios
+    import throughput
     from managers import MANAGERS
+
+    if options.startup:
+        import startup  # the start-up breakdown alone (bench/README.md#start-up)
+
+        data = startup.run(options.quick)
+        OUT_DIR.mkdir(exist_ok=True)
+        (OUT_DIR / "startup.json").write_text(json.dumps(data, indent=1))
+        print("\n".join(report.render_startup(data)))
+        return 0
 
     if options.render_only:
         results = json.loads(options.render_only.read_text())
@@ -208,6 +223,8 @@ def main(argv: list[str]) -> int:
         "kills": 3 if quick else 10,
         "crash_window": 10.0,
         "version_runs": 3 if quick else 10,
+        "throughput_n": 20,
+        "throughput_window": 3.0 if quick else 10.0,
     }
     output = options.output or (
         OUT_DIR / "BENCHMARKS-quick.md" if quick else REPO / "BENCHMARKS.md"
@@ -294,7 +311,18 @@ def main(argv: list[str]) -> int:
             for m in order:
                 c = entry["crash"][m] = scenarios.crash_loop(ctx, m, cfg["crash_window"])
                 log(f"  crash {m}: {c}")
+            entry["throughput"] = {}
+            for m in order:
+                t = entry["throughput"][m] = throughput.measure(
+                    ctx, m, cfg["throughput_n"], cfg["throughput_window"]
+                )
+                log(f"  output {throughput.summary(m, t)}")
             save(results, t_start, ctx)
+        log("--- start-up, phase by phase (bench/startup.py)")
+        import startup
+
+        results["startup"] = startup.run(quick)
+        save(results, t_start, ctx)
         log("--- thousands of processes (bench/scale.py), once per run")
         import scale
 

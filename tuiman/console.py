@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (mypy knows it)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["ensure_standard_streams", "say", "settle", "write_line"]
 

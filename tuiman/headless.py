@@ -19,7 +19,7 @@ from typing import TextIO, cast
 
 from tuiman import strict_json
 from tuiman.console import say
-from tuiman.core.bus import Subscription
+from tuiman.core.bus import SKIP_OUTPUT, Subscription
 from tuiman.core.events import Event, Kind
 from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import (
@@ -291,7 +291,10 @@ class StreamSink:
 
 
 def make_printer(arbiter: Arbiter, json_lines: bool, show_output: bool, stream: TextIO) -> Printer:
-    subscription = arbiter.bus.subscribe(maxsize=50_000, name="headless")
+    # Without output shown, its lines are never queued (and nobody else wanting them, never
+    # made into events: docs/output-and-stats.md#output).
+    skipped = frozenset() if show_output else SKIP_OUTPUT
+    subscription = arbiter.bus.subscribe(maxsize=50_000, name="headless", skip_kinds=skipped)
     if json_lines:
         return Printer(subscription, lambda event: format_json(event, show_output), stream)
     formatter = LineFormatter(use_colour(stream), show_output)

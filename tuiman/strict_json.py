@@ -17,13 +17,24 @@ from typing import Any
 __all__ = ["dumps", "loads"]
 
 
+# Made once: `json.dumps` with any option builds a new encoder per call, which costs more than
+# encoding a small object (headless `--json` writes one per output line).
+_ENCODERS = {
+    compact: json.JSONEncoder(
+        default=str,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":") if compact else None,
+    )
+    for compact in (False, True)
+}
+
+
 def dumps(value: Any, *, compact: bool = False) -> str:
     """`value` as strict JSON; non-finite floats become null, other objects their `str`."""
     separators = (",", ":") if compact else None
     try:
-        return json.dumps(
-            value, default=str, ensure_ascii=False, allow_nan=False, separators=separators
-        )
+        return _ENCODERS[compact].encode(value)
     except ValueError as error:
         if "JSON compliant" not in str(error):  # a circular reference: not ours to hide
             raise

@@ -214,7 +214,11 @@ class Connection:
         except BadArguments as exc:
             await self.send(error_reply(request_id, f"subscribe: {exc}"))
             return False
-        subscription = self.arbiter.bus.subscribe(maxsize=self.limits.stream_queue, name="control")
+        # Without output, lines and terminal text are never queued for this client.
+        skipped = frozenset() if output else frozenset({Kind.OUTPUT, Kind.TERMINAL})
+        subscription = self.arbiter.bus.subscribe(
+            maxsize=self.limits.stream_queue, name="control", skip_kinds=skipped
+        )
         reply: dict[str, Any] = {"id": request_id, "ok": True, "stream": True}
         if logs is not None:
             # No await inside cmd_logs: the history and the subscription are taken in the same

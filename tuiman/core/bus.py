@@ -66,12 +66,17 @@ DROPPABLE_KINDS = frozenset(
     {Kind.OUTPUT, Kind.STATS, Kind.HOOK_OUTPUT, Kind.TERMINAL, Kind.PROBE, Kind.NOTIFY}
 )
 
+SKIP_OUTPUT = frozenset({Kind.OUTPUT})  # for taps and subscribers that never look at output
+
 
 class Subscription:
     """One subscriber's bounded queue of events."""
 
-    def __init__(self, bus: Bus, maxsize: int, name: str) -> None:
+    def __init__(
+        self, bus: Bus, maxsize: int, name: str, skip_kinds: frozenset[str] = frozenset()
+    ) -> None:
         self.name = name
+        self.skip_kinds = skip_kinds  # kinds this subscriber never wants queued
         self.maxsize = maxsize
         self.dropped_total = 0
         self.resyncs = 0
@@ -83,7 +88,7 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
 
     def _deliver(self, event: Event) -> None:
-        if self.closed:
+        if self.closed or event.kind in self.skip_kinds:
             return
         if len(self._queue) >= self.maxsize and not self._drop_oldest_droppable():
             if event.droppable:
@@ -175,14 +180,21 @@ class Bus:
         self._snapshot_provider = snapshot_provider
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Callable[[Event], None]] = []
+        self._tap_skips: list[frozenset[str]] = []
         self.published = 0
         # Masks secret values in every string of a payload, at any depth
         # (docs/reliability.md#secrets-stay-masked); set by the arbiter.
         self.redactor: Callable[[str], str] | None = None
 
-    def add_tap(self, tap: Callable[[Event], None]) -> None:
-        """A synchronous observer of every event (the core's own bookkeeping; must be cheap)."""
+    def add_tap(
+        self, tap: Callable[[Event], None], skip_kinds: frozenset[str] = frozenset()
+    ) -> None:
+        """A synchronous observer of every event (the core's own bookkeeping; must be cheap).
+
+        ``skip_kinds``: kinds it ignores; output is not made into events for such taps alone.
+        """
         self._taps.append(tap)
+        self._tap_skips.append(skip_kinds)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -386,10 +398,17 @@ class Bus:
         self._loop.call_soon_threadsafe(publish)
 
     def subscribe(
-        self, maxsize: int = 10_000, name: str = "", snapshot: bool = True
+        self,
+        maxsize: int = 10_000,
+        name: str = "",
+        snapshot: bool = True,
+        skip_kinds: frozenset[str] = frozenset(),
     ) -> Subscription:
-        """Register a subscriber; its first event is a snapshot taken at the same instant."""
-        subscription = Subscription(self, maxsize, name)
+        """Register a subscriber; its first event is a snapshot taken at the same instant.
+
+        Events of ``skip_kinds`` are never queued for it (headless `--no-output` skips output).
+        """
+        subscription = Subscription(self, maxsize, name, skip_kinds)
         if snapshot:
             subscription._deliver(self.make_snapshot())
         self._subscribers.append(subscription)
@@ -402,3 +421,11 @@ class Bus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def wanted(self, kind: str) -> bool:
+        """Whether some subscriber would queue an event of ``kind``, or some tap look at it.
+        Output is published only then (docs/events.md#delivery): a flood of lines nobody
+        reads costs no event each."""
+        return any(kind not in skip for skip in self._tap_skips) or any(
+            kind not in subscription.skip_kinds for subscription in self._subscribers
+        )

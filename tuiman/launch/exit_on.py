@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tuiman.core.bus import SKIP_OUTPUT
 from tuiman.core.events import Event, Kind
 from tuiman.core.supervision.arbiter import Arbiter
 
@@ -18,7 +19,7 @@ class FirstExit:
         self.code = 0
         self.description = ""
         # A tap, not a subscription: a flood of output events can never make it miss the exit.
-        arbiter.bus.add_tap(self._on_event)
+        arbiter.bus.add_tap(self._on_event, SKIP_OUTPUT)
 
     def _on_event(self, event: Event) -> None:
         if self.happened.is_set() or event.kind != Kind.REAP:

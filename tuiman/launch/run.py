@@ -21,13 +21,14 @@ from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import (
     MARKER_ENV,
     Watchdog,
-    new_marker,
     set_child_subreaper,
 )
+from tuiman.core.startup_trace import mark as mark_startup
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
 from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, stderr_line
+from tuiman.launch.early import EarlyStart
 from tuiman.launch.exit_on import FirstExit
 from tuiman.launch.systemd_notify import claim_environment, start_notifying
 from tuiman.load_arguments import load_options_from
@@ -35,11 +36,12 @@ from tuiman.load_arguments import load_options_from
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def run_tuiman(options: argparse.Namespace) -> int:
-    marker = new_marker()
-    # Forked before anything can start a thread (hook modules are imported by the loader).
-    watchdog = Watchdog.start(marker)
-    cgroups = CgroupTree.create(marker)
+def run_tuiman(options: argparse.Namespace, early: EarlyStart) -> int:
+    # The watchdog was started, and the cgroup subtree set up, while tuiman imported
+    # (launch/early.py).
+    marker, watchdog = early.marker, early.watchdog
+    cgroups = early.cgroups()
+    mark_startup("cgroups (waited for)")
     try:
         if isinstance(cgroups, CgroupTree):
             watchdog.leave_cgroup = cgroups.base
@@ -54,6 +56,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             for line in error.errors:
                 say(line, prefix="")
             return EXIT_USAGE
+        mark_startup("config load")
         for warning in config.warnings:
             stderr_line(f"warning: {warning}")
         headless = options.headless or options.run is not None or options.json
@@ -74,6 +77,7 @@ def run_tuiman(options: argparse.Namespace) -> int:
             endpoint.close()
             say(f"{config.source}: {error}", prefix="")
             return EXIT_USAGE
+        mark_startup("control socket claim, sockets")
         try:
             set_child_subreaper()
             raise_nofile_limit()
@@ -116,6 +120,7 @@ async def run_headless(
     cgroups: CgroupTree | str = "off: not set up",
     sockets: SocketTable | None = None,
 ) -> int:
+    mark_startup("event loop")
     arbiter = Arbiter(config, watchdog=watchdog, marker=marker, cgroups=cgroups, sockets=sockets)
     arbiter.bind()
     first_exit = FirstExit(arbiter) if options.exit_on == "first" else None
@@ -127,6 +132,7 @@ async def run_headless(
     forward_to: list[subprocess.Popen[bytes]] = []
     return_code: int | None = None  # with --exit-on first: the first exit's
     install_signal_handlers(arbiter, forward_to)
+    mark_startup("arbiter, control server, printer")
     start_task = asyncio.get_running_loop().create_task(arbiter.start())
     try:
         if options.run is not None:

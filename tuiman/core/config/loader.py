@@ -14,7 +14,6 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +99,8 @@ def load_config_text(
 def load_demo_config(*, cwd: Path | None = None) -> Config:
     """The embedded demo config (`tuiman/demo.toml`), with source `demo:<cwd>`."""
     working_dir = Path(cwd) if cwd is not None else Path.cwd()
+    from importlib import resources  # only for the demo: a sizeable import for every start
+
     demo_resource = resources.files("tuiman").joinpath(DEMO_CONFIG_NAME)
     try:
         text = demo_resource.read_text(encoding="utf-8")

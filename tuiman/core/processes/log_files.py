@@ -23,13 +23,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from tuiman.core.processes.output import OutputLine, strip_ansi
+from tuiman.core.processes.output import OutputChunk, OutputLine, strip_ansi
 from tuiman.core.processes.timed_rotation import TimedRotation
 
 if TYPE_CHECKING:
     from tuiman.core.config.model import OutputConfig
 
-_Item: TypeAlias = "tuple[OutputFileSink, OutputLine] | Callable[[], None] | None"
+_Item: TypeAlias = "tuple[OutputFileSink, OutputChunk] | Callable[[], None] | None"
 _LINE_OVERHEAD = 64  # rough bytes per queued line beyond its text
 _BATCH = 1024
 
@@ -50,14 +50,19 @@ class OutputWriterThread:
         self._backlog = 0
         self._thread: threading.Thread | None = None
 
-    def submit_line(self, sink: OutputFileSink, line: OutputLine) -> bool:
-        """Queue ``line`` for ``sink``; False if it was dropped because the backlog is full."""
+    def behind(self) -> bool:
+        """Half the backlog is used: the files take lines slower than the children print."""
+        return self._backlog * 2 >= self.max_backlog_bytes
+
+    def submit_chunk(self, sink: OutputFileSink, chunk: OutputChunk) -> bool:
+        """Queue ``chunk``'s lines for ``sink`` as one item; False if they were dropped because
+        the backlog is full."""
         with self._lock:
             if self._backlog >= self.max_backlog_bytes:
                 return False
-            self._backlog += len(line.text) + _LINE_OVERHEAD
+            self._backlog += _backlog_bytes(chunk)
             self._ensure_running()
-        self._queue.put((sink, line))
+        self._queue.put((sink, chunk))
         return True
 
     def submit_call(self, call: Callable[[], None]) -> None:
@@ -94,11 +99,11 @@ class OutputWriterThread:
                 if item is None:
                     stop = True
                 elif isinstance(item, tuple):
-                    sink, line = item
-                    freed += len(line.text) + _LINE_OVERHEAD
+                    sink, chunk = item
+                    freed += _backlog_bytes(chunk)
                     touched.add(sink)
                     try:
-                        sink._write(line)
+                        sink._write_chunk(chunk)
                     except Exception as exc:  # a bug here must not end every sink's writer
                         sink._report(f"writing output failed: {exc!r}")
                 else:
@@ -111,6 +116,10 @@ class OutputWriterThread:
                 sink._flush()  # once per batch, not per line
             with self._lock:
                 self._backlog -= freed
+
+
+def _backlog_bytes(chunk: OutputChunk) -> int:
+    return sum(map(len, chunk.texts)) + _LINE_OVERHEAD * len(chunk.texts)
 
 
 SHARED_WRITER = OutputWriterThread()  # what sinks use unless given another; starts lazily
@@ -180,6 +189,25 @@ class _LogFile:
                 self.backup_count,
             )
         return True
+
+    def write_block(self, data: bytes, count: int, records: Callable[[], list[bytes]]) -> int:
+        """Write ``data``, which is ``count`` records; the number of records written. In one
+        piece when nothing can rotate in between and the file takes it whole; otherwise each of
+        ``records()`` through `write`, with its per-record checks."""
+        if (
+            self._fd is None
+            or self._timed is not None
+            or self._config.reopen_moved
+            or (self._regular and 0 < self.max_bytes < self._size + len(data))
+        ):
+            return sum(map(self.write, records()))
+        if len(self._pending) + len(data) > _FLUSH_AT:
+            self.flush()
+            if self._fd is None or len(self._pending) + len(data) > _MAX_PENDING:
+                return sum(map(self.write, records()))  # counts what fails, one by one
+        self._pending += data
+        self._size += len(data)
+        return count
 
     def write(self, data: bytes) -> bool:
         if self._fd is not None and self._config.reopen_moved and not self._moved_checked:
@@ -335,6 +363,7 @@ class OutputFileSink:
         self._stamp_second = -1
         self._stamp = ""
         self._line_format = circus_line_format(config)
+        self._raw = config.time_format is None and config.line_format == "raw"
         self._closed: threading.Event | None = None
         if self._files:
             self._writer.submit_call(partial(self._each, _LogFile.open))
@@ -352,12 +381,21 @@ class OutputFileSink:
         return self._dropped_by_queue + self._dropped_by_file
 
     def write(self, line: OutputLine) -> None:
+        self.write_chunk(OutputChunk.of(line))
+
+    def behind(self) -> bool:
+        """Its writer thread is behind: reading more output now would end in dropped lines."""
+        return self._writer.behind()
+
+    def write_chunk(self, chunk: OutputChunk) -> None:
+        """Queue ``chunk``'s lines in one hand-off to the writer thread."""
         if (
-            self._closed is None
-            and line.stream in self._routes
-            and not self._writer.submit_line(self, line)
+            chunk.texts
+            and self._closed is None
+            and chunk.stream in self._routes
+            and not self._writer.submit_chunk(self, chunk)
         ):
-            self._dropped_by_queue += 1
+            self._dropped_by_queue += len(chunk.texts)
 
     def reopen(self) -> None:
         if self._closed is None and self._files:
@@ -384,13 +422,30 @@ class OutputFileSink:
         assert self._closed is not None
         self._closed.set()
 
-    def _write(self, line: OutputLine) -> None:
-        if self._line_format is not None:
-            record = self._line_format(line)
+    def _write_chunk(self, chunk: OutputChunk) -> None:
+        texts = chunk.texts
+        if chunk.partials is None and self._raw:
+            # The common case, in bulk: whole lines as written, one join and one encode.
+            data = ("\n".join(texts) + "\n").encode("utf-8", "replace")
+
+            def records() -> list[bytes]:
+                return [(text + "\n").encode("utf-8", "replace") for text in texts]
         else:
-            record = self._tuiman_record(line)
-        if not self._files[self._routes[line.stream]].write(record.encode("utf-8", "replace")):
-            self._dropped_by_file += 1
+            if chunk.partials is None and self._line_format is None:
+                # One timestamp and prefix for the chunk (its lines share time, pid, stream).
+                prefix = self._tuiman_record(
+                    OutputLine(chunk.time, chunk.pid, chunk.wid, chunk.stream, "")
+                )[:-1]
+                strings = [f"{prefix}{strip_ansi(text)}\n" for text in texts]
+            else:
+                strings = list(map(self._line_format or self._tuiman_record, chunk.lines()))
+            data = "".join(strings).encode("utf-8", "replace")
+
+            def records() -> list[bytes]:
+                return [string.encode("utf-8", "replace") for string in strings]
+
+        log_file = self._files[self._routes[chunk.stream]]
+        self._dropped_by_file += len(texts) - log_file.write_block(data, len(texts), records)
 
     def _tuiman_record(self, line: OutputLine) -> str:
         second = int(line.time)

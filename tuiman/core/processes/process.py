@@ -27,12 +27,17 @@ from tuiman.core.processes.output import LineSplitter
 from tuiman.core.processes.process_input import InputWriter
 from tuiman.core.processes.spawner import PlainSpawn, SpawnedChild, plain_spawner
 from tuiman.core.processes.terminal import TerminalMaster, open_pty, take_controlling_terminal
+from tuiman.core.startup_trace import mark as mark_startup
+from tuiman.core.startup_trace import mark_last as mark_startup_last
 from tuiman.core.states import ProcessState
 
 READ_CHUNK = 65536
 STATUS_LOST_RETURNCODE = 255  # Popen's own bookkeeping only: tuiman reports the exit as unknown
 # Bound on one process' reads per loop iteration, so a flood cannot starve everything else.
 MAX_READS_PER_WAKE = 4
+HOLD_POLL = 0.005  # seconds between looks at a log writer that is behind
+# Longest a process' output is held at once: a disk that hangs costs lines, never a hung child.
+HOLD_MAX = 1.0
 
 OutputCallback = Callable[["ManagedProcess", str, list[tuple[str, bool]]], None]
 ExitCallback = Callable[["ManagedProcess"], None]
@@ -139,6 +144,7 @@ class ManagedProcess:
         self.input: InputWriter | None = None
         self.terminal: TerminalMaster | None = None
         terminal_fds = open_pty(*spec.terminal_size) if spec.terminal_size is not None else None
+        mark_startup("to the first spawn")
         try:
             self._popen = _popen(spec, terminal_fds[1] if terminal_fds else None)
         except BaseException:
@@ -149,6 +155,7 @@ class ManagedProcess:
             if terminal_fds is not None:
                 os.close(terminal_fds[1])  # the child holds the slave now
         self.pid = self._popen.pid
+        mark_startup_last("first Popen")
         if spec.cgroup is not None:
             spec.cgroup.add(self.pid)  # first thing: what it forks from now on stays inside
         self.pgid = self.pid  # new session: the child leads its own group
@@ -166,6 +173,8 @@ class ManagedProcess:
                 os.close(terminal_fds[0])
             raise
         self._open_streams: dict[int, tuple[str, LineSplitter]] = {}
+        self._held = False  # not reading its pipes for now: see `hold_output`
+        self._closing = False
         if terminal_fds is not None:
             self._watch_terminal(terminal_fds[0], on_terminal)
         elif self._popen.stdin is not None:
@@ -208,8 +217,29 @@ class ManagedProcess:
             lines = splitter.feed(chunk)
             if lines:
                 self._on_output(self, stream_name, lines)
-            if len(chunk) < READ_CHUNK:
+            if len(chunk) < READ_CHUNK or (self._held and not self._closing):
                 return
+
+    def hold_output(self, held: Callable[[], bool]) -> None:
+        """Stop reading the pipes while ``held()`` is true (the log files' writer is behind),
+        for at most `HOLD_MAX`: the child waits on its full pipe, as with a manager that writes
+        synchronously, instead of its lines being dropped."""
+        if self._held or self._closing or not self._open_streams:
+            return
+        self._held = True
+        for fd in self._open_streams:
+            self._loop.remove_reader(fd)
+        deadline = self._loop.time() + HOLD_MAX
+
+        def look() -> None:
+            if self._open_streams and held() and self._loop.time() < deadline:
+                self._loop.call_later(HOLD_POLL, look)
+                return
+            self._held = False
+            for fd in self._open_streams:
+                self._loop.add_reader(fd, self._read_stream, fd)
+
+        self._loop.call_later(HOLD_POLL, look)
 
     def _close_stream(self, fd: int) -> None:
         stream_name, splitter = self._open_streams.pop(fd)
@@ -224,6 +254,7 @@ class ManagedProcess:
     def close_streams(self) -> None:
         """Drain what is buffered and close both pipes (a grandchild may still hold them), the
         input and the terminal's master."""
+        self._closing = True
         for fd in list(self._open_streams):
             with contextlib.suppress(OSError):
                 self._read_stream(fd)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import select
 import subprocess
 import sys
@@ -43,7 +42,7 @@ _PACKAGE_PARENT = os.path.dirname(
 
 def new_marker() -> str:
     """A value for MARKER_ENV unique to this tuiman instance."""
-    return f"{os.getpid()}-{secrets.token_hex(6)}"
+    return f"{os.getpid()}-{os.urandom(6).hex()}"  # secrets.token_hex, without its imports
 
 
 def set_child_subreaper() -> bool:

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
-from tuiman.core.bus import Bus
+from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.model import Config, WatcherConfig
 from tuiman.core.events import Event, Kind
 from tuiman.core.payloads import ArbiterSnapshot, SocketSnapshot
@@ -89,7 +89,7 @@ class Arbiter:
         self.stats = StatsService(self)
         self.plugins = Plugins(self)
         self.recent_hook_events: deque[Event] = deque(maxlen=RECENT_HOOK_EVENTS)
-        self.bus.add_tap(self._remember_hook_event)
+        self.bus.add_tap(self._remember_hook_event, SKIP_OUTPUT)
         self.dependency_changes = Changes(self.bus)
         self.watchers: dict[str, Watcher] = {}
         self._on_demand_tasks: set[asyncio.Future[CommandResult]] = set()

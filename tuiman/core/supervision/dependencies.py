@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from tuiman.core.bus import Bus
+from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.probe_model import Condition
 from tuiman.core.events import Event, Kind
 from tuiman.core.states import Reason, WatcherState
@@ -40,7 +40,7 @@ class Changes:
 
     def __init__(self, bus: Bus) -> None:
         self._waiters: set[asyncio.Future[None]] = set()
-        bus.add_tap(self._on_event)
+        bus.add_tap(self._on_event, SKIP_OUTPUT)
 
     def _on_event(self, event: Event) -> None:
         if event.kind in _WAKING_KINDS:

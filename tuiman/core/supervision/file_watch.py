@@ -19,9 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import watchfiles
-from watchfiles._rust_notify import RustNotify
+from typing import TYPE_CHECKING
 
 from tuiman.core.bus import Bus
 from tuiman.core.config.model import WatcherConfig
@@ -30,6 +28,9 @@ from tuiman.core.events import Kind
 from tuiman.core.payloads import FilesChangedPayload
 from tuiman.core.states import Reason
 from tuiman.core.supervision.watcher import CommandResult, Watcher
+
+if TYPE_CHECKING:
+    import watchfiles
 
 _ROTATED = re.compile(r"\.\d+$")  # a rotated log file: app.log.1
 MAX_SHOWN_PATHS = 10  # paths carried by one files_changed event; `count` has the total
@@ -164,6 +165,11 @@ class FileWatchService:
     def _watch_until_relink(
         self, watched: _Watched, spec: FileWatch, roots: list[Path], recursive: bool, first: bool
     ) -> None:
+        # Imported here, in the watch thread: most configs watch nothing, and watchfiles (with
+        # anyio and multiprocessing) is a sizeable part of tuiman's start-up.
+        import watchfiles
+        from watchfiles._rust_notify import RustNotify
+
         matcher, named = spec.matcher(), spec.named()
         default_filter = watchfiles.DefaultFilter()
 

@@ -16,7 +16,6 @@ import itertools
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 
 NOTIFY_ENV = "NOTIFY_SOCKET"
@@ -34,6 +33,8 @@ def instance_directory(marker: str) -> str:
         base = os.environ.get("XDG_RUNTIME_DIR") or None
         if base is not None and not os.path.isdir(base):
             base = None
+        import tempfile  # only with notify readiness: not paid by every start
+
         directory = tempfile.mkdtemp(prefix="tuiman-notify-", dir=base)
         _DIRECTORIES[marker] = directory
     return directory

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+from tuiman.core.bus import SKIP_OUTPUT
 from tuiman.core.config.plugin_model import StatsdPluginConfig
 from tuiman.core.events import Event, Kind
 from tuiman.core.processes.stats import bytes2human
@@ -85,7 +86,7 @@ class StatsdEmitter:
     async def start(self) -> None:
         await self._sender.open()
         self._running = True
-        self._arbiter.bus.add_tap(self._on_event)
+        self._arbiter.bus.add_tap(self._on_event, SKIP_OUTPUT)
 
     def _on_event(self, event: Event) -> None:
         # A tap: called as each event is published, on the loop; a sendto is all it does.

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tuiman.core.bus import SKIP_OUTPUT
 from tuiman.core.config.plugin_model import WatchdogPluginConfig
 from tuiman.core.events import Event, Kind
 
@@ -62,7 +63,7 @@ class WatchDog:
         self._transport, _ = await loop.create_datagram_endpoint(
             lambda: _HeartbeatProtocol(self), local_addr=(self.config.ip, self.config.port)
         )
-        self._arbiter.bus.add_tap(self._on_event)
+        self._arbiter.bus.add_tap(self._on_event, SKIP_OUTPUT)
         self._task = loop.create_task(self._every_loop_rate())
 
     async def stop(self) -> None:

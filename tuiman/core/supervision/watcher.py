@@ -13,13 +13,14 @@ import asyncio
 import dataclasses
 import os
 import time
+from operator import itemgetter
 
 from tuiman.core.config.model import RespawnPolicy, WatcherConfig
 from tuiman.core.config.sockets import socket_names_used_by
 from tuiman.core.events import Kind
 from tuiman.core.payloads import OutputPayload, ProcessSnapshot, StopPayload, WatcherSnapshot
 from tuiman.core.processes.log_files import OutputFileSink
-from tuiman.core.processes.output import OutputLine
+from tuiman.core.processes.output import OutputChunk, mask_lines
 from tuiman.core.processes.process import ManagedProcess
 from tuiman.core.secrets import masked_env
 from tuiman.core.states import Reason, WatcherState
@@ -423,25 +424,31 @@ class Watcher:
     def _on_output(
         self, process: ManagedProcess, stream: str, lines: list[tuple[str, bool]]
     ) -> None:
-        now = time.time()
-        for text, partial in lines:
-            payload: OutputPayload = {
-                "pid": process.pid,
-                "wid": process.wid,
-                "stream": stream,
-                "line": text,
-            }
-            if partial:
-                payload["partial"] = True
-            # The bus masks a child printing its secrets (docs/reliability.md#secrets-stay-masked);
-            # the buffer and the log file take the masked text from the event.
-            event = self.bus.emit(Kind.OUTPUT, self.name, payload)
-            line = OutputLine(now, process.pid, process.wid, stream, event.payload["line"], partial)
-            self.output.append(line)
-            if self.file_sink is not None:
-                self.file_sink.write(line)
-            if self.config.ready is not None and self.config.ready.kind == "log":
-                self.probes.output_line(process, line.text)
+        pid, wid = process.pid, process.wid
+        if self.bus.wanted(Kind.OUTPUT):
+            texts = [self._emit_output(pid, wid, stream, text, partial) for text, partial in lines]
+        else:  # nobody subscribed to output: no event per line, the same masking
+            texts = mask_lines([text for text, _ in lines], self.bus.redactor)
+        partials = list(map(itemgetter(1), lines))
+        chunk = OutputChunk(
+            time.time(), pid, wid, stream, texts, partials if True in partials else None
+        )
+        self.output.add(chunk)
+        if self.file_sink is not None:
+            self.file_sink.write_chunk(chunk)
+            if self.file_sink.behind():
+                process.hold_output(self.file_sink.behind)  # backpressure, not lost lines
+        if self.config.ready is not None and self.config.ready.kind == "log":
+            for text in texts:
+                self.probes.output_line(process, text)
+
+    def _emit_output(self, pid: int, wid: int, stream: str, text: str, partial: bool) -> str:
+        payload: OutputPayload = {"pid": pid, "wid": wid, "stream": stream, "line": text}
+        if partial:
+            payload["partial"] = True
+        # The bus masks a child printing its secrets (docs/reliability.md#secrets-stay-masked);
+        # the buffer and the log file take the masked text from the event.
+        return self.bus.emit(Kind.OUTPUT, self.name, payload).payload["line"]  # type: ignore[no-any-return]
 
     def _on_terminal(self, process: ManagedProcess, data: str) -> None:
         end = process.terminal.written if process.terminal is not None else 0
