@@ -333,6 +333,12 @@ def main(argv: list[str]) -> int:
             results["ui_load"] = scenarios.ui_load(quick)
             log(f"  UI load: {results['ui_load']}")
             save(results, t_start, ctx)
+            log("--- the UI with 5 000 processes (bench/ui_bench.py's scale scenario)")
+            import ui_bench  # bench/ is on sys.path (as scenarios.ui_load imports it)
+
+            results["ui_scale"] = ui_bench.bench_summary(ui_bench.scale_scenario, quick)
+            log(f"  UI scale: {results['ui_scale']}")
+            save(results, t_start, ctx)
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         scenarios.teardown(ctx, None)

@@ -10,6 +10,8 @@ pseudo-terminal, its output read (and discarded) by this script. Two scenarios:
 - load (the one of docs/ui.md#responsiveness): 500 processes — 485 idle, 10 printing 1 000
   lines/s each (10 000 lines/s), 5 that exit every 0.2 s and are respawned through four hooks
   (before/after_spawn, before/after_reap: ~100 hook events/s);
+- scale: 5 000 `sleep` processes in one watcher and one more in a second watcher to move to:
+  what grows with the number of processes (the processes table, the stats refresh);
 - pty: one `pty = true` process printing 10 000 lines/s, drawn by the output pane's terminal
   emulator (docs/terminals.md#in-the-ui), and a sleeping watcher to move to and back;
 - pipe: the same flood through pipes (the pane's line view, no emulator), for comparison.
@@ -158,6 +160,17 @@ after_reap = "ui_bench_hooks.count"
     )
 
 
+def scale_scenario(directory: Path) -> Scenario:
+    toml = f"""
+[watchers.many]
+cmd = [{SLEEP!r}, "3600"]
+numprocesses = 4999
+[watchers.lone]
+cmd = [{SLEEP!r}, "3600"]
+"""
+    return Scenario("scale: 5 000 idle processes", toml, 5000, ("many", "lone"))
+
+
 def flood_scenario(directory: Path, pty: bool) -> Scenario:
     (directory / "chatty.py").write_text(CHATTY)
     toml = f"""
@@ -174,6 +187,7 @@ cmd = [{SLEEP!r}, "3600"]
 SCENARIOS = {
     "idle": idle_scenario,
     "load": load_scenario,
+    "scale": scale_scenario,
     "pty": lambda directory: flood_scenario(directory, pty=True),
     "pipe": lambda directory: flood_scenario(directory, pty=False),
 }
@@ -480,6 +494,26 @@ async def _in_process_latency(
     finally:
         compositor.Compositor.render_update = original  # type: ignore[method-assign]
     return latencies
+
+
+def bench_summary(make: Callable[[Path], Scenario], quick: bool) -> dict[str, Any]:
+    """One scenario for bench/run.py: CPU with nobody typing and every key's latencies."""
+    result = run(
+        make,
+        seconds=5.0 if quick else 10.0,
+        presses=10 if quick else 30,
+        settle=5.0 if quick else 10.0,
+    )
+    return {
+        "cpu_pct": result.cpu_percent,
+        "processes": result.processes,
+        "rss_mib": result.rss_mib,
+        "help_ms": result.help_ms,
+        "signal_ms": result.signal_ms,
+        "move_ms": result.move_ms,
+        "wrap_ms": result.wrap_ms,
+        "dialog_ms": result.dialog_ms,
+    }
 
 
 def report(results: list[Result], seconds: float) -> str:

@@ -72,11 +72,11 @@ def make_app(arbiter: Arbiter, tmp_path: Path, **options: Any) -> TuimanApp:
 
 @contextlib.asynccontextmanager
 async def running(
-    arbiter: Arbiter, app: TuimanApp, size: tuple[int, int] = (120, 40)
+    arbiter: Arbiter, app: TuimanApp, size: tuple[int, int] = (120, 40), tooltips: bool = False
 ) -> AsyncIterator[Pilot[int]]:
     """The app under Pilot; whatever happens, every process of the arbiter is gone afterwards."""
     try:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, tooltips=tooltips) as pilot:
             await wait_until(lambda: app.booted, pause=pilot.pause, what="the app booted")
             yield pilot
     finally:

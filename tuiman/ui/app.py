@@ -19,6 +19,7 @@ from tuiman.client.protocol import CoreClient, EventStream, Outcome
 from tuiman.core.events import Event, Kind
 from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import ArbiterSnapshot
+from tuiman.ui import strip_cycles
 from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
@@ -36,6 +37,8 @@ from tuiman.ui.screens.quit_progress import QuitScreen
 from tuiman.ui.sorting import SortOrder
 from tuiman.ui.terminal_text import safe_ansi, safe_text
 from tuiman.ui.widgets.terminal_view import TerminalView
+
+strip_cycles.install()
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds

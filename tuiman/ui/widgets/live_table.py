@@ -27,12 +27,22 @@ the same rows in a LiveTable and in a stock DataTable and fails when they stop m
   `render_line(y)` is called per visible line with y relative to the widget; `sort(key=...)`
   hands the key function the sort column's cell; the per-cell mouse meta is
   `{"row", "column"}` and the fill past the last column carries `out_of_bounds`.
+- `_update_dimensions(new_rows)` (overridden: nothing to measure with fixed widths) and what
+  `add_row` does, repeated once for many rows by `_add_rows`: `_row_locations`, `_data`,
+  `rows` (`Row(key, height, label, auto_height)`), `_new_rows`,
+  `_require_update_dimensions`, `_highlight_cursor()`, `_update_count`.
+- `watch_hover_coordinate(old, value)` (extended: the tooltip of `TOOLTIP_COLUMNS`).
+
+`tuiman/ui/strip_cycles.py` also replaces `Strip.crop_extend`, `Strip.divide` and
+`LRUCache.clear` (same results, no reference cycles); `tests/ui/test_strip_cycles.py` checks
+them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -40,13 +50,16 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import ColumnKey, DuplicateKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import Row as TableRow
 
 from tuiman.ui.palette import Palette, palette_of
+from tuiman.ui.terminal_text import safe_text
 
 Cell = tuple[str, str]  # (text, palette role)
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
@@ -66,6 +79,9 @@ class LiveTable(DataTable[Text]):
         Binding("home,g", "first_row", "first row", show=False),
         Binding("end,G", "last_row", "last row", show=False),
     ]
+    # Columns whose full text shows as a tooltip while the mouse is over the cell (a long
+    # reason is cut at the column's width).
+    TOOLTIP_COLUMNS: ClassVar[frozenset[str]] = frozenset()
     _removing = False  # inside remove_row (a class default: DataTable may refresh during __init__)
 
     # DataTable assigns virtual_size whenever rows come or go, and Widget's reactive re-lays
@@ -111,6 +127,7 @@ class LiveTable(DataTable[Text]):
         self._row_strips: dict[RowKey, tuple[tuple[Any, ...], Strip]] = {}
         self._row_versions: dict[RowKey, int] = {}
         self._frame_style: Style | None = None
+        self._tooltip_shown: str | None = None
         # No cell padding: each column's width includes one blank separating it from the next.
         super().__init__(id=id, cursor_type="row", cell_padding=0)
         self._shown: dict[str, tuple[Cell, ...]] = {}
@@ -201,15 +218,17 @@ class LiveTable(DataTable[Text]):
                 self.remove_row(key)
                 del self._shown[key]
         changed: list[tuple[int, int, int]] = []
+        added: list[tuple[str, list[Text]]] = []
         for key, cells in rows:
             previous = self._shown.get(key)
             if previous is None:
-                self.add_row(*(self._text(cell, palette) for cell in cells), key=key)
+                added.append((key, [self._text(cell, palette) for cell in cells]))
             elif previous != cells:
                 span = self._update_row(key, previous, cells, palette)
                 if span is not None:
                     changed.append(span)
             self._shown[key] = cells
+        self._add_rows(added)
         self._repaint_cells(changed)
         order = [key for key, _ in rows]
         if order != self._order:  # rows came or went, or the sort order moved them
@@ -217,6 +236,57 @@ class LiveTable(DataTable[Text]):
         self._order = order
         if selected is not None and selected in wanted:
             self.select_key(selected)
+        if self.mouse_hover and self.TOOLTIP_COLUMNS:
+            self._show_tooltip_at(self.hover_coordinate)  # the hovered cell's text changed
+
+    def watch_hover_coordinate(self, old: Coordinate, value: Coordinate) -> None:
+        super().watch_hover_coordinate(old, value)
+        if self.TOOLTIP_COLUMNS:
+            self._show_tooltip_at(value)
+
+    def _show_tooltip_at(self, at: Coordinate) -> None:
+        text = self._tooltip_text(at)
+        if text != self._tooltip_shown:
+            self._tooltip_shown = text
+            # Plain Text: no markup in hook, config or child text; no terminal sequences.
+            self.tooltip = None if text is None else Text(safe_text(text))
+
+    def _tooltip_text(self, at: Coordinate) -> str | None:
+        if not 0 <= at.column < len(self._specs):
+            return None
+        if self._specs[at.column].key not in self.TOOLTIP_COLUMNS:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(at.row, 0))
+        except Exception:  # the row went away under the mouse
+            return None
+        cells = self._shown.get(str(row_key.value))
+        if cells is None or at.column >= len(cells):
+            return None
+        return cells[at.column][0] or None
+
+    def _add_rows(self, rows: list[tuple[str, list[Text]]]) -> None:
+        """DataTable.add_row, once for many rows: add_row re-validates the cursor and looks up
+        the column order per row, which dominated filling a 5 000-row table. Rows are one line
+        high and have no label (as this table always adds them)."""
+        if not rows:
+            return
+        was_empty = self.row_count == 0
+        column_keys = [column.key for column in self.ordered_columns]
+        for key, texts in rows:
+            row_key = RowKey(key)
+            if row_key in self._row_locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            self._row_locations[row_key] = self.row_count
+            self._data[row_key] = dict(zip_longest(column_keys, texts))
+            self.rows[row_key] = TableRow(row_key, 1, None, False)
+            self._new_rows.add(row_key)
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and column_keys and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
 
     def repaint_all(self) -> None:
         """Rewrite every cell (the theme changed)."""
@@ -267,6 +337,16 @@ class LiveTable(DataTable[Text]):
                 x0, x1 = edges[first] - scroll_x, edges[last + 1] - scroll_x
                 if x1 > 0 and x0 < width:
                     self.refresh(Region(max(x0, 0), y, min(x1, width) - max(x0, 0), 1))
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        """DataTable measures every cell of every new row to size auto-width columns: with
+        5 000 processes, ~70 000 measures each time the processes table is filled. Every
+        column here has its spec's width and every row one line, so there is nothing to
+        measure; the virtual size is still recomputed."""
+        if any(column.auto_width for column in self.columns.values()):
+            super()._update_dimensions(new_rows)
+        else:
+            super()._update_dimensions(())
 
     # -- rendering ----------------------------------------------------------------------------
     def _clear_caches(self) -> None:

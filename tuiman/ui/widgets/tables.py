@@ -19,6 +19,7 @@ class WatchersTable(LiveTable):
         ColumnSpec("rss", "rss", 6),
         ColumnSpec("info", "info", 60),
     )
+    TOOLTIP_COLUMNS: ClassVar[frozenset[str]] = frozenset({"info"})
 
     def show_readiness(self, shown: bool) -> None:
         """A ready column before info, only for configs with probes or dependencies."""
