@@ -8,7 +8,7 @@ from collections.abc import Callable
 from statistics import median
 from typing import Any
 
-from managers import CIRCUS, SUPERVISOR, TUIMAN
+from managers import CIRCUS, LABELS, SUPERVISOR, TUIMAN
 
 FLOOR, FLOOR_PIPES = "floor", "floor_pipes"
 Getter = Callable[[dict[str, Any], str], float | None]
@@ -504,6 +504,9 @@ def render(results: dict[str, Any]) -> str:
     target("no orphans after quit", fmt(orph, "n"), None if orph is None else orph == 0)
     w("")
 
+    if results.get("scale"):
+        out.extend(scale_section(results["scale"]))
+
     # ---------------------------------------------------------------- per repetition
     w("## Per repetition")
     w("")
@@ -629,6 +632,86 @@ METHOD = [
     "SIGKILLed and every process whose environment carries this run's `TUIMAN_BENCH_RUN` is "
     "SIGKILLed (the harness is a child subreaper and reaps what it adopts). Never by name.",
 ]
+
+
+# -- thousands of processes (bench/scale.py) ----------------------------------------------------
+SCALE_WHO = ("floor", "floor_pipes", TUIMAN, "tuiman-base", CIRCUS, SUPERVISOR)
+SCALE_LABEL = {
+    "floor": "bare Popen",
+    "floor_pipes": "Popen + pipes",
+    "tuiman-base": "tuiman (baseline checkout)",
+    **LABELS,
+}
+
+
+def scale_section(scale: dict[str, Any]) -> list[str]:
+    """The scale table and its targets (one run, no repetitions: bench/README.md#scale)."""
+    sizes = scale["sizes"]
+    who = [m for m in SCALE_WHO if any(m in scale.get(str(n), {}) for n in sizes)]
+    out = [
+        "## Thousands of processes",
+        "",
+        f"One run per figure (RLIMIT_NOFILE {scale.get('nofile')}); "
+        f"{scale.get('duration_s', 0):.0f} s in all. PSS per child = (PSS of manager + helpers "
+        "with N − with 1) / (N − 1).",
+        "",
+        "| N | manager | launch → all alive (s) | ms per spawn, 500 → N | PSS tree (MiB) "
+        "| PSS per child (KiB) | idle CPU (%) | stop → all gone (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sizes:
+        row = scale.get(str(n), {})
+        for m in who:
+            e = row.get(m)
+            if e is None:
+                continue
+            stop = dig(e, "stop", "all_gone")
+            out.append(
+                f"| {n} | {SCALE_LABEL.get(m, m)} | {fmt(e.get('seconds'))} "
+                f"| {fmt(e.get('per_spawn_ms'))} | {fmt(kib_to_mib(e.get('pss_tree_kib')))} "
+                f"| {fmt(e.get('pss_per_child_kib'))} | {fmt(e.get('idle_cpu_pct'))} "
+                f"| {fmt(None if stop is None else stop * 1000)} |"
+            )
+    tui = scale.get("tui")
+    if tui:
+        moves = tui.get("move_ms") or []
+        out += [
+            "",
+            f"The UI with {tui.get('processes')} processes: idle CPU "
+            f"{fmt(tui.get('idle_cpu_pct'))} % of a core, RSS {fmt(kib_to_mib(tui.get('rss_kib')))}"
+            f" MiB, ↓/↑ between two watchers p50/p95 "
+            + (f"{median(moves):.0f}/{p95(moves):.0f} ms" if moves else "–")
+            + (f" ({tui['error']})" if tui.get("error") else ""),
+        ]
+    big = scale.get(str(sizes[-1]), {})
+    t, c, f = (dig(big, m, "seconds") for m in (TUIMAN, CIRCUS, "floor"))
+    per_500 = dig(big, TUIMAN, "per_spawn_first_ms")
+    per_n = dig(big, TUIMAN, "per_spawn_ms")
+    pss_t, pss_s = (dig(big, m, "pss_per_child_kib") for m in (TUIMAN, SUPERVISOR))
+    idle_t = dig(big, TUIMAN, "idle_cpu_pct")
+
+    def verdict(ok: bool | None) -> str:
+        return "–" if ok is None else ("pass" if ok else "**fail**")
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else a / b
+
+    checks = [
+        (f"{sizes[-1]}: launch → all alive ≤ 0.2 × Circus", ratio(t, c), 0.2),
+        (f"{sizes[-1]}: launch → all alive ≤ 2 × bare Popen", ratio(t, f), 2.0),
+        (f"{sizes[-1]}: ms per spawn 500 → N ≤ 1.5 × first 500's", ratio(per_n, per_500), 1.5),
+        (f"{sizes[-1]}: PSS per child ≤ supervisord's", ratio(pss_t, pss_s), 1.0),
+    ]
+    out += ["", "| target | tuiman | verdict |", "|---|---|---|"]
+    for text, value, limit in checks:
+        ok = None if value is None else value <= limit
+        out.append(f"| {text} | {fmt_ratio(value)} | {verdict(ok)} |")
+    out.append(
+        f"| {sizes[-1]}: idle CPU 0 | {fmt(idle_t)} % | "
+        f"{verdict(None if idle_t is None else idle_t < 0.5)} |"
+    )
+    out.append("")
+    return out
 
 
 def render_startup(data: dict[str, Any]) -> list[str]:

@@ -133,6 +133,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="only bench/readiness_bench.py (depends_on chain, probe CPU): print its numbers",
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="only bench/scale.py (2 000 and 5 000 processes; --quick: 200 and 500)",
+    )
+    parser.add_argument(
+        "--scale-only-for",
+        metavar="MANAGERS",
+        help="with --scale: comma-separated managers (tuiman,circus,supervisord)",
+    )
+    parser.add_argument(
+        "--scale-sizes", metavar="N,N", help="with --scale: the sizes (default 2000,5000)"
+    )
+    parser.add_argument(
+        "--scale-baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="with --scale: also tuiman from another checkout (before/after, same run)",
+    )
+    parser.add_argument(
         "--startup",
         action="store_true",
         help="only bench/startup.py (launch -> alive against Circus, phase by phase): print it",
@@ -243,6 +262,8 @@ def main(argv: list[str]) -> int:
     results["meta"]["date"] = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started))
     log = scenarios.log
     log(f"run {run_id}: {cfg['reps']} repetition(s), sizes {cfg['sizes']}, run dir {run_dir}")
+    if options.scale:
+        return run_scale_only(options, ctx, results, t_start, run_dir)
     try:
         results["tui"] = scenarios.detect_tui(ctx)
         log(f"TUI available: {results['tui']['available']}")
@@ -302,6 +323,12 @@ def main(argv: list[str]) -> int:
 
         results["startup"] = startup.run(quick)
         save(results, t_start, ctx)
+        log("--- thousands of processes (bench/scale.py), once per run")
+        import scale
+
+        # the TUI with 5 000 processes is ui_bench's scale scenario below: not taken twice
+        results["scale"] = scale.run(ctx, quick, with_tui=False)
+        save(results, t_start, ctx)
         if results["tui"]["available"]:
             log("--- the UI under load (bench/ui_bench.py's load scenario)")
             results["ui_load"] = scenarios.ui_load(quick)
@@ -337,14 +364,36 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def save(results: dict, t_start: float, ctx=None) -> None:  # type: ignore[no-untyped-def]
+def run_scale_only(options, ctx, results, t_start, run_dir) -> int:  # type: ignore[no-untyped-def]
+    """`--scale`: bench/scale.py alone; its table is printed, nothing else is written."""
+    import report
+    import scale
+    import scenarios
+
+    who = options.scale_only_for.split(",") if options.scale_only_for else None
+    sizes = [int(x) for x in options.scale_sizes.split(",")] if options.scale_sizes else None
+    baseline = options.scale_baseline.resolve() if options.scale_baseline else None
+    try:
+        results["scale"] = scale.run(ctx, options.quick, who, baseline, sizes)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        scenarios.teardown(ctx, None)
+        save(results, t_start, ctx, name="results-scale.json")
+        if not options.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    print("\n".join(report.scale_section(results["scale"])))
+    return 0
+
+
+def save(results: dict, t_start: float, ctx=None, name: str = "results.json") -> None:  # type: ignore[no-untyped-def]
     results["meta"]["duration_s"] = time.perf_counter() - t_start
     if ctx is not None:
         results["meta"]["gate"] = {
             "samples": ctx.background,
             "waited_s": scenarios_gate_budget() - ctx.gate_budget,
         }
-    (OUT_DIR / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    (OUT_DIR / name).write_text(json.dumps(results, indent=1, default=str))
 
 
 def scenarios_gate_budget() -> float:

@@ -36,7 +36,7 @@ from tuiman.core.events import Kind
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.commands import execute
 
-SOAK_SECONDS = float(os.environ.get("TUIMAN_SOAK_SECONDS", "50"))
+SOAK_SECONDS = float(os.environ.get("TUIMAN_SOAK_SECONDS", "40"))
 WARMUP_SECONDS = min(8.0, SOAK_SECONDS / 5)
 KILL_INTERVAL = 0.008
 FD_SLACK = 6  # a process or two in the middle of a respawn

@@ -1,6 +1,7 @@
 """What an instance starts before it imports the rest of itself (bench/startup.py).
 
-The watchdog is forked first, while no thread exists and the process is still small. Then the
+The watchdog is started first (a fresh small interpreter, `processes/watchdog.py`: it starts up
+on the other core while this one imports). Then the
 instance's cgroup subtree is set up in a thread (`tuiman-cgroups`): tuiman's move into its
 `supervisor` leaf is the kernel's first cgroup migration for this process, and waits for an
 RCU grace period (up to ~10 ms on an idle machine, more under load) with the GIL released. The
@@ -21,7 +22,7 @@ class EarlyStart:
 
     def __init__(self) -> None:
         self.marker = new_marker()
-        self.watchdog = Watchdog.start(self.marker)  # before any thread exists
+        self.watchdog = Watchdog.start(self.marker)
         mark_startup("watchdog")
         self._cgroups: CgroupTree | str = "off: not set up"
         self._thread = threading.Thread(

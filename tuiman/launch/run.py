@@ -37,8 +37,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def run_tuiman(options: argparse.Namespace, early: EarlyStart) -> int:
-    # The watchdog was forked before anything could start a thread (hook modules are imported
-    # by the loader), and the cgroup subtree set up while tuiman imported (launch/early.py).
+    # The watchdog was started, and the cgroup subtree set up, while tuiman imported
+    # (launch/early.py).
     marker, watchdog = early.marker, early.watchdog
     cgroups = early.cgroups()
     mark_startup("cgroups (waited for)")

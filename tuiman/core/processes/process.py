@@ -1,7 +1,8 @@
 """One managed child process: spawn, output pumping and event-driven exit detection
 (docs/supervision.md#spawn).
 
-Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec) in a new
+Spawning uses `subprocess.Popen` (vfork fast path, no Python between fork and exec), or for a
+plain spawn `posix_spawn` on the spawner thread (`spawner`), in a new
 session. Exit is detected through a pidfd registered with the loop and collected with
 `waitid(P_PIDFD)`, so no thread per child and never `waitpid(-1)`. Output pipes are read with
 non-blocking chunked reads; exit detection never depends on them closing.
@@ -24,6 +25,7 @@ from functools import partial
 from tuiman.core.processes.cgroups import WatcherCgroup
 from tuiman.core.processes.output import LineSplitter
 from tuiman.core.processes.process_input import InputWriter
+from tuiman.core.processes.spawner import PlainSpawn, SpawnedChild, plain_spawner
 from tuiman.core.processes.terminal import TerminalMaster, open_pty, take_controlling_terminal
 from tuiman.core.startup_trace import mark as mark_startup
 from tuiman.core.startup_trace import mark_last as mark_startup_last
@@ -319,11 +321,16 @@ class ManagedProcess:
         return end - self.started_monotonic
 
 
-def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[bytes]:
+def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[bytes] | SpawnedChild:
     """Popen in a new session; with rlimits, the child sets them (and then its ids) itself and
     reports what the kernel refused, raised as `SpawnFailed`. With a terminal, the slave is its
     0/1/2 and the child makes it its controlling terminal (the same set-up step)."""
     setup = bool(spec.rlimits) or terminal_slave is not None
+    program = spec.executable or (spec.argv[0] if "/" in spec.argv[0] else None)
+    plain = not setup and not spec.stdin_pipe and spec.stdin is None and not spec.pass_fds
+    plain = plain and spec.uid is None and spec.gid is None
+    if plain and program is not None and (spawner := plain_spawner()):
+        return spawner.spawn(PlainSpawn(spec.argv, spec.env, spec.cwd, program, spec.umask))
     report_read, report_write = os.pipe2(os.O_CLOEXEC) if setup else (-1, -1)
     stdin: int = subprocess.PIPE if spec.stdin_pipe else devnull_fd()
     if spec.stdin is not None:
@@ -334,6 +341,7 @@ def _popen(spec: SpawnSpec, terminal_slave: int | None) -> subprocess.Popen[byte
     try:
         return subprocess.Popen(
             list(spec.argv),
+            bufsize=0,  # tuiman reads the fds itself: no 8 KiB buffer per pipe (16 KiB a child)
             executable=spec.executable,
             stdin=stdin,
             stdout=output,

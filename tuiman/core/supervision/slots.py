@@ -90,6 +90,9 @@ class SlotTable:
         self.name = config.name
         self.numprocesses = config.numprocesses
         self.slots: dict[int, Slot] = {}
+        # At least the highest wid in `slots`: only `new_slot` adds to it (max() per spawn would
+        # make a start of N processes O(N^2)).
+        self._top_wid = 0
         self.processes = processes  # pid -> process, until its reap event
         self.restarts = 0
         # wid -> exit code of its last process (None: its status was collected by someone else)
@@ -143,12 +146,15 @@ class SlotTable:
 
     def new_slot(self) -> Slot:
         wid = len(self.slots) + 1
-        if wid - 1 and max(self.slots) != wid - 1:  # not dense 1..n: find the smallest free wid
+        if self._top_wid not in self.slots:  # removed: find the highest one again
+            self._top_wid = max(self.slots, default=0)
+        if self._top_wid != wid - 1:  # not dense 1..n: find the smallest free wid
             wid = 1
             while wid in self.slots:
                 wid += 1
         slot = Slot(wid, SlotHistory(self.config.restart))
         self.slots[wid] = slot
+        self._top_wid = max(self._top_wid, wid)
         return slot
 
     async def spawn_with_hooks(self, slot: Slot) -> bool:

@@ -26,6 +26,7 @@ GROUP_POLL = 0.05
 MARKER_ENV = "TUIMAN_INSTANCE"
 WATCHER_ENV = "TUIMAN_WATCHER"  # with the marker: finds a watcher's setsid escapees
 ESCAPEE_ROUNDS = 5  # sweeps, for escapees forked while the previous sweep ran
+STOP_SLICE = 0.01  # seconds of back-to-back stop signals before yielding to the loop
 
 
 class StopLadder:
@@ -61,6 +62,8 @@ class StopLadder:
         (before_signal, signal, after_signal) once the previous one's is done; their graceful
         waits overlap. One result per process (False: leaked), as `stop_process`'s."""
         finishing: list[asyncio.Future[bool]] = []
+        loop = self._host.loop
+        slice_started = loop.time()
         try:
             for process in processes:
                 if not process.alive:
@@ -69,7 +72,13 @@ class StopLadder:
                     finishing.append(gone)
                     continue
                 await self._send_stop_signal(process)
-                finishing.append(self._host.loop.create_task(self._finish_stop(process)))
+                finishing.append(loop.create_task(self._finish_stop(process)))
+                if loop.time() - slice_started >= STOP_SLICE:
+                    # Every exit is a SIGCHLD, one byte in asyncio's wake-up socket: thousands
+                    # sent without the loop reading them fill it, and then a byte standing for
+                    # SIGTERM or SIGINT would be lost (and Python prints a traceback per signal).
+                    await asyncio.sleep(0)
+                    slice_started = loop.time()
         except BaseException:
             for task in finishing:  # as a cancelled gather would: the stop that follows takes over
                 task.cancel()
