@@ -104,3 +104,15 @@ def info_lines(app: TuimanApp) -> list[tuple[str, str]]:
     screen = app.screen
     assert isinstance(screen, InfoScreen)
     return [(line.label, line.text) for _, lines in screen.sections for line in lines]
+
+
+async def test_the_run_column_holds_hundreds_of_processes(tmp_path: Path) -> None:
+    arbiter = build_arbiter(tmp_path, '[watchers.w]\ncmd = "sleep 60"\nnumprocesses = 100\n')
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app, size=(120, 40)) as pilot:
+        table = app.main.watchers_table
+
+        def drawn() -> str:
+            return table.render_line(table.get_row_index("w") + 1 - table.scroll_offset.y).text
+
+        await wait_until(lambda: "100/100 " in drawn(), pause=pilot.pause, timeout=30)

@@ -132,6 +132,8 @@ class MainScreen(Screen[None]):
             self.sizes.fit_watcher_column()
             self.watchers_table.fit_names(list(self.model.watchers))
         if changes.rebuilt or changes.watchers:
+            views = self.model.watchers.values()
+            self.watchers_table.fit_running([max(w.running, w.numprocesses) for w in views])
             self.sync_watchers(now)
         if (
             selected is not None

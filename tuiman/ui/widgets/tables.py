@@ -12,7 +12,7 @@ class WatchersTable(LiveTable):
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = (
         ColumnSpec("name", "watcher", 8),  # widened to the longest name by fit_names
         ColumnSpec("state", "state", 9),
-        ColumnSpec("running", "run", 6),
+        ColumnSpec("running", "run", 6),  # widened to the largest count by fit_running
         ColumnSpec("priority", "prio", 5),
         ColumnSpec("restarts", "rst", 4),
         ColumnSpec("cpu", "cpu", 6),
@@ -29,6 +29,11 @@ class WatchersTable(LiveTable):
         """Make the name column as wide as the longest name (8 to 20 cells)."""
         width = min(max([len(name) for name in names] + [7]), NAME_MAX) + 1
         self.set_width("name", width)
+
+    def fit_running(self, counts: list[int]) -> None:
+        """Make the run column hold "N/N" for the largest count (6 cells at least)."""
+        digits = len(str(max(counts, default=0)))
+        self.set_width("running", max(6, 2 * digits + 2))
 
 
 class ProcessesTable(LiveTable):
