@@ -9,6 +9,7 @@ survives.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -151,3 +152,22 @@ def test_sigkill_leaves_no_process_behind_after_one_second(tmp_path: Path, tag: 
         took = time.monotonic() - killed_at
         assert tagged_pids(tag) == []
         assert took <= 1.0, f"processes survived tuiman by {took:.2f}s"
+
+
+def test_a_stop_signal_amid_a_thousand_exits_still_stops(tmp_path: Path, tag: str) -> None:
+    """A thousand SIGCHLDs fill the loop's wake-up socket: the SIGTERM sent right after them
+    is still seen, and no "Exception ignored" is printed per dropped wake-up byte."""
+    count = 1000
+    config = tmp_path / "tuiman.toml"
+    config.write_text(
+        f'[watchers.many]\ncmd = "sleep 3600"\nnumprocesses = {count}\n'
+        f'env = {{ TEST_TAG = "{tag}" }}\n'
+    )
+    with headless(config, tag=tag) as run:
+        pids = wait_until_sync(lambda: len(p := tagged_pids(tag)) == count and p, timeout=60)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        run.send(signal.SIGTERM)
+        assert run.wait(60) == 0
+        assert not any("Exception ignored" in line for line in run.err), run.err[:5]
+        assert wait_until_sync(lambda: not tagged_pids(tag), timeout=10)

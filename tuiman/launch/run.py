@@ -23,6 +23,7 @@ from tuiman.core.processes.watchdog import (
     Watchdog,
     set_child_subreaper,
 )
+from tuiman.core.signal_delivery import handle_signal
 from tuiman.core.startup_trace import mark as mark_startup
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
 from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
@@ -207,9 +208,9 @@ def install_signal_handlers(arbiter: Arbiter, forward_to: list[subprocess.Popen[
         task.add_done_callback(reloads.discard)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_stop_signal, signum)
-    loop.add_signal_handler(signal.SIGHUP, on_hangup)
-    loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
+        handle_signal(loop, signum, on_stop_signal, signum)
+    handle_signal(loop, signal.SIGHUP, on_hangup)
+    handle_signal(loop, signal.SIGUSR1, arbiter.reopen_logs)
 
 
 async def first_of(*awaitables: object) -> None:

@@ -19,6 +19,7 @@ from tuiman.console import say
 from tuiman.core.config.model import Config
 from tuiman.core.processes.cgroups import CgroupTree
 from tuiman.core.processes.watchdog import Watchdog
+from tuiman.core.signal_delivery import handle_signal
 from tuiman.core.supervision.arbiter import Arbiter
 from tuiman.core.supervision.sockets import SocketTable
 from tuiman.ui.app import TuimanApp
@@ -134,8 +135,8 @@ def install_signal_handlers(app: TuimanApp, arbiter: Arbiter) -> None:
             loop.call_soon_threadsafe(reload_config, app)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_stop_signal)
-    loop.add_signal_handler(signal.SIGUSR1, arbiter.reopen_logs)
+        handle_signal(loop, signum, on_stop_signal)
+    handle_signal(loop, signal.SIGUSR1, arbiter.reopen_logs)
     signal.signal(signal.SIGHUP, on_hangup)
 
 

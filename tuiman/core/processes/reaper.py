@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from tuiman.core.processes.procfs import stat_fields, task_children
+from tuiman.core.signal_delivery import quiet_wakeup_fd
 
 ZOMBIE_GRACE = 0.5
 # What reading another process' /proc entry may answer when that process is simply not one to
@@ -39,6 +40,7 @@ class OrphanReaper:
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             self._loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
             self._installed = True
+            quiet_wakeup_fd()  # a flood of SIGCHLDs may fill it: a dropped byte is no news
 
     def uninstall(self) -> None:
         if self._installed:
