@@ -164,8 +164,8 @@ def test_a_stop_signal_amid_a_thousand_exits_still_stops(tmp_path: Path, tag: st
         f'env = {{ TEST_TAG = "{tag}" }}\n'
     )
     with headless(config, tag=tag) as run:
-        pids = wait_until_sync(lambda: len(p := tagged_pids(tag)) == count and p, timeout=60)
-        for pid in pids:
+        wait_until_sync(lambda: len(tagged_pids(tag)) == count, timeout=60)
+        for pid in tagged_pids(tag):
             os.kill(pid, signal.SIGKILL)
         run.send(signal.SIGTERM)
         assert run.wait(60) == 0
