@@ -81,20 +81,7 @@ def write_config(ctx: Context, manager: str, n: int) -> tuple[Launch, str, str]:
 
 def start(ctx: Context, manager: str, n: int) -> Running:
     launch, name, tag = write_config(ctx, manager, n)
-    out = open(launch.stdout, "wb")  # noqa: SIM115 (closed by teardown)
-    err = open(launch.stderr, "wb")  # noqa: SIM115
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        launch.argv,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=err,
-        env=ctx.env,
-        cwd=ctx.run_dir,
-        start_new_session=True,
-    )
-    ctx.popen_pids.add(proc.pid)
-    return Running(manager, name, tag, launch, proc, procfs.Tracker(proc.pid, tag), t0, [out, err])
+    return scenarios.launch_manager(ctx, manager, name, tag, launch)
 
 
 def wait_marks(running: Running, n: int, timeout: float) -> tuple[float | None, float | None]:

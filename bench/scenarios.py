@@ -100,6 +100,11 @@ def start(
     tag = ctx.tag(name)
     work = Workload(work_argv, n, tag, flapping_plugin)
     launch = managers.write_config(manager, ctx.venv_bin, ctx.run_dir, name, work)
+    return launch_manager(ctx, manager, name, tag, launch)
+
+
+def launch_manager(ctx: Context, manager: str, name: str, tag: str, launch: Launch) -> Running:
+    """Start a manager from its written config, in its own session, its output to its files."""
     out = open(launch.stdout, "wb")  # noqa: SIM115 (closed by teardown)
     err = open(launch.stderr, "wb")  # noqa: SIM115
     t0 = time.perf_counter()

@@ -78,7 +78,6 @@ import json  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -142,22 +141,7 @@ def start(ctx: scenarios.Context, manager: str, n: int, seconds: float) -> scena
     results.mkdir()
     argv = [sys.executable, str(HERE), "--child", str(results), repr(seconds)]
     launch = configure(ctx, manager, name, Workload(argv, n, tag), ctx.run_dir / f"{name}-logs")
-    out = open(launch.stdout, "wb")  # noqa: SIM115 (closed by teardown)
-    err = open(launch.stderr, "wb")  # noqa: SIM115
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        launch.argv,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=err,
-        env=ctx.env,
-        cwd=ctx.run_dir,
-        start_new_session=True,
-    )
-    ctx.popen_pids.add(proc.pid)
-    return scenarios.Running(
-        manager, name, tag, launch, proc, procfs.Tracker(proc.pid, tag), t0, [out, err]
-    )
+    return scenarios.launch_manager(ctx, manager, name, tag, launch)
 
 
 def log_bytes(logs: Path) -> int:
