@@ -6,8 +6,10 @@ exactly what the line-by-line ones give."""
 
 from __future__ import annotations
 
-import asyncio
+import fcntl
+import os
 import sys
+import termios
 import threading
 from collections import defaultdict
 from itertools import pairwise
@@ -258,7 +260,8 @@ async def test_a_writer_that_is_behind_holds_the_child_instead_of_dropping_lines
     try:
         await arbiter.start()
         await wait_until(writer.behind, timeout=30)
-        await asyncio.sleep(0.5)  # the child, held, cannot finish meanwhile
+        [process] = arbiter.get("held").processes.values()
+        await wait_until(lambda: pipe_is_full(process.pid), timeout=30)  # its write(2) blocks
         assert not done.exists()
     finally:
         disk.set()
@@ -269,3 +272,13 @@ async def test_a_writer_that_is_behind_holds_the_child_instead_of_dropping_lines
     sink = arbiter.get("held").file_sink
     assert sink is not None and sink.dropped == 0
     assert writer.stop()
+
+
+def pipe_is_full(pid: int) -> bool:
+    """The child's stdout pipe holds all it can: nobody reads it, the child's writes block."""
+    fd = os.open(f"/proc/{pid}/fd/1", os.O_RDONLY | os.O_NONBLOCK)  # the pipe, opened anew
+    try:
+        queued = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+        return queued >= fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) - 8192  # less than one more block
+    finally:
+        os.close(fd)
