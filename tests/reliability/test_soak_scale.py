@@ -93,9 +93,14 @@ async def test_soak_at_2000_processes(
                 resyncs += 1
 
     rng = random.Random(18)
+    seen: dict[int, Any] = {}  # an exited process closes its pipes 1 s after its exit
+
+    def remember_all() -> None:
+        seen.update((id(p), p) for p in arbiter.get("many").processes.values())
 
     async def churn() -> None:
         for _ in range(KILLS_PER_CYCLE // KILL_BURST):
+            remember_all()
             pids = [p for p, proc in arbiter.get("many").processes.items() if proc.alive]
             for pid in rng.sample(pids, KILL_BURST):
                 os.kill(pid, signal.SIGKILL)  # unreaped: the pid cannot have been recycled
@@ -103,8 +108,9 @@ async def test_soak_at_2000_processes(
 
     async def settled() -> tuple[int, int]:
         await wait_until(lambda: alive(arbiter) == PROCESSES, timeout=90)
-        await asyncio.sleep(1.5)  # exited processes' pipes close 1 s after their exit
-        await wait_until(lambda: alive(arbiter) == PROCESSES, timeout=30)
+        await wait_until(lambda: not any(p.streams_open and not p.alive for p in seen.values()), 30)
+        seen.clear()
+        assert alive(arbiter) == PROCESSES
         return fd_count(), rss_bytes()
 
     consumer = asyncio.ensure_future(consume())
@@ -115,6 +121,7 @@ async def test_soak_at_2000_processes(
     for cycle in range(CYCLES):
         await churn()
         if cycle == 0:  # a scale down and up again: slots removed and made anew
+            remember_all()
             for command in ("decr", "incr"):
                 request = {"command": command, "watcher": "many", "n": 500, "wait": True}
                 reply = await execute(arbiter, request)
