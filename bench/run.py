@@ -119,6 +119,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "writes bench/.out/BENCHMARKS-quick.md instead of BENCHMARKS.md",
     )
     parser.add_argument("--reps", type=int, help="repetitions (default 3; --quick: 1)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N full runs back to back; the report is the last one's plus every target in each",
+    )
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
     parser.add_argument("--seed", type=int, default=6, help="random seed (kill order and timing)")
     parser.add_argument(
@@ -159,8 +166,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--render-only",
         type=Path,
+        nargs="+",
         metavar="RESULTS_JSON",
-        help="measure nothing: rewrite the report from a results.json of an earlier run",
+        help="measure nothing: rewrite the report from a results.json of an earlier run "
+        "(several: the last one's report, plus every target in each of them)",
     )
     return parser.parse_args(argv)
 
@@ -195,8 +204,8 @@ def main(argv: list[str]) -> int:
         return 0
 
     if options.render_only:
-        results = json.loads(options.render_only.read_text())
-        text = report.render(results)
+        *earlier, results = (json.loads(path.read_text()) for path in options.render_only)
+        text = report.render(results, earlier)
         output = options.output or (
             OUT_DIR / "BENCHMARKS-quick.md"
             if results["config"].get("quick")
@@ -212,6 +221,9 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+
+    if options.runs > 1:
+        return several_runs(argv, options.runs, options.output)
 
     quick = options.quick
     cfg = {
@@ -384,6 +396,46 @@ def run_scale_only(options, ctx, results, t_start, run_dir) -> int:  # type: ign
             shutil.rmtree(run_dir, ignore_errors=True)
     print("\n".join(report.scale_section(results["scale"])))
     return 0
+
+
+def several_runs(argv: list[str], runs: int, output: Path | None) -> int:
+    """`--runs N`: N full runs one after the other, each in a fresh harness process; each
+    run's raw numbers stay in bench/.out/results-run-K.json."""
+    import report
+
+    rest = strip_option(strip_option(argv, "--runs"), "--output")
+    kept = []
+    for k in range(1, runs + 1):
+        print(f"=== full run {k} of {runs}", file=sys.stderr, flush=True)
+        one = OUT_DIR / f"BENCHMARKS-run-{k}.md"
+        done = subprocess.run([sys.executable, str(Path(__file__)), *rest, "--output", str(one)])
+        if done.returncode != 0:
+            print(f"error: full run {k} failed (exit {done.returncode})", file=sys.stderr)
+            return done.returncode
+        kept.append(OUT_DIR / f"results-run-{k}.json")
+        shutil.copyfile(OUT_DIR / "results.json", kept[-1])
+    *earlier, last = (json.loads(path.read_text()) for path in kept)
+    text = report.render(last, earlier)
+    destination = output or (
+        OUT_DIR / "BENCHMARKS-quick.md" if last["config"].get("quick") else REPO / "BENCHMARKS.md"
+    )
+    destination.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def strip_option(argv: list[str], name: str) -> list[str]:
+    """argv without `name VALUE` / `name=VALUE`."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
 
 
 def save(results: dict, t_start: float, ctx=None, name: str = "results.json") -> None:  # type: ignore[no-untyped-def]
