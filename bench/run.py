@@ -475,7 +475,9 @@ def sweep_stale(procfs) -> None:  # type: ignore[no-untyped-def]
     mine = os.environ[procfs.RUN_ENV]
     for pid in procfs.scan([], prefixes):
         env = b"\0" + procfs.environ(pid)
-        prefix = next(p for p in prefixes if p in env)
+        prefix = next((p for p in prefixes if p in env), None)
+        if prefix is None:
+            continue  # it exited (or exec'd) since the scan
         start = env.find(prefix) + len(prefix)
         value = env[start : env.find(b"\0", start)].decode(errors="replace")
         if value == mine or value.startswith(mine + "-"):
