@@ -5,6 +5,7 @@ Module names, not timings: `python -X importtime` lists every module a real run 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -28,6 +29,18 @@ NOT_HEADLESS = (
 )
 # Not even that for --version: no argument parser, no config model, no event loop.
 NOT_VERSION = ("argparse", "dataclasses", "asyncio", "tuiman.core.config", "tuiman.launch")
+# Imported on first use, never on the way to the first spawn: the control connection and the
+# command table behind it (the first client), --run's readiness wait, the plugins and their
+# stats, what hooks are handed.
+AFTER_FIRST_SPAWN = (
+    "tuiman.control.connection",
+    "tuiman.core.supervision.commands",
+    "tuiman.core.supervision.ready_check",
+    "tuiman.core.supervision.plugin_statsd",
+    "tuiman.core.supervision.plugin_watchdog",
+    "tuiman.core.processes.stats",
+    "tuiman.core.supervision.facade",
+)
 
 
 def imported(stderr: str) -> set[str]:
@@ -75,6 +88,18 @@ def test_headless_run_imports_no_ui_and_nothing_unconfigured(tmp_path: Path) -> 
     # The list is real: the core and the loop were imported and seen.
     assert {"asyncio", "tuiman.core.supervision.arbiter", "tuiman.headless"} <= modules
     assert loaded_any(modules, NOT_HEADLESS) == []
+
+
+def test_what_the_first_spawn_does_not_need_is_not_imported_before_it(tmp_path: Path) -> None:
+    # The trace's marks and -X importtime's lines share stderr, in the order they happened.
+    result = run_once(tmp_path, "-X", "importtime", env={"TUIMAN_STARTUP_TRACE": "/dev/stderr"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    mark = re.search(r"^[0-9.]+ to the first spawn$", result.stderr, re.MULTILINE)
+    assert mark is not None, result.stderr[-2000:]
+    modules = imported(result.stderr[: mark.start()])
+    assert {"asyncio", "tuiman.core.supervision.arbiter", "tuiman.control.server"} <= modules
+    assert all(importlib.util.find_spec(name) for name in AFTER_FIRST_SPAWN)  # still there
+    assert loaded_any(modules, AFTER_FIRST_SPAWN) == []
 
 
 def test_version_imports_almost_nothing(tmp_path: Path) -> None:

@@ -152,7 +152,9 @@ def launch_run(options: argparse.Namespace) -> int:
 
     early = EarlyStart()  # the watchdog, and the cgroup subtree in a thread, while we import
     # The instance's imports allocate many objects and free few: collections during them find
-    # nothing to free and cost ~3 % of the import (bench/startup.py).
+    # nothing to free and cost ~3 % of the import (bench/startup.py). What they made lives as
+    # long as tuiman: frozen, it is never scanned again; left in generation 0, the first
+    # collection after them would walk all of it (~8 ms) just before the first spawn.
     gc.disable()
     try:
         from tuiman.launch.run import run_tuiman
@@ -160,6 +162,7 @@ def launch_run(options: argparse.Namespace) -> int:
         early.abandon()
         raise
     finally:
+        gc.freeze()
         gc.enable()
 
     mark_startup("imports of the instance (tuiman.launch.run)")

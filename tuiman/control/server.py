@@ -4,7 +4,9 @@
 `claim_instance(config)` is called early, before the arbiter starts anything (it takes the
 instance lock and binds the socket; failures mean exit 2). `ControlServer` then serves that
 socket on the core's loop: every peer's uid is checked (SO_PEERCRED: the same user or root),
-connections are capped, and each one is handled by `Connection`.
+connections are capped, and each one is handled by `Connection`. That module and the command
+table behind it are imported at the first connection, not before the first spawn
+(bench/startup.py): most instances are never asked anything.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuiman.control.connection import Connection, Limits
 from tuiman.control.endpoint import ControlEndpoint, claim_endpoint
 from tuiman.control.paths import default_socket_path
 from tuiman.control.protocol import READ_CHUNK, encode, error_reply
 from tuiman.core.config.model import Config
 from tuiman.core.payloads import CONTROL_REJECTED
-from tuiman.core.supervision.arbiter import Arbiter
+
+if TYPE_CHECKING:
+    from tuiman.control.connection import Connection, Limits
+    from tuiman.core.supervision.arbiter import Arbiter
 
 
 def socket_path_for(config: Config) -> Path:
@@ -66,11 +70,19 @@ class ControlServer:
     ) -> None:
         self.arbiter = arbiter
         self.endpoint = endpoint
-        self.limits = limits or Limits()
+        self._limits = limits
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
         self._closing = False
+
+    @property
+    def limits(self) -> Limits:
+        if self._limits is None:
+            from tuiman.control.connection import Limits
+
+            self._limits = Limits()
+        return self._limits
 
     @property
     def socket_path(self) -> Path:
@@ -117,6 +129,8 @@ class ControlServer:
         if self._closing or len(self.connections) >= self.limits.max_connections:
             await _refuse(writer, "too many connections; try again later")
             return
+        from tuiman.control.connection import Connection
+
         connection = Connection(self.arbiter, self.limits, self.socket_path, reader, writer)
         self.connections.add(connection)
         try:

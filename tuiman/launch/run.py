@@ -26,7 +26,6 @@ from tuiman.core.processes.watchdog import (
 from tuiman.core.signal_delivery import handle_signal
 from tuiman.core.startup_trace import mark as mark_startup
 from tuiman.core.supervision.arbiter import Arbiter, raise_nofile_limit
-from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
 from tuiman.core.supervision.sockets import SocketBindError, SocketTable
 from tuiman.headless import make_printer, stderr_line
 from tuiman.launch.early import EarlyStart
@@ -247,6 +246,8 @@ async def run_when_ready(
 async def wait_ready(arbiter: Arbiter, timeout: float) -> str | None:
     """THE definition of "this instance is ready" (docs/readiness.md#when-is-tuiman-ready): None
     once every autostart watcher is ready, else why not (a failure, a block, the timeout)."""
+    from tuiman.core.supervision.ready_check import wait_ready as wait_ready_in_core
+
     return await wait_ready_in_core(arbiter, timeout)
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from tuiman.core.bus import SKIP_OUTPUT, Bus
 from tuiman.core.config.model import Config, WatcherConfig
@@ -25,7 +26,6 @@ from tuiman.core.secrets import MIN_SECRET_LENGTH, make_redactor, secret_values
 from tuiman.core.states import Reason, WatcherState
 from tuiman.core.supervision.config_reload import reload_config_file, settings_of
 from tuiman.core.supervision.dependencies import Changes, start_after_dependencies, stop_ranks
-from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 from tuiman.core.supervision.file_watch import FileWatchService
 from tuiman.core.supervision.hooks import HookCallToken, HookRunner
 from tuiman.core.supervision.notify_socket import remove_instance_directory
@@ -35,6 +35,9 @@ from tuiman.core.supervision.sockets import SocketTable
 from tuiman.core.supervision.stats_service import StatsService
 from tuiman.core.supervision.watchdog_guard import WatchdogGuard
 from tuiman.core.supervision.watcher import QUITTING, CommandResult, Watcher
+
+if TYPE_CHECKING:
+    from tuiman.core.supervision.facade import HookArbiter, HookWatcher
 
 RECENT_HOOK_EVENTS = 1000
 
@@ -129,6 +132,9 @@ class Arbiter:
         self, watcher: Watcher
     ) -> Callable[[HookCallToken], tuple[HookWatcher, HookArbiter]]:
         def make(token: HookCallToken) -> tuple[HookWatcher, HookArbiter]:
+            # Imported at the first hook call: a config without hooks never needs it.
+            from tuiman.core.supervision.facade import HookArbiter, HookWatcher
+
             return HookWatcher(watcher, token), HookArbiter(self, token)
 
         return make
