@@ -9,11 +9,14 @@ every repetition, interleaved with the other managers.
 Each child (this file with `--child`) waits for a start file, then writes lines
 `PPPPPPP SSSSSSSSSS xxx…x\\n` (its pid, a sequence number, filler: 100 bytes) through an
 8 KiB buffer, as a C program's stdio does on a pipe, timing every write(2) and keeping the
-longest. After the window it writes what it sent and its longest write to a result file and
-sleeps until it is killed (so no manager respawns it). The harness then waits until the log
-files hold every byte the children wrote (or stop growing), and checks every line: a line
-that is not exactly what its child wrote is mangled, a sequence number missing in a child's
-lines is lost, one seen twice or out of order is a duplicate.
+longest; from /proc/thread-self/schedstat it also tells how much of that write it waited for a
+CPU (a loaded machine, not the manager), and the longest time it slept in a write on a full
+pipe, which is the manager not reading (the schedstat CPU time of a running thread may lag by
+a scheduler tick, a few ms). After the window it writes what it sent and those times to a
+result file and sleeps until it is killed (so no manager respawns it). The harness then
+waits until the log files hold every byte the children wrote (or stop growing), and checks
+every line: a line that is not exactly what its child wrote is mangled, a sequence number
+missing in a child's lines is lost, one seen twice or out of order is a duplicate.
 
 What each manager writes to (its own way of sending output to files, no prefix):
 tuiman `[watchers.w.output] file`, `line_format = "raw"`, one file for all; Circus one
@@ -45,21 +48,31 @@ def child(out_dir: str, seconds: float) -> None:
     template = b"%07d %010d " + filler + b"\n"
     clock = time.perf_counter
     seq = 0
-    longest = 0.0
+    longest = longest_runnable = asleep = 0.0
+    # This thread's (CPU time, time runnable but waiting for a CPU) in ns: what a write(2)
+    # took beyond both, it slept on a full pipe, waiting for the manager to read.
+    schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
     started = time.time()
     deadline = clock() + seconds
     while clock() < deadline:
         data = b"".join([template % (pid, s) for s in range(seq, seq + LINES_PER_WRITE)])
         seq += LINES_PER_WRITE
         view = memoryview(data)
+        before = os.pread(schedstat, 64, 0)
         t0 = clock()
         while view:
             view = view[os.write(1, view) :]
         took = clock() - t0
-        if took > longest:
-            longest = took
+        if took > longest or took > asleep:
+            cpu0, runnable0 = before.split()[:2]
+            cpu1, runnable1 = os.pread(schedstat, 64, 0).split()[:2]
+            runnable = (int(runnable1) - int(runnable0)) / 1e9
+            asleep = max(asleep, took - runnable - (int(cpu1) - int(cpu0)) / 1e9)
+            if took > longest:
+                longest, longest_runnable = took, runnable
     ended = time.time()
     result = f'{{"pid": {pid}, "lines": {seq}, "longest_write": {longest}, '
+    result += f'"longest_runnable": {longest_runnable}, "asleep": {asleep}, '
     result += f'"started": {started}, "ended": {ended}}}\n'
     tmp = os.path.join(out_dir, f"{pid}.tmp")
     with open(tmp, "w") as f:
@@ -227,6 +240,13 @@ def measure(ctx: scenarios.Context, manager: str, n: int, seconds: float) -> dic
             if cpu is None or not counts["intact"]
             else (cpu + cpu_helpers) / counts["intact"] * 100_000,
             longest_write_ms=max(r["longest_write"] for r in reports) * 1000,
+            # Of that longest write, the time its child waited for a CPU (the machine's load);
+            # and the longest time any child slept in a write, its pipe full: on the manager.
+            longest_write_runnable_ms=max(reports, key=lambda r: r["longest_write"])[
+                "longest_runnable"
+            ]
+            * 1000,
+            longest_asleep_ms=max(r["asleep"] for r in reports) * 1000,
         )
     finally:
         scenarios.teardown(ctx, running)
@@ -239,7 +259,9 @@ def summary(manager: str, r: dict[str, Any]) -> str:
         return f"{manager} {r['error']}"
     return (
         f"{manager} {r['lines_per_s']:,.0f} lines/s, {r['cpu_per_100k']:.3f} CPU s/100k, "
-        f"longest write {r['longest_write_ms']:.0f} ms, lost {r['lost']}, "
+        f"longest write {r['longest_write_ms']:.0f} ms "
+        f"({r['longest_write_runnable_ms']:.0f} ms waiting for a CPU), "
+        f"longest asleep on a full pipe {r['longest_asleep_ms']:.0f} ms, lost {r['lost']}, "
         f"mangled {r['mangled']}, duplicated {r['duplicated']}"
     )
 

@@ -282,3 +282,38 @@ def pipe_is_full(pid: int) -> bool:
         return queued >= fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) - 8192  # less than one more block
     finally:
         os.close(fd)
+
+
+def test_the_backlog_shrinks_with_each_chunk_written_not_after_the_whole_batch(
+    tmp_path: Path,
+) -> None:
+    """A held process is read again as soon as the writer has caught up by one chunk: a batch
+    of up to 1024 chunks must not keep the writer `behind` until its end."""
+    writer = OutputWriterThread(max_backlog_bytes=64 * 1024)
+    sink = OutputFileSink(
+        OutputConfig(file=tmp_path / "w.log", line_format="raw", max_bytes=0), writer=writer
+    )
+    stalled, disk = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def stalled_disk() -> None:
+        stalled.set()
+        disk.wait(30)
+
+    try:
+        writer.submit_call(stalled_disk)
+        assert stalled.wait(30)  # its batch is made: every item below waits in the next one
+        big = OutputChunk(1.0, 1, 1, "stdout", [f"{i:05d} " + "b" * 200 for i in range(150)])
+        sink.write_chunk(big)  # alone more than half the backlog
+        assert writer.behind()
+        writer.submit_call(lambda: seen.append(writer.behind()))
+        sink.write_chunk(OutputChunk(1.0, 1, 1, "stdout", ["last"]))
+        writer.submit_call(lambda: seen.append(writer.behind()))
+        disk.set()
+        assert sink.close()
+    finally:
+        disk.set()
+        assert writer.stop()
+    assert seen == [False, False]  # the big chunk was freed as soon as it was written
+    assert (tmp_path / "w.log").read_text().splitlines()[-1] == "last"
+    assert sink.dropped == 0

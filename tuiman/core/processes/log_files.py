@@ -94,18 +94,20 @@ class OutputWriterThread:
                 while len(batch) < _BATCH:
                     batch.append(self._queue.get_nowait())
             touched: set[OutputFileSink] = set()
-            freed = 0
             for item in batch:
                 if item is None:
                     stop = True
                 elif isinstance(item, tuple):
                     sink, chunk = item
-                    freed += _backlog_bytes(chunk)
                     touched.add(sink)
                     try:
                         sink._write_chunk(chunk)
                     except Exception as exc:  # a bug here must not end every sink's writer
                         sink._report(f"writing output failed: {exc!r}")
+                    # Freed chunk by chunk, not after the batch (up to 1024 chunks): a process held
+                    # because the writer is `behind` is read again as soon as there is room.
+                    with self._lock:
+                        self._backlog -= _backlog_bytes(chunk)
                 else:
                     for sink in touched:
                         sink._flush()
@@ -114,8 +116,6 @@ class OutputWriterThread:
                         item()
             for sink in touched:
                 sink._flush()  # once per batch, not per line
-            with self._lock:
-                self._backlog -= freed
 
 
 def _backlog_bytes(chunk: OutputChunk) -> int:
