@@ -300,6 +300,10 @@ def _render(results: dict[str, Any]) -> tuple[list[str], list[Verdict], int]:
         row(f"output ({each}): lines/s into the log files", output("lines_per_s"))
         row("output: CPU of the manager (+ helpers) per 100 000 lines (s)", output("cpu_per_100k"))
         row("output: a child's longest blocked write (ms)", output("longest_write_ms"))
+        row(
+            "output: … of which asleep on a full pipe, the manager not reading (ms)",
+            output("longest_asleep_ms"),
+        )
         row("output: lines lost, mangled or duplicated", output_faults, "n", ratios=False)
     tui = results.get("tui", {})
     if tui.get("available"):
@@ -665,13 +669,18 @@ def output_targets(
         fmt(max(faults), "n") if faults else "–",
         max(faults) == 0 if faults else None,
     )
-    worst = [v for v in values(reps, blocked, TUIMAN) if v is not None]
+    # Blocked by the manager: asleep in write(2) on a full pipe. The rest of a long write is
+    # the child waiting for a CPU, which 20 busy writers on 2 cores do with any manager.
+    asleep = output("longest_asleep_ms")
+    worst = [v for v in values(reps, asleep, TUIMAN) if v is not None]
+    writes = [v for v in values(reps, blocked, TUIMAN) if v is not None]
     target(
-        "output: no child blocked more than 100 ms in a write",
-        f"{fmt(max(worst))} ms (Circus {fmt(median_of(reps, blocked, CIRCUS))}, supervisord "
-        f"{fmt(median_of(reps, blocked, SUPERVISOR))} ms)"
-        if worst
-        else "–",
+        "output: no child blocked more than 100 ms by the manager (asleep on a full pipe)",
+        f"worst repetition {fmt(max(worst))} ms (Circus {fmt(median_of(reps, asleep, CIRCUS))}, "
+        f"supervisord {fmt(median_of(reps, asleep, SUPERVISOR))} ms); the longest write with "
+        f"its wait for a CPU {fmt(max(writes))} ms"
+        if worst and writes
+        else "not measured (a run before the pipe/CPU split)",
         max(worst) <= 100 if worst else None,
     )
 
