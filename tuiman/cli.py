@@ -155,6 +155,9 @@ def launch_run(options: argparse.Namespace) -> int:
     # nothing to free and cost ~3 % of the import (bench/startup.py).
     gc.disable()
     try:
+        from tuiman.core.lazy_ssl import import_asyncio
+
+        import_asyncio()  # first, and without ssl: OpenSSL only once an https probe needs it
         from tuiman.launch.run import run_tuiman
     except BaseException:
         early.abandon()
