@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from tuiman.core.config.plugin_model import PluginConfig, StatsdPluginConfig
 from tuiman.core.events import Kind
-from tuiman.core.supervision.plugin_statsd import FullStats, StatsdEmitter
-from tuiman.core.supervision.plugin_watchdog import WatchDog
 
 if TYPE_CHECKING:
     from tuiman.core.supervision.arbiter import Arbiter
@@ -29,6 +27,10 @@ class RunningPlugin(Protocol):
 
 
 def make_plugin(config: PluginConfig, arbiter: Arbiter) -> RunningPlugin:
+    # Imported here: most configs have no plugin, and a manager keeps every module it imports.
+    from tuiman.core.supervision.plugin_statsd import FullStats, StatsdEmitter
+    from tuiman.core.supervision.plugin_watchdog import WatchDog
+
     if isinstance(config, StatsdPluginConfig):
         if config.use == "full_stats":
             return FullStats(config, arbiter)
