@@ -157,6 +157,9 @@ def launch_run(options: argparse.Namespace) -> int:
     # collection after them would walk all of it (~8 ms) just before the first spawn.
     gc.disable()
     try:
+        from tuiman.core.lazy_ssl import import_asyncio
+
+        import_asyncio()  # first, and without ssl: OpenSSL only once an https probe needs it
         from tuiman.launch.run import run_tuiman
     except BaseException:
         early.abandon()

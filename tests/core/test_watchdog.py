@@ -230,3 +230,22 @@ sys.exit(0 if ppid == os.getpid() else 3)
 def test_set_child_subreaper_adopts_orphans() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert subprocess.run([sys.executable, "-c", SUBREAPER], env=env, timeout=20).returncode == 0
+
+
+def test_the_watchdog_interpreter_imports_only_what_it_needs() -> None:
+    """Every module the watchdog imports is memory it keeps (docs/supervision.md#memory)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules);"
+        "import tuiman.core.processes.watchdog_serve;"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = set(result.stdout.split())
+    assert "tuiman.core.processes.watchdog_serve" in imported
+    for heavy in ("signal", "enum", "contextlib", "functools", "collections", "typing"):
+        assert heavy not in imported

@@ -12,7 +12,6 @@ their own in its place. Clients check the same path, and the server's uid (`veri
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import stat
@@ -20,6 +19,8 @@ import struct
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+
+from tuiman.core.digest import hexdigest
 
 SOCKET_SUFFIX = ".sock"
 LOCK_SUFFIX = ".lock"
@@ -33,7 +34,7 @@ class ControlSetupError(Exception):
 
 def instance_id(source: str) -> str:
     """A short, stable hash of a config's real path (or `demo:<cwd>`)."""
-    return hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hexdigest("sha256", source.encode("utf-8", "surrogateescape"))[:16]
 
 
 def runtime_dir(environ: Mapping[str, str] | None = None) -> Path:

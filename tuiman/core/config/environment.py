@@ -15,7 +15,6 @@ import dataclasses
 import grp
 import os
 import pwd
-import shutil
 import sys
 from dataclasses import dataclass
 
@@ -37,6 +36,27 @@ class LaunchSettings:
 
     def applied_to(self, config: WatcherConfig) -> WatcherConfig:
         return dataclasses.replace(config, env=self.env, uid=self.uid, gid=self.gid)
+
+
+def which(program: str, search_path: str) -> str | None:
+    """`shutil.which(program, path=search_path)` on POSIX, without importing shutil (which
+    imports bz2 and lzma: ~0.3 MiB a manager would keep for this one lookup)."""
+    if os.path.dirname(program):
+        return program if _executable(program) else None
+    if not search_path:
+        return None
+    seen: set[str] = set()
+    for directory in search_path.split(os.pathsep):
+        if directory not in seen:
+            seen.add(directory)
+            candidate = os.path.join(directory, program)
+            if _executable(candidate):
+                return candidate
+    return None
+
+
+def _executable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)
 
 
 def launch_settings(config: WatcherConfig) -> LaunchSettings | None:
@@ -207,7 +227,7 @@ def _program_problem(config: WatcherConfig) -> str | None:
             return f"cmd: program {program} is not executable"
         return None
     search_path = config.env.get("PATH")
-    if shutil.which(program, path=os.defpath if search_path is None else search_path):
+    if which(program, os.defpath if search_path is None else search_path):
         return None
     if search_path is None:
         # Circus' default copy_env = false leaves PATH out: the spawn looks in os.defpath.

@@ -7,7 +7,6 @@ checked value or raise `InvalidValue` with the problem text.
 
 from __future__ import annotations
 
-import difflib
 import grp
 import json
 import math
@@ -55,6 +54,8 @@ def _quoted(key: str) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """` (did you mean X?)` for the closest candidate, or an empty string."""
+    import difflib  # only for a mistake: ~0.2 MiB a manager need not keep
+
     close = difflib.get_close_matches(word, list(candidates), n=1)
     return f" (did you mean {close[0]}?)" if close else ""
 

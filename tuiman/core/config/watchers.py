@@ -7,7 +7,6 @@ value (or the default after a problem), so one pass finds every error of the fil
 
 from __future__ import annotations
 
-import difflib
 import grp
 import os
 import pwd
@@ -124,6 +123,8 @@ def _env_value_text(raw_value: object) -> str:
 
 def _check_tokens(text: str, key_path: KeyPath, problems: Problems) -> None:
     for token in unknown_tokens(text):
+        import difflib  # only for a mistake: ~0.2 MiB a manager need not keep
+
         field = token[2:-1].partition(".")[2].lower()
         close_fields = difflib.get_close_matches(field, SPAWN_TOKEN_FIELDS, n=1)
         hint = f" (did you mean $(tuiman.{close_fields[0]})?)" if close_fields else ""

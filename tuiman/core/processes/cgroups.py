@@ -16,11 +16,11 @@ Only plain `os` calls here: the watchdog's forked side uses `kill_tree` and `rem
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
 
+from tuiman.core.digest import hexdigest
 from tuiman.core.processes.cgroup_removal import (
     _populated,
     _wait_unpopulated,
@@ -107,7 +107,7 @@ class CgroupTree:
         """The watcher's leaf, created on first use; None if the kernel refuses it."""
         cgroup = self._watchers.get(name)
         if cgroup is None:
-            safe = name if _SAFE_NAME.fullmatch(name) else hashlib.sha1(name.encode()).hexdigest()
+            safe = name if _SAFE_NAME.fullmatch(name) else hexdigest("sha1", name.encode())
             try:
                 cgroup = self._watchers[name] = WatcherCgroup(f"{self.root}/w-{safe}")
             except OSError:

@@ -5,13 +5,12 @@ of every page of tuiman's heap that tuiman touches afterwards (reference counts 
 all of them), about 13 MiB; this interpreter costs a fraction of that.
 """
 
+# ruff: noqa: SIM105  (try/except, not contextlib: the watchdog imports neither it nor its deps)
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import select
-import signal
 import time
 
 from tuiman.core.processes.cgroup_removal import kill_tree, remove_tree
@@ -21,9 +20,14 @@ _SWEEP_ROUNDS = 7
 _SWEEP_PAUSE = 0.05  # 7 rounds x 50 ms: catches processes forked while we sweep
 _PARENT_POLL_MS = 500  # only without pidfds (Linux < 5.3): how often getppid() is checked
 _CGROUP_EMPTY_WAIT = 2.0
-TYPE_CHECKING = False  # typing itself is not imported: it would cost the watchdog memory
+# Every import is memory this process keeps: no typing, no contextlib, and `signal`'s C half,
+# `_signal` (already loaded by the interpreter): `signal` itself imports enum, ~0.8 MiB here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal
     from typing import NoReturn
+else:
+    import _signal
 
 
 # Only os-level calls: no threads, logging or asyncio, and everything ends in os._exit.
@@ -45,19 +49,16 @@ def _watchdog_main(rfd: int, marker: str, parent: int, leave_cgroup: str | None)
     try:
         # First, before anything else: a ^C in the terminal or a TERM to tuiman's group must not
         # take the watchdog down with it.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        with contextlib.suppress(OSError):  # a restarted one leads its session already
+        for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+            _signal.signal(sig, _signal.SIG_IGN)
+        try:
             os.setsid()
+        except OSError:  # a restarted one leads its session already
+            pass
         _close_fds_except(rfd)
         os.chdir("/")
         if leave_cgroup:
-            with contextlib.suppress(OSError):
-                fd = os.open(f"{leave_cgroup}/cgroup.procs", os.O_WRONLY)
-                try:
-                    os.write(fd, b"0")
-                finally:
-                    os.close(fd)
+            _move_into(leave_cgroup)
         orders = _watch(rfd, parent)
         if orders is not None:
             _kill_everything(orders, marker)
@@ -65,6 +66,17 @@ def _watchdog_main(rfd: int, marker: str, parent: int, leave_cgroup: str | None)
         pass
     finally:
         os._exit(0)
+
+
+def _move_into(cgroup: str) -> None:
+    try:
+        fd = os.open(f"{cgroup}/cgroup.procs", os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def _close_fds_except(keep: int) -> None:
@@ -126,8 +138,10 @@ def _kill_everything(orders: _Orders, marker: str) -> None:
     for path in orders.cgroups:  # first: nothing in a cgroup can fork its way out of this
         kill_tree(path)
     for pgid in orders.groups:
-        with contextlib.suppress(OSError):  # ESRCH: the group is already empty
-            os.killpg(pgid, signal.SIGKILL)
+        try:
+            os.killpg(pgid, _signal.SIGKILL)
+        except OSError:  # ESRCH: the group is already empty
+            pass
     # Exact NUL-delimited entry, so "X_TUIMAN_INSTANCE=m" or "TUIMAN_INSTANCE=m2" never match.
     needle = b"\0%s=%s\0" % (MARKER_ENV.encode(), os.fsencode(marker))
     for i in range(_SWEEP_ROUNDS):
@@ -156,8 +170,10 @@ def _sweep(needle: bytes) -> None:
         finally:
             os.close(fd)
         if needle in b"\0" + env + b"\0":
-            with contextlib.suppress(OSError):
-                os.kill(int(name), signal.SIGKILL)
+            try:
+                os.kill(int(name), _signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _read_all(fd: int) -> bytes:

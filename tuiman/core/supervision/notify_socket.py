@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import shutil
 import socket
 from collections.abc import Callable
 
@@ -43,6 +42,8 @@ def instance_directory(marker: str) -> str:
 def remove_instance_directory(marker: str) -> None:
     directory = _DIRECTORIES.pop(marker, None)
     if directory is not None:
+        import shutil  # only with notify readiness, at its end
+
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -27,7 +27,8 @@ class RunningPlugin(Protocol):
 
 
 def make_plugin(config: PluginConfig, arbiter: Arbiter) -> RunningPlugin:
-    # Imported only by a config that has plugins: not on every instance's way to its first spawn.
+    # Imported only by a config that has plugins: not on the way to the first spawn, and a
+    # manager keeps every module it imports.
     from tuiman.core.supervision.plugin_statsd import FullStats, StatsdEmitter
     from tuiman.core.supervision.plugin_watchdog import WatchDog
 

@@ -13,13 +13,14 @@ import contextlib
 import os
 import signal
 import socket
-import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from tuiman.core.config.probe_model import ProbeKind
+from tuiman.core.lazy_ssl import ssl_for_asyncio
 from tuiman.core.processes.procfs import read_small, stat_fields, task_children
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -38,9 +39,9 @@ async def check(kind: ProbeKind, target: str, timeout: float, env: Mapping[str, 
             return await _exec(target, timeout, env)
     except TimeoutError:
         return f"no answer within {timeout:g}s"
-    except ssl.SSLError as error:  # before OSError, whose subclass it is: its errno means nothing
-        return f"TLS: {error.reason or error}"
     except OSError as error:
+        if _is_tls_error(error):  # an OSError whose errno means nothing
+            return f"TLS: {getattr(error, 'reason', None) or error}"
         if error.errno:  # asyncio's "Connect call failed (...)": say what the system said
             return os.strerror(error.errno).lower()
         return error.strerror or str(error)
@@ -89,7 +90,7 @@ async def _http(url: str) -> str | None:
         raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
-    context = ssl.create_default_context() if secure else None
+    context = ssl_for_asyncio().create_default_context() if secure else None
     reader, writer = await asyncio.open_connection(parts.hostname, port, ssl=context)
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -102,7 +103,7 @@ async def _http(url: str) -> str | None:
         status_line = await reader.readline()
     finally:
         writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
+        with contextlib.suppress(OSError):  # ssl.SSLError included
             await writer.wait_closed()
     fields = status_line[:_HTTP_HEAD_LIMIT].decode("latin-1").split(maxsplit=2)
     if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
@@ -111,6 +112,11 @@ async def _http(url: str) -> str | None:
     if 200 <= status < 400:
         return None
     return f"HTTP {status}" + (f" {fields[2].strip()}" if len(fields) > 2 else "")
+
+
+def _is_tls_error(error: OSError) -> bool:
+    ssl = sys.modules.get("ssl")  # not imported: no https probe ran, so no TLS error either
+    return ssl is not None and isinstance(error, ssl.SSLError)
 
 
 async def _exec(command: str, timeout: float, env: Mapping[str, str]) -> str | None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tuiman.core.bus import Bus
-from tuiman.core.config.environment import LaunchSettings
+from tuiman.core.config.environment import LaunchSettings, which
 from tuiman.core.config.expand import spawn_argv_env
 from tuiman.core.config.model import WatcherConfig
 from tuiman.core.events import Kind
@@ -237,12 +235,14 @@ class SlotTable:
         if key not in self._executables:
             # As Popen: the child's PATH, or the default path when its environment has none.
             lookup_path = search_path if search_path is not None else os.defpath
-            self._executables[key] = shutil.which(program, path=lookup_path)
+            self._executables[key] = which(program, lookup_path)
         return self._executables[key]
 
     def _arm_timers(self, slot: Slot, process: ManagedProcess) -> None:
         loop = self._host.loop
         if self.config.max_age > 0:
+            import random  # only with max_age: its import seeds a generator, ~0.1 MiB kept
+
             lifetime = self.config.max_age + random.uniform(0, self.config.max_age_variance)
             loop.call_later(lifetime, self._recycle, process)
         if slot.history.probing or slot.history.consecutive_short:
