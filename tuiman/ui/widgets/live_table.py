@@ -32,6 +32,10 @@ the same rows in a LiveTable and in a stock DataTable and fails when they stop m
   `rows` (`Row(key, height, label, auto_height)`), `_new_rows`,
   `_require_update_dimensions`, `_highlight_cursor()`, `_update_count`.
 - `watch_hover_coordinate(old, value)` (extended: the tooltip of `TOOLTIP_COLUMNS`).
+- `switch` swaps whole containers: DataTable reaches `_data`, `rows` and `_row_locations`
+  through `self` each time (`clear` empties the current ones in place, `sort` assigns a new
+  `_row_locations`), so a set kept aside can stand in; then `_new_rows`, `_update_count`
+  and `_update_dimensions` as above.
 
 `tuiman/ui/strip_cycles.py` also replaces `Strip.crop_extend`, `Strip.divide` and
 `LRUCache.clear` (same results, no reference cycles); `tests/ui/test_strip_cycles.py` checks
@@ -64,6 +68,7 @@ from tuiman.ui.terminal_text import safe_text
 Cell = tuple[str, str]  # (text, palette role)
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
 MASS_REMOVAL = 64  # removing more rows than this at once is cheaper as clear + add
+STASHES_KEPT = 4  # sets of rows kept aside by `switch` (the most recently left ones)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,22 @@ class ColumnSpec:
     key: str
     label: str
     width: int
+
+
+@dataclass
+class _Stash:
+    """What `switch` keeps aside: the DataTable's own row containers and ours."""
+
+    specs: list[ColumnSpec]
+    data: dict[RowKey, dict[ColumnKey, Text]]
+    rows: dict[RowKey, TableRow]
+    locations: Any  # DataTable's TwoWayDict[RowKey, int]
+    shown: dict[str, tuple[Cell, ...]]
+    order: list[str]
+    strips: dict[RowKey, tuple[tuple[Any, ...], Strip]]
+    versions: dict[RowKey, int]
+    cursor_row: int
+    scroll_y: float
 
 
 class LiveTable(DataTable[Text]):
@@ -133,6 +154,7 @@ class LiveTable(DataTable[Text]):
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self._specs: list[ColumnSpec] = []
+        self._stashes: dict[str, _Stash] = {}  # by `switch` key, least recently left first
         self.updates = 0  # cells written since mount (for tests and the bench)
 
     @property
@@ -167,12 +189,56 @@ class LiveTable(DataTable[Text]):
 
     def set_specs(self, specs: list[ColumnSpec]) -> None:
         """New columns; rows are re-added by the next sync."""
+        self._stashes.clear()
         self.clear(columns=True)
         self._shown.clear()
         self._order = []
         self._specs = []
         for column in specs:
             self.add_spec(column)
+
+    def switch(self, leaving: str | None, entering: str | None) -> None:
+        """Keep the rows shown for `leaving` aside and bring back those last shown for
+        `entering` (with its cursor and scroll position), for the next sync to bring up to
+        date: a move between two watchers then costs the cells that changed meanwhile, not
+        the building of every row (5 000 processes: every cell a new Text). Only the
+        containers change hands; nothing is copied."""
+        if leaving is not None and self.row_count:
+            self._stashes.pop(leaving, None)
+            self._stashes[leaving] = _Stash(
+                list(self._specs),
+                self._data,
+                self.rows,
+                self._row_locations,
+                self._shown,
+                self._order,
+                self._row_strips,
+                self._row_versions,
+                self.cursor_row,
+                self.scroll_y,
+            )
+            while len(self._stashes) > STASHES_KEPT:
+                del self._stashes[next(iter(self._stashes))]
+        stash = None if entering is None else self._stashes.pop(entering, None)
+        if stash is None or stash.specs != self._specs:
+            stash = _Stash(
+                list(self._specs), {}, {}, type(self._row_locations)({}), {}, [], {}, {}, 0, 0
+            )
+        self._data = stash.data
+        self.rows = stash.rows
+        self._row_locations = stash.locations
+        self._shown = stash.shown
+        self._order = stash.order
+        self._row_strips = stash.strips
+        self._row_versions = stash.versions
+        self._new_rows = set()
+        self._clear_caches()
+        self._update_count += 1
+        self._update_dimensions(())  # the virtual size, now: the scroll position needs it
+        self.hover_coordinate = Coordinate(0, 0)
+        self.cursor_coordinate = Coordinate(stash.cursor_row, 0)
+        self.scroll_to(y=stash.scroll_y, animate=False, immediate=True)
+        self.refresh()
 
     @property
     def selected_key(self) -> str | None:
@@ -292,6 +358,7 @@ class LiveTable(DataTable[Text]):
         """Rewrite every cell (the theme changed)."""
         palette = palette_of(self.app)
         self._row_strips.clear()
+        self._stashes.clear()  # their cells have the old theme's colours
         for key, cells in self._shown.items():
             for column, cell in zip(self._column_keys, cells, strict=False):
                 self.update_cell(key, column, self._text(cell, palette))
