@@ -74,6 +74,25 @@ async def test_rows_scrolled_out_of_view_are_updated_but_not_repainted() -> None
         assert any("1020    20  running     2s" in line for line in bottom)
 
 
+async def test_rows_off_screen_get_their_new_texts_only_when_read() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 6)) as pilot:  # room for the header and 5 rows
+        table = app.query_one(ProcessesTable)
+        table.sync(rows(["1s"] * 20))
+        await pilot.pause()
+        table.sync(rows(["2s"] * 20))
+        assert table.updates == 5  # the rows on screen; the 15 others wait
+        assert table.get_cell("1012", "age").plain == "2s"  # read: brought up to date
+        assert table.updates == 6
+        table.move_cursor(row=19)
+        await pilot.pause()
+        bottom = [line_text(table, y) for y in range(table.size.height)]
+        assert any("1020    20  running     2s" in line for line in bottom)
+        assert not any("1s" in line for line in bottom)
+        table.sync(rows(["3s"] * 20))  # and a row behind by two changes catches up to the last
+        assert [cell.plain for cell in table.get_column("age")] == ["3s"] * 20
+
+
 async def test_cursor_row_is_restyled_when_the_cursor_moves() -> None:
     app = TableApp()
     async with app.run_test(size=(80, 12)) as pilot:

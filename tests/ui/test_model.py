@@ -11,8 +11,10 @@ import pytest
 
 from tests.support.events import make_event
 from tuiman.core.events import Event, Kind
+from tuiman.core.states import ProcessState
 from tuiman.ui.model import Changes, CoreModel
 from tuiman.ui.rows import process_rows, watcher_row
+from tuiman.ui.views import ProcessView, WatcherView
 
 T0 = 1_700_000_000.0
 
@@ -457,3 +459,15 @@ def test_config_warnings_of_the_snapshot_alert_once_each(ev: History) -> None:
     assert alerts(model.apply([ev(Kind.SNAPSHOT, None, **warned)])) == [
         ("config warning", "circus.ini: [circus] user: unknown option", "warning")
     ]
+
+
+def test_a_stats_status_with_control_characters_is_made_safe() -> None:
+    model = CoreModel()
+    process = ProcessView(7, 1, ProcessState.RUNNING, 0.0)
+    model.watchers["web"] = WatcherView("web", processes={7: process})
+    entry = {"cpu": 1.5, "rss": 2048, "status": "\x1b]0;owned\x07T"}
+    payload = {"cpu": 1.5, "rss": 2048, "processes": {"7": entry}}
+    changes = model.apply([Event(seq=1, time=0.0, kind=Kind.STATS, watcher="web", payload=payload)])
+    assert (process.cpu, process.rss) == (1.5, 2048)
+    assert "\x1b" not in process.status and "\x07" not in process.status
+    assert changes.stats == {"web"}

@@ -76,3 +76,30 @@ async def test_enter_on_a_watcher_focuses_its_output(tmp_path: Path) -> None:
         await wait_until(lambda: screen.focused is screen.output, pause=pilot.pause)
         assert screen.selected == "worker"
         assert str(screen.output_panel.border_title) == "output · worker"
+
+
+async def test_a_watcher_left_and_come_back_to_keeps_its_process_cursor(tmp_path: Path) -> None:
+    """The processes table keeps a watcher's rows aside while another is shown
+    (LiveTable.switch): back on it, the cursor is on the process it was on."""
+    app = scripted(tmp_path, ScriptedClient())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(app, pilot)
+        screen = app.main
+        table = screen.processes_table
+        await pilot.press("home", "down", "tab")  # worker's processes: 4201, 4233, 4203
+        await wait_until(lambda: screen.process_focused, pause=pilot.pause)
+        await pilot.press("G")
+        assert table.selected_pid == 4203
+        await pilot.press("shift+tab")
+        await wait_until(lambda: screen.focused is screen.watchers_table, pause=pilot.pause)
+        await pilot.press("up")  # web: its own two processes, the cursor on the first
+        assert screen.selected == "web"
+        await pilot.pause()
+        assert [row.key.value for row in table.ordered_rows] == ["4101", "4102"]
+        assert table.selected_pid == 4101
+        await pilot.press("down")  # worker again
+        assert screen.selected == "worker"
+        await pilot.pause()
+        assert [row.key.value for row in table.ordered_rows] == ["4201", "4233", "4203"]
+        assert table.selected_pid == 4203
+        assert "4203" in table.render_line(3).text  # drawn, not only listed (header on line 0)

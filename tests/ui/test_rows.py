@@ -210,3 +210,21 @@ def test_extended_stats_columns() -> None:
         ("-", "muted"),
         ("2", "plain"),  # children are counted
     )
+
+
+def test_an_unchanged_process_row_is_handed_out_again_and_any_change_makes_a_new_one() -> None:
+    web = view(processes=running(101, 102, started=NOW - 90))
+    first = process_rows(web, NOW)
+    again = process_rows(web, NOW + 20)  # "1m" both times
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
+
+    web.processes[101].cpu = 3.5
+    web.last_exit[2] = None  # slot 2's last exit, status unknown
+    later = process_rows(web, NOW + 40)  # 2m: every age cell changes
+    assert later[0][1][4] == ("3.5%", "plain")
+    assert later[1][1][6] == ("?", "muted")
+    assert [cells[3][0] for _, cells in later] == ["2m", "2m"]
+    # built as without a cache
+    fresh = view(last_exit={2: None}, processes=running(101, 102, started=NOW - 90))
+    fresh.processes[101].cpu = 3.5
+    assert later == process_rows(fresh, NOW + 40)

@@ -45,7 +45,7 @@ from tuiman.ui.log_entries import (
     started_entry,
 )
 from tuiman.ui.readiness_view import apply_readiness, started
-from tuiman.ui.terminal_text import safe_ansi, safe_event
+from tuiman.ui.terminal_text import safe_ansi, safe_event, safe_text
 from tuiman.ui.views import (
     ProcessView,
     RunningHook,
@@ -159,6 +159,11 @@ class CoreModel:
                 new_output.append(entry)
             elif event.kind == Kind.TERMINAL:  # escape sequences are the point: not made safe
                 changes.terminal.append(event)
+            elif event.kind == Kind.STATS:
+                # Only numbers and the status letter are read (made safe there): safe_event
+                # would copy every string of every process' entry, 5 000 of them a second.
+                stats = cast(StatsPayload, event.payload)
+                self._stats(safe_text(event.watcher or ""), stats, changes)
             else:
                 self._apply_one(safe_event(event), changes)
         return changes
@@ -244,7 +249,7 @@ class CoreModel:
             if process is not None:
                 process.cpu = stats["cpu"]
                 process.rss = stats["rss"]
-                process.status = stats.get("status", "")
+                process.status = safe_text(stats.get("status", ""))
         changes.stats.add(view.name)
 
     def _hook_started(self, event: Event, changes: Changes) -> None:

@@ -138,11 +138,31 @@ def process_rows(
 ) -> list[Row]:
     rows: list[Row] = []
     processes = sort_processes(view.processes.values(), order)
+    last_exit = view.last_exit
     for process in processes:
-        cells = _process_cells(view, process, now, extended)
-        if readiness:  # after the state column (docs/readiness.md)
-            cells = (*cells[:3], process_ready_cell(view, process.pid), *cells[3:])
-        rows.append((str(process.pid), cells))
+        if extended or readiness:
+            cells = _process_cells(view, process, now, extended)
+            if readiness:  # after the state column (docs/readiness.md)
+                cells = (*cells[:3], process_ready_cell(view, process.pid), *cells[3:])
+            rows.append((str(process.pid), cells))
+            continue
+        # The same inputs give the same row: the tuple made last time is handed out again.
+        made_of = (
+            fmt_age(now - process.started),
+            process.cpu,
+            process.rss,
+            process.state,
+            process.status,
+            process.wid,
+            last_exit.get(process.wid, _NEVER),
+        )
+        cached = process.row
+        if cached is None or cached[0] != made_of:
+            cached = process.row = (
+                made_of,
+                (str(process.pid), _process_cells(view, process, now, extended)),
+            )
+        rows.append(cached[1])
     for pause in sorted(view.pauses.values(), key=lambda p: p.wid):
         blanks: tuple[Cell, ...] = tuple(("", "plain") for _ in extended)
         rows.append(
@@ -162,6 +182,9 @@ def process_rows(
             )
         )
     return rows
+
+
+_NEVER = object()  # a slot with no exit yet (None is an exit of unknown status)
 
 
 def _process_cells(

@@ -24,6 +24,11 @@ class ProcessView:
     rss: int | None = None
     extended: dict[str, Any] = field(default_factory=dict)
     status: str = ""  # the kernel's state letter from the last stats sample ("T": stopped)
+    # Its last table row and what it was made from (tuiman.ui.rows): rebuilt only when that
+    # changes, not for each of 5 000 processes every second.
+    row: tuple[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(slots=True)

@@ -280,6 +280,7 @@ class MainScreen(Screen[None]):
         self.follow.select(None, None)
         if self.processes_table.extended:
             self.processes_table.set_extended(())
+        self.processes_table.switch(old, new)
         self.sync_processes()
         self._reload_output()
         self.update_titles()

@@ -13,7 +13,10 @@ Textual pin: this module leans on DataTable and Widget internals (Textual 8.2.8)
 public API. A Textual bump must re-check each one; `tests/ui/test_live_table_parity.py` draws
 the same rows in a LiveTable and in a stock DataTable and fails when they stop matching.
 - `_data` (row key -> column key -> cell): written in place by `_update_row`, read by
-  `_row_strip`, to change a cell without `update_cell`'s table-wide re-render.
+  `_row_strip`, to change a cell without `update_cell`'s table-wide re-render. It is a
+  `_RowData` (a dict whose `[]`, `get`, `del` and `clear` bring an off-screen row up to date
+  first): DataTable must keep reading rows through those, not through `values()`/`items()`
+  (`sort` does, for the first column only, which never changes).
 - `_row_locations` (row key <-> row index, `.get` and `.get_key`).
 - `_get_styles_to_render_cell(...)` (positional arguments: header, row label, fixed, hover,
   cursor, show_cursor, show_hover_cursor, foreground/background CSS priority) and
@@ -32,6 +35,10 @@ the same rows in a LiveTable and in a stock DataTable and fails when they stop m
   `rows` (`Row(key, height, label, auto_height)`), `_new_rows`,
   `_require_update_dimensions`, `_highlight_cursor()`, `_update_count`.
 - `watch_hover_coordinate(old, value)` (extended: the tooltip of `TOOLTIP_COLUMNS`).
+- `switch` swaps whole containers: DataTable reaches `_data`, `rows` and `_row_locations`
+  through `self` each time (`clear` empties the current ones in place, `sort` assigns a new
+  `_row_locations`), so a set kept aside can stand in; then `_new_rows`, `_update_count`
+  and `_update_dimensions` as above.
 
 `tuiman/ui/strip_cycles.py` also replaces `Strip.crop_extend`, `Strip.divide` and
 `LRUCache.clear` (same results, no reference cycles); `tests/ui/test_strip_cycles.py` checks
@@ -64,6 +71,7 @@ from tuiman.ui.terminal_text import safe_text
 Cell = tuple[str, str]  # (text, palette role)
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
 MASS_REMOVAL = 64  # removing more rows than this at once is cheaper as clear + add
+STASHES_KEPT = 4  # sets of rows kept aside by `switch` (the most recently left ones)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,56 @@ class ColumnSpec:
     key: str
     label: str
     width: int
+
+
+class _RowData(dict[RowKey, dict[ColumnKey, Text]]):
+    """DataTable's `_data`, in which a row off screen may lag behind what the table shows:
+    its Texts are brought up to date when the row is read (drawn, looked up), so a refresh
+    that changes 5 000 rows (an age crossing a minute) makes the Texts of the ~30 on screen."""
+
+    def __init__(self, table: LiveTable) -> None:
+        super().__init__()
+        self.table = table
+        self.behind: dict[RowKey, tuple[Cell, ...]] = {}  # row -> the cells its Texts show
+
+    def __getitem__(self, key: RowKey) -> dict[ColumnKey, Text]:
+        if self.behind and key in self.behind:
+            self.table._catch_up(key, self.behind.pop(key))
+        return super().__getitem__(key)
+
+    def get(self, key: RowKey, default: Any = None) -> Any:
+        if self.behind and key in self.behind:
+            self.table._catch_up(key, self.behind.pop(key))
+        return super().get(key, default)
+
+    def __delitem__(self, key: RowKey) -> None:
+        self.behind.pop(key, None)
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.behind.clear()
+        super().clear()
+
+    def catch_up(self) -> None:
+        while self.behind:
+            key, cells = self.behind.popitem()
+            self.table._catch_up(key, cells)
+
+
+@dataclass
+class _Stash:
+    """What `switch` keeps aside: the DataTable's own row containers and ours."""
+
+    specs: list[ColumnSpec]
+    data: _RowData
+    rows: dict[RowKey, TableRow]
+    locations: Any  # DataTable's TwoWayDict[RowKey, int]
+    shown: dict[str, tuple[Cell, ...]]
+    order: list[str]
+    strips: dict[RowKey, tuple[tuple[Any, ...], Strip]]
+    versions: dict[RowKey, int]
+    cursor_row: int
+    scroll_y: float
 
 
 class LiveTable(DataTable[Text]):
@@ -133,6 +191,8 @@ class LiveTable(DataTable[Text]):
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self._specs: list[ColumnSpec] = []
+        self._stashes: dict[str, _Stash] = {}  # by `switch` key, least recently left first
+        self._data = self._row_data = _RowData(self)
         self.updates = 0  # cells written since mount (for tests and the bench)
 
     @property
@@ -144,12 +204,14 @@ class LiveTable(DataTable[Text]):
             self.add_spec(column)
 
     def add_spec(self, column: ColumnSpec) -> None:
+        self._row_data.catch_up()  # a row behind has one cell fewer than it shows from here on
         self.add_column(column.label, width=column.width, key=column.key)
         self._specs.append(column)
         self._shown = {key: (*cells, ("", "plain")) for key, cells in self._shown.items()}
 
     def remove_spec(self, key: str) -> None:
         index = self._column_keys.index(key)
+        self._row_data.catch_up()
         self.remove_column(key)
         del self._specs[index]
         self._shown = {k: cells[:index] + cells[index + 1 :] for k, cells in self._shown.items()}
@@ -167,12 +229,65 @@ class LiveTable(DataTable[Text]):
 
     def set_specs(self, specs: list[ColumnSpec]) -> None:
         """New columns; rows are re-added by the next sync."""
+        self._stashes.clear()
         self.clear(columns=True)
         self._shown.clear()
         self._order = []
         self._specs = []
         for column in specs:
             self.add_spec(column)
+
+    def switch(self, leaving: str | None, entering: str | None) -> None:
+        """Keep the rows shown for `leaving` aside and bring back those last shown for
+        `entering` (with its cursor and scroll position), for the next sync to bring up to
+        date: a move between two watchers then costs the cells that changed meanwhile, not
+        the building of every row (5 000 processes: every cell a new Text). Only the
+        containers change hands; nothing is copied."""
+        if leaving is not None and self.row_count:
+            self._stashes.pop(leaving, None)
+            self._stashes[leaving] = _Stash(
+                list(self._specs),
+                self._row_data,
+                self.rows,
+                self._row_locations,
+                self._shown,
+                self._order,
+                self._row_strips,
+                self._row_versions,
+                self.cursor_row,
+                self.scroll_y,
+            )
+            while len(self._stashes) > STASHES_KEPT:
+                del self._stashes[next(iter(self._stashes))]
+        stash = None if entering is None else self._stashes.pop(entering, None)
+        if stash is None or stash.specs != self._specs:
+            stash = _Stash(
+                list(self._specs),
+                _RowData(self),
+                {},
+                type(self._row_locations)({}),
+                {},
+                [],
+                {},
+                {},
+                0,
+                0,
+            )
+        self._data = self._row_data = stash.data
+        self.rows = stash.rows
+        self._row_locations = stash.locations
+        self._shown = stash.shown
+        self._order = stash.order
+        self._row_strips = stash.strips
+        self._row_versions = stash.versions
+        self._new_rows = set()
+        self._clear_caches()
+        self._update_count += 1
+        self._update_dimensions(())  # the virtual size, now: the scroll position needs it
+        self.hover_coordinate = Coordinate(0, 0)
+        self.cursor_coordinate = Coordinate(stash.cursor_row, 0)
+        self.scroll_to(y=stash.scroll_y, animate=False, immediate=True)
+        self.refresh()
 
     @property
     def selected_key(self) -> str | None:
@@ -219,14 +334,23 @@ class LiveTable(DataTable[Text]):
                 del self._shown[key]
         changed: list[tuple[int, int, int]] = []
         added: list[tuple[str, list[Text]]] = []
+        top = int(self.scroll_offset.y)
+        bottom = top + self.size.height - (self.header_height if self.show_header else 0)
+        behind = self._row_data.behind
         for key, cells in rows:
             previous = self._shown.get(key)
             if previous is None:
                 added.append((key, [self._text(cell, palette) for cell in cells]))
             elif previous != cells:
-                span = self._update_row(key, previous, cells, palette)
-                if span is not None:
-                    changed.append(span)
+                row_key = RowKey(key)
+                index = self._row_locations.get(row_key)
+                if index is not None and not top <= index < bottom:  # off screen: when read
+                    behind.setdefault(row_key, previous)
+                    self._row_versions[row_key] = self._row_versions.get(row_key, 0) + 1
+                else:
+                    span = self._update_row(key, previous, cells, palette)
+                    if span is not None:
+                        changed.append(span)
             self._shown[key] = cells
         self._add_rows(added)
         self._repaint_cells(changed)
@@ -292,9 +416,23 @@ class LiveTable(DataTable[Text]):
         """Rewrite every cell (the theme changed)."""
         palette = palette_of(self.app)
         self._row_strips.clear()
+        self._stashes.clear()  # their cells have the old theme's colours
         for key, cells in self._shown.items():
             for column, cell in zip(self._column_keys, cells, strict=False):
                 self.update_cell(key, column, self._text(cell, palette))
+
+    def _catch_up(self, row_key: RowKey, behind: tuple[Cell, ...]) -> None:
+        """Bring a row's Texts from the cells they show (`behind`) to the shown ones."""
+        # DataTable also looks rows up by their plain string (a RowKey hashes alike).
+        cells = self._shown.get(str(getattr(row_key, "value", row_key)))
+        data = dict.get(self._row_data, row_key)  # not through _RowData.get: no catching up
+        if cells is None or data is None:
+            return
+        palette = palette_of(self.app)
+        for column, old, new in zip(self._column_keys, behind, cells, strict=False):
+            if old != new:
+                data[ColumnKey(column)] = self._text(new, palette)
+                self.updates += 1
 
     def _update_row(
         self, key: str, previous: tuple[Cell, ...], cells: tuple[Cell, ...], palette: Palette
