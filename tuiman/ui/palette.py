@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from rich.style import Style
 from textual.app import App
@@ -65,13 +66,18 @@ class Palette:
         }[outcome]
 
 
-_palettes: dict[tuple[str, bool | None], Palette] = {}
+# Per app, the variables a palette was made from: Textual replaces `theme_variables` with a new
+# dict whenever it recomputes them. A cache keyed on the theme's name was shared by every app and
+# could keep colours read before a new theme's variables were in place (another app, set early).
+_palettes: WeakKeyDictionary[App[Any], tuple[dict[str, str], Palette]] = WeakKeyDictionary()
 
 
 def palette_of(app: App[Any]) -> Palette:
-    """The palette of the app's current theme (computed once per theme)."""
-    key = (app.theme, app.ansi_color)
-    palette = _palettes.get(key)
-    if palette is None:
-        palette = _palettes[key] = Palette.from_variables(app.theme_variables)
+    """The palette of the app's current theme (computed again only when its variables change)."""
+    variables = app.theme_variables
+    made = _palettes.get(app)
+    if made is not None and made[0] is variables:
+        return made[1]
+    palette = Palette.from_variables(variables)
+    _palettes[app] = (variables, palette)
     return palette
