@@ -182,8 +182,11 @@ async def test_a_shows_every_watchers_lines_each_named_in_its_colour(tmp_path: P
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         view = await started(app, pilot)
-        await wait_until(
-            lambda: "after-long" in [e.text for e in app.model.output_of("billing-worker")],
+        await wait_until(  # both have printed (each watcher's own process, no order between them)
+            lambda: all(
+                "after-long" in [e.text for e in app.model.output_of(name)]
+                for name in ("talker", "billing-worker")
+            ),
             pause=pilot.pause,
         )
         assert {e.watcher for e in view.items} == {app.main.selected}
