@@ -43,6 +43,10 @@ strip_cycles.install()
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
+# After a key, no event batch for at least this long, nor a collection (and until the key's
+# answer is drawn: collector_hold.AnswerHold)
+LEAST_BATCH_HOLD = 0.15
+LEAST_COLLECTOR_HOLD = 0.3
 
 
 class TuimanApp(App[int]):
@@ -251,10 +255,10 @@ class TuimanApp(App[int]):
             self.answer_hold.begin()  # under a flood of output, keys are drawn first
         await super().on_event(event)
 
-    def _answer_holds(self) -> list[Releasable]:
-        holds: list[Releasable] = [self.collector_hold]
+    def _answer_holds(self) -> list[tuple[Releasable, float]]:
+        holds: list[tuple[Releasable, float]] = [(self.collector_hold, LEAST_COLLECTOR_HOLD)]
         if self.bridge is not None:
-            holds.append(self.bridge)
+            holds.append((self.bridge, LEAST_BATCH_HOLD))
         return holds
 
     @on(EventBatch)

@@ -53,32 +53,52 @@ class Releasable(Protocol):
 
 class AnswerHold:
     """Holds (the collector, the event batches) from a key until a frame has been drawn after
-    it, or for LONGEST_HOLD at most. A fixed hold ran out before the answer was drawn when the
-    machine was busy: measured under load, a collection or a batch (grown by the wait) then
-    landed between the key and its frame. `after_refresh` is App.call_after_refresh, asked twice:
-    the key reaches its widget after the app has forwarded it, and the first callback lands on
-    the screen that was current then, which a dialog the key opens leaves behind."""
+    it, and at least `least` seconds (each hold its own), at most LONGEST_HOLD. A fixed hold ran
+    out before the answer was drawn when the machine was busy: measured under load, a collection
+    or a batch (grown by the wait) then landed between the key and its frame. The least keeps
+    the next key of a quick series (an arrow, then another) ahead of the backlog. `after_refresh`
+    is App.call_after_refresh, asked twice: the key reaches its widget after the app has
+    forwarded it, and the first callback lands on the screen that was current then, which a
+    dialog the key opens leaves behind."""
 
     def __init__(
         self,
-        holds: Callable[[], list[Releasable]],
+        holds: Callable[[], list[tuple[Releasable, float]]],
         after_refresh: Callable[[Callable[[], object]], object],
     ) -> None:
         self._holds = holds
         self._after_refresh = after_refresh
         self._waiting = 0  # keys whose frame is not drawn yet
+        self._since = 0.0  # the last key
+        self._timers: list[asyncio.TimerHandle] = []
 
     def begin(self) -> None:
-        for hold in self._holds():
+        self._cancel_timers()
+        self._since = asyncio.get_running_loop().time()
+        for hold, _least in self._holds():
             hold.hold(LONGEST_HOLD)
         self._waiting += 1
         self._after_refresh(lambda: self._after_refresh(self._drawn))
 
     def _drawn(self) -> None:
         self._waiting = max(self._waiting - 1, 0)
-        if not self._waiting:
-            self.release()
+        if self._waiting:
+            return
+        self._cancel_timers()
+        loop = asyncio.get_running_loop()
+        for hold, least in self._holds():
+            left = self._since + least - loop.time()
+            if left > 0:
+                self._timers.append(loop.call_later(left, hold.release))
+            else:
+                hold.release()
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
 
     def release(self) -> None:
-        for hold in self._holds():
+        self._cancel_timers()
+        for hold, _least in self._holds():
             hold.release()
