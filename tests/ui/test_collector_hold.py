@@ -12,8 +12,16 @@ import pytest
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
 from tests.ui.uihelpers import make_app, running, sleeper_toml
+from tuiman.ui.app import TuimanApp
 from tuiman.ui.collector_hold import LONGEST_HOLD, CollectorHold
 from tuiman.ui.screens.signal_picker import SignalPicker
+
+
+def has_processes(app: TuimanApp) -> bool:
+    """`k` acts once the selected watcher's processes are known (else it is disabled)."""
+    view = app.main.selected_view
+    return view is not None and bool(view.processes)
+
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,9 +68,28 @@ async def test_a_key_in_the_app_holds_the_collector_and_lets_it_go(tmp_path: Pat
     arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
-        await wait_until(lambda: app.bridge is not None, pause=pilot.pause)
+        await wait_until(lambda: app.bridge is not None and has_processes(app), pause=pilot.pause)
         await pilot.press("k")
         await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         await wait_until(gc.isenabled, pause=pilot.pause)
         app.collector_hold.hold(10.0)  # as if a key came just before quitting
     assert gc.isenabled()  # the session ends with the collector on
+
+
+async def test_a_key_holds_batches_and_collector_until_its_answer_is_drawn(
+    tmp_path: Path,
+) -> None:
+    arbiter = build_arbiter(tmp_path, sleeper_toml(tmp_path, numprocesses=1))
+    app = make_app(arbiter, tmp_path)
+    async with running(arbiter, app) as pilot:
+        await wait_until(lambda: app.bridge is not None and has_processes(app), pause=pilot.pause)
+        bridge = app.bridge
+        assert bridge is not None
+        await pilot.press("k")
+        await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
+        # released by the frame (release() zeroes it), not run out after LONGEST_HOLD
+        await wait_until(lambda: bridge._held_until == 0.0, pause=pilot.pause)
+        await wait_until(gc.isenabled, pause=pilot.pause)
+        await pilot.press("escape")
+        await wait_until(lambda: not isinstance(app.screen, SignalPicker), pause=pilot.pause)
+        await wait_until(lambda: bridge._held_until == 0.0, pause=pilot.pause)

@@ -20,8 +20,8 @@ from tuiman.core.events import Event, Kind
 from tuiman.core.line_text import terminal_line
 from tuiman.core.payloads import ArbiterSnapshot
 from tuiman.ui import strip_cycles
-from tuiman.ui.bridge import INPUT_PRIORITY, Bridge
-from tuiman.ui.collector_hold import CollectorHold
+from tuiman.ui.bridge import Bridge
+from tuiman.ui.collector_hold import AnswerHold, CollectorHold, Releasable
 from tuiman.ui.commands import TuimanCommands
 from tuiman.ui.crash import write_crash_report
 from tuiman.ui.keymap import load_keymap, settings_path
@@ -43,7 +43,10 @@ strip_cycles.install()
 
 HOOK_HISTORY = 300
 ALERT_REPEAT = 3.0  # the same notification is not repeated within this many seconds
-KEY_ANSWER = 0.3  # seconds without garbage collection after a key (collector_hold.py)
+# After a key, no event batch for at least this long, nor a collection (and until the key's
+# answer is drawn: collector_hold.AnswerHold)
+LEAST_BATCH_HOLD = 0.15
+LEAST_COLLECTOR_HOLD = 0.3
 
 
 class TuimanApp(App[int]):
@@ -115,6 +118,7 @@ class TuimanApp(App[int]):
         self._counters_busy = False
         self.preferences = Preferences()
         self.collector_hold = CollectorHold()
+        self.answer_hold = AnswerHold(self._answer_holds, self.call_after_refresh)
 
     def get_default_screen(self) -> Screen[Any]:
         return self._main
@@ -248,9 +252,14 @@ class TuimanApp(App[int]):
     # -- events -------------------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and self.bridge is not None:
-            self.bridge.hold(INPUT_PRIORITY)  # under a flood of output, keys are drawn first
-            self.collector_hold.hold(KEY_ANSWER)
+            self.answer_hold.begin()  # under a flood of output, keys are drawn first
         await super().on_event(event)
+
+    def _answer_holds(self) -> list[tuple[Releasable, float]]:
+        holds: list[tuple[Releasable, float]] = [(self.collector_hold, LEAST_COLLECTOR_HOLD)]
+        if self.bridge is not None:
+            holds.append((self.bridge, LEAST_BATCH_HOLD))
+        return holds
 
     @on(EventBatch)
     def _event_batch(self, message: EventBatch) -> None:

@@ -12,8 +12,8 @@ from tuiman.core.events import Event
 from tuiman.ui.messages import EventBatch, StreamEnded
 
 FRAME = 1 / 15  # at most 15 batches a second reach the widgets: a scrolling log needs no more
-MAX_BATCH = 5000  # events per batch, so that one batch never holds the UI for long
-INPUT_PRIORITY = 0.15  # seconds without batches after a key press or a click
+MAX_BATCH = 2000  # events per batch, so that one batch never holds the UI (or a key) for long
+LONGEST_HOLD = 0.5  # seconds: the bus keeps 10 000 events for the UI, 1 s of the worst output
 
 
 class Bridge:
@@ -27,10 +27,17 @@ class Bridge:
         self.batches = 0
         self.events = 0
         self._held_until = 0.0
+        self._released = asyncio.Event()
 
     def hold(self, seconds: float) -> None:
         """Post no batch for a moment: the user just pressed a key, and its redraw goes first."""
-        self._held_until = max(self._held_until, asyncio.get_running_loop().time() + seconds)
+        until = asyncio.get_running_loop().time() + min(seconds, LONGEST_HOLD)
+        self._held_until = max(self._held_until, until)
+
+    def release(self) -> None:
+        """The key's answer is drawn: batches flow again."""
+        self._held_until = 0.0
+        self._released.set()
 
     async def run(self) -> None:
         while True:
@@ -39,16 +46,30 @@ class Bridge:
             except EOFError:
                 self._target.post_message(StreamEnded())
                 return
-            delay = self._held_until - asyncio.get_running_loop().time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-                batch.extend(self._drain(MAX_BATCH) if self._drain is not None else ())
+            if await self._wait_for_release():
+                batch.extend(self._drain(MAX_BATCH - len(batch)) if self._drain is not None else ())
             self._handled.clear()
             self._target.post_message(EventBatch(batch, self._handled))
             self.batches += 1
             self.events += len(batch)
             await self._handled.wait()
-            await asyncio.sleep(self._frame)
+            # A full batch leaves a backlog (after a hold): the rest follows at once, in batches
+            # small enough that a key typed meanwhile waits for one only.
+            await asyncio.sleep(0 if len(batch) >= MAX_BATCH else self._frame)
+
+    async def _wait_for_release(self) -> bool:
+        """Until the hold runs out or is released; True if there was one."""
+        loop = asyncio.get_running_loop()
+        waited = False
+        while (delay := self._held_until - loop.time()) > 0:
+            waited = True
+            self._released.clear()
+            try:
+                async with asyncio.timeout(delay):
+                    await self._released.wait()
+            except TimeoutError:
+                pass
+        return waited
 
     async def _next_batch(self) -> list[Event]:
         batch = [await self._stream.get()]

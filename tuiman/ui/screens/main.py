@@ -11,7 +11,7 @@ from textual.containers import Horizontal
 from textual.events import DescendantFocus
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from tuiman.core.states import WatcherState
 from tuiman.ui.keys import MAIN_BINDINGS, attach_bindings
@@ -24,6 +24,7 @@ from tuiman.ui.screens.output_follow import OutputFollow
 from tuiman.ui.screens.output_modes import OutputModes
 from tuiman.ui.sorting import SortOrder, sort_watchers
 from tuiman.ui.views import WatcherView
+from tuiman.ui.widgets.footer import QuietFooter
 from tuiman.ui.widgets.header import StatusHeader
 from tuiman.ui.widgets.hook_log import HookLog, HookLogHeader
 from tuiman.ui.widgets.output_pane import OutputPane
@@ -85,7 +86,7 @@ class MainScreen(Screen[None]):
             yield self.hook_log_header
             yield self.hook_log
         yield self.output_panel
-        yield Footer(id="footer")
+        yield QuietFooter(id="footer")
 
     # -- access -------------------------------------------------------------------------------
     @property

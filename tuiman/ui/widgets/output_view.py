@@ -110,7 +110,10 @@ class OutputView(LineView[OutputEntry]):
         return len(item.text) + self._prefix
 
     def item_cells(self, item: OutputEntry) -> int:
-        return cell_len(plain_text(item.text)) + self._prefix
+        plain = plain_text(item.text)
+        # printable ASCII is one cell a character: `w` counts every kept line, 5x faster so
+        cells = len(plain) if plain.isascii() and plain.isprintable() else cell_len(plain)
+        return cells + self._prefix
 
     def item_rows(self, item: OutputEntry, width: int) -> int:
         lines = self._json_lines(item)
