@@ -12,6 +12,7 @@ from textual.widgets import Input, OptionList, Static
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
 from tests.ui.uihelpers import live_pids, make_app, running
+from tuiman.ui.app import TuimanApp
 from tuiman.ui.screens.info import InfoScreen
 from tuiman.ui.screens.scale_to import ScaleToScreen
 from tuiman.ui.screens.signal_picker import SIGNALS, SignalPicker
@@ -28,6 +29,10 @@ numprocesses = 3
 """
 
 
+def known_processes(app: TuimanApp) -> dict[str, int]:
+    return {name: len(view.processes) for name, view in app.model.watchers.items()}
+
+
 def shown(screen: object, selector: str) -> str:
     assert hasattr(screen, "query_one")
     return str(screen.query_one(selector, Static).render())
@@ -38,6 +43,8 @@ async def test_each_opening_shows_the_selection_of_now(tmp_path: Path) -> None:
     app = make_app(arbiter, tmp_path)
     async with running(arbiter, app) as pilot:
         await wait_until(lambda: len(live_pids(arbiter, "beta")) == 3, pause=pilot.pause)
+        # `k` acts on processes the UI knows of: wait until both watchers' have reached it
+        await wait_until(lambda: known_processes(app) == {"alpha": 1, "beta": 3}, pause=pilot.pause)
         await pilot.press("k")
         await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
         first = app.screen

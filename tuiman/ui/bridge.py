@@ -58,10 +58,12 @@ class Bridge:
             await asyncio.sleep(0 if len(batch) >= MAX_BATCH else self._frame)
 
     async def _wait_for_release(self) -> bool:
-        """Until the hold runs out or is released; True if there was one."""
+        """Until the hold runs out or is released, LONGEST_HOLD at most even while keys keep
+        coming (a held-down arrow must not starve the UI of events); True if there was one."""
         loop = asyncio.get_running_loop()
         waited = False
-        while (delay := self._held_until - loop.time()) > 0:
+        latest = loop.time() + LONGEST_HOLD
+        while (delay := min(self._held_until, latest) - loop.time()) > 0:
             waited = True
             self._released.clear()
             try:

@@ -148,7 +148,10 @@ class MainActions:
         name = view.name
 
         def apply(count: int | None) -> None:
-            if count is not None and count != view.numprocesses:
+            # Sent even when it looks like no change: what the UI knows of the count may be a
+            # batch behind the core (events wait while keys are answered), and the core's
+            # scale to the count it has is a no-op.
+            if count is not None:
                 client = screen.tui.client
                 screen.tui.command(
                     f"scale {name} to {count}", partial(client.scale_to, name, count)
