@@ -11,17 +11,9 @@ import pytest
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
-from tests.ui.uihelpers import make_app, running, sleeper_toml
-from tuiman.ui.app import TuimanApp
+from tests.ui.uihelpers import has_processes, make_app, running, sleeper_toml
 from tuiman.ui.collector_hold import LONGEST_HOLD, CollectorHold
 from tuiman.ui.screens.signal_picker import SignalPicker
-
-
-def has_processes(app: TuimanApp) -> bool:
-    """`k` acts once the selected watcher's processes are known (else it is disabled)."""
-    view = app.main.selected_view
-    return view is not None and bool(view.processes)
-
 
 pytestmark = pytest.mark.timeout(60)
 

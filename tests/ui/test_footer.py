@@ -9,17 +9,9 @@ from textual.widgets._footer import FooterKey
 
 from tests.support.core import build_arbiter
 from tests.support.waiting import wait_until
-from tests.ui.uihelpers import make_app, running, sleeper_toml
-from tuiman.ui.app import TuimanApp
+from tests.ui.uihelpers import has_processes, make_app, running, sleeper_toml
 from tuiman.ui.screens.signal_picker import SignalPicker
 from tuiman.ui.widgets.footer import QuietFooter
-
-
-def has_processes(app: TuimanApp) -> bool:
-    """`k` acts once the selected watcher's processes are known (else it is disabled)."""
-    view = app.main.selected_view
-    return view is not None and bool(view.processes)
-
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -122,3 +122,9 @@ def palette_offers(app: TuimanApp, text: str) -> bool:
         return False
     prompt = commands.get_option_at_index(commands.highlighted).prompt
     return text.lower() in str(prompt).lower()
+
+
+def has_processes(app: TuimanApp) -> bool:
+    """`k` acts once the selected watcher's processes are known (else it is disabled)."""
+    view = app.main.selected_view
+    return view is not None and bool(view.processes)
