@@ -27,14 +27,14 @@ async def test_a_dialog_leaves_the_footer_as_it_was(tmp_path: Path) -> None:
         await wait_until(lambda: app.bridge is not None and has_processes(app), pause=pilot.pause)
         footer = app.main.query_one(QuietFooter)
         await wait_until(lambda: keys(footer), pause=pilot.pause)
-        await pilot.pause(0.2)
+        await pilot.pause()  # whatever the change set off is handled
         before = keys(footer)
         await pilot.press("k")
         await wait_until(lambda: isinstance(app.screen, SignalPicker), pause=pilot.pause)
-        await pilot.pause(0.2)
+        await pilot.pause()  # whatever the change set off is handled
         await pilot.press("escape")
         await wait_until(lambda: app.screen is app.main, pause=pilot.pause)
-        await pilot.pause(0.2)
+        await pilot.pause()  # whatever the change set off is handled
         assert keys(footer) == before  # the same widgets: not recomposed, twice
 
 
