@@ -390,14 +390,20 @@ def _render(results: dict[str, Any]) -> tuple[list[str], list[Verdict], int]:
         "n/a (no UI)" if tui_cpu is None else f"{fmt(tui_cpu)} %",
         None if tui_cpu is None else tui_cpu <= 3,
     )
-    rss = lambda r, m: session("rss_kib")(r, m)  # noqa: E731
-    r_rss = ratio_of(reps, rss, TUIMAN, CIRCUS)
-    target(
-        f"RSS headless with {n_session} processes ≤ Circus",
-        f"{fmt_ratio(r_rss)} ({fmt(kib_to_mib(median_of(reps, rss, TUIMAN)))} vs "
-        f"{fmt(kib_to_mib(median_of(reps, rss, CIRCUS)))} MiB)",
-        None if r_rss is None else r_rss <= 1,
-    )
+
+    def at_most(label: str, getter: Getter, other: str, unit: str, shown: Getter) -> None:
+        """tuiman ≤ `other`, judged on the median of the ratios within each repetition."""
+        ratio = ratio_of(reps, getter, TUIMAN, other)
+        target(
+            label,
+            f"{fmt_ratio(ratio)} ({fmt(median_of(reps, shown, TUIMAN))} vs "
+            f"{fmt(median_of(reps, shown, other))} {unit})",
+            None if ratio is None else ratio <= 1,
+        )
+
+    rss = session("rss_kib")
+    rss_mib = lambda r, m: kib_to_mib(rss(r, m))  # noqa: E731
+    at_most(f"RSS headless with {n_session} processes ≤ Circus", rss, CIRCUS, "MiB", rss_mib)
     tui_rss = med([dig(r, "tui_session", "rss_kib") for r in reps])
     head_rss = median_of(reps, rss, TUIMAN)
     target(
@@ -406,13 +412,7 @@ def _render(results: dict[str, Any]) -> tuple[list[str], list[Verdict], int]:
         None if tui_rss is None or not head_rss else tui_rss / head_rss <= 2.5,
     )
     stop_g = scaled(session("stop", "all_gone"), 1000)
-    r_stop = ratio_of(reps, stop_g, TUIMAN, CIRCUS)
-    target(
-        f"stop {n_session} → all gone ≤ Circus",
-        f"{fmt_ratio(r_stop)} "
-        f"({fmt(median_of(reps, stop_g, TUIMAN))} vs {fmt(median_of(reps, stop_g, CIRCUS))} ms)",
-        None if r_stop is None else r_stop <= 1,
-    )
+    at_most(f"stop {n_session} → all gone ≤ Circus", stop_g, CIRCUS, "ms", stop_g)
     # supervisord notices a stop on its 1 s tick in some runs: its fastest repetition is the bar
     stop_t = median_of(reps, stop_g, TUIMAN)
     stop_s = [v for v in values(reps, stop_g, SUPERVISOR) if v is not None]
@@ -421,13 +421,13 @@ def _render(results: dict[str, Any]) -> tuple[list[str], list[Verdict], int]:
         f"{fmt(stop_t)} vs {fmt(min(stop_s, default=None))} ms",
         None if stop_t is None or not stop_s else stop_t <= min(stop_s),
     )
-    pss = lambda r, m: session("pss_tree_kib")(r, m)  # noqa: E731
-    r_pss = ratio_of(reps, pss, TUIMAN, SUPERVISOR)
-    target(
+    pss = session("pss_tree_kib")
+    at_most(
         f"PSS of manager + helpers with {n_session} processes ≤ supervisord's",
-        f"{fmt_ratio(r_pss)} ({fmt(kib_to_mib(median_of(reps, pss, TUIMAN)))} vs "
-        f"{fmt(kib_to_mib(median_of(reps, pss, SUPERVISOR)))} MiB)",
-        None if r_pss is None else r_pss <= 1,
+        pss,
+        SUPERVISOR,
+        "MiB",
+        lambda r, m: kib_to_mib(pss(r, m)),
     )
     spawns = median_of(reps, crash("spawns"), TUIMAN)
     target(
