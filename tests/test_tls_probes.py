@@ -66,21 +66,29 @@ def tls_stack(tmp_path: Path, port: int, cert: Path, key: Path) -> Path:
     )
 
 
-@needs_openssl
-def test_an_https_probe_passes_against_a_trusted_certificate(tmp_path: Path) -> None:
-    cert, key = certificate(tmp_path, "server")
-    config = tls_stack(tmp_path, free_port(), cert, key)
-    result = run_tuiman(
+def run_until_ready(
+    tmp_path: Path, config: Path, timeout: int, trusted: Path
+) -> subprocess.CompletedProcess[str]:
+    """Headless until the stack is ready (`--run true`), trusting only `trusted`: it becomes
+    OpenSSL's default trust store for this run."""
+    return run_tuiman(
         "--headless",
         "-c",
         str(config),
         "--run",
         "true",
         "--ready-timeout",
-        "20",
+        str(timeout),
         cwd=tmp_path,
-        env={"SSL_CERT_FILE": str(cert)},  # OpenSSL's default trust store, for this run
+        env={"SSL_CERT_FILE": str(trusted)},
     )
+
+
+@needs_openssl
+def test_an_https_probe_passes_against_a_trusted_certificate(tmp_path: Path) -> None:
+    cert, key = certificate(tmp_path, "server")
+    config = tls_stack(tmp_path, free_port(), cert, key)
+    result = run_until_ready(tmp_path, config, timeout=20, trusted=cert)
     assert result.returncode == 0, result.stderr
     assert "web ready (all processes)" in result.stdout
 
@@ -90,17 +98,7 @@ def test_an_https_probe_refuses_a_certificate_nobody_vouches_for(tmp_path: Path)
     cert, key = certificate(tmp_path, "server")
     other, _ = certificate(tmp_path, "other")
     config = tls_stack(tmp_path, free_port(), cert, key)
-    result = run_tuiman(
-        "--headless",
-        "-c",
-        str(config),
-        "--run",
-        "true",
-        "--ready-timeout",
-        "3",
-        cwd=tmp_path,
-        env={"SSL_CERT_FILE": str(other)},
-    )
+    result = run_until_ready(tmp_path, config, timeout=3, trusted=other)
     assert result.returncode == 1
     assert "web: not ready (last try: http: TLS: CERTIFICATE_VERIFY_FAILED)" in result.stderr
 
